@@ -1,0 +1,82 @@
+/* weft/semaphore.h — Semaphore and BoundedSemaphore.
+ * Python: threading.Semaphore, threading.BoundedSemaphore.
+ *
+ * A counter that acquire decrements, waiting while it is 0, and release
+ * increments.  A bounded semaphore refuses a release that would raise the
+ * counter above its initial value.  Caller-owned struct:
+ *
+ *     static weft_semaphore slots = WEFT_BOUNDED_SEMAPHORE_INIT(3);
+ *
+ * Values range over 0..WEFT_SEMAPHORE_VALUE_MAX (Python's are unbounded
+ * integers; a C counter needs a limit).
+ */
+#ifndef WEFT_SEMAPHORE_H
+#define WEFT_SEMAPHORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_SEMAPHORE_VALUE_MAX 0x7fffffffL
+
+/* Fields are private. */
+typedef struct weft_semaphore {
+    _Atomic(uint32_t) value_;
+    _Atomic(uint32_t) sleepers_;
+    uint32_t bound_;       /* the initial value, for a bounded semaphore */
+    unsigned char bounded_;
+} weft_semaphore;
+
+#define WEFT_SEMAPHORE_INIT(value) { (value), 0, 0, 0 }
+#define WEFT_BOUNDED_SEMAPHORE_INIT(value) { (value), 0, (value), 1 }
+
+/* Initialize with a starting value.  WEFT_OK; WEFT_EINVAL for NULL, a
+ * negative value (Python's ValueError "semaphore initial value must be
+ * >= 0") or one above WEFT_SEMAPHORE_VALUE_MAX.
+ * Python: Semaphore(value) / BoundedSemaphore(value); their default value
+ * is 1. */
+int weft_semaphore_init(weft_semaphore *sem, long value);
+int weft_semaphore_init_bounded(weft_semaphore *sem, long value);
+
+/* WEFT_OK; WEFT_ESTATE while threads wait on it; WEFT_EINVAL for NULL. */
+int weft_semaphore_destroy(weft_semaphore *sem);
+
+/* Decrement, waiting while the value is 0.  WEFT_OK or WEFT_EINVAL (NULL).
+ * Python: sem.acquire(). */
+int weft_semaphore_acquire(weft_semaphore *sem);
+
+/* Wait at most `timeout` seconds.  WEFT_OK: acquired; WEFT_ETIMEDOUT: not
+ * (a timeout of 0 or any negative value polls, as in Python); WEFT_EINVAL:
+ * NULL, NaN or a finite timeout above WEFT_TIMEOUT_MAX.
+ * Python: sem.acquire(timeout=timeout). */
+int weft_semaphore_acquire_timeout(weft_semaphore *sem, double timeout);
+
+/* Acquire only if the value is above 0.  WEFT_OK or WEFT_ETIMEDOUT.
+ * Python: sem.acquire(blocking=False). */
+int weft_semaphore_try_acquire(weft_semaphore *sem);
+
+/* Increment by 1 / by n, waking as many waiters.  WEFT_OK; WEFT_EINVAL for
+ * NULL, n < 1 (Python's ValueError "n must be one or more"), a bounded
+ * semaphore that would go above its initial value (Python's ValueError
+ * "Semaphore released too many times"; the value is left unchanged), or a
+ * value that would exceed WEFT_SEMAPHORE_VALUE_MAX.
+ * Python: sem.release(), sem.release(n). */
+int weft_semaphore_release(weft_semaphore *sem);
+int weft_semaphore_release_n(weft_semaphore *sem, long n);
+
+/* The current value (a snapshot); 0 for NULL.  Python: sem._value. */
+long weft_semaphore_value(const weft_semaphore *sem);
+
+/* "<weft_semaphore at 0x…: value=3>", bounded "…: value=2/3>".
+ * Python: repr(sem). */
+int weft_semaphore_repr(const weft_semaphore *sem, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_SEMAPHORE_H */

@@ -1,0 +1,77 @@
+/* weft/timer.h — Timer.  Python: threading.Timer.
+ *
+ * Runs a function once after an interval, unless cancelled first.  All
+ * timers share one timer thread, so ten thousand pending timers cost ten
+ * thousand small records, not ten thousand threads.  The function runs on
+ * that shared thread: keep it short, or hand longer work to a thread or a
+ * pool, or it delays the timers due after it.
+ *
+ *     weft_timer *t;
+ *     weft_timer_new(&t, 2.5, say_hello, "world");  // Timer(2.5, hello, …)
+ *     weft_timer_start(t);
+ *     ...
+ *     weft_timer_cancel(t);                          // if still pending
+ *     weft_timer_free(t);
+ *
+ * As with Python's Timer (a non-daemon Thread), a started timer that is
+ * neither finished nor cancelled keeps the program alive at exit until it
+ * has fired, unless it was made a daemon.
+ *
+ * Not applicable to C: the args/kwargs containers (one `void *` argument).
+ */
+#ifndef WEFT_TIMER_H
+#define WEFT_TIMER_H
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_timer weft_timer;
+
+typedef void (*weft_timer_fn)(void *arg);
+
+/* Create a timer that will call fn(arg) `interval` seconds after start (a
+ * negative interval fires at once).  WEFT_OK and *timer set; WEFT_EINVAL for
+ * NULL timer or fn, NaN or an interval above WEFT_TIMEOUT_MAX; WEFT_ENOMEM.
+ * Python: threading.Timer(interval, function, args). */
+int weft_timer_new(weft_timer **timer, double interval, weft_timer_fn fn, void *arg);
+
+/* Give back the handle.  A started timer still fires (Python: dropping the
+ * Timer object does not cancel it).  NULL is ignored. */
+void weft_timer_free(weft_timer *timer);
+
+/* Whether the timer keeps the program alive at exit.  Default false: like
+ * Python's Timer created from the main thread.  WEFT_ESTATE after start;
+ * WEFT_EINVAL for NULL.  Python: timer.daemon = flag. */
+int weft_timer_set_daemon(weft_timer *timer, bool daemon);
+bool weft_timer_daemon(const weft_timer *timer);
+
+/* Start the countdown.  WEFT_OK; WEFT_ESTATE if already started (Python's
+ * RuntimeError "threads can only be started once"); WEFT_ENOMEM or
+ * WEFT_EAGAIN if the timer thread could not be started; WEFT_EINVAL for
+ * NULL.  Python: timer.start(). */
+int weft_timer_start(weft_timer *timer);
+
+/* Stop the timer if its function has not started yet; no effect otherwise
+ * (also before start: it then never runs).  WEFT_OK or WEFT_EINVAL (NULL).
+ * Python: timer.cancel(). */
+int weft_timer_cancel(weft_timer *timer);
+
+/* Wait until the timer has fired (its function returned) or was
+ * cancelled.  WEFT_OK; WEFT_ESTATE before start; WEFT_ETIMEDOUT; WEFT_EINVAL.
+ * Python: timer.join(timeout). */
+int weft_timer_join(weft_timer *timer);
+int weft_timer_join_timeout(weft_timer *timer, double timeout);
+
+/* Started and neither fired nor cancelled.  Python: timer.is_alive(). */
+bool weft_timer_is_alive(const weft_timer *timer);
+
+/* Fired or cancelled.  Python: timer.finished.is_set(). */
+bool weft_timer_finished(const weft_timer *timer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_TIMER_H */

@@ -1,0 +1,79 @@
+/* weft/with.h — Python's `with lock:` for C.
+ *
+ *     WEFT_WITH(&lock) {
+ *         if (balance < amount)
+ *             return WEFT_EINVAL;      // the lock is released here too
+ *         balance -= amount;
+ *     }                                // and here
+ *
+ * WEFT_WITH takes a weft_lock, weft_rlock, weft_semaphore or weft_condition
+ * pointer; it acquires (waiting forever) before the block and releases on
+ * every way out of it: the end, break, continue, return or goto.  If the
+ * acquire fails (a NULL pointer) the block is skipped.  WEFT_WITH is a
+ * one-pass loop: `break` or `continue` inside it leave the WEFT_WITH block,
+ * not a loop around it (unlike Python's `with`).
+ *
+ * WEFT_SCOPED(&lock); acquires at that point and releases when the
+ * enclosing block ends, like a C++ lock_guard.
+ *
+ * Both need the `cleanup` attribute of GCC and Clang; WEFT_HAVE_WITH is 1
+ * where they exist.  Elsewhere, use acquire and release.
+ */
+#ifndef WEFT_WITH_H
+#define WEFT_WITH_H
+
+#include "weft/condition.h"
+#include "weft/lock.h"
+#include "weft/semaphore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Private: what a scope holds and how to let it go. */
+typedef struct weft_guard_ {
+    void *object;
+    int (*release)(void *object);
+    int active; /* 1 until the body has run once */
+} weft_guard_;
+
+int weft_guard_lock_(weft_guard_ *guard, weft_lock *lock);
+int weft_guard_rlock_(weft_guard_ *guard, weft_rlock *rlock);
+int weft_guard_semaphore_(weft_guard_ *guard, weft_semaphore *sem);
+int weft_guard_condition_(weft_guard_ *guard, weft_condition *cond);
+void weft_guard_release_(weft_guard_ *guard);
+
+/* Acquire any lock-like object and fill a guard; returns the guard. */
+#define WEFT_GUARD_(obj)                                                      \
+    _Generic((obj),                                                           \
+        weft_lock *: weft_guard_lock_,                                        \
+        weft_rlock *: weft_guard_rlock_,                                      \
+        weft_semaphore *: weft_guard_semaphore_,                              \
+        weft_condition *: weft_guard_condition_)
+
+#define WEFT_CAT2_(a, b) a##b
+#define WEFT_CAT_(a, b) WEFT_CAT2_(a, b)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define WEFT_HAVE_WITH 1
+
+#define WEFT_WITH(obj) WEFT_WITH_(obj, WEFT_CAT_(weft_with_guard_, __LINE__))
+#define WEFT_WITH_(obj, g)                                                    \
+    for (weft_guard_ g __attribute__((cleanup(weft_guard_release_))) =       \
+             {0, 0, 0};                                                       \
+         g.active || (g.object == 0 && WEFT_GUARD_(obj)(&g, (obj)) == 0);     \
+         g.active = 0)
+
+#define WEFT_SCOPED(obj) WEFT_SCOPED_(obj, WEFT_CAT_(weft_scoped_guard_, __LINE__))
+#define WEFT_SCOPED_(obj, g)                                                  \
+    weft_guard_ g __attribute__((cleanup(weft_guard_release_))) = {0, 0, 0}; \
+    (void)WEFT_GUARD_(obj)(&g, (obj))
+
+#else
+#define WEFT_HAVE_WITH 0
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_WITH_H */

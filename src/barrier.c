@@ -1,0 +1,178 @@
+/* barrier.c — Barrier, with Python's state machine: a round fills (state 0)
+ * until the last party arrives, then drains (1) while the parties leave;
+ * reset (-1) drains the current waiters with an error; broken (-2) stays
+ * until reset.  A new round cannot start filling until the previous one has
+ * fully drained, so two rounds never mix. */
+#include "weft/barrier.h"
+
+#include "park.h"
+#include "sync_internal.h"
+#include "weft/status.h"
+
+#include <math.h>
+#include <stdio.h>
+
+enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
+
+int weft_barrier_init(weft_barrier *barrier, long parties, weft_barrier_action action,
+                      void *action_arg, double timeout)
+{
+    if (!barrier || parties < 1 || isnan(timeout))
+        return WEFT_EINVAL;
+    weft_lock_init(&barrier->lock_);
+    weft_condition_init_lock(&barrier->cond_, &barrier->lock_);
+    barrier->parties_ = (size_t)parties;
+    barrier->count_ = 0;
+    barrier->state_ = FILLING;
+    barrier->timeout_ = timeout;
+    barrier->action_ = action;
+    barrier->action_arg_ = action_arg;
+    return WEFT_OK;
+}
+
+int weft_barrier_destroy(weft_barrier *barrier)
+{
+    if (!barrier)
+        return WEFT_EINVAL;
+    weft_lock_acquire(&barrier->lock_);
+    size_t count = barrier->count_;
+    weft_lock_release(&barrier->lock_);
+    return count ? WEFT_ESTATE : WEFT_OK;
+}
+
+static void set_state(weft_barrier *barrier, int state)
+{
+    barrier->state_ = state;
+    weft_condition_notify_all(&barrier->cond_);
+}
+
+static int not_draining(void *arg)
+{
+    weft_barrier *barrier = arg;
+    return barrier->state_ != DRAINING && barrier->state_ != RESETTING;
+}
+
+static int round_over(void *arg)
+{
+    return ((weft_barrier *)arg)->state_ != FILLING;
+}
+
+/* The last party: run the action and release the round. */
+static int release_round(weft_barrier *barrier)
+{
+    int rc = barrier->action_ ? barrier->action_(barrier->action_arg_) : WEFT_OK;
+    set_state(barrier, rc == WEFT_OK ? DRAINING : BROKEN);
+    return rc;
+}
+
+static int wait_for_round(weft_barrier *barrier, int64_t deadline)
+{
+    if (weft_condition_wait_for_until(&barrier->cond_, round_over, barrier, deadline) != WEFT_OK) {
+        set_state(barrier, BROKEN);
+        return WEFT_EBROKEN;
+    }
+    return barrier->state_ < 0 ? WEFT_EBROKEN : WEFT_OK;
+}
+
+static int wait_until(weft_barrier *barrier, int64_t deadline, size_t *index)
+{
+    weft_lock_acquire(&barrier->lock_);
+    /* A previous round still leaving (or a reset in progress) finishes
+     * first, so that rounds never mix. */
+    weft_condition_wait_for_until(&barrier->cond_, not_draining, barrier, WEFT_NO_DEADLINE);
+    int rc = WEFT_EBROKEN;
+    if (barrier->state_ != BROKEN) {
+        size_t mine = barrier->count_++;
+        if (mine + 1 == barrier->parties_)
+            rc = release_round(barrier);
+        else
+            rc = wait_for_round(barrier, deadline);
+        if (rc == WEFT_OK && index)
+            *index = mine;
+        /* The last one out of a draining or reset round reopens it. */
+        if (--barrier->count_ == 0 &&
+            (barrier->state_ == DRAINING || barrier->state_ == RESETTING))
+            set_state(barrier, FILLING);
+    }
+    weft_lock_release(&barrier->lock_);
+    return rc;
+}
+
+int weft_barrier_wait_timeout(weft_barrier *barrier, double timeout, size_t *index)
+{
+    int64_t deadline;
+    if (!barrier)
+        return WEFT_EINVAL;
+    int rc = weft_deadline_after(timeout, &deadline);
+    return rc ? rc : wait_until(barrier, deadline, index);
+}
+
+int weft_barrier_wait(weft_barrier *barrier, size_t *index)
+{
+    if (!barrier)
+        return WEFT_EINVAL;
+    return weft_barrier_wait_timeout(barrier, barrier->timeout_, index);
+}
+
+int weft_barrier_reset(weft_barrier *barrier)
+{
+    if (!barrier)
+        return WEFT_EINVAL;
+    weft_lock_acquire(&barrier->lock_);
+    if (barrier->count_ > 0) {
+        /* Waiters still inside: they leave with an error, the last one out
+         * reopens the barrier. */
+        if (barrier->state_ == FILLING || barrier->state_ == BROKEN)
+            barrier->state_ = RESETTING;
+    } else {
+        barrier->state_ = FILLING;
+    }
+    weft_condition_notify_all(&barrier->cond_);
+    weft_lock_release(&barrier->lock_);
+    return WEFT_OK;
+}
+
+int weft_barrier_abort(weft_barrier *barrier)
+{
+    if (!barrier)
+        return WEFT_EINVAL;
+    weft_lock_acquire(&barrier->lock_);
+    set_state(barrier, BROKEN);
+    weft_lock_release(&barrier->lock_);
+    return WEFT_OK;
+}
+
+size_t weft_barrier_parties(const weft_barrier *barrier)
+{
+    return barrier ? barrier->parties_ : 0;
+}
+
+size_t weft_barrier_n_waiting(weft_barrier *barrier)
+{
+    if (!barrier)
+        return 0;
+    weft_lock_acquire(&barrier->lock_);
+    size_t n = barrier->state_ == FILLING ? barrier->count_ : 0;
+    weft_lock_release(&barrier->lock_);
+    return n;
+}
+
+bool weft_barrier_broken(weft_barrier *barrier)
+{
+    if (!barrier)
+        return false;
+    weft_lock_acquire(&barrier->lock_);
+    bool broken = barrier->state_ == BROKEN;
+    weft_lock_release(&barrier->lock_);
+    return broken;
+}
+
+int weft_barrier_repr(weft_barrier *barrier, char *buf, size_t size)
+{
+    if (!barrier)
+        return snprintf(buf, size, "<weft_barrier at (nil)>");
+    if (weft_barrier_broken(barrier))
+        return snprintf(buf, size, "<weft_barrier at %p: broken>", (void *)barrier);
+    return snprintf(buf, size, "<weft_barrier at %p: waiters=%zu/%zu>", (void *)barrier,
+                    weft_barrier_n_waiting(barrier), barrier->parties_);
+}

@@ -1,0 +1,252 @@
+/* lock.c — Lock and RLock.
+ *
+ * The lock is one 32-bit word: 0 free, 1 held, 2 held with possible sleepers.
+ * Acquire is one compare-and-swap when free.  A contended acquirer spins
+ * briefly (most critical sections end within the spin, and then neither side
+ * makes a system call), then marks the word 2 and parks.  Release swaps in 0
+ * and wakes one sleeper only if the word said there might be one.
+ */
+#include "weft/lock.h"
+
+#include "ident.h"
+#include "sync_internal.h"
+#include "park.h"
+#include "weft/status.h"
+#include "weft/time.h"
+
+#include <stdio.h>
+
+enum { FREE = 0, HELD = 1, HELD_WAITED = 2 };
+
+#define LOCK_SPINS 200
+
+static inline bool try_take(weft_lock *lock)
+{
+    uint32_t expected = FREE;
+    return atomic_compare_exchange_strong_explicit(&lock->state_, &expected, HELD,
+                                                 memory_order_acquire,
+                                                 memory_order_relaxed);
+}
+
+static bool spin_take(weft_lock *lock)
+{
+    for (int i = 0; i < LOCK_SPINS; i++) {
+        if (atomic_load_explicit(&lock->state_, memory_order_relaxed) == FREE &&
+            try_take(lock))
+            return true;
+        weft_pf_cpu_relax();
+    }
+    return false;
+}
+
+/* Acquire with an absolute deadline; shared by lock, rlock and condition. */
+int weft_lock_acquire_until(weft_lock *lock, int64_t deadline)
+{
+    if (try_take(lock))
+        return WEFT_OK;
+    if (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns())
+        return WEFT_ETIMEDOUT; /* a poll: one try, no spinning */
+    if (spin_take(lock))
+        return WEFT_OK;
+    /* Mark the lock as waited on; if it was free meanwhile we now hold it
+     * (with a possibly needless wake-up on release, which is harmless). */
+    while (atomic_exchange_explicit(&lock->state_, HELD_WAITED, memory_order_acquire) != FREE) {
+        if (weft_park(&lock->state_, HELD_WAITED, deadline) == WEFT_ETIMEDOUT) {
+            uint32_t expected = FREE;
+            if (atomic_compare_exchange_strong_explicit(&lock->state_, &expected, HELD_WAITED,
+                                                        memory_order_acquire,
+                                                        memory_order_relaxed))
+                return WEFT_OK;
+            return WEFT_ETIMEDOUT;
+        }
+    }
+    return WEFT_OK;
+}
+
+/* Python's Lock rule: -1 means forever, other negatives are ValueError. */
+int weft_lock_deadline(double timeout, int64_t *deadline)
+{
+    if (timeout == -1.0)
+        timeout = WEFT_FOREVER;
+    if (timeout < 0)
+        return WEFT_EINVAL;
+    return weft_deadline_after(timeout, deadline);
+}
+
+int weft_lock_init(weft_lock *lock)
+{
+    if (!lock)
+        return WEFT_EINVAL;
+    atomic_init(&lock->state_, FREE);
+    return WEFT_OK;
+}
+
+int weft_lock_destroy(weft_lock *lock)
+{
+    if (!lock)
+        return WEFT_EINVAL;
+    return weft_lock_locked(lock) ? WEFT_ESTATE : WEFT_OK;
+}
+
+int weft_lock_acquire(weft_lock *lock)
+{
+    if (!lock)
+        return WEFT_EINVAL;
+    return weft_lock_acquire_until(lock, WEFT_NO_DEADLINE);
+}
+
+int weft_lock_acquire_timeout(weft_lock *lock, double timeout)
+{
+    int64_t deadline;
+    if (!lock)
+        return WEFT_EINVAL;
+    int rc = weft_lock_deadline(timeout, &deadline);
+    return rc ? rc : weft_lock_acquire_until(lock, deadline);
+}
+
+int weft_lock_try_acquire(weft_lock *lock)
+{
+    if (!lock)
+        return WEFT_EINVAL;
+    return try_take(lock) ? WEFT_OK : WEFT_ETIMEDOUT;
+}
+
+int weft_lock_release(weft_lock *lock)
+{
+    if (!lock)
+        return WEFT_EINVAL;
+    uint32_t old = atomic_exchange_explicit(&lock->state_, FREE, memory_order_release);
+    if (old == FREE)
+        return WEFT_ENOTOWNER;
+    if (old == HELD_WAITED)
+        weft_unpark_one(&lock->state_);
+    return WEFT_OK;
+}
+
+bool weft_lock_locked(const weft_lock *lock)
+{
+    return lock && atomic_load_explicit(&lock->state_, memory_order_relaxed) != FREE;
+}
+
+int weft_lock_repr(const weft_lock *lock, char *buf, size_t size)
+{
+    return snprintf(buf, size, "<weft_lock at %p: %s>", (const void *)lock,
+                    weft_lock_locked(lock) ? "locked" : "unlocked");
+}
+
+/* ---- RLock ------------------------------------------------------------ */
+
+int weft_rlock_init(weft_rlock *rlock)
+{
+    if (!rlock)
+        return WEFT_EINVAL;
+    weft_lock_init(&rlock->lock_);
+    atomic_init(&rlock->owner_, 0);
+    atomic_init(&rlock->depth_, 0);
+    return WEFT_OK;
+}
+
+int weft_rlock_destroy(weft_rlock *rlock)
+{
+    if (!rlock)
+        return WEFT_EINVAL;
+    return weft_rlock_locked(rlock) ? WEFT_ESTATE : WEFT_OK;
+}
+
+static bool owned_by(const weft_rlock *rlock, uint64_t me)
+{
+    return atomic_load_explicit(&rlock->owner_, memory_order_relaxed) == me;
+}
+
+/* Acquire `levels` levels at once (condition waits restore a saved depth). */
+int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t deadline)
+{
+    uint64_t me = weft_self_ident();
+    if (owned_by(rlock, me)) {
+        unsigned long depth = atomic_load_explicit(&rlock->depth_, memory_order_relaxed);
+        atomic_store_explicit(&rlock->depth_, depth + levels, memory_order_relaxed);
+        return WEFT_OK;
+    }
+    int rc = weft_lock_acquire_until(&rlock->lock_, deadline);
+    if (rc != WEFT_OK)
+        return rc;
+    atomic_store_explicit(&rlock->owner_, me, memory_order_relaxed);
+    atomic_store_explicit(&rlock->depth_, levels, memory_order_relaxed);
+    return WEFT_OK;
+}
+
+/* Release every level at once; *levels receives how many there were. */
+int weft_rlock_release_all(weft_rlock *rlock, unsigned long *levels)
+{
+    if (!owned_by(rlock, weft_self_ident()))
+        return WEFT_ENOTOWNER;
+    *levels = atomic_load_explicit(&rlock->depth_, memory_order_relaxed);
+    atomic_store_explicit(&rlock->depth_, 0, memory_order_relaxed);
+    atomic_store_explicit(&rlock->owner_, 0, memory_order_relaxed);
+    return weft_lock_release(&rlock->lock_);
+}
+
+int weft_rlock_acquire(weft_rlock *rlock)
+{
+    if (!rlock)
+        return WEFT_EINVAL;
+    return weft_rlock_acquire_levels(rlock, 1, WEFT_NO_DEADLINE);
+}
+
+int weft_rlock_acquire_timeout(weft_rlock *rlock, double timeout)
+{
+    int64_t deadline;
+    if (!rlock)
+        return WEFT_EINVAL;
+    int rc = weft_lock_deadline(timeout, &deadline);
+    return rc ? rc : weft_rlock_acquire_levels(rlock, 1, deadline);
+}
+
+int weft_rlock_try_acquire(weft_rlock *rlock)
+{
+    if (!rlock)
+        return WEFT_EINVAL;
+    return weft_rlock_acquire_levels(rlock, 1, weft_now_ns());
+}
+
+int weft_rlock_release(weft_rlock *rlock)
+{
+    if (!rlock)
+        return WEFT_EINVAL;
+    if (!owned_by(rlock, weft_self_ident()))
+        return WEFT_ENOTOWNER;
+    unsigned long depth = atomic_load_explicit(&rlock->depth_, memory_order_relaxed) - 1;
+    atomic_store_explicit(&rlock->depth_, depth, memory_order_relaxed);
+    if (depth > 0)
+        return WEFT_OK;
+    atomic_store_explicit(&rlock->owner_, 0, memory_order_relaxed);
+    return weft_lock_release(&rlock->lock_);
+}
+
+bool weft_rlock_locked(const weft_rlock *rlock)
+{
+    return rlock && weft_lock_locked(&rlock->lock_);
+}
+
+bool weft_rlock_is_owned(const weft_rlock *rlock)
+{
+    return rlock && owned_by(rlock, weft_self_ident());
+}
+
+unsigned long weft_rlock_recursion_count(const weft_rlock *rlock)
+{
+    if (!weft_rlock_is_owned(rlock))
+        return 0;
+    return atomic_load_explicit(&rlock->depth_, memory_order_relaxed);
+}
+
+int weft_rlock_repr(const weft_rlock *rlock, char *buf, size_t size)
+{
+    if (!rlock)
+        return snprintf(buf, size, "<weft_rlock at (nil): unlocked owner=0 count=0>");
+    uint64_t owner = atomic_load_explicit(&rlock->owner_, memory_order_relaxed);
+    unsigned long depth = atomic_load_explicit(&rlock->depth_, memory_order_relaxed);
+    return snprintf(buf, size, "<weft_rlock at %p: %s owner=%llu count=%lu>",
+                    (const void *)rlock, weft_rlock_locked(rlock) ? "locked" : "unlocked",
+                    (unsigned long long)owner, depth);
+}

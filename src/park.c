@@ -1,0 +1,56 @@
+/* park.c — parking threads on futex words (see park.h). */
+#include "park.h"
+
+#include "weft/status.h"
+#include "weft/time.h"
+
+#include <limits.h>
+#include <math.h>
+
+/* Spin budget before parking: long enough to cover a typical critical
+ * section hand-over on another core, short against a system call pair. */
+#define SPIN_ROUNDS 100
+
+int weft_park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
+{
+    return weft_pf_wait(word, expected, deadline);
+}
+
+void weft_unpark_one(_Atomic uint32_t *word) { weft_pf_wake(word, 1); }
+
+void weft_unpark_all(_Atomic uint32_t *word) { weft_pf_wake(word, INT32_MAX); }
+
+void weft_unpark_n(_Atomic uint32_t *word, uint32_t n)
+{
+    weft_pf_wake(word, n > INT32_MAX ? INT32_MAX : (int32_t)n);
+}
+
+bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value)
+{
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        if (atomic_load_explicit(word, memory_order_relaxed) != value)
+            return true;
+        weft_pf_cpu_relax();
+    }
+    return atomic_load_explicit(word, memory_order_relaxed) != value;
+}
+
+int weft_deadline_after(double timeout, int64_t *deadline)
+{
+    if (isnan(timeout))
+        return WEFT_EINVAL;
+    if (isinf(timeout) && timeout > 0) {
+        *deadline = WEFT_NO_DEADLINE;
+        return WEFT_OK;
+    }
+    if (timeout > WEFT_TIMEOUT_MAX)
+        return WEFT_EINVAL;
+    int64_t now = weft_now_ns();
+    if (timeout <= 0) {
+        *deadline = now;
+        return WEFT_OK;
+    }
+    /* Round up so that a timed wait never ends before `timeout`. */
+    *deadline = now + (int64_t)ceil(timeout * 1e9);
+    return WEFT_OK;
+}

@@ -1,0 +1,88 @@
+/* platform.h — the few OS services weft needs (DESIGN.md §3, layer 1).
+ *
+ * Nothing above this layer includes an OS header: everything that differs
+ * between systems (futex or its emulation, clocks, thread creation, thread
+ * names and ids, CPU count) is behind these functions.
+ */
+#ifndef WEFT_PLATFORM_H
+#define WEFT_PLATFORM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Deadlines are absolute nanoseconds on the monotonic clock. */
+#define WEFT_PF_NO_DEADLINE INT64_MAX
+
+/* Monotonic time in nanoseconds. */
+int64_t weft_pf_now_ns(void);
+
+/* Sleep until the monotonic clock reaches deadline_ns (never earlier). */
+void weft_pf_sleep_until(int64_t deadline_ns);
+
+/* Futex-style waiting: block while *word == expected, until woken or until
+ * deadline_ns passes.  Returns 0 when woken, when *word differed, or
+ * spuriously; WEFT_ETIMEDOUT once the deadline has passed.  Callers always
+ * re-check their condition in a loop. */
+int weft_pf_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns);
+
+/* Wake up to n threads waiting on word (n = INT32_MAX for all).  Safe to
+ * call with an address whose memory may since have been reused: it only
+ * ever causes spurious wake-ups. */
+void weft_pf_wake(_Atomic uint32_t *word, int32_t n);
+
+/* A short pause inside a spin loop (x86 PAUSE, ARM YIELD). */
+void weft_pf_cpu_relax(void);
+
+/* Give up the CPU to another runnable thread. */
+void weft_pf_yield(void);
+
+/* An opaque handle of an OS thread. */
+typedef struct weft_pf_thread {
+    _Alignas(8) unsigned char bytes_[16];
+} weft_pf_thread;
+
+/* Start fn(arg) on a new detached OS thread with the given stack size
+ * (0 = the system default); *handle (may be NULL) receives its handle.
+ * Returns 0, WEFT_EAGAIN (the OS refused: thread limit), WEFT_EINVAL (bad
+ * stack size) or WEFT_ENOMEM. */
+int weft_pf_thread_start(void (*fn)(void *), void *arg, size_t stack_size,
+                         weft_pf_thread *handle);
+
+/* The calling thread's handle. */
+weft_pf_thread weft_pf_thread_self(void);
+
+/* The kernel's id of the calling thread (Linux: gettid). */
+long weft_pf_native_id(void);
+
+/* The kernel's id of the process's initial thread. */
+long weft_pf_main_native_id(void);
+
+/* Nonzero when the caller is the process's initial thread. */
+int weft_pf_is_main_thread(void);
+
+/* Set the OS-visible name of a thread (truncated to the OS limit, 15 bytes
+ * on Linux).  Best effort: failures are ignored, as names are cosmetic. */
+void weft_pf_set_thread_name(weft_pf_thread thread, const char *name);
+
+/* Smallest stack size the OS accepts. */
+size_t weft_pf_min_stack_size(void);
+
+/* Number of CPUs this process may run on (at least 1). */
+int weft_pf_cpu_count(void);
+
+/* Run dtor(value) when the calling thread exits, for threads weft did not
+ * start.  One registration slot per purpose; returns 0 or WEFT_ENOMEM. */
+typedef struct weft_pf_exit_hook {
+    _Atomic int state_;          /* 0 new, 1 creating, 2 ready */
+    unsigned key_;
+    void (*dtor_)(void *);
+} weft_pf_exit_hook;
+#define WEFT_PF_EXIT_HOOK_INIT(dtor) { 0, 0, (dtor) }
+int weft_pf_exit_hook_arm(weft_pf_exit_hook *hook, void *value);
+void weft_pf_exit_hook_disarm(weft_pf_exit_hook *hook);
+
+/* Register fn to run at normal process exit (atexit). */
+int weft_pf_at_exit(void (*fn)(void));
+
+#endif

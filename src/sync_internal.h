@@ -1,0 +1,27 @@
+/* sync_internal.h — calls the sync objects share inside the library. */
+#ifndef WEFT_SYNC_INTERNAL_H
+#define WEFT_SYNC_INTERNAL_H
+
+#include "weft/condition.h"
+#include "weft/lock.h"
+
+#include <stdint.h>
+
+/* Acquire a lock before an absolute deadline (WEFT_NO_DEADLINE: forever). */
+int weft_lock_acquire_until(weft_lock *lock, int64_t deadline);
+
+/* Python's Lock timeout rule (-1 = forever, other negatives invalid). */
+int weft_lock_deadline(double timeout, int64_t *deadline);
+
+/* Acquire `levels` levels of an rlock at once / release all of them,
+ * reporting how many there were (Condition.wait's save and restore). */
+int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t deadline);
+int weft_rlock_release_all(weft_rlock *rlock, unsigned long *levels);
+
+/* Condition waits with an absolute deadline (the barrier counts one
+ * deadline across several waits). */
+int weft_condition_wait_until(weft_condition *cond, int64_t deadline);
+int weft_condition_wait_for_until(weft_condition *cond, weft_predicate predicate, void *arg,
+                                  int64_t deadline);
+
+#endif

@@ -1,0 +1,500 @@
+/* thread.c — threads, their registry, and joining non-daemon threads at
+ * process exit.
+ *
+ * A weft_thread is reference counted: the creator's handle, each handle from
+ * weft_enumerate, and the running thread itself each hold one.  Live threads
+ * (plus the main thread and dummies) are linked in a registry for
+ * enumerate/active_count.  A finishing thread destroys its weft_local values,
+ * leaves the registry and only then sets its `finished` event, so that once
+ * join returns the thread is gone from enumerate and its locals are freed.
+ */
+#include "weft/thread.h"
+
+#include "ident.h"
+#include "local_internal.h"
+#include "park.h"
+#include "thread_internal.h"
+#include "weft/event.h"
+#include "weft/lock.h"
+#include "weft/status.h"
+#include "weft/time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_STACK_SIZE 32768
+
+enum { INITIAL, STARTED, STOPPED };
+enum { KIND_WEFT, KIND_MAIN, KIND_DUMMY };
+
+struct weft_thread {
+    _Atomic int refs;
+    int kind;
+    weft_thread_fn target;
+    void *arg;
+    void *result;
+    bool daemon;
+    size_t stack_size;
+    _Atomic int state;
+    _Atomic uint64_t ident;
+    _Atomic long native_id;
+    weft_event started;  /* native_id is known */
+    weft_event finished; /* the target returned and the thread cleaned up */
+    weft_lock name_lock; /* name, and the OS handle while running */
+    char *name;
+    bool name_owned;     /* false only for the main thread's initial name */
+    weft_pf_thread handle;
+    weft_thread *prev, *next; /* registry links */
+};
+
+static weft_lock registry_lock = WEFT_LOCK_INIT;
+static weft_thread *registry;
+static size_t registry_count;
+static bool registry_ready;
+
+static _Atomic unsigned long thread_counter, dummy_counter;
+static _Atomic size_t default_stack_size;
+
+static weft_thread main_thread;
+static _Thread_local weft_thread *current;
+
+static weft_exit_hook *exit_hooks;
+static _Atomic int exit_handler_state; /* 0 none, 1 registering, 2 registered */
+
+/* ---- registry ---------------------------------------------------------- */
+
+static void link_locked(weft_thread *t)
+{
+    t->prev = NULL;
+    t->next = registry;
+    if (registry)
+        registry->prev = t;
+    registry = t;
+    registry_count++;
+}
+
+static void unlink_locked(weft_thread *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        registry = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+    registry_count--;
+}
+
+/* The main thread's object exists from the registry's first use on. */
+static void lock_registry(void)
+{
+    weft_lock_acquire(&registry_lock);
+    if (registry_ready)
+        return;
+    registry_ready = true;
+    atomic_init(&main_thread.refs, 1);
+    main_thread.kind = KIND_MAIN;
+    main_thread.name = "MainThread";
+    atomic_init(&main_thread.state, STARTED);
+    atomic_init(&main_thread.ident, WEFT_MAIN_IDENT);
+    atomic_init(&main_thread.native_id, weft_pf_main_native_id());
+    weft_event_init(&main_thread.started);
+    weft_event_set(&main_thread.started);
+    weft_event_init(&main_thread.finished);
+    weft_lock_init(&main_thread.name_lock);
+    link_locked(&main_thread);
+}
+
+static void unlock_registry(void) { weft_lock_release(&registry_lock); }
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void ref(weft_thread *t) { atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed); }
+
+static void unref(weft_thread *t)
+{
+    if (t->kind == KIND_MAIN)
+        return;
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+        if (t->name_owned)
+            free(t->name);
+        free(t);
+    }
+}
+
+void weft_thread_free(weft_thread *thread)
+{
+    if (thread)
+        unref(thread);
+}
+
+/* strdup is POSIX, not C11. */
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = malloc(n);
+    return copy ? memcpy(copy, s, n) : NULL;
+}
+
+static char *numbered_name(const char *prefix, _Atomic unsigned long *counter)
+{
+    char buf[48];
+    snprintf(buf, sizeof buf, "%s-%lu", prefix, atomic_fetch_add(counter, 1) + 1);
+    return copy_string(buf);
+}
+
+static weft_thread *alloc_thread(int kind, const char *name)
+{
+    weft_thread *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->name = name && *name ? copy_string(name)
+                            : numbered_name(kind == KIND_DUMMY ? "Dummy" : "Thread",
+                                            kind == KIND_DUMMY ? &dummy_counter : &thread_counter);
+    if (!t->name) {
+        free(t);
+        return NULL;
+    }
+    t->name_owned = true;
+    atomic_init(&t->refs, 1);
+    t->kind = kind;
+    weft_event_init(&t->started);
+    weft_event_init(&t->finished);
+    weft_lock_init(&t->name_lock);
+    return t;
+}
+
+int weft_thread_new(weft_thread **thread, weft_thread_fn target, void *arg,
+                    const weft_thread_options *options)
+{
+    static const weft_thread_options defaults;
+    if (!options)
+        options = &defaults;
+    if (!thread || options->daemon < WEFT_DAEMON_INHERIT || options->daemon > WEFT_DAEMON ||
+        (options->stack_size && options->stack_size < MIN_STACK_SIZE))
+        return WEFT_EINVAL;
+    weft_thread *t = alloc_thread(KIND_WEFT, options->name);
+    if (!t)
+        return WEFT_ENOMEM;
+    t->target = target;
+    t->arg = arg;
+    t->stack_size = options->stack_size;
+    if (options->daemon == WEFT_DAEMON_INHERIT) {
+        weft_thread *creator = weft_current_thread();
+        t->daemon = creator && creator->daemon;
+    } else {
+        t->daemon = options->daemon == WEFT_DAEMON;
+    }
+    *thread = t;
+    return WEFT_OK;
+}
+
+/* ---- running ----------------------------------------------------------- */
+
+static void thread_main(void *arg)
+{
+    weft_thread *t = arg;
+    current = t;
+    weft_ident_adopt(atomic_load_explicit(&t->ident, memory_order_relaxed));
+    atomic_store_explicit(&t->native_id, weft_pf_native_id(), memory_order_relaxed);
+    weft_event_set(&t->started);
+    weft_lock_acquire(&t->name_lock);
+    weft_pf_set_thread_name(weft_pf_thread_self(), t->name);
+    weft_lock_release(&t->name_lock);
+
+    t->result = t->target ? t->target(t->arg) : NULL;
+
+    weft_local_thread_exit();
+    /* Under name_lock so that a rename never touches an exited thread. */
+    weft_lock_acquire(&t->name_lock);
+    lock_registry();
+    unlink_locked(t);
+    atomic_store_explicit(&t->state, STOPPED, memory_order_release);
+    unlock_registry();
+    weft_lock_release(&t->name_lock);
+    weft_event_set(&t->finished);
+    current = NULL;
+    unref(t);
+}
+
+static void join_leftover_threads(void);
+
+static void at_process_exit(void)
+{
+    for (weft_exit_hook *h = exit_hooks; h; h = h->next)
+        h->run();
+    join_leftover_threads();
+}
+
+static int ensure_exit_handler(void)
+{
+    int expected = 0;
+    if (atomic_load(&exit_handler_state) == 2)
+        return WEFT_OK;
+    if (atomic_compare_exchange_strong(&exit_handler_state, &expected, 1)) {
+        int rc = weft_pf_at_exit(at_process_exit);
+        atomic_store(&exit_handler_state, rc == WEFT_OK ? 2 : 0);
+        return rc;
+    }
+    while (atomic_load(&exit_handler_state) == 1)
+        weft_pf_yield();
+    return atomic_load(&exit_handler_state) == 2 ? WEFT_OK : WEFT_ENOMEM;
+}
+
+void weft_add_exit_hook(weft_exit_hook *hook)
+{
+    ensure_exit_handler();
+    lock_registry();
+    weft_exit_hook **tail = &exit_hooks;
+    while (*tail)
+        tail = &(*tail)->next;
+    hook->next = NULL;
+    *tail = hook;
+    unlock_registry();
+}
+
+int weft_thread_start(weft_thread *thread)
+{
+    if (!thread)
+        return WEFT_EINVAL;
+    if (thread->kind != KIND_WEFT)
+        return WEFT_ESTATE;
+    int expected = INITIAL;
+    if (!atomic_compare_exchange_strong(&thread->state, &expected, STARTED))
+        return WEFT_ESTATE;
+    int rc = ensure_exit_handler();
+    if (rc != WEFT_OK) {
+        atomic_store(&thread->state, INITIAL);
+        return rc;
+    }
+    atomic_store_explicit(&thread->ident, weft_ident_new(), memory_order_relaxed);
+    ref(thread); /* the running thread's own reference */
+    lock_registry();
+    link_locked(thread);
+    unlock_registry();
+
+    size_t stack = thread->stack_size ? thread->stack_size : atomic_load(&default_stack_size);
+    weft_lock_acquire(&thread->name_lock);
+    rc = weft_pf_thread_start(thread_main, thread, stack, &thread->handle);
+    weft_lock_release(&thread->name_lock);
+    if (rc != WEFT_OK) {
+        lock_registry();
+        unlink_locked(thread);
+        unlock_registry();
+        atomic_store(&thread->ident, 0);
+        atomic_store(&thread->state, INITIAL);
+        unref(thread);
+    }
+    return rc;
+}
+
+int weft_thread_join_timeout(weft_thread *thread, double timeout, void **result)
+{
+    if (!thread)
+        return WEFT_EINVAL;
+    if (isnan(timeout))
+        return WEFT_EINVAL;
+    if (thread->kind == KIND_DUMMY || atomic_load(&thread->state) == INITIAL ||
+        thread == weft_current_thread())
+        return WEFT_ESTATE;
+    int rc = weft_event_wait_timeout(&thread->finished, timeout < 0 ? 0 : timeout);
+    if (rc == WEFT_OK && result)
+        *result = thread->result;
+    return rc;
+}
+
+int weft_thread_join(weft_thread *thread, void **result)
+{
+    return weft_thread_join_timeout(thread, WEFT_FOREVER, result);
+}
+
+bool weft_thread_is_alive(const weft_thread *thread)
+{
+    return thread && atomic_load(&thread->state) == STARTED;
+}
+
+/* ---- attributes -------------------------------------------------------- */
+
+const char *weft_thread_name(const weft_thread *thread)
+{
+    return thread ? thread->name : NULL;
+}
+
+int weft_thread_set_name(weft_thread *thread, const char *name)
+{
+    if (!thread || !name)
+        return WEFT_EINVAL;
+    char *copy = copy_string(name);
+    if (!copy)
+        return WEFT_ENOMEM;
+    weft_lock_acquire(&thread->name_lock);
+    char *old = thread->name_owned ? thread->name : NULL;
+    thread->name = copy;
+    thread->name_owned = true;
+    if (thread == current)
+        weft_pf_set_thread_name(weft_pf_thread_self(), copy);
+    else if (thread->kind == KIND_WEFT && atomic_load(&thread->state) == STARTED)
+        weft_pf_set_thread_name(thread->handle, copy);
+    weft_lock_release(&thread->name_lock);
+    free(old);
+    return WEFT_OK;
+}
+
+uint64_t weft_thread_ident(const weft_thread *thread)
+{
+    return thread ? atomic_load_explicit(&thread->ident, memory_order_relaxed) : 0;
+}
+
+long weft_thread_native_id(const weft_thread *thread)
+{
+    if (!thread || atomic_load(&thread->state) == INITIAL)
+        return 0;
+    /* Known once the thread has run its first instruction: wait for that. */
+    weft_event_wait((weft_event *)&thread->started);
+    return atomic_load_explicit(&thread->native_id, memory_order_relaxed);
+}
+
+bool weft_thread_daemon(const weft_thread *thread) { return thread && thread->daemon; }
+
+int weft_thread_set_daemon(weft_thread *thread, bool daemon)
+{
+    if (!thread)
+        return WEFT_EINVAL;
+    if (thread->kind != KIND_WEFT || atomic_load(&thread->state) != INITIAL)
+        return WEFT_ESTATE;
+    thread->daemon = daemon;
+    return WEFT_OK;
+}
+
+int weft_thread_repr(const weft_thread *thread, char *buf, size_t size)
+{
+    if (!thread)
+        return snprintf(buf, size, "<weft_thread(NULL)>");
+    static const char *const states[] = {"initial", "started", "stopped"};
+    int state = atomic_load(&thread->state);
+    char ident[32] = "";
+    if (state != INITIAL)
+        snprintf(ident, sizeof ident, " %llu", (unsigned long long)weft_thread_ident(thread));
+    return snprintf(buf, size, "<weft_thread(%s, %s%s%s)>", thread->name, states[state],
+                    thread->daemon ? " daemon" : "", ident);
+}
+
+/* ---- module functions -------------------------------------------------- */
+
+static void dummy_exited(void *arg)
+{
+    weft_thread *t = arg;
+    lock_registry();
+    unlink_locked(t);
+    atomic_store(&t->state, STOPPED);
+    unlock_registry();
+    weft_event_set(&t->finished);
+    current = NULL;
+    unref(t);
+}
+
+static weft_pf_exit_hook dummy_hook = WEFT_PF_EXIT_HOOK_INIT(dummy_exited);
+
+weft_thread *weft_current_thread(void)
+{
+    if (current)
+        return current;
+    if (weft_pf_is_main_thread()) {
+        lock_registry();
+        unlock_registry();
+        return current = &main_thread;
+    }
+    weft_thread *t = alloc_thread(KIND_DUMMY, NULL);
+    if (!t)
+        return NULL;
+    if (weft_pf_exit_hook_arm(&dummy_hook, t) != WEFT_OK) {
+        unref(t);
+        return NULL;
+    }
+    t->daemon = true;
+    atomic_init(&t->state, STARTED);
+    atomic_init(&t->ident, weft_self_ident());
+    atomic_init(&t->native_id, weft_pf_native_id());
+    weft_event_set(&t->started);
+    t->handle = weft_pf_thread_self();
+    lock_registry();
+    link_locked(t);
+    unlock_registry();
+    return current = t;
+}
+
+weft_thread *weft_main_thread(void)
+{
+    lock_registry();
+    unlock_registry();
+    return &main_thread;
+}
+
+size_t weft_active_count(void)
+{
+    lock_registry();
+    size_t n = registry_count;
+    unlock_registry();
+    return n;
+}
+
+size_t weft_enumerate(weft_thread **threads, size_t capacity)
+{
+    lock_registry();
+    size_t i = 0;
+    for (weft_thread *t = registry; t && i < capacity; t = t->next, i++) {
+        ref(t);
+        threads[i] = t;
+    }
+    size_t n = registry_count;
+    unlock_registry();
+    return n;
+}
+
+uint64_t weft_get_ident(void) { return weft_self_ident(); }
+
+long weft_get_native_id(void) { return weft_pf_native_id(); }
+
+size_t weft_get_stack_size(void) { return atomic_load(&default_stack_size); }
+
+int weft_set_stack_size(size_t size)
+{
+    if (size && size < MIN_STACK_SIZE)
+        return WEFT_EINVAL;
+    atomic_store(&default_stack_size, size);
+    return WEFT_OK;
+}
+
+/* ---- process exit ------------------------------------------------------ */
+
+/* Python's threading._shutdown: the main thread counts as finished (so
+ * threads joining it return), then every non-daemon thread is joined,
+ * including ones started meanwhile by the threads being joined. */
+static void join_leftover_threads(void)
+{
+    lock_registry();
+    if (atomic_load(&main_thread.state) == STARTED) {
+        unlink_locked(&main_thread);
+        atomic_store(&main_thread.state, STOPPED);
+    }
+    unlock_registry();
+    weft_event_set(&main_thread.finished);
+
+    for (;;) {
+        weft_thread *next = NULL;
+        lock_registry();
+        for (weft_thread *t = registry; t; t = t->next) {
+            if (t->kind == KIND_WEFT && !t->daemon && t != current) {
+                next = t;
+                ref(t);
+                break;
+            }
+        }
+        unlock_registry();
+        if (!next)
+            return;
+        weft_event_wait(&next->finished);
+        unref(next);
+    }
+}

@@ -1,0 +1,15 @@
+/* thread_internal.h — process-exit bookkeeping shared by threads and timers. */
+#ifndef WEFT_THREAD_INTERNAL_H
+#define WEFT_THREAD_INTERNAL_H
+
+/* Something that must run at normal process exit before weft joins the
+ * remaining non-daemon threads (e.g. waiting for non-daemon timers).
+ * Registered once; hooks run in registration order. */
+typedef struct weft_exit_hook {
+    void (*run)(void);
+    struct weft_exit_hook *next;
+} weft_exit_hook;
+
+void weft_add_exit_hook(weft_exit_hook *hook);
+
+#endif

@@ -1,0 +1,21 @@
+/* time.c — Python's time.monotonic, perf_counter and sleep. */
+#include "weft/time.h"
+
+#include "park.h"
+#include "weft/status.h"
+
+double weft_monotonic(void) { return (double)weft_now_ns() / 1e9; }
+
+double weft_perf_counter(void) { return (double)weft_now_ns() / 1e9; }
+
+int weft_sleep(double seconds)
+{
+    if (seconds < 0 || isinf(seconds))
+        return WEFT_EINVAL;
+    int64_t deadline;
+    int rc = weft_deadline_after(seconds, &deadline);
+    if (rc != WEFT_OK)
+        return rc;
+    weft_pf_sleep_until(deadline);
+    return WEFT_OK;
+}
