@@ -22,8 +22,8 @@
 /* A value and the function that destroys it, kept together so that a
  * thread exiting needs nothing but its own table. */
 struct entry {
-    void *value;
-    weft_local_destroy_fn destroy;
+    _Atomic(void *) value;          /* swapped atomically: see weft_local_destroy */
+    weft_local_destroy_fn destroy;  /* only the owning thread uses this */
 };
 
 struct table {
@@ -34,8 +34,9 @@ struct table {
 
 /* Guarded by `registry`: the list of tables, slot numbers, and the shape of
  * every table.  A thread's own entries are read and written by that thread
- * alone without the lock (and by weft_local_destroy, which a correct
- * program does not run while the local is still in use). */
+ * without the lock; weft_local_destroy takes values out of other threads'
+ * tables with an atomic exchange, so each value is destroyed exactly once
+ * even if its thread sets a new one at that moment. */
 static weft_lock registry = WEFT_LOCK_INIT;
 static struct table *tables;
 static uint32_t slots_used;   /* highest slot handed out */
@@ -137,11 +138,14 @@ void *weft_local_get(weft_local *local)
         return NULL;
     uint32_t slot = slot_of(local);
     struct table *t = my_table;
-    if (t && slot < t->capacity && t->entries[slot].value)
-        return t->entries[slot].value;
+    void *value = t && slot < t->capacity
+                      ? atomic_load_explicit(&t->entries[slot].value, memory_order_relaxed)
+                      : NULL;
+    if (value)
+        return value;
     if (!local->init_)
         return NULL;
-    void *value = local->init_(local->init_arg_);
+    value = local->init_(local->init_arg_);
     if (value && weft_local_set(local, value) != WEFT_OK) {
         if (local->destroy_)
             local->destroy_(value);
@@ -160,10 +164,12 @@ int weft_local_set(weft_local *local, void *value)
     int rc = reserve(slot);
     if (rc != WEFT_OK)
         return rc;
-    struct entry old = my_table->entries[slot];
-    my_table->entries[slot] = (struct entry){value, local->destroy_};
-    if (old.value && old.value != value && old.destroy)
-        old.destroy(old.value);
+    struct entry *e = &my_table->entries[slot];
+    weft_local_destroy_fn old_destroy = e->destroy;
+    e->destroy = local->destroy_;
+    void *old = atomic_exchange_explicit(&e->value, value, memory_order_acq_rel);
+    if (old && old != value && old_destroy)
+        old_destroy(old);
     return WEFT_OK;
 }
 
@@ -180,8 +186,8 @@ int weft_local_destroy(weft_local *local)
     weft_lock_acquire(&registry);
     size_t n = 0;
     for (struct table *t = tables; t; t = t->next)
-        n += slot < t->capacity && t->entries[slot].value;
-    struct entry *doomed = n ? malloc(n * sizeof *doomed) : NULL;
+        n += slot < t->capacity;
+    void **doomed = n ? malloc(n * sizeof *doomed) : NULL;
     bool ok = doomed || !n;
     if (ok && free_count == free_capacity) {
         uint32_t cap = free_capacity ? free_capacity * 2 : 16;
@@ -199,18 +205,19 @@ int weft_local_destroy(weft_local *local)
     }
     n = 0;
     for (struct table *t = tables; t; t = t->next) {
-        if (slot < t->capacity && t->entries[slot].value) {
-            doomed[n++] = t->entries[slot];
-            t->entries[slot] = (struct entry){NULL, NULL};
+        if (slot < t->capacity) {
+            void *v = atomic_exchange_explicit(&t->entries[slot].value, NULL,
+                                               memory_order_acq_rel);
+            if (v)
+                doomed[n++] = v;
         }
     }
     free_slots[free_count++] = slot;
     atomic_store_explicit(&local->slot_, 0, memory_order_release);
     weft_lock_release(&registry);
 
-    for (size_t i = 0; i < n; i++)
-        if (doomed[i].destroy)
-            doomed[i].destroy(doomed[i].value);
+    for (size_t i = 0; local->destroy_ && i < n; i++)
+        local->destroy_(doomed[i]);
     free(doomed);
     return WEFT_OK;
 }
@@ -228,9 +235,10 @@ void weft_local_thread_exit(void)
         weft_lock_release(&registry);
         weft_pf_exit_hook_disarm(&exit_hook);
         for (uint32_t slot = 0; slot < t->capacity; slot++) {
-            struct entry e = t->entries[slot];
-            if (e.value && e.destroy)
-                e.destroy(e.value);
+            struct entry *e = &t->entries[slot];
+            void *v = atomic_exchange_explicit(&e->value, NULL, memory_order_acq_rel);
+            if (v && e->destroy)
+                e->destroy(v);
         }
         free(t->entries);
         free(t);

@@ -1,1 +1,97 @@
-int main(void){return 0;}
+/* exit_helper.c — tiny programs whose exit behaviour the thread and timer
+ * tests check from outside (PYTHON-SEMANTICS.md Thread 19-21, Timer).
+ * Usage: exit_helper MODE */
+#define _POSIX_C_SOURCE 200809L
+#include "weft.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void say(const char *text)
+{
+    printf("%s\n", text);
+    fflush(stdout);
+}
+
+static void *sleep_then_say(void *text)
+{
+    weft_sleep(0.3);
+    say(text);
+    return NULL;
+}
+
+static void *join_main_then_say(void *unused)
+{
+    (void)unused;
+    weft_thread_join(weft_main_thread(), NULL);
+    say("thread saw main end");
+    return NULL;
+}
+
+static void *start_grandchild(void *unused)
+{
+    (void)unused;
+    weft_thread *t;
+    weft_thread_new(&t, sleep_then_say, "end of grandchild", NULL);
+    weft_thread_start(t);
+    weft_thread_free(t);
+    return NULL;
+}
+
+static void *busy_daemon(void *unused)
+{
+    (void)unused;
+    FILE *sink = fopen("/dev/null", "w");
+    for (;;) {
+        fputs("working\n", sink);
+        fflush(sink);
+        weft_sleep(0.001);
+    }
+    return NULL;
+}
+
+static void timer_says(void *text) { say(text); }
+
+static void start(weft_thread_fn fn, void *arg, weft_daemon_mode daemon)
+{
+    weft_thread *t;
+    weft_thread_options options = {.daemon = daemon};
+    weft_thread_new(&t, fn, arg, &options);
+    weft_thread_start(t);
+    weft_thread_free(t);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "nondaemon")) {
+        start(sleep_then_say, "end of thread", WEFT_DAEMON_INHERIT);
+    } else if (!strcmp(mode, "join_main")) {
+        start(join_main_then_say, NULL, WEFT_DAEMON_INHERIT);
+    } else if (!strcmp(mode, "thread_from_thread")) {
+        start(start_grandchild, NULL, WEFT_DAEMON_INHERIT);
+    } else if (!strcmp(mode, "daemons")) {
+        for (int i = 0; i < 40; i++)
+            start(busy_daemon, NULL, WEFT_DAEMON);
+        weft_sleep(0.05);
+        say("end of main");
+        exit(0);
+    } else if (!strcmp(mode, "exit_call")) {
+        start(sleep_then_say, "end of thread", WEFT_NON_DAEMON);
+        say("end of main");
+        exit(3);
+    } else if (!strcmp(mode, "timer") || !strcmp(mode, "daemon_timer")) {
+        weft_timer *t;
+        bool daemon = !strcmp(mode, "daemon_timer");
+        weft_timer_new(&t, daemon ? 5.0 : 0.2, timer_says, "timer fired");
+        weft_timer_set_daemon(t, daemon);
+        weft_timer_start(t);
+        weft_timer_free(t);
+    } else {
+        fprintf(stderr, "unknown mode '%s'\n", mode);
+        return 2;
+    }
+    say("end of main");
+    return 0;
+}

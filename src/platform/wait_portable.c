@@ -6,6 +6,7 @@
  * takes the bucket's mutex and broadcasts, so a waiter that checked the word
  * under that mutex cannot miss the wake-up.  Addresses sharing a bucket only
  * cause spurious wake-ups, which every caller tolerates. */
+#define _POSIX_C_SOURCE 200809L
 #include "platform.h"
 #include "weft/status.h"
 
