@@ -18,7 +18,6 @@
 
 enum { FREE = 0, HELD = 1, HELD_WAITED = 2 };
 
-#define LOCK_SPINS 200
 
 static inline bool try_take(weft_lock *lock)
 {
@@ -28,14 +27,13 @@ static inline bool try_take(weft_lock *lock)
                                                  memory_order_relaxed);
 }
 
+/* Spin with backoff (see park.h) while the lock is held by someone else. */
 static bool spin_take(weft_lock *lock)
 {
-    for (int i = 0; i < LOCK_SPINS; i++) {
-        if (atomic_load_explicit(&lock->state_, memory_order_relaxed) == FREE &&
-            try_take(lock))
+    weft_backoff backoff = WEFT_BACKOFF_INIT;
+    while (weft_backoff_pause(&backoff))
+        if (atomic_load_explicit(&lock->state_, memory_order_relaxed) == FREE && try_take(lock))
             return true;
-        weft_pf_cpu_relax();
-    }
     return false;
 }
 

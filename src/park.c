@@ -7,10 +7,6 @@
 #include <limits.h>
 #include <math.h>
 
-/* Spin budget before parking: long enough to cover a typical critical
- * section hand-over on another core, short against a system call pair. */
-#define SPIN_ROUNDS 100
-
 int weft_park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
 {
     return weft_pf_wait(word, expected, deadline);
@@ -27,12 +23,11 @@ void weft_unpark_n(_Atomic uint32_t *word, uint32_t n)
 
 bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value)
 {
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
-        if (atomic_load_explicit(word, memory_order_relaxed) != value)
-            return true;
-        weft_pf_cpu_relax();
-    }
-    return atomic_load_explicit(word, memory_order_relaxed) != value;
+    weft_backoff backoff = WEFT_BACKOFF_INIT;
+    while (atomic_load_explicit(word, memory_order_relaxed) == value)
+        if (!weft_backoff_pause(&backoff))
+            return false;
+    return true;
 }
 
 int weft_deadline_after(double timeout, int64_t *deadline)

@@ -2,7 +2,6 @@
  * PYTHON-SEMANTICS.md "Thread". */
 #include "testutil.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 static char text[256];
@@ -412,22 +411,6 @@ static void thread_join_self_or_unstarted_is_an_error(void **state)
     assert_int_equal(weft_thread_join_timeout(t, 1, NULL), WEFT_ESTATE);
     weft_thread_free(t);
     assert_int_equal(weft_thread_join(weft_main_thread(), NULL), WEFT_ESTATE); /* self */
-}
-
-/* Run the exit helper; its stdout goes to `out`; returns its exit status. */
-static int run_helper(const char *mode, char *out, size_t size, double *seconds)
-{
-    char command[512];
-    snprintf(command, sizeof command, "%s %s 2>&1", EXIT_HELPER, mode);
-    double t0 = weft_monotonic();
-    FILE *p = popen(command, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    if (seconds)
-        *seconds = weft_monotonic() - t0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* Thread 19 [test_threading.ThreadTests.test_join_nondaemon_on_shutdown] */

@@ -2,7 +2,6 @@
 #include "testutil.h"
 
 #include <dirent.h>
-#include <sys/wait.h>
 
 static atomic_int fired[16];
 static void fire(void *arg) { atomic_fetch_add(&fired[(intptr_t)arg], 1); }
@@ -150,19 +149,6 @@ static void timer_ten_thousand_share_one_thread(void **state)
     }
     assert_int_equal(atomic_load(&fired_count), COUNT / 2);
     assert_int_equal(atomic_load(&order_errors), 0);
-}
-
-static int run_helper(const char *mode, char *out, size_t size, double *seconds)
-{
-    char command[512];
-    snprintf(command, sizeof command, "%s %s 2>&1", EXIT_HELPER, mode);
-    double t0 = weft_monotonic();
-    FILE *p = popen(command, "r");
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    *seconds = weft_monotonic() - t0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* A pending non-daemon timer keeps the program alive (Python's Timer is a

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "weft.h"
 
@@ -113,5 +114,26 @@ static inline void wait_threads_blocked(int n) { nap(0.01 * (n > 5 ? n : 5)); }
 
 /* Text of a repr-style call, for assertions. */
 #define REPR(fn, obj, buf) (fn((obj), (buf), sizeof(buf)), (buf))
+
+#ifdef EXIT_HELPER
+/* Run tests/exit_helper MODE with stderr merged into stdout; `out` gets the
+ * output, *seconds (may be NULL) how long it ran.  Returns its exit status,
+ * or -1 if it did not exit normally. */
+static inline int run_helper(const char *mode, char *out, size_t size, double *seconds)
+{
+    char command[512];
+    snprintf(command, sizeof command, "%s %s 2>&1", EXIT_HELPER, mode);
+    double t0 = weft_monotonic();
+    FILE *p = popen(command, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    if (seconds)
+        *seconds = weft_monotonic() - t0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+#endif
 
 #endif

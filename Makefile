@@ -1,0 +1,79 @@
+# weft — the quick start.
+#   make demo    build, then run the first demo (sequential vs threaded)
+#   make test    install missing packages (as root, with apt), build, run the
+#                whole suite: plain, portable-wait, ASan+UBSan, then TSan
+#   make bench   build optimized and run the benchmarks side by side
+#   make install PREFIX=/usr/local
+
+BUILD   ?= build
+JOBS    ?= 2
+PREFIX  ?= /usr/local
+CTEST   := ctest --output-on-failure -j $(JOBS)
+
+# Debian packages the build and the tests need.
+PACKAGES := cmake make gcc pkg-config libcmocka-dev
+
+.PHONY: all demo test test-plain test-portable test-asan test-tsan test-install \
+        bench deps build install clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	        echo "installing:$$missing"; \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	    else \
+	        echo "missing packages:$$missing (install them, or run make as root)"; exit 1; \
+	    fi; \
+	fi
+
+# configure DIR [cmake options...]
+define configure
+	cmake -S . -B $(BUILD)/$(1) $(2) >/dev/null
+	cmake --build $(BUILD)/$(1) -j $(JOBS)
+endef
+
+build: deps
+	$(call configure,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+
+demo: build
+	$(BUILD)/release/examples/sequential_vs_threads
+
+test-plain: build
+	cd $(BUILD)/release && $(CTEST)
+
+test-portable: deps
+	$(call configure,portable,-DWEFT_PORTABLE_WAIT=ON -DWEFT_BUILD_BENCH=OFF)
+	cd $(BUILD)/portable && $(CTEST)
+
+test-asan: deps
+	$(call configure,asan,-DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=address$(,)undefined -DWEFT_BUILD_BENCH=OFF)
+	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(CTEST)
+
+test-tsan: deps
+	$(call configure,tsan,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_SANITIZE=thread -DWEFT_BUILD_BENCH=OFF)
+	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST)
+
+# An installed weft is found by pkg-config and by CMake's find_package.
+test-install: build
+	rm -rf $(BUILD)/stage
+	cmake --install $(BUILD)/release --prefix $(CURDIR)/$(BUILD)/stage >/dev/null
+	sh tests/install/check.sh $(CURDIR)/$(BUILD)/stage $(CURDIR)/$(BUILD)/install-check
+
+test: test-plain test-install test-portable test-asan test-tsan
+	@echo "weft: all test builds passed (plain, install, portable, asan+ubsan, tsan)"
+
+bench: deps
+	$(call configure,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+	$(BUILD)/release/bench/bench_sync
+
+install: build
+	cmake --install $(BUILD)/release --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD)
+
+, := ,
