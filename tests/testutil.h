@@ -105,6 +105,11 @@ static inline void wait_threads_blocked(int n) { nap(0.01 * (n > 5 ? n : 5)); }
         assert_true(cond);                                                    \
     } while (0)
 
+/* Upper bound for a call that must not wait ("returns immediately"): far
+ * below any timeout the tests use, far above scheduling noise on a loaded
+ * 2-core CI machine running sanitizers. */
+#define IMMEDIATE 0.25
+
 /* CPython's assertTimeout: 0.6 t <= dt < 10 t. */
 #define assert_timeout(dt, t)                                                  \
     do {                                                                      \
