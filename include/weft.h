@@ -11,6 +11,7 @@
  * threading.local        weft/local.h
  * Thread + functions     weft/thread.h
  * Timer                  weft/timer.h
+ * queue module           weft/queue.h
  * exceptions             weft/status.h
  */
 #ifndef WEFT_H
@@ -21,6 +22,7 @@
 #include "weft/event.h"
 #include "weft/local.h"
 #include "weft/lock.h"
+#include "weft/queue.h"
 #include "weft/semaphore.h"
 #include "weft/status.h"
 #include "weft/thread.h"

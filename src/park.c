@@ -30,6 +30,29 @@ bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value)
     return true;
 }
 
+int weft_eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline)
+{
+    if (weft_spin_while_equal(&ec->seq, seen))
+        return WEFT_OK;
+    /* Sequentially consistent on both sides: either the notifier sees this
+     * sleeper, or the park below sees the moved count and returns at once. */
+    atomic_fetch_add(&ec->sleepers, 1);
+    int rc = weft_park(&ec->seq, seen, deadline);
+    atomic_fetch_sub(&ec->sleepers, 1);
+    return rc;
+}
+
+static void eventcount_notify(weft_eventcount *ec, uint32_t n)
+{
+    atomic_fetch_add(&ec->seq, 1);
+    if (atomic_load(&ec->sleepers))
+        weft_unpark_n(&ec->seq, n);
+}
+
+void weft_eventcount_notify_one(weft_eventcount *ec) { eventcount_notify(ec, 1); }
+
+void weft_eventcount_notify_all(weft_eventcount *ec) { eventcount_notify(ec, UINT32_MAX); }
+
 int weft_deadline_after(double timeout, int64_t *deadline)
 {
     if (isnan(timeout))

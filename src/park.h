@@ -53,6 +53,33 @@ static inline bool weft_backoff_pause(weft_backoff *b)
 /* Spin with backoff while *word == value.  True if it changed. */
 bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value);
 
+/* An eventcount: a way to wait for "something changed" without a lock
+ * held, and to announce a change cheaply.  A waiter reads the count
+ * (weft_eventcount_prepare) while it holds whatever protects its
+ * condition, lets go of that, and waits for the count to move; a notifier
+ * changes the condition, then calls notify.  Waiters spin with backoff
+ * first and count themselves as sleepers only when they park, so a notify
+ * makes a system call only when somebody is actually asleep. */
+typedef struct weft_eventcount {
+    _Atomic(uint32_t) seq;
+    _Atomic(uint32_t) sleepers;
+} weft_eventcount;
+
+#define WEFT_EVENTCOUNT_INIT { 0, 0 }
+
+static inline uint32_t weft_eventcount_prepare(weft_eventcount *ec)
+{
+    return atomic_load_explicit(&ec->seq, memory_order_acquire);
+}
+
+/* Wait until the count differs from `seen` or the deadline passes.
+ * WEFT_OK (changed, or spurious: re-check) or WEFT_ETIMEDOUT. */
+int weft_eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline);
+
+/* Move the count and wake one / all waiters. */
+void weft_eventcount_notify_one(weft_eventcount *ec);
+void weft_eventcount_notify_all(weft_eventcount *ec);
+
 /* Now on the monotonic clock, in nanoseconds. */
 static inline int64_t weft_now_ns(void) { return weft_pf_now_ns(); }
 

@@ -1,0 +1,537 @@
+/* queue.c — Queue, LifoQueue, PriorityQueue and SimpleQueue.
+ *
+ * One lock guards the items, the counters and the flags; it is held only to
+ * move one pointer in or out.  Threads that must wait (empty, full, tasks
+ * unfinished) count themselves under the lock and wait on an eventcount
+ * (park.h) with the lock released, so a put or get touches no extra shared
+ * word unless somebody waits, and makes a system call only if a waiter is
+ * actually asleep rather than spinning.  Notifications happen while the
+ * lock is held, so a thread that returns from put or get never touches the
+ * queue afterwards: a queue can be freed as soon as its users are done.
+ *
+ * FIFO and LIFO items live in a ring buffer that doubles as needed; a
+ * PriorityQueue is a binary min-heap whose entries carry an insertion
+ * number, so equal items leave in the order they came (stable).
+ */
+#include "weft/queue.h"
+
+#include "park.h"
+#include "sync_internal.h"
+#include "weft/lock.h"
+#include "weft/status.h"
+#include "weft/time.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POLL 0 /* a deadline already past: do not wait */
+#define FIRST_CAPACITY 16
+
+struct heap_entry {
+    void *item;
+    uint64_t order; /* insertion number: ties leave first-in first-out */
+};
+
+/* The items, detachable as a whole (see shutdown). */
+struct store {
+    void **ring;              /* FIFO / LIFO */
+    struct heap_entry *heap;  /* PRIORITY */
+    size_t capacity, head, count;
+};
+
+struct weft_queue {
+    _Alignas(64) weft_lock lock;
+    weft_queue_kind kind;
+    long maxsize;
+    struct store store;
+    uint64_t next_order;
+    weft_queue_compare_fn compare;
+    void *compare_arg;
+    weft_queue_discard_fn discard;
+    size_t unfinished;
+    bool shutdown;
+    unsigned getters_waiting, putters_waiting, joiners_waiting;
+    _Alignas(64) weft_eventcount not_empty;
+    weft_eventcount not_full;
+    weft_eventcount all_done;
+};
+
+struct weft_simple_queue {
+    struct weft_queue base;
+};
+
+/* ---- storage (lock held) --------------------------------------------------- */
+
+static int compare_items(const weft_queue *q, const struct heap_entry *a,
+                         const struct heap_entry *b)
+{
+    int c;
+    if (q->compare) {
+        c = q->compare(a->item, b->item, q->compare_arg);
+    } else {
+        uintptr_t x = (uintptr_t)a->item, y = (uintptr_t)b->item;
+        c = (x > y) - (x < y);
+    }
+    return c ? c : (a->order > b->order) - (a->order < b->order);
+}
+
+static int grow(weft_queue *q)
+{
+    struct store *s = &q->store;
+    size_t capacity = s->capacity ? s->capacity * 2 : FIRST_CAPACITY;
+    if (q->kind == WEFT_QUEUE_PRIORITY) {
+        struct heap_entry *heap = realloc(s->heap, capacity * sizeof *heap);
+        if (!heap)
+            return WEFT_ENOMEM;
+        s->heap = heap;
+    } else {
+        /* Unwrap into a fresh ring so that head becomes 0. */
+        void **ring = malloc(capacity * sizeof *ring);
+        if (!ring)
+            return WEFT_ENOMEM;
+        for (size_t i = 0; i < s->count; i++)
+            ring[i] = s->ring[(s->head + i) % s->capacity];
+        free(s->ring);
+        s->ring = ring;
+        s->head = 0;
+    }
+    s->capacity = capacity;
+    return WEFT_OK;
+}
+
+static void heap_push(weft_queue *q, struct heap_entry e)
+{
+    struct heap_entry *h = q->store.heap;
+    size_t i = q->store.count++;
+    while (i > 0 && compare_items(q, &e, &h[(i - 1) / 2]) < 0) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = e;
+}
+
+static void *heap_pop(weft_queue *q)
+{
+    struct heap_entry *h = q->store.heap;
+    void *top = h[0].item;
+    struct heap_entry last = h[--q->store.count];
+    size_t n = q->store.count, i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= n)
+            break;
+        if (child + 1 < n && compare_items(q, &h[child + 1], &h[child]) < 0)
+            child++;
+        if (compare_items(q, &h[child], &last) >= 0)
+            break;
+        h[i] = h[child];
+        i = child;
+    }
+    if (n)
+        h[i] = last;
+    return top;
+}
+
+static int push(weft_queue *q, void *item)
+{
+    struct store *s = &q->store;
+    if (s->count == s->capacity) {
+        int rc = grow(q);
+        if (rc != WEFT_OK)
+            return rc;
+    }
+    if (q->kind == WEFT_QUEUE_PRIORITY)
+        heap_push(q, (struct heap_entry){item, q->next_order++});
+    else
+        s->ring[(s->head + s->count++) % s->capacity] = item;
+    return WEFT_OK;
+}
+
+static void *pop(weft_queue *q)
+{
+    struct store *s = &q->store;
+    if (q->kind == WEFT_QUEUE_PRIORITY)
+        return heap_pop(q);
+    if (q->kind == WEFT_QUEUE_LIFO)
+        return s->ring[(s->head + --s->count) % s->capacity];
+    void *item = s->ring[s->head];
+    s->head = (s->head + 1) % s->capacity;
+    s->count--;
+    return item;
+}
+
+/* Hand every item of a detached store to `discard`, then free it. */
+static void discard_store(struct store *s, weft_queue_kind kind, weft_queue_discard_fn discard)
+{
+    for (size_t i = 0; discard && i < s->count; i++)
+        discard(kind == WEFT_QUEUE_PRIORITY ? s->heap[i].item
+                                            : s->ring[(s->head + i) % s->capacity]);
+    free(s->ring);
+    free(s->heap);
+}
+
+/* ---- waiting (lock held on entry and on return) -------------------------------- */
+
+static bool passed(int64_t deadline)
+{
+    return deadline != WEFT_NO_DEADLINE && (deadline == POLL || deadline <= weft_now_ns());
+}
+
+static int wait_unlocked(weft_queue *q, weft_eventcount *ec, unsigned *waiting,
+                         int64_t deadline)
+{
+    uint32_t seen = weft_eventcount_prepare(ec);
+    (*waiting)++;
+    weft_lock_release(&q->lock);
+    int rc = weft_eventcount_wait(ec, seen, deadline);
+    weft_lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
+    (*waiting)--;
+    return rc;
+}
+
+/* ---- create and free -------------------------------------------------------- */
+
+int weft_queue_new_with(weft_queue **queue, const weft_queue_options *options)
+{
+    static const weft_queue_options defaults;
+    if (!options)
+        options = &defaults;
+    if (!queue || options->kind < WEFT_QUEUE_FIFO || options->kind > WEFT_QUEUE_PRIORITY)
+        return WEFT_EINVAL;
+    weft_queue *q = aligned_alloc(64, (sizeof *q + 63) / 64 * 64);
+    if (!q)
+        return WEFT_ENOMEM;
+    memset(q, 0, sizeof *q);
+    weft_lock_init(&q->lock);
+    q->kind = options->kind;
+    q->maxsize = options->maxsize;
+    q->compare = options->compare;
+    q->compare_arg = options->compare_arg;
+    q->discard = options->discard;
+    *queue = q;
+    return WEFT_OK;
+}
+
+int weft_queue_new(weft_queue **queue, long maxsize)
+{
+    weft_queue_options o = {.maxsize = maxsize, .kind = WEFT_QUEUE_FIFO};
+    return weft_queue_new_with(queue, &o);
+}
+
+int weft_lifo_queue_new(weft_queue **queue, long maxsize)
+{
+    weft_queue_options o = {.maxsize = maxsize, .kind = WEFT_QUEUE_LIFO};
+    return weft_queue_new_with(queue, &o);
+}
+
+int weft_priority_queue_new(weft_queue **queue, long maxsize, weft_queue_compare_fn compare,
+                            void *compare_arg)
+{
+    weft_queue_options o = {.maxsize = maxsize,
+                            .kind = WEFT_QUEUE_PRIORITY,
+                            .compare = compare,
+                            .compare_arg = compare_arg};
+    return weft_queue_new_with(queue, &o);
+}
+
+static int free_queue(weft_queue *q, weft_queue_discard_fn discard)
+{
+    weft_lock_acquire(&q->lock);
+    bool busy = q->getters_waiting || q->putters_waiting || q->joiners_waiting;
+    weft_lock_release(&q->lock);
+    if (busy)
+        return WEFT_ESTATE;
+    discard_store(&q->store, q->kind, discard);
+    free(q);
+    return WEFT_OK;
+}
+
+int weft_queue_free(weft_queue *queue)
+{
+    return queue ? free_queue(queue, queue->discard) : WEFT_EINVAL;
+}
+
+/* ---- put and get ---------------------------------------------------------------- */
+
+static int put_until(weft_queue *q, void *item, int64_t deadline)
+{
+    weft_lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
+    int rc = WEFT_OK;
+    for (;;) {
+        if (q->shutdown) {
+            rc = WEFT_ESHUTDOWN;
+            break;
+        }
+        if (q->maxsize <= 0 || q->store.count < (size_t)q->maxsize) {
+            rc = push(q, item);
+            break;
+        }
+        if (rc == WEFT_ETIMEDOUT || passed(deadline)) {
+            rc = WEFT_EFULL;
+            break;
+        }
+        rc = wait_unlocked(q, &q->not_full, &q->putters_waiting, deadline);
+    }
+    if (rc == WEFT_OK) {
+        q->unfinished++;
+        if (q->getters_waiting)
+            weft_eventcount_notify_one(&q->not_empty);
+    }
+    weft_lock_release(&q->lock);
+    return rc;
+}
+
+static int get_until(weft_queue *q, void **item, int64_t deadline)
+{
+    weft_lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
+    int rc = WEFT_OK;
+    for (;;) {
+        if (q->store.count) {
+            *item = pop(q);
+            rc = WEFT_OK;
+            if (q->putters_waiting)
+                weft_eventcount_notify_one(&q->not_full);
+            break;
+        }
+        if (q->shutdown) {
+            rc = WEFT_ESHUTDOWN;
+            break;
+        }
+        if (rc == WEFT_ETIMEDOUT || passed(deadline)) {
+            rc = WEFT_EEMPTY;
+            break;
+        }
+        rc = wait_unlocked(q, &q->not_empty, &q->getters_waiting, deadline);
+    }
+    weft_lock_release(&q->lock);
+    return rc;
+}
+
+int weft_queue_put(weft_queue *queue, void *item)
+{
+    return queue ? put_until(queue, item, WEFT_NO_DEADLINE) : WEFT_EINVAL;
+}
+
+int weft_queue_put_timeout(weft_queue *queue, void *item, double timeout)
+{
+    int64_t deadline;
+    if (!queue)
+        return WEFT_EINVAL;
+    /* Python rejects a negative timeout only where put could block. */
+    if (timeout < 0 && queue->maxsize <= 0)
+        timeout = 0;
+    if (timeout < 0)
+        return WEFT_EINVAL;
+    int rc = weft_deadline_after(timeout, &deadline);
+    return rc ? rc : put_until(queue, item, timeout == 0 ? POLL : deadline);
+}
+
+int weft_queue_put_nowait(weft_queue *queue, void *item)
+{
+    return queue ? put_until(queue, item, POLL) : WEFT_EINVAL;
+}
+
+int weft_queue_get(weft_queue *queue, void **item)
+{
+    return queue && item ? get_until(queue, item, WEFT_NO_DEADLINE) : WEFT_EINVAL;
+}
+
+int weft_queue_get_timeout(weft_queue *queue, void **item, double timeout)
+{
+    int64_t deadline;
+    if (!queue || !item || timeout < 0)
+        return WEFT_EINVAL;
+    int rc = weft_deadline_after(timeout, &deadline);
+    return rc ? rc : get_until(queue, item, timeout == 0 ? POLL : deadline);
+}
+
+int weft_queue_get_nowait(weft_queue *queue, void **item)
+{
+    return queue && item ? get_until(queue, item, POLL) : WEFT_EINVAL;
+}
+
+/* ---- tasks ------------------------------------------------------------------------ */
+
+int weft_queue_task_done(weft_queue *queue)
+{
+    if (!queue)
+        return WEFT_EINVAL;
+    weft_lock_acquire(&queue->lock);
+    int rc = queue->unfinished ? WEFT_OK : WEFT_EINVAL;
+    if (rc == WEFT_OK && --queue->unfinished == 0 && queue->joiners_waiting)
+        weft_eventcount_notify_all(&queue->all_done);
+    weft_lock_release(&queue->lock);
+    return rc;
+}
+
+static int join_until(weft_queue *q, int64_t deadline)
+{
+    weft_lock_acquire(&q->lock);
+    int rc = WEFT_OK;
+    for (;;) {
+        if (!q->unfinished) {
+            rc = WEFT_OK;
+            break;
+        }
+        if (rc == WEFT_ETIMEDOUT || passed(deadline)) {
+            rc = WEFT_ETIMEDOUT;
+            break;
+        }
+        rc = wait_unlocked(q, &q->all_done, &q->joiners_waiting, deadline);
+    }
+    weft_lock_release(&q->lock);
+    return rc;
+}
+
+int weft_queue_join(weft_queue *queue)
+{
+    return queue ? join_until(queue, WEFT_NO_DEADLINE) : WEFT_EINVAL;
+}
+
+int weft_queue_join_timeout(weft_queue *queue, double timeout)
+{
+    int64_t deadline;
+    if (!queue)
+        return WEFT_EINVAL;
+    int rc = weft_deadline_after(timeout, &deadline);
+    return rc ? rc : join_until(queue, timeout <= 0 ? POLL : deadline);
+}
+
+/* ---- shutdown and introspection ------------------------------------------------- */
+
+int weft_queue_shutdown(weft_queue *queue, bool immediate)
+{
+    if (!queue)
+        return WEFT_EINVAL;
+    struct store dropped = {0};
+    weft_lock_acquire(&queue->lock);
+    queue->shutdown = true;
+    if (immediate) {
+        /* Take the items out whole; they are discarded after unlocking, so
+         * a discard function may use the queue. */
+        dropped = queue->store;
+        memset(&queue->store, 0, sizeof queue->store);
+        queue->unfinished -= dropped.count < queue->unfinished ? dropped.count
+                                                                : queue->unfinished;
+        if (queue->joiners_waiting)
+            weft_eventcount_notify_all(&queue->all_done);
+    }
+    if (queue->getters_waiting)
+        weft_eventcount_notify_all(&queue->not_empty);
+    if (queue->putters_waiting)
+        weft_eventcount_notify_all(&queue->not_full);
+    weft_queue_discard_fn discard = queue->discard;
+    weft_queue_kind kind = queue->kind;
+    weft_lock_release(&queue->lock);
+    discard_store(&dropped, kind, discard);
+    return WEFT_OK;
+}
+
+/* Read one field under the lock. */
+#define LOCKED_READ(q, type, expr)                                                        \
+    do {                                                                                  \
+        weft_lock_acquire(&(q)->lock);                                                    \
+        type value_ = (expr);                                                             \
+        weft_lock_release(&(q)->lock);                                                    \
+        return value_;                                                                    \
+    } while (0)
+
+bool weft_queue_is_shutdown(weft_queue *queue)
+{
+    if (!queue)
+        return false;
+    LOCKED_READ(queue, bool, queue->shutdown);
+}
+
+size_t weft_queue_qsize(weft_queue *queue)
+{
+    if (!queue)
+        return 0;
+    LOCKED_READ(queue, size_t, queue->store.count);
+}
+
+bool weft_queue_empty(weft_queue *queue) { return weft_queue_qsize(queue) == 0; }
+
+bool weft_queue_full(weft_queue *queue)
+{
+    if (!queue)
+        return false;
+    LOCKED_READ(queue, bool, queue->maxsize > 0 && queue->store.count >= (size_t)queue->maxsize);
+}
+
+size_t weft_queue_unfinished_tasks(weft_queue *queue)
+{
+    if (!queue)
+        return 0;
+    LOCKED_READ(queue, size_t, queue->unfinished);
+}
+
+long weft_queue_maxsize(weft_queue *queue)
+{
+    if (!queue)
+        return 0;
+    LOCKED_READ(queue, long, queue->maxsize);
+}
+
+int weft_queue_set_maxsize(weft_queue *queue, long maxsize)
+{
+    if (!queue)
+        return WEFT_EINVAL;
+    weft_lock_acquire(&queue->lock);
+    queue->maxsize = maxsize;
+    if (queue->putters_waiting)
+        weft_eventcount_notify_all(&queue->not_full);
+    weft_lock_release(&queue->lock);
+    return WEFT_OK;
+}
+
+/* ---- SimpleQueue: an unbounded FIFO weft_queue without the extras -------------- */
+
+int weft_simple_queue_new(weft_simple_queue **queue)
+{
+    if (!queue)
+        return WEFT_EINVAL;
+    weft_queue *q;
+    int rc = weft_queue_new(&q, 0);
+    if (rc == WEFT_OK)
+        *queue = (weft_simple_queue *)q;
+    return rc;
+}
+
+static weft_queue *base_of(weft_simple_queue *queue) { return queue ? &queue->base : NULL; }
+
+int weft_simple_queue_free(weft_simple_queue *queue, weft_queue_discard_fn discard)
+{
+    return queue ? free_queue(base_of(queue), discard) : WEFT_EINVAL;
+}
+
+int weft_simple_queue_put(weft_simple_queue *queue, void *item)
+{
+    return weft_queue_put_nowait(base_of(queue), item);
+}
+
+int weft_simple_queue_get(weft_simple_queue *queue, void **item)
+{
+    return weft_queue_get(base_of(queue), item);
+}
+
+int weft_simple_queue_get_timeout(weft_simple_queue *queue, void **item, double timeout)
+{
+    return weft_queue_get_timeout(base_of(queue), item, timeout);
+}
+
+int weft_simple_queue_get_nowait(weft_simple_queue *queue, void **item)
+{
+    return weft_queue_get_nowait(base_of(queue), item);
+}
+
+size_t weft_simple_queue_qsize(weft_simple_queue *queue)
+{
+    return weft_queue_qsize(base_of(queue));
+}
+
+bool weft_simple_queue_empty(weft_simple_queue *queue)
+{
+    return weft_queue_empty(base_of(queue));
+}
