@@ -2,7 +2,8 @@
 #   make demo    build, then run the first demo (sequential vs threaded)
 #   make test    install missing packages (as root, with apt), build, run the
 #                whole suite: plain, portable-wait, ASan+UBSan, then TSan
-#   make bench   build optimized and run the benchmarks side by side
+#   make bench   install the peers (as root), build, and run weft against
+#                them side by side; BENCH_ARGS=--quick for a short run
 #   make install PREFIX=/usr/local
 
 BUILD   ?= build
@@ -10,17 +11,20 @@ JOBS    ?= 2
 PREFIX  ?= /usr/local
 CTEST   := ctest --output-on-failure -j $(JOBS)
 
-# Debian packages the build and the tests need.
+# Debian packages the build and the tests need; the benchmarks' peers.
 PACKAGES := cmake make gcc pkg-config libcmocka-dev
+BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev python3
+BENCH_ARGS ?=
 
 .PHONY: all demo test test-plain test-portable test-asan test-tsan test-install \
-        bench deps build install clean
+        bench bench-deps deps build install clean
 
 all: build
 
-deps:
+deps bench-deps: WANT = $(if $(filter bench-deps,$@),$(BENCH_PACKAGES),$(PACKAGES))
+deps bench-deps:
 	@missing=""; \
-	for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(WANT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	        echo "installing:$$missing"; \
@@ -66,9 +70,11 @@ test-install: build
 test: test-plain test-install test-portable test-asan test-tsan
 	@echo "weft: all test builds passed (plain, install, portable, asan+ubsan, tsan)"
 
-bench: deps
+bench: deps bench-deps
 	$(call configure,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
-	$(BUILD)/release/bench/bench_sync
+	GOCACHE=$(CURDIR)/$(BUILD)/gocache GOFLAGS=-mod=mod GO111MODULE=off \
+	    go build -o $(BUILD)/release/bench/w3_go bench/peers/w3_go.go
+	python3 bench/compare.py --build $(BUILD)/release --csv $(BUILD)/release/bench/results.csv $(BENCH_ARGS)
 
 install: build
 	cmake --install $(BUILD)/release --prefix $(PREFIX)

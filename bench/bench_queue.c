@@ -179,7 +179,7 @@ int main(int argc, char **argv)
         printf("%-10s %24s %24s %.2f\n", label, wt, pt, w[reps / 2] / p[reps / 2]);
         if (csv) {
             fprintf(csv, "W3 %s,weft,%.2f,%.2f,%.2f\n", label, w[reps / 2], w[0], w[reps - 1]);
-            fprintf(csv, "W3 %s,pthread ring,%.2f,%.2f,%.2f\n", label, p[reps / 2], p[0],
+            fprintf(csv, "W3 %s,pthread mutex+cond ring,%.2f,%.2f,%.2f\n", label, p[reps / 2], p[0],
                     p[reps - 1]);
         }
     }
