@@ -12,6 +12,7 @@
  * Thread + functions     weft/thread.h
  * Timer                  weft/timer.h
  * queue module           weft/queue.h
+ * Future, wait, as_completed  weft/future.h
  * exceptions             weft/status.h
  */
 #ifndef WEFT_H
@@ -20,6 +21,7 @@
 #include "weft/barrier.h"
 #include "weft/condition.h"
 #include "weft/event.h"
+#include "weft/future.h"
 #include "weft/local.h"
 #include "weft/lock.h"
 #include "weft/queue.h"

@@ -1,0 +1,195 @@
+/* weft/future.h — futures.  Python: concurrent.futures.Future, wait and
+ * as_completed.
+ *
+ * A future holds the outcome of work that finishes later: a `void *`
+ * result, or an error (a code and a message: C's form of the exception a
+ * Python task raises), or cancellation.  Executors hand them out; a future
+ * can also be made by hand and completed with set_result (a promise).
+ *
+ *     weft_future *f;
+ *     weft_executor_submit(pool, work, arg, &f);
+ *     void *result;
+ *     int rc = weft_future_result(f, &result);   // f.result()
+ *     if (rc == WEFT_EFAILED)                     // the task failed:
+ *         fprintf(stderr, "%s\n", weft_future_error_message(f));
+ *     weft_future_release(f);
+ *
+ * A task reports failure with `return weft_fail(code, "format", ...);` and
+ * can poll weft_cancelled() to stop early when its future was cancelled
+ * while running.
+ *
+ * Futures are reference counted: whoever gets one from a _new or submit
+ * call owns one reference, weft_future_ref adds one, weft_future_release
+ * drops one.  The executor and pending callbacks hold their own.
+ *
+ * States, as in Python: PENDING -> RUNNING -> FINISHED, or PENDING ->
+ * CANCELLED -> CANCELLED_AND_NOTIFIED (once whoever would have run it has
+ * seen the cancellation; only then does weft_wait count it as done).
+ */
+#ifndef WEFT_FUTURE_H
+#define WEFT_FUTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_future weft_future;
+
+typedef enum weft_future_state {
+    WEFT_FUTURE_PENDING,
+    WEFT_FUTURE_RUNNING,
+    WEFT_FUTURE_CANCELLED,
+    WEFT_FUTURE_CANCELLED_AND_NOTIFIED,
+    WEFT_FUTURE_FINISHED,
+} weft_future_state;
+
+/* A done-callback: receives the future (borrowed) and its argument. */
+typedef void (*weft_future_callback)(weft_future *future, void *arg);
+
+/* Make a pending future (a promise).  WEFT_OK, WEFT_EINVAL (NULL) or
+ * WEFT_ENOMEM.  Python: Future(). */
+int weft_future_new(weft_future **future);
+
+/* Add a reference; returns `future`.  Drop one; the last frees it. */
+weft_future *weft_future_ref(weft_future *future);
+void weft_future_release(weft_future *future);
+
+/* Cancel if still pending: true then (and also if already cancelled);
+ * false when running or finished.  A running future gets a cancellation
+ * request its task can see with weft_cancelled() (beyond Python).
+ * Python: f.cancel(). */
+bool weft_future_cancel(weft_future *future);
+
+/* Python: f.cancelled(), f.running(), f.done() (done is also true for
+ * cancelled futures). */
+bool weft_future_cancelled(weft_future *future);
+bool weft_future_running(weft_future *future);
+bool weft_future_done(weft_future *future);
+weft_future_state weft_future_get_state(weft_future *future);
+
+/* Wait for the outcome.  WEFT_OK and *result (may be NULL) set; WEFT_EFAILED
+ * when the task failed (the error is in weft_future_error_code/_message:
+ * Python re-raises it); WEFT_ECANCELLED (CancelledError); WEFT_EINVAL for
+ * NULL.  Python: f.result(). */
+int weft_future_result(weft_future *future, void **result);
+
+/* As result, waiting at most `timeout` seconds (0 or negative: only look):
+ * WEFT_ETIMEDOUT if not done by then (TimeoutError); WEFT_EINVAL also for
+ * NaN or a finite timeout above WEFT_TIMEOUT_MAX.
+ * Python: f.result(timeout). */
+int weft_future_result_timeout(weft_future *future, double timeout, void **result);
+
+/* Wait, then report the error: WEFT_OK with *code = 0 when the future
+ * succeeded, or its error code (and *message, which may be NULL) when it
+ * failed; WEFT_ECANCELLED; WEFT_ETIMEDOUT; WEFT_EINVAL.  code and message
+ * may be NULL.  Python: f.exception(timeout). */
+int weft_future_exception_timeout(weft_future *future, double timeout, int *code,
+                                  const char **message);
+
+/* The error of a failed future: its code (0 if it did not fail) and its
+ * message ("" if none; valid while you hold a reference). */
+int weft_future_error_code(weft_future *future);
+const char *weft_future_error_message(weft_future *future);
+
+/* Call fn(future, arg) once the future is done (finished or cancelled), in
+ * the thread that completes it; at once, in this thread, if it already is.
+ * Callbacks run in the order added.  WEFT_OK; WEFT_ENOMEM (not added);
+ * WEFT_EINVAL for NULL.  Python: f.add_done_callback(fn). */
+int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, void *arg);
+
+/* Complete a pending or running future with a result / an error (code must
+ * be nonzero; the message is formatted like printf and may be NULL).
+ * WEFT_OK; WEFT_ESTATE when already finished or cancelled (Python's
+ * InvalidStateError); WEFT_EINVAL.  Python: f.set_result(r),
+ * f.set_exception(e). */
+int weft_future_set_result(weft_future *future, void *result);
+int weft_future_set_exception(weft_future *future, int code, const char *format, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* For whoever runs the work: WEFT_OK and the future is now RUNNING;
+ * WEFT_ECANCELLED if it was cancelled (it becomes CANCELLED_AND_NOTIFIED
+ * and waiters in weft_wait/as_completed see it: Python returns False);
+ * WEFT_ESTATE if it is running, finished or already notified (Python's
+ * RuntimeError "Future in unexpected state"); WEFT_EINVAL.
+ * Python: f.set_running_or_notify_cancel(). */
+int weft_future_set_running_or_notify_cancel(weft_future *future);
+
+/* "<weft_future at 0x…: state=finished returned 0x2a>" and the like, as
+ * snprintf.  Python: repr(f). */
+int weft_future_repr(weft_future *future, char *buf, size_t size);
+
+/* ---- inside a task ------------------------------------------------------- */
+
+/* Record an error for the running task and return the value that marks it
+ * failed: `return weft_fail(WEFT_EINVAL, "bad row %d", row);`.  The task's
+ * future then fails with that code and message.  Outside a task it only
+ * returns the marker.  Python: raising an exception in the task. */
+void *weft_fail(int code, const char *format, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* The marker weft_fail returns. */
+extern char weft_failed_marker_;
+#define WEFT_FAILED ((void *)&weft_failed_marker_)
+
+/* Whether the running task's future was asked to cancel (beyond Python).
+ * False outside a task. */
+bool weft_cancelled(void);
+
+/* ---- waiting for many ------------------------------------------------------ */
+
+typedef enum weft_return_when {
+    WEFT_ALL_COMPLETED = 0,
+    WEFT_FIRST_COMPLETED = 1,
+    WEFT_FIRST_EXCEPTION = 2,
+} weft_return_when;
+
+/* Wait until the condition holds for futures[0..n-1] (the same future may
+ * appear more than once).  done[i] (done may be NULL) says whether
+ * futures[i] is done: finished or CANCELLED_AND_NOTIFIED (a bare CANCELLED
+ * future is not, as in Python).  FIRST_EXCEPTION returns when any finished
+ * with an error, else behaves as ALL_COMPLETED.  WEFT_OK when the condition
+ * holds; WEFT_ETIMEDOUT when the timeout passed first (Python returns the
+ * sets all the same; so does done[]); WEFT_EINVAL for NULL futures with
+ * n > 0, a NULL entry, NaN, or an unknown return_when when it would have to
+ * wait; WEFT_ENOMEM.  Python: concurrent.futures.wait(fs, timeout,
+ * return_when). */
+int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return_when when,
+              bool *done);
+
+/* as_completed: an iterator that yields each distinct future once, as it
+ * completes (those already done first).  The timeout counts from _new. */
+typedef struct weft_as_completed weft_as_completed;
+
+/* WEFT_OK; WEFT_EINVAL (NULL arguments with n > 0, a NULL entry, NaN);
+ * WEFT_ENOMEM.  The iterator holds references to the futures it has not
+ * yielded yet.  Python: as_completed(fs, timeout). */
+int weft_as_completed_new(weft_as_completed **it, weft_future *const *futures, size_t n,
+                          double timeout);
+
+/* Next completed future: WEFT_OK with *future set (a new reference: give it
+ * back with weft_future_release), or WEFT_OK with *future NULL once every
+ * future was yielded (StopIteration); WEFT_ETIMEDOUT when the timeout passed
+ * (Python's TimeoutError "N (of M) futures unfinished": see
+ * weft_as_completed_unfinished); WEFT_EINVAL. */
+int weft_as_completed_next(weft_as_completed *it, weft_future **future);
+
+/* How many futures have not been yielded, and how many there are in all. */
+size_t weft_as_completed_unfinished(const weft_as_completed *it);
+size_t weft_as_completed_total(const weft_as_completed *it);
+
+/* Free the iterator (releasing the futures it still holds). */
+void weft_as_completed_free(weft_as_completed *it);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_FUTURE_H */

@@ -1,0 +1,734 @@
+/* future.c — Future, wait and as_completed.
+ *
+ * Each future has a small lock guarding its state, outcome, callbacks and
+ * the list of multi-future waiters (weft_wait, as_completed) registered on
+ * it.  Threads in result() wait on an eventcount.  Completion happens under
+ * the lock; callbacks then run outside it, in the order they were added.
+ */
+#include "future_internal.h"
+
+#include "park.h"
+#include "sync_internal.h"
+#include "weft/lock.h"
+#include "weft/status.h"
+#include "weft/time.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char weft_failed_marker_;
+
+struct callback_node {
+    weft_future_callback fn;
+    void *arg;
+    struct callback_node *next;
+};
+
+/* A thread in weft_wait or as_completed. */
+struct waiter {
+    weft_lock lock;
+    weft_eventcount changed;
+    size_t done, failed;         /* completions seen (under lock) */
+    weft_future **ready;         /* as_completed: completed, not yet yielded */
+    size_t ready_head, ready_count;
+};
+
+/* One registration of a waiter on one future. */
+struct waiter_node {
+    struct waiter *waiter;
+    struct waiter_node *next;
+    weft_future *future;
+};
+
+struct weft_future {
+    _Atomic int refs;
+    weft_lock lock;
+    _Atomic int state;
+    _Atomic bool cancel_requested;
+    void *result;
+    int error_code;
+    char *error_message;
+    struct callback_node *callbacks, **callbacks_tail;
+    struct waiter_node *waiters;
+    unsigned result_waiters;
+    weft_eventcount done_ec;
+    weft_task_fn fn;
+    void *arg;
+    void *owner;
+};
+
+static _Thread_local weft_future *running_task;
+static _Thread_local int fail_code;
+static _Thread_local char *fail_message;
+static _Thread_local weft_future_help_fn help_hook;
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+int weft_future_new(weft_future **future)
+{
+    if (!future)
+        return WEFT_EINVAL;
+    weft_future *f = calloc(1, sizeof *f);
+    if (!f)
+        return WEFT_ENOMEM;
+    atomic_init(&f->refs, 1);
+    weft_lock_init(&f->lock);
+    atomic_init(&f->state, WEFT_FUTURE_PENDING);
+    f->callbacks_tail = &f->callbacks;
+    *future = f;
+    return WEFT_OK;
+}
+
+weft_future *weft_future_ref(weft_future *future)
+{
+    if (future)
+        atomic_fetch_add_explicit(&future->refs, 1, memory_order_relaxed);
+    return future;
+}
+
+void weft_future_release(weft_future *future)
+{
+    if (!future || atomic_fetch_sub_explicit(&future->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (struct callback_node *c = future->callbacks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(future->error_message);
+    free(future);
+}
+
+void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner)
+{
+    future->fn = fn;
+    future->arg = arg;
+    future->owner = owner;
+}
+
+void *weft_future_owner(weft_future *future) { return future->owner; }
+
+void weft_future_set_help_hook(weft_future_help_fn hook) { help_hook = hook; }
+
+/* ---- state queries ----------------------------------------------------- */
+
+static int state_of(weft_future *f)
+{
+    return atomic_load_explicit(&f->state, memory_order_acquire);
+}
+
+static bool is_cancelled_state(int s)
+{
+    return s == WEFT_FUTURE_CANCELLED || s == WEFT_FUTURE_CANCELLED_AND_NOTIFIED;
+}
+
+bool weft_future_cancelled(weft_future *future)
+{
+    return future && is_cancelled_state(state_of(future));
+}
+
+bool weft_future_running(weft_future *future)
+{
+    return future && state_of(future) == WEFT_FUTURE_RUNNING;
+}
+
+bool weft_future_done(weft_future *future)
+{
+    if (!future)
+        return false;
+    int s = state_of(future);
+    return s == WEFT_FUTURE_FINISHED || is_cancelled_state(s);
+}
+
+weft_future_state weft_future_get_state(weft_future *future)
+{
+    return future ? (weft_future_state)state_of(future) : WEFT_FUTURE_PENDING;
+}
+
+int weft_future_error_code(weft_future *future)
+{
+    return future && state_of(future) == WEFT_FUTURE_FINISHED ? future->error_code : 0;
+}
+
+const char *weft_future_error_message(weft_future *future)
+{
+    if (!future || state_of(future) != WEFT_FUTURE_FINISHED || !future->error_message)
+        return "";
+    return future->error_message;
+}
+
+/* ---- completion ---------------------------------------------------------- */
+
+/* Tell a multi-future waiter that f is done (f's lock held). */
+static void notify_waiter(struct waiter *w, weft_future *f, bool failed)
+{
+    weft_lock_acquire(&w->lock);
+    w->done++;
+    w->failed += failed;
+    if (w->ready)
+        w->ready[(w->ready_head + w->ready_count++)] = weft_future_ref(f);
+    weft_eventcount_notify_all(&w->changed);
+    weft_lock_release(&w->lock);
+}
+
+static void notify_all_waiters(weft_future *f)
+{
+    for (struct waiter_node *n = f->waiters; n; n = n->next)
+        notify_waiter(n->waiter, f, f->error_code != 0);
+    f->waiters = NULL;
+}
+
+/* Move to `state` (lock held) and wake result() waiters; the callbacks are
+ * detached and returned for the caller to run after unlocking. */
+static struct callback_node *finish_locked(weft_future *f, int state)
+{
+    atomic_store_explicit(&f->state, state, memory_order_release);
+    if (f->result_waiters)
+        weft_eventcount_notify_all(&f->done_ec);
+    struct callback_node *callbacks = f->callbacks;
+    f->callbacks = NULL;
+    f->callbacks_tail = &f->callbacks;
+    return callbacks;
+}
+
+/* Callbacks run in order, outside the lock, with a reference held. */
+static void run_callbacks(weft_future *f, struct callback_node *callbacks)
+{
+    for (struct callback_node *c = callbacks, *next; c; c = next) {
+        next = c->next;
+        c->fn(f, c->arg);
+        free(c);
+    }
+}
+
+static int complete(weft_future *f, void *result, int code, char *message)
+{
+    weft_lock_acquire(&f->lock);
+    int s = state_of(f);
+    if (s == WEFT_FUTURE_FINISHED || is_cancelled_state(s)) {
+        weft_lock_release(&f->lock);
+        free(message);
+        return WEFT_ESTATE;
+    }
+    f->result = result;
+    f->error_code = code;
+    f->error_message = message;
+    notify_all_waiters(f);
+    struct callback_node *callbacks = finish_locked(f, WEFT_FUTURE_FINISHED);
+    weft_future_ref(f);
+    weft_lock_release(&f->lock);
+    run_callbacks(f, callbacks);
+    weft_future_release(f);
+    return WEFT_OK;
+}
+
+int weft_future_set_result(weft_future *future, void *result)
+{
+    return future ? complete(future, result, 0, NULL) : WEFT_EINVAL;
+}
+
+static char *vformat(const char *format, va_list ap)
+{
+    if (!format)
+        return NULL;
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, format, copy);
+    va_end(copy);
+    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (text)
+        vsnprintf(text, (size_t)n + 1, format, ap);
+    return text;
+}
+
+int weft_future_set_exception(weft_future *future, int code, const char *format, ...)
+{
+    if (!future || code == 0)
+        return WEFT_EINVAL;
+    va_list ap;
+    va_start(ap, format);
+    char *message = vformat(format, ap);
+    va_end(ap);
+    return complete(future, NULL, code, message);
+}
+
+bool weft_future_cancel(weft_future *future)
+{
+    if (!future)
+        return false;
+    weft_lock_acquire(&future->lock);
+    int s = state_of(future);
+    if (s == WEFT_FUTURE_RUNNING)
+        atomic_store(&future->cancel_requested, true);
+    if (s == WEFT_FUTURE_RUNNING || s == WEFT_FUTURE_FINISHED) {
+        weft_lock_release(&future->lock);
+        return false;
+    }
+    if (is_cancelled_state(s)) {
+        weft_lock_release(&future->lock);
+        return true;
+    }
+    struct callback_node *callbacks = finish_locked(future, WEFT_FUTURE_CANCELLED);
+    weft_future_ref(future);
+    weft_lock_release(&future->lock);
+    run_callbacks(future, callbacks);
+    weft_future_release(future);
+    return true;
+}
+
+int weft_future_set_running_or_notify_cancel(weft_future *future)
+{
+    if (!future)
+        return WEFT_EINVAL;
+    int rc;
+    weft_lock_acquire(&future->lock);
+    switch (state_of(future)) {
+    case WEFT_FUTURE_PENDING:
+        atomic_store_explicit(&future->state, WEFT_FUTURE_RUNNING, memory_order_release);
+        rc = WEFT_OK;
+        break;
+    case WEFT_FUTURE_CANCELLED:
+        atomic_store_explicit(&future->state, WEFT_FUTURE_CANCELLED_AND_NOTIFIED,
+                              memory_order_release);
+        notify_all_waiters(future);
+        rc = WEFT_ECANCELLED;
+        break;
+    default:
+        rc = WEFT_ESTATE;
+    }
+    weft_lock_release(&future->lock);
+    return rc;
+}
+
+/* ---- waiting for one ---------------------------------------------------- */
+
+static int outcome_locked(weft_future *f, void **result)
+{
+    int s = state_of(f);
+    if (is_cancelled_state(s))
+        return WEFT_ECANCELLED;
+    if (f->error_code)
+        return WEFT_EFAILED;
+    if (result)
+        *result = f->result;
+    return WEFT_OK;
+}
+
+/* Wait until done or the deadline passes; lock held on entry and return. */
+static int wait_done_locked(weft_future *f, int64_t deadline)
+{
+    int rc = WEFT_OK;
+    while (!weft_future_done(f)) {
+        if (rc == WEFT_ETIMEDOUT || (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns()))
+            return WEFT_ETIMEDOUT;
+        if (help_hook && f->owner) {
+            weft_lock_release(&f->lock);
+            bool helped = help_hook(f);
+            weft_lock_acquire(&f->lock);
+            if (helped)
+                continue;
+        }
+        uint32_t seen = weft_eventcount_prepare(&f->done_ec);
+        f->result_waiters++;
+        weft_lock_release(&f->lock);
+        /* A pool thread that found nothing to help with still checks
+         * back now and then: new work may arrive in its pool. */
+        int64_t until = help_hook && f->owner && deadline - weft_now_ns() > 1000000
+                            ? weft_now_ns() + 1000000
+                            : deadline;
+        rc = weft_eventcount_wait(&f->done_ec, seen, until);
+        if (rc == WEFT_ETIMEDOUT && until != deadline)
+            rc = WEFT_OK;
+        weft_lock_acquire(&f->lock);
+        f->result_waiters--;
+    }
+    return WEFT_OK;
+}
+
+static int timed_wait(weft_future *f, double timeout, int64_t *deadline)
+{
+    if (!f)
+        return WEFT_EINVAL;
+    return weft_deadline_after(timeout, deadline);
+}
+
+int weft_future_result_timeout(weft_future *future, double timeout, void **result)
+{
+    int64_t deadline;
+    int rc = timed_wait(future, timeout, &deadline);
+    if (rc != WEFT_OK)
+        return rc;
+    weft_lock_acquire(&future->lock);
+    rc = wait_done_locked(future, deadline);
+    if (rc == WEFT_OK)
+        rc = outcome_locked(future, result);
+    weft_lock_release(&future->lock);
+    return rc;
+}
+
+int weft_future_result(weft_future *future, void **result)
+{
+    return weft_future_result_timeout(future, WEFT_FOREVER, result);
+}
+
+int weft_future_exception_timeout(weft_future *future, double timeout, int *code,
+                                  const char **message)
+{
+    int64_t deadline;
+    int rc = timed_wait(future, timeout, &deadline);
+    if (rc != WEFT_OK)
+        return rc;
+    weft_lock_acquire(&future->lock);
+    rc = wait_done_locked(future, deadline);
+    if (rc == WEFT_OK && is_cancelled_state(state_of(future)))
+        rc = WEFT_ECANCELLED;
+    if (rc == WEFT_OK) {
+        if (code)
+            *code = future->error_code;
+        if (message)
+            *message = future->error_message;
+    }
+    weft_lock_release(&future->lock);
+    return rc;
+}
+
+int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, void *arg)
+{
+    if (!future || !fn)
+        return WEFT_EINVAL;
+    struct callback_node *node = malloc(sizeof *node);
+    if (!node)
+        return WEFT_ENOMEM;
+    *node = (struct callback_node){fn, arg, NULL};
+    weft_lock_acquire(&future->lock);
+    if (!weft_future_done(future)) {
+        *future->callbacks_tail = node;
+        future->callbacks_tail = &node->next;
+        weft_lock_release(&future->lock);
+        return WEFT_OK;
+    }
+    weft_lock_release(&future->lock);
+    free(node);
+    fn(future, arg);
+    return WEFT_OK;
+}
+
+int weft_future_repr(weft_future *future, char *buf, size_t size)
+{
+    if (!future)
+        return snprintf(buf, size, "<weft_future at (nil)>");
+    static const char *const names[] = {"pending", "running", "cancelled", "cancelled",
+                                        "finished"};
+    weft_lock_acquire(&future->lock);
+    int s = state_of(future);
+    int n;
+    if (s != WEFT_FUTURE_FINISHED)
+        n = snprintf(buf, size, "<weft_future at %p: state=%s>", (void *)future, names[s]);
+    else if (future->error_code)
+        n = snprintf(buf, size, "<weft_future at %p: state=finished raised %s: %s>",
+                     (void *)future, weft_status_name(future->error_code),
+                     future->error_message ? future->error_message : "");
+    else
+        n = snprintf(buf, size, "<weft_future at %p: state=finished returned %p>",
+                     (void *)future, future->result);
+    weft_lock_release(&future->lock);
+    return n;
+}
+
+/* ---- inside a task -------------------------------------------------------- */
+
+void *weft_fail(int code, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    char *message = vformat(format, ap);
+    va_end(ap);
+    free(fail_message);
+    fail_code = code ? code : WEFT_EFAILED;
+    fail_message = message;
+    return WEFT_FAILED;
+}
+
+bool weft_cancelled(void)
+{
+    return running_task && atomic_load_explicit(&running_task->cancel_requested,
+                                                memory_order_relaxed);
+}
+
+void weft_future_run(weft_future *future)
+{
+    if (weft_future_set_running_or_notify_cancel(future) != WEFT_OK)
+        return;
+    /* The task's function and argument are the caller's: the future keeps
+     * no hold on them once the task has run. */
+    weft_task_fn fn = future->fn;
+    void *arg = future->arg;
+    future->fn = NULL;
+    future->arg = NULL;
+    weft_future *outer = running_task;
+    running_task = future;
+    fail_code = 0;
+    void *result = fn(arg);
+    running_task = outer;
+    if (result == WEFT_FAILED && fail_code) {
+        char *message = fail_message;
+        fail_message = NULL;
+        complete(future, NULL, fail_code, message);
+        fail_code = 0;
+    } else {
+        complete(future, result, 0, NULL);
+    }
+}
+
+/* ---- waiting for many ------------------------------------------------------ */
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (weft_future *const *)a, y = (uintptr_t) * (weft_future *const *)b;
+    return (x > y) - (x < y);
+}
+
+/* The distinct futures of fs[0..n-1], in a new array; NULL on ENOMEM. */
+static weft_future **distinct(weft_future *const *fs, size_t n, size_t *count)
+{
+    weft_future **copy = malloc((n ? n : 1) * sizeof *copy);
+    if (!copy)
+        return NULL;
+    if (n)
+        memcpy(copy, fs, n * sizeof *copy);
+    qsort(copy, n, sizeof *copy, by_address);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || copy[k - 1] != copy[i])
+            copy[k++] = copy[i];
+    *count = k;
+    return copy;
+}
+
+static bool counts_as_done(int s)
+{
+    return s == WEFT_FUTURE_FINISHED || s == WEFT_FUTURE_CANCELLED_AND_NOTIFIED;
+}
+
+/* Register w on every future not yet done; count those already done. */
+static void register_waiter(struct waiter *w, weft_future **fs, size_t n,
+                            struct waiter_node *nodes)
+{
+    for (size_t i = 0; i < n; i++) {
+        weft_future *f = fs[i];
+        nodes[i] = (struct waiter_node){w, NULL, NULL};
+        weft_lock_acquire(&f->lock);
+        if (counts_as_done(state_of(f))) {
+            weft_lock_acquire(&w->lock);
+            w->done++;
+            w->failed += state_of(f) == WEFT_FUTURE_FINISHED && f->error_code != 0;
+            if (w->ready)
+                w->ready[w->ready_head + w->ready_count++] = weft_future_ref(f);
+            weft_lock_release(&w->lock);
+        } else {
+            nodes[i].future = f;
+            nodes[i].next = f->waiters;
+            f->waiters = &nodes[i];
+        }
+        weft_lock_release(&f->lock);
+    }
+}
+
+/* Take w off every future it is still registered on. */
+static void unregister_waiter(struct waiter_node *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        weft_future *f = nodes[i].future;
+        if (!f)
+            continue;
+        weft_lock_acquire(&f->lock);
+        for (struct waiter_node **link = &f->waiters; *link; link = &(*link)->next) {
+            if (*link == &nodes[i]) {
+                *link = nodes[i].next;
+                break;
+            }
+        }
+        weft_lock_release(&f->lock);
+    }
+}
+
+static bool condition_met(const struct waiter *w, size_t n, weft_return_when when)
+{
+    if (w->done == n)
+        return true;
+    if (when == WEFT_FIRST_COMPLETED)
+        return w->done > 0;
+    return when == WEFT_FIRST_EXCEPTION && w->failed > 0;
+}
+
+/* Wait on the waiter's eventcount until `ready(w)` or the deadline. */
+static int wait_waiter(struct waiter *w, int64_t deadline, bool (*ready)(const struct waiter *, const void *),
+                       const void *ctx)
+{
+    int rc = WEFT_OK;
+    weft_lock_acquire(&w->lock);
+    while (!ready(w, ctx)) {
+        if (rc == WEFT_ETIMEDOUT || (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns())) {
+            rc = WEFT_ETIMEDOUT;
+            break;
+        }
+        uint32_t seen = weft_eventcount_prepare(&w->changed);
+        weft_lock_release(&w->lock);
+        rc = weft_eventcount_wait(&w->changed, seen, deadline);
+        weft_lock_acquire(&w->lock);
+    }
+    if (ready(w, ctx))
+        rc = WEFT_OK;
+    weft_lock_release(&w->lock);
+    return rc;
+}
+
+struct wait_goal {
+    size_t n;
+    weft_return_when when;
+};
+
+static bool wait_goal_met(const struct waiter *w, const void *ctx)
+{
+    const struct wait_goal *g = ctx;
+    return condition_met(w, g->n, g->when);
+}
+
+int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return_when when,
+              bool *done)
+{
+    int64_t deadline;
+    if ((n && !futures) || weft_deadline_after(timeout, &deadline) != WEFT_OK)
+        return WEFT_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!futures[i])
+            return WEFT_EINVAL;
+    size_t count;
+    weft_future **fs = distinct(futures, n, &count);
+    struct waiter_node *nodes = malloc((count ? count : 1) * sizeof *nodes);
+    if (!fs || !nodes) {
+        free(fs);
+        free(nodes);
+        return WEFT_ENOMEM;
+    }
+    struct waiter w = {.ready = NULL};
+    weft_lock_init(&w.lock);
+    register_waiter(&w, fs, count, nodes);
+    struct wait_goal goal = {count, when};
+    int rc;
+    if (condition_met(&w, count, when))
+        rc = WEFT_OK;
+    else if (when < WEFT_ALL_COMPLETED || when > WEFT_FIRST_EXCEPTION)
+        rc = WEFT_EINVAL; /* Python: only checked when it has to wait */
+    else
+        rc = wait_waiter(&w, deadline, wait_goal_met, &goal);
+    unregister_waiter(nodes, count);
+    for (size_t i = 0; done && i < n; i++)
+        done[i] = counts_as_done(state_of(futures[i]));
+    free(nodes);
+    free(fs);
+    return rc;
+}
+
+struct weft_as_completed {
+    struct waiter waiter;
+    struct waiter_node *nodes;
+    weft_future **futures; /* the distinct ones, sorted, each held until yielded */
+    bool *held;
+    size_t total, yielded;
+    int64_t deadline;
+};
+
+int weft_as_completed_new(weft_as_completed **it, weft_future *const *futures, size_t n,
+                          double timeout)
+{
+    int64_t deadline;
+    if (!it || (n && !futures) || weft_deadline_after(timeout, &deadline) != WEFT_OK)
+        return WEFT_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!futures[i])
+            return WEFT_EINVAL;
+    weft_as_completed *a = calloc(1, sizeof *a);
+    size_t count = 0;
+    weft_future **fs = a ? distinct(futures, n, &count) : NULL;
+    struct waiter_node *nodes = fs ? malloc((count ? count : 1) * sizeof *nodes) : NULL;
+    weft_future **ready = nodes ? malloc((count ? count : 1) * sizeof *ready) : NULL;
+    bool *held = ready ? malloc((count ? count : 1) * sizeof *held) : NULL;
+    if (!held) {
+        free(ready);
+        free(nodes);
+        free(fs);
+        free(a);
+        return WEFT_ENOMEM;
+    }
+    weft_lock_init(&a->waiter.lock);
+    a->waiter.ready = ready;
+    a->nodes = nodes;
+    a->futures = fs;
+    a->held = held;
+    for (size_t i = 0; i < count; i++) {
+        weft_future_ref(fs[i]);
+        held[i] = true;
+    }
+    a->total = count;
+    a->deadline = deadline;
+    register_waiter(&a->waiter, fs, count, nodes);
+    *it = a;
+    return WEFT_OK;
+}
+
+static bool has_ready(const struct waiter *w, const void *ctx)
+{
+    (void)ctx;
+    return w->ready_count > 0;
+}
+
+int weft_as_completed_next(weft_as_completed *it, weft_future **future)
+{
+    if (!it || !future)
+        return WEFT_EINVAL;
+    *future = NULL;
+    if (it->yielded == it->total)
+        return WEFT_OK;
+    int rc = wait_waiter(&it->waiter, it->deadline, has_ready, NULL);
+    if (rc != WEFT_OK)
+        return rc;
+    weft_lock_acquire(&it->waiter.lock);
+    *future = it->waiter.ready[it->waiter.ready_head++];
+    it->waiter.ready_count--;
+    weft_lock_release(&it->waiter.lock);
+    it->yielded++;
+    /* Keep no hold on what was yielded (Python's as_completed does not). */
+    weft_future **slot = bsearch(future, it->futures, it->total, sizeof *it->futures, by_address);
+    if (slot && it->held[slot - it->futures]) {
+        it->held[slot - it->futures] = false;
+        weft_future_release(*slot);
+    }
+    return WEFT_OK;
+}
+
+size_t weft_as_completed_unfinished(const weft_as_completed *it)
+{
+    return it ? it->total - it->yielded : 0;
+}
+
+size_t weft_as_completed_total(const weft_as_completed *it) { return it ? it->total : 0; }
+
+void weft_as_completed_free(weft_as_completed *it)
+{
+    if (!it)
+        return;
+    unregister_waiter(it->nodes, it->total);
+    for (size_t i = 0; i < it->waiter.ready_count; i++)
+        weft_future_release(it->waiter.ready[it->waiter.ready_head + i]);
+    for (size_t i = 0; i < it->total; i++)
+        if (it->held[i])
+            weft_future_release(it->futures[i]);
+    free(it->waiter.ready);
+    free(it->nodes);
+    free(it->futures);
+    free(it->held);
+    free(it);
+}

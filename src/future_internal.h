@@ -1,0 +1,24 @@
+/* future_internal.h — what executors need from futures. */
+#ifndef WEFT_FUTURE_INTERNAL_H
+#define WEFT_FUTURE_INTERNAL_H
+
+#include "weft/future.h"
+
+/* The task an executor keeps with the future (no separate work item). */
+typedef void *(*weft_task_fn)(void *arg);
+
+void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner);
+void *weft_future_owner(weft_future *future);
+
+/* Run the future's task in this thread, if it was not cancelled, and
+ * complete the future with its result or its weft_fail error. */
+void weft_future_run(weft_future *future);
+
+/* While a thread waits in weft_future_result, it may call this hook
+ * instead of sleeping: the hook runs other work (e.g. a queued task of the
+ * pool the awaited future belongs to) and returns true if it did any.
+ * Executors set it per thread. */
+typedef bool (*weft_future_help_fn)(weft_future *awaited);
+void weft_future_set_help_hook(weft_future_help_fn hook);
+
+#endif
