@@ -13,6 +13,7 @@
  * Timer                  weft/timer.h
  * queue module           weft/queue.h
  * Future, wait, as_completed  weft/future.h
+ * ThreadPoolExecutor     weft/executor.h
  * exceptions             weft/status.h
  */
 #ifndef WEFT_H
@@ -21,6 +22,7 @@
 #include "weft/barrier.h"
 #include "weft/condition.h"
 #include "weft/event.h"
+#include "weft/executor.h"
 #include "weft/future.h"
 #include "weft/local.h"
 #include "weft/lock.h"

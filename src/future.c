@@ -58,6 +58,7 @@ struct weft_future {
     weft_task_fn fn;
     void *arg;
     void *owner;
+    int64_t queued_at;
 };
 
 static _Thread_local weft_future *running_task;
@@ -101,14 +102,18 @@ void weft_future_release(weft_future *future)
     free(future);
 }
 
-void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner)
+void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner,
+                          int64_t queued_at)
 {
     future->fn = fn;
     future->arg = arg;
     future->owner = owner;
+    future->queued_at = queued_at;
 }
 
 void *weft_future_owner(weft_future *future) { return future->owner; }
+
+int64_t weft_future_queued_at(weft_future *future) { return future->queued_at; }
 
 void weft_future_set_help_hook(weft_future_help_fn hook) { help_hook = hook; }
 
@@ -618,7 +623,10 @@ int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return
     register_waiter(&w, fs, count, nodes);
     struct wait_goal goal = {count, when};
     int rc;
-    if (condition_met(&w, count, when))
+    weft_lock_acquire(&w.lock); /* futures may be notifying already */
+    bool met = condition_met(&w, count, when);
+    weft_lock_release(&w.lock);
+    if (met)
         rc = WEFT_OK;
     else if (when < WEFT_ALL_COMPLETED || when > WEFT_FIRST_EXCEPTION)
         rc = WEFT_EINVAL; /* Python: only checked when it has to wait */

@@ -4,11 +4,14 @@
 
 #include "weft/future.h"
 
-/* The task an executor keeps with the future (no separate work item). */
-typedef void *(*weft_task_fn)(void *arg);
+#include <stdint.h>
 
-void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner);
+/* The task an executor keeps with the future (no separate work item), the
+ * executor that owns it, and when it was queued (for statistics). */
+void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner,
+                          int64_t queued_at);
 void *weft_future_owner(weft_future *future);
+int64_t weft_future_queued_at(weft_future *future);
 
 /* Run the future's task in this thread, if it was not cancelled, and
  * complete the future with its result or its weft_fail error. */

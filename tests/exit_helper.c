@@ -53,6 +53,31 @@ static void *busy_daemon(void *unused)
 
 static void timer_says(void *text) { say(text); }
 
+static void *sleep_then_say_apple(void *unused)
+{
+    (void)unused;
+    weft_sleep(0.3);
+    say("apple");
+    return NULL;
+}
+
+static void *never_runs(void *unused)
+{
+    (void)unused;
+    say("this task must not run");
+    return NULL;
+}
+
+static weft_executor *exit_pool;
+
+/* Registered before the pool exists, so it runs after weft's exit hooks. */
+static void submit_at_exit(void)
+{
+    int rc = weft_executor_submit(exit_pool, never_runs, NULL, NULL);
+    printf("submit at exit: %s\n", weft_status_name(rc));
+    fflush(stdout);
+}
+
 static void start(weft_thread_fn fn, void *arg, weft_daemon_mode daemon)
 {
     weft_thread *t;
@@ -81,6 +106,22 @@ int main(int argc, char **argv)
         start(sleep_then_say, "end of thread", WEFT_NON_DAEMON);
         say("end of main");
         exit(3);
+    } else if (!strncmp(mode, "pool_", 5)) {
+        /* Python's interpreter shutdown with a ThreadPoolExecutor in use */
+        if (!strcmp(mode, "pool_submit_at_exit"))
+            atexit(submit_at_exit);
+        weft_thread_pool_options one = {.max_workers = 1};
+        weft_thread_pool_new(&exit_pool, &one);
+        if (!strcmp(mode, "pool_exit_cancel")) {
+            weft_executor_submit(exit_pool, never_runs, NULL, NULL); /* may start */
+            weft_executor_shutdown(exit_pool, false, true);
+            say("end of main");
+            return 0;
+        }
+        if (strcmp(mode, "pool_submit_at_exit"))
+            weft_executor_submit(exit_pool, sleep_then_say_apple, NULL, NULL);
+        if (!strcmp(mode, "pool_exit_nowait"))
+            weft_executor_shutdown(exit_pool, false, false);
     } else if (!strcmp(mode, "timer") || !strcmp(mode, "daemon_timer")) {
         weft_timer *t;
         bool daemon = !strcmp(mode, "daemon_timer");

@@ -46,6 +46,10 @@ typedef enum weft_future_state {
     WEFT_FUTURE_FINISHED,
 } weft_future_state;
 
+/* A task, as executors run it: receives its argument, returns its result
+ * (or weft_fail(...)). */
+typedef void *(*weft_task_fn)(void *arg);
+
 /* A done-callback: receives the future (borrowed) and its argument. */
 typedef void (*weft_future_callback)(weft_future *future, void *arg);
 

@@ -1,0 +1,183 @@
+/* bench_pool.c — BENCH.md W1 (pool throughput), W2 (round trip), W6
+ * (CPU-bound map speed-up) and W7 (I/O-bound fan-out) for weft's thread
+ * pool.  Median of several runs after a warm-up, [min..max]; each run
+ * checks its results.  Usage: bench_pool [--quick] [--reps N] [--csv FILE] */
+#define _POSIX_C_SOURCE 200809L
+#include <weft.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int reps = 7;
+static long scale = 1;
+
+static void *noop(void *arg) { return arg; }
+
+/* W1: submit n no-op tasks to a 2-worker pool, keep every future, wait for
+ * all; ns per task. */
+static double w1(long n)
+{
+    weft_executor *pool;
+    weft_thread_pool_options o = {.max_workers = 2};
+    weft_thread_pool_new(&pool, &o);
+    weft_future **fs = malloc((size_t)n * sizeof *fs);
+    double t0 = weft_perf_counter();
+    for (long i = 0; i < n; i++)
+        weft_executor_submit(pool, noop, (void *)(uintptr_t)(i + 1), &fs[i]);
+    for (long i = 0; i < n; i++) {
+        void *r = NULL;
+        if (weft_future_result(fs[i], &r) != WEFT_OK || (uintptr_t)r != (uintptr_t)(i + 1))
+            abort();
+    }
+    double dt = weft_perf_counter() - t0;
+    for (long i = 0; i < n; i++)
+        weft_future_release(fs[i]);
+    free(fs);
+    weft_executor_free(pool);
+    return dt * 1e9 / (double)n;
+}
+
+/* W2: submit one no-op, wait for its result, repeat; ns per round trip. */
+static double w2(long n)
+{
+    weft_executor *pool;
+    weft_thread_pool_options o = {.max_workers = 2};
+    weft_thread_pool_new(&pool, &o);
+    double t0 = weft_perf_counter();
+    for (long i = 0; i < n; i++) {
+        weft_future *f;
+        void *r = NULL;
+        weft_executor_submit(pool, noop, (void *)(uintptr_t)(i + 1), &f);
+        if (weft_future_result(f, &r) != WEFT_OK || (uintptr_t)r != (uintptr_t)(i + 1))
+            abort();
+        weft_future_release(f);
+    }
+    double dt = weft_perf_counter() - t0;
+    weft_executor_free(pool);
+    return dt * 1e9 / (double)n;
+}
+
+/* W6: the seeds' sum(i*i for i in range(n)) over 8 values of n. */
+static void *sum_of_squares(void *arg)
+{
+    uint64_t n = (uintptr_t)arg, s = 0;
+    for (uint64_t i = 0; i < n; i++)
+        s += i * i;
+    return (void *)(uintptr_t)s;
+}
+
+static double w6_seconds(bool pooled, long n)
+{
+    weft_executor *pool = NULL;
+    weft_thread_pool_options o = {.max_workers = 2};
+    if (pooled)
+        weft_thread_pool_new(&pool, &o);
+    weft_future *fs[8];
+    uintptr_t expected[8], got[8];
+    double t0 = weft_perf_counter();
+    for (int i = 0; i < 8; i++) {
+        uintptr_t k = (uintptr_t)(n + i * (n / 16));
+        if (pooled)
+            weft_executor_submit(pool, sum_of_squares, (void *)k, &fs[i]);
+        else
+            got[i] = (uintptr_t)sum_of_squares((void *)k);
+        expected[i] = k;
+    }
+    for (int i = 0; pooled && i < 8; i++) {
+        void *r;
+        weft_future_result(fs[i], &r);
+        got[i] = (uintptr_t)r;
+        weft_future_release(fs[i]);
+    }
+    double dt = weft_perf_counter() - t0;
+    for (int i = 0; i < 8; i++)
+        if (got[i] != (uintptr_t)sum_of_squares((void *)expected[i]))
+            abort();
+    if (pool)
+        weft_executor_free(pool);
+    return dt;
+}
+
+/* Speed-up (x 1000 so that it prints like the others): one thread / pool. */
+static double w6(long n) { return 1000.0 * w6_seconds(false, n) / w6_seconds(true, n); }
+
+/* W7: 1000 tasks each sleeping 0.1 s on 1000 workers; wall ms. */
+static void *sleep_tenth(void *arg)
+{
+    weft_sleep(0.1);
+    return arg;
+}
+static double w7(long n)
+{
+    weft_executor *pool;
+    weft_thread_pool_options o = {.max_workers = n};
+    weft_thread_pool_new(&pool, &o);
+    weft_future **fs = malloc((size_t)n * sizeof *fs);
+    double t0 = weft_perf_counter();
+    for (long i = 0; i < n; i++)
+        weft_executor_submit(pool, sleep_tenth, NULL, &fs[i]);
+    if (weft_wait(fs, (size_t)n, 60, WEFT_ALL_COMPLETED, NULL) != WEFT_OK)
+        abort();
+    double dt = weft_perf_counter() - t0;
+    for (long i = 0; i < n; i++)
+        weft_future_release(fs[i]);
+    free(fs);
+    weft_executor_free(pool);
+    return dt * 1000.0;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    const char *csv_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) {
+            scale = 10;
+            reps = 3;
+        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
+            csv_path = argv[++i];
+        } else {
+            fprintf(stderr, "usage: %s [--quick] [--reps N] [--csv FILE]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (reps < 1 || reps > 64)
+        return 2;
+    struct {
+        const char *id, *what;
+        double (*fn)(long);
+        long n;
+    } rows[] = {
+        {"W1", "pool throughput, 2 workers, ns per task", w1, 1000000 / scale},
+        {"W2", "submit + wait round trip, ns", w2, 200000 / scale},
+        {"W6", "CPU-bound map speed-up x1000 (higher is better)", w6, 20000000 / scale},
+        {"W7", "1000 x sleep(0.1) on 1000 workers, ms", w7, 1000},
+    };
+    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
+    if (csv)
+        fprintf(csv, "workload,implementation,median_ns,min_ns,max_ns\n");
+    printf("%-4s %-50s %s\n", "id", "workload", "weft median [min..max]");
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        double s[64];
+        rows[r].fn(rows[r].n / 4 + 1);
+        for (int i = 0; i < reps; i++)
+            s[i] = rows[r].fn(rows[r].n);
+        qsort(s, (size_t)reps, sizeof *s, by_value);
+        printf("%-4s %-50s %.1f [%.1f..%.1f]\n", rows[r].id, rows[r].what, s[reps / 2], s[0],
+               s[reps - 1]);
+        if (csv)
+            fprintf(csv, "%s,weft,%.2f,%.2f,%.2f\n", rows[r].id, s[reps / 2], s[0], s[reps - 1]);
+    }
+    if (csv)
+        fclose(csv);
+    return 0;
+}

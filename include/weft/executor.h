@@ -1,0 +1,111 @@
+/* weft/executor.h — executors and the thread pool.
+ * Python: concurrent.futures.Executor, ThreadPoolExecutor.
+ *
+ *     weft_executor *pool;
+ *     weft_thread_pool_new(&pool, NULL);             // ThreadPoolExecutor()
+ *     weft_future *f;
+ *     weft_executor_submit(pool, work, arg, &f);     // pool.submit(work, arg)
+ *     void *result;
+ *     weft_future_result(f, &result);                 // f.result()
+ *     weft_future_release(f);
+ *     weft_executor_free(pool);                       // shutdown(wait=True)
+ *
+ * Every executor (the thread pool now, the process pool later) is used
+ * through these same calls.  There is no GIL in C: a thread pool runs
+ * CPU-bound tasks in parallel too.
+ *
+ * Beyond Python: a task waiting on a future of its own pool runs queued
+ * tasks of that pool meanwhile, so a pool of one thread whose task waits on
+ * another task does not deadlock; the pending work can be bounded
+ * (max_pending) with submit blocking, timing out or failing fast; the pool
+ * reports statistics and can be resized while it runs.
+ *
+ * At normal process exit, executors still running are shut down without
+ * cancelling: queued tasks complete, then the workers end (as Python's
+ * interpreter exit does).
+ */
+#ifndef WEFT_EXECUTOR_H
+#define WEFT_EXECUTOR_H
+
+#include "weft/future.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_executor weft_executor;
+
+/* Thread pool options; a zeroed struct (or NULL) gives Python's defaults. */
+typedef struct weft_thread_pool_options {
+    long max_workers;               /* 0: min(32, CPUs + 4); < 0 is WEFT_EINVAL */
+    const char *thread_name_prefix; /* NULL: "ThreadPoolExecutor-N"; workers
+                                       are named PREFIX_0, PREFIX_1, ... */
+    int (*initializer)(void *arg);  /* run first in each worker; nonzero
+                                       breaks the pool */
+    void *initializer_arg;
+    long max_pending;               /* 0: unbounded; else at most this many
+                                       tasks wait for a worker */
+} weft_thread_pool_options;
+
+/* Create a thread pool.  Workers start on demand, up to max_workers.
+ * WEFT_OK; WEFT_EINVAL (NULL executor, max_workers or max_pending < 0:
+ * Python's ValueError "max_workers must be greater than 0"); WEFT_ENOMEM.
+ * Python: ThreadPoolExecutor(max_workers, thread_name_prefix, initializer,
+ * initargs). */
+int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_options *options);
+
+/* Schedule fn(arg).  *future (may be NULL when the result is not wanted)
+ * receives a new reference.  When max_pending tasks already wait, submit
+ * waits for room.  WEFT_OK; WEFT_ESHUTDOWN after shutdown (Python's
+ * RuntimeError "cannot schedule new futures after shutdown"); WEFT_EBROKEN
+ * once an initializer failed (BrokenThreadPool); WEFT_EINVAL for NULL
+ * executor or fn; WEFT_ENOMEM; WEFT_EAGAIN if no worker could be started
+ * and none runs.  Python: executor.submit(fn, arg). */
+int weft_executor_submit(weft_executor *executor, weft_task_fn fn, void *arg,
+                         weft_future **future);
+
+/* As submit, waiting at most `timeout` seconds for room when the pool is
+ * bounded and full: WEFT_EFULL then (0: fail at once).  Beyond Python. */
+int weft_executor_submit_timeout(weft_executor *executor, weft_task_fn fn, void *arg,
+                                 double timeout, weft_future **future);
+
+/* Stop accepting work.  cancel_futures cancels the tasks not yet started
+ * (their futures become cancelled and notified).  With wait, return once
+ * every started and queued task has finished and the workers have exited
+ * (from a task of this pool, every worker but the caller's own).  Calling
+ * it again is allowed.  WEFT_OK or WEFT_EINVAL.
+ * Python: executor.shutdown(wait, cancel_futures=...). */
+int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futures);
+
+/* Shut down with wait, then free the executor.  WEFT_OK; WEFT_ESTATE when
+ * called from one of its own tasks (nothing is freed); WEFT_EINVAL for NULL.
+ * Python: leaving `with ThreadPoolExecutor() as pool:`. */
+int weft_executor_free(weft_executor *executor);
+
+/* A snapshot of what the executor is doing (beyond Python). */
+typedef struct weft_executor_stats {
+    size_t workers;     /* threads (or processes) alive */
+    size_t idle;        /* workers waiting for work */
+    size_t queued;      /* tasks waiting for a worker */
+    size_t running;     /* tasks running now */
+    size_t completed;   /* tasks finished since creation */
+    double queued_seconds; /* total time finished tasks spent waiting */
+    long max_workers;
+} weft_executor_stats;
+
+/* WEFT_OK or WEFT_EINVAL (NULL arguments). */
+int weft_executor_stats_get(weft_executor *executor, weft_executor_stats *stats);
+
+/* Change max_workers while the pool runs: growing lets more workers start
+ * as work arrives; shrinking lets surplus workers exit as they go idle.
+ * WEFT_OK; WEFT_EINVAL (NULL, max_workers < 1); WEFT_ESHUTDOWN.
+ * Beyond Python. */
+int weft_executor_resize(weft_executor *executor, long max_workers);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_EXECUTOR_H */

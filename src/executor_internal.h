@@ -1,0 +1,33 @@
+/* executor_internal.h — the interface every executor backend implements
+ * (DESIGN.md §3, layer 7).  submit, shutdown and friends are written once
+ * over this table of operations. */
+#ifndef WEFT_EXECUTOR_INTERNAL_H
+#define WEFT_EXECUTOR_INTERNAL_H
+
+#include "weft/executor.h"
+
+#include <stdint.h>
+
+struct weft_executor_ops {
+    /* Queue fn(arg); wait for room until `deadline` (a weft deadline). */
+    int (*submit)(weft_executor *ex, weft_task_fn fn, void *arg, int64_t deadline,
+                  weft_future **future);
+    int (*shutdown)(weft_executor *ex, bool wait, bool cancel_futures);
+    /* True when the calling thread is one of the executor's workers. */
+    bool (*is_worker)(weft_executor *ex);
+    /* Free everything; called after a waiting shutdown. */
+    void (*destroy)(weft_executor *ex);
+    void (*stats)(weft_executor *ex, weft_executor_stats *stats);
+    int (*resize)(weft_executor *ex, long max_workers); /* may be NULL */
+};
+
+struct weft_executor {
+    const struct weft_executor_ops *ops;
+    struct weft_executor *prev, *next; /* live executors, shut down at exit */
+};
+
+/* Register a new executor (for the exit shutdown) / unregister it. */
+int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops);
+void weft_executor_unregister(weft_executor *ex);
+
+#endif

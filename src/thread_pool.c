@@ -1,0 +1,346 @@
+/* thread_pool.c — the thread-pool executor (Python's ThreadPoolExecutor).
+ *
+ * Work travels through a weft_queue of futures: each future carries its own
+ * task, so a submit allocates one object.  Workers start on demand, up to
+ * max_workers, with Python's rule for reuse: a worker that finds the queue
+ * empty adds an idle token before it blocks, and a submit that can take a
+ * token starts no new worker.  A worker waiting on a future of its own pool
+ * runs queued tasks meanwhile (the future layer's help hook).
+ */
+#include "executor_internal.h"
+#include "future_internal.h"
+#include "park.h"
+#include "platform/platform.h"
+#include "weft/lock.h"
+#include "weft/queue.h"
+#include "weft/status.h"
+#include "weft/thread.h"
+#include "weft/time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pool {
+    weft_executor base;
+    weft_queue *work;
+    weft_lock lock;          /* guards the fields up to `next_index` */
+    weft_thread **workers;   /* every worker started, for joining */
+    size_t started, capacity;
+    size_t alive;            /* workers that have not exited */
+    long max_workers;
+    char *prefix;
+    unsigned long next_index;
+    int (*initializer)(void *arg);
+    void *initializer_arg;
+    _Atomic long idle_tokens; /* Python's _idle_semaphore */
+    _Atomic size_t idle_now, running, completed;
+    _Atomic int64_t queued_ns;
+    _Atomic bool shut_down, broken;
+};
+
+static _Atomic unsigned long pool_counter;
+static _Thread_local struct pool *my_pool;
+
+static struct pool *pool_of(weft_executor *ex) { return (struct pool *)ex; }
+
+/* ---- running tasks ---------------------------------------------------------- */
+
+/* Take the next future from the work queue (waiting or not). */
+static int take(struct pool *p, weft_future **f, bool wait)
+{
+    void *item = NULL;
+    int rc = wait ? weft_queue_get(p->work, &item) : weft_queue_get_nowait(p->work, &item);
+    *f = item;
+    return rc;
+}
+
+static void run_task(struct pool *p, weft_future *f)
+{
+    int64_t queued_at = weft_future_queued_at(f);
+    if (queued_at)
+        atomic_fetch_add_explicit(&p->queued_ns, weft_now_ns() - queued_at,
+                                  memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->running, 1, memory_order_relaxed);
+    weft_future_run(f);
+    atomic_fetch_sub_explicit(&p->running, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->completed, 1, memory_order_relaxed);
+    weft_future_release(f);
+}
+
+/* While a worker waits on a future of its own pool, run queued tasks. */
+static bool help_own_pool(weft_future *awaited)
+{
+    struct pool *p = my_pool;
+    weft_future *f;
+    if (!p || weft_future_owner(awaited) != p || take(p, &f, false) != WEFT_OK)
+        return false;
+    run_task(p, f);
+    return true;
+}
+
+/* The initializer failed: no task will ever run here.  Fail what waits. */
+static void break_pool(struct pool *p)
+{
+    atomic_store(&p->broken, true);
+    weft_queue_shutdown(p->work, false);
+    weft_future *f;
+    while (take(p, &f, false) == WEFT_OK) {
+        if (weft_future_set_running_or_notify_cancel(f) == WEFT_OK)
+            weft_future_set_exception(f, WEFT_EBROKEN,
+                                      "A thread initializer failed, the thread pool is not "
+                                      "usable anymore");
+        weft_future_release(f);
+    }
+}
+
+/* After a resize down, surplus workers leave. */
+static bool leave_if_surplus(struct pool *p)
+{
+    weft_lock_acquire(&p->lock);
+    bool surplus = (long)p->alive > p->max_workers;
+    if (surplus)
+        p->alive--;
+    weft_lock_release(&p->lock);
+    return surplus;
+}
+
+static void *worker_main(void *arg)
+{
+    struct pool *p = arg;
+    my_pool = p;
+    weft_future_set_help_hook(help_own_pool);
+    if (p->initializer && p->initializer(p->initializer_arg) != 0) {
+        break_pool(p);
+    } else {
+        for (;;) {
+            if (leave_if_surplus(p))
+                return NULL;
+            weft_future *f;
+            int rc = take(p, &f, false);
+            if (rc == WEFT_EEMPTY) {
+                atomic_fetch_add(&p->idle_tokens, 1);
+                atomic_fetch_add(&p->idle_now, 1);
+                rc = take(p, &f, true);
+                atomic_fetch_sub(&p->idle_now, 1);
+            }
+            if (rc != WEFT_OK)
+                break; /* shut down and drained */
+            run_task(p, f);
+        }
+    }
+    weft_lock_acquire(&p->lock);
+    p->alive--;
+    weft_lock_release(&p->lock);
+    return NULL;
+}
+
+/* ---- workers ---------------------------------------------------------------- */
+
+/* Start one more worker (lock held). */
+static int start_worker(struct pool *p)
+{
+    if (p->started == p->capacity) {
+        size_t cap = p->capacity ? p->capacity * 2 : 8;
+        weft_thread **grown = realloc(p->workers, cap * sizeof *grown);
+        if (!grown)
+            return WEFT_ENOMEM;
+        p->workers = grown;
+        p->capacity = cap;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "%s_%lu", p->prefix, p->next_index);
+    weft_thread_options options = {.name = name, .daemon = WEFT_NON_DAEMON};
+    weft_thread *t;
+    int rc = weft_thread_new(&t, worker_main, p, &options);
+    if (rc == WEFT_OK && (rc = weft_thread_start(t)) != WEFT_OK)
+        weft_thread_free(t);
+    if (rc != WEFT_OK)
+        return rc;
+    p->workers[p->started++] = t;
+    p->next_index++;
+    p->alive++;
+    return WEFT_OK;
+}
+
+/* Python's _adjust_thread_count: reuse an idle worker if one is waiting,
+ * else start one while under max_workers. */
+static int adjust_workers(struct pool *p)
+{
+    long tokens = atomic_load_explicit(&p->idle_tokens, memory_order_relaxed);
+    while (tokens > 0)
+        if (atomic_compare_exchange_weak(&p->idle_tokens, &tokens, tokens - 1))
+            return WEFT_OK;
+    int rc = WEFT_OK;
+    weft_lock_acquire(&p->lock);
+    if ((long)p->alive < p->max_workers && !atomic_load(&p->shut_down))
+        rc = start_worker(p);
+    if (rc != WEFT_OK && p->alive > 0)
+        rc = WEFT_OK; /* the workers there are will get to it */
+    weft_lock_release(&p->lock);
+    return rc;
+}
+
+/* ---- operations ---------------------------------------------------------------- */
+
+static int pool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t deadline,
+                       weft_future **future)
+{
+    struct pool *p = pool_of(ex);
+    if (atomic_load(&p->broken))
+        return WEFT_EBROKEN;
+    if (atomic_load(&p->shut_down))
+        return WEFT_ESHUTDOWN;
+    weft_future *f;
+    int rc = weft_future_new(&f);
+    if (rc != WEFT_OK)
+        return rc;
+    weft_future_set_task(f, fn, arg, p, weft_now_ns());
+    weft_future_ref(f); /* the queue's reference */
+    if (deadline == WEFT_NO_DEADLINE) {
+        rc = weft_queue_put(p->work, f);
+    } else {
+        int64_t left = deadline - weft_now_ns();
+        rc = weft_queue_put_timeout(p->work, f, left > 0 ? (double)left / 1e9 : 0);
+    }
+    if (rc != WEFT_OK) {
+        weft_future_release(f);
+        weft_future_release(f);
+        if (rc == WEFT_ESHUTDOWN && atomic_load(&p->broken))
+            rc = WEFT_EBROKEN;
+        return rc;
+    }
+    rc = adjust_workers(p);
+    if (rc != WEFT_OK) /* no worker at all: the task cannot run */
+        weft_future_set_exception(f, rc, "could not start a worker thread");
+    if (future)
+        *future = f;
+    else
+        weft_future_release(f);
+    return rc;
+}
+
+/* Cancel every task not yet started; their futures are notified. */
+static void cancel_queued(struct pool *p)
+{
+    weft_future *f;
+    while (take(p, &f, false) == WEFT_OK) {
+        if (weft_future_cancel(f))
+            weft_future_set_running_or_notify_cancel(f);
+        weft_future_release(f);
+    }
+}
+
+static bool pool_is_worker(weft_executor *ex) { return my_pool == pool_of(ex); }
+
+/* Join every worker started so far but the calling thread. */
+static void join_workers(struct pool *p)
+{
+    size_t joined = 0;
+    for (;;) {
+        weft_lock_acquire(&p->lock);
+        weft_thread *t = joined < p->started ? p->workers[joined] : NULL;
+        weft_lock_release(&p->lock);
+        if (!t)
+            return;
+        if (t != weft_current_thread())
+            weft_thread_join(t, NULL);
+        joined++;
+    }
+}
+
+static int pool_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
+{
+    struct pool *p = pool_of(ex);
+    atomic_store(&p->shut_down, true);
+    if (cancel_futures)
+        cancel_queued(p);
+    weft_queue_shutdown(p->work, false); /* workers drain it, then leave */
+    if (wait)
+        join_workers(p);
+    return WEFT_OK;
+}
+
+static void pool_destroy(weft_executor *ex)
+{
+    struct pool *p = pool_of(ex);
+    join_workers(p);
+    for (size_t i = 0; i < p->started; i++)
+        weft_thread_free(p->workers[i]);
+    free(p->workers);
+    weft_queue_free(p->work);
+    free(p->prefix);
+    free(p);
+}
+
+static void pool_stats(weft_executor *ex, weft_executor_stats *s)
+{
+    struct pool *p = pool_of(ex);
+    weft_lock_acquire(&p->lock);
+    s->workers = p->alive;
+    s->max_workers = p->max_workers;
+    weft_lock_release(&p->lock);
+    s->idle = atomic_load(&p->idle_now);
+    s->queued = weft_queue_qsize(p->work);
+    s->running = atomic_load(&p->running);
+    s->completed = atomic_load(&p->completed);
+    s->queued_seconds = (double)atomic_load(&p->queued_ns) / 1e9;
+}
+
+static int pool_resize(weft_executor *ex, long max_workers)
+{
+    struct pool *p = pool_of(ex);
+    if (atomic_load(&p->shut_down))
+        return WEFT_ESHUTDOWN;
+    weft_lock_acquire(&p->lock);
+    p->max_workers = max_workers;
+    weft_lock_release(&p->lock);
+    return WEFT_OK;
+}
+
+static const struct weft_executor_ops thread_pool_ops = {
+    .submit = pool_submit,
+    .shutdown = pool_shutdown,
+    .is_worker = pool_is_worker,
+    .destroy = pool_destroy,
+    .stats = pool_stats,
+    .resize = pool_resize,
+};
+
+/* Python 3.13's default: min(32, process_cpu_count() + 4). */
+static long default_max_workers(void)
+{
+    long n = weft_pf_cpu_count() + 4;
+    return n < 32 ? n : 32;
+}
+
+int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_options *options)
+{
+    static const weft_thread_pool_options defaults;
+    if (!options)
+        options = &defaults;
+    if (!executor || options->max_workers < 0 || options->max_pending < 0)
+        return WEFT_EINVAL;
+    struct pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return WEFT_ENOMEM;
+    char prefix[64];
+    if (!options->thread_name_prefix)
+        snprintf(prefix, sizeof prefix, "ThreadPoolExecutor-%lu",
+                 atomic_fetch_add(&pool_counter, 1));
+    const char *chosen = options->thread_name_prefix ? options->thread_name_prefix : prefix;
+    p->prefix = malloc(strlen(chosen) + 1);
+    if (!p->prefix || weft_queue_new(&p->work, options->max_pending) != WEFT_OK) {
+        free(p->prefix);
+        free(p);
+        return WEFT_ENOMEM;
+    }
+    strcpy(p->prefix, chosen);
+    weft_lock_init(&p->lock);
+    p->max_workers = options->max_workers ? options->max_workers : default_max_workers();
+    p->initializer = options->initializer;
+    p->initializer_arg = options->initializer_arg;
+    weft_executor_register(&p->base, &thread_pool_ops);
+    *executor = &p->base;
+    return WEFT_OK;
+}

@@ -1,0 +1,644 @@
+/* test_executor.c — the thread-pool executor against PYTHON-SEMANTICS.md
+ * "ThreadPoolExecutor", plus wait/as_completed over pool futures and what
+ * DESIGN.md lists beyond Python (helping, back-pressure, stats, resize). */
+#include "testutil.h"
+
+static weft_executor *pool_with(long max_workers, const char *prefix)
+{
+    weft_executor *ex = NULL;
+    weft_thread_pool_options o = {.max_workers = max_workers, .thread_name_prefix = prefix};
+    assert_int_equal(weft_thread_pool_new(&ex, &o), WEFT_OK);
+    return ex;
+}
+
+static size_t workers_of(weft_executor *ex)
+{
+    weft_executor_stats s;
+    weft_executor_stats_get(ex, &s);
+    return s.workers;
+}
+
+static void *power_of_two(void *arg)
+{
+    uintptr_t e = (uintptr_t)arg, r = 1;
+    while (e--)
+        r *= 2;
+    return (void *)r;
+}
+
+static void *identity(void *arg) { return arg; }
+
+static weft_event gate = WEFT_EVENT_INIT;
+static void *wait_for_gate(void *arg)
+{
+    weft_event_wait(&gate);
+    return arg;
+}
+
+/* ThreadPool 1 [cf.executor.ExecutorTest.test_submit] */
+static void pool_submit_returns_result(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(0, NULL);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, power_of_two, (void *)8, &f), WEFT_OK);
+    void *result;
+    assert_int_equal(weft_future_result(f, &result), WEFT_OK);
+    assert_int_equal((uintptr_t)result, 256);
+    weft_future_release(f);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+/* ThreadPool 3, 4 [cf.executor.ExecutorTest.test_max_workers_negative,
+ * cf.test_thread_pool.ThreadPoolExecutorTest.test_default_workers] */
+static void pool_max_workers_validation_and_default(void **state)
+{
+    (void)state;
+    weft_executor *ex;
+    weft_thread_pool_options bad = {.max_workers = -1}, bad_pending = {.max_pending = -2};
+    assert_int_equal(weft_thread_pool_new(&ex, &bad), WEFT_EINVAL);
+    assert_int_equal(weft_thread_pool_new(&ex, &bad_pending), WEFT_EINVAL);
+    assert_int_equal(weft_thread_pool_new(NULL, NULL), WEFT_EINVAL);
+    assert_int_equal(weft_thread_pool_new(&ex, NULL), WEFT_OK);
+    weft_executor_stats s;
+    weft_executor_stats_get(ex, &s);
+    /* min(32, cpus + 4): at least 5, at most 32 */
+    assert_true(s.max_workers >= 5 && s.max_workers <= 32);
+    weft_executor_free(ex);
+}
+
+/* ThreadPool 5 [cf.test_thread_pool.ThreadPoolExecutorTest.test_saturation] */
+static void pool_saturates_at_max_workers(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(4, NULL);
+    weft_event_clear(&gate);
+    weft_future *fs[60];
+    for (int i = 0; i < 60; i++)
+        weft_executor_submit(ex, wait_for_gate, NULL, &fs[i]);
+    assert_int_equal(workers_of(ex), 4);
+    weft_event_set(&gate);
+    assert_int_equal(weft_wait(fs, 60, 30, WEFT_ALL_COMPLETED, NULL), WEFT_OK);
+    for (int i = 0; i < 60; i++)
+        weft_future_release(fs[i]);
+    weft_executor_free(ex);
+}
+
+/* ThreadPool 6 [cf.test_thread_pool.ThreadPoolExecutorTest.test_idle_thread_reuse] */
+static void pool_reuses_idle_worker(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(0, NULL);
+    for (int i = 0; i < 3; i++) {
+        weft_future *f;
+        weft_executor_submit(ex, identity, NULL, &f);
+        weft_future_result(f, NULL);
+        weft_future_release(f);
+        nap(0.01); /* let the worker go idle, as the Python test does */
+    }
+    assert_int_equal(workers_of(ex), 1);
+    weft_executor_free(ex);
+}
+
+/* ThreadPool 7 [cf.test_shutdown.ThreadPoolShutdownTest.test_threads_terminate] */
+static void pool_threads_end_at_shutdown(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(0, NULL);
+    weft_event_clear(&gate);
+    weft_future *fs[3];
+    for (int i = 0; i < 3; i++)
+        weft_executor_submit(ex, wait_for_gate, NULL, &fs[i]);
+    assert_int_equal(workers_of(ex), 3);
+    weft_event_set(&gate);
+    assert_int_equal(weft_executor_shutdown(ex, true, false), WEFT_OK);
+    assert_int_equal(workers_of(ex), 0);
+    for (int i = 0; i < 3; i++)
+        weft_future_release(fs[i]);
+    weft_executor_free(ex);
+}
+
+/* ThreadPool 9 [cf.test_shutdown.ExecutorShutdownTest.test_run_after_shutdown] */
+static void pool_submit_after_shutdown_fails(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(2, NULL);
+    weft_executor_shutdown(ex, true, false);
+    weft_future *f = (weft_future *)1;
+    assert_int_equal(weft_executor_submit(ex, identity, NULL, &f), WEFT_ESHUTDOWN);
+    assert_int_equal(weft_executor_shutdown(ex, true, false), WEFT_OK); /* again: fine */
+    weft_executor_free(ex);
+}
+
+/* ThreadPool 10 [cf.test_shutdown.ExecutorShutdownTest.test_hang_issue12364] */
+static void pool_shutdown_completes_queued_work(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(3, NULL);
+    weft_future *fs[50];
+    for (uintptr_t i = 0; i < 50; i++)
+        weft_executor_submit(ex, identity, (void *)(i + 1), &fs[i]);
+    weft_executor_shutdown(ex, true, false);
+    for (uintptr_t i = 0; i < 50; i++) {
+        void *r;
+        assert_int_equal(weft_future_result_timeout(fs[i], 0, &r), WEFT_OK);
+        assert_int_equal((uintptr_t)r, i + 1);
+        weft_future_release(fs[i]);
+    }
+    weft_executor_free(ex);
+}
+
+static void *sleep_a_tenth(void *arg)
+{
+    weft_sleep(0.1);
+    return arg;
+}
+
+/* ThreadPool 11 [cf.test_shutdown.ExecutorShutdownTest.test_cancel_futures] */
+static void pool_shutdown_cancel_futures(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(5, NULL);
+    weft_future *fs[50];
+    for (int i = 0; i < 50; i++)
+        weft_executor_submit(ex, sleep_a_tenth, NULL, &fs[i]);
+    /* CPython relies on its slow submit letting workers start; weft's
+     * submits outrun thread start-up, so wait until one task runs: running
+     * tasks must complete, not be cancelled. */
+    assert_eventually(weft_future_running(fs[0]), 10);
+    weft_executor_shutdown(ex, true, true);
+    int cancelled = 0, completed = 0;
+    for (int i = 0; i < 50; i++) {
+        if (weft_future_cancelled(fs[i])) {
+            cancelled++;
+            /* notified, so weft_wait counts it done */
+            assert_int_equal(weft_future_get_state(fs[i]), WEFT_FUTURE_CANCELLED_AND_NOTIFIED);
+        } else {
+            assert_true(weft_future_done(fs[i]));
+            assert_int_equal(weft_future_error_code(fs[i]), 0);
+            completed++;
+        }
+        weft_future_release(fs[i]);
+    }
+    assert_true(cancelled > 20);
+    assert_true(completed >= 1);
+    weft_executor_free(ex);
+}
+
+/* ThreadPool 12 [cf.test_shutdown.ExecutorShutdownTest.test_hang_gh94440] */
+static void pool_shutdown_after_cancel_returns(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(1, NULL);
+    weft_event_clear(&gate);
+    weft_future *busy, *f;
+    weft_executor_submit(ex, wait_for_gate, NULL, &busy);
+    weft_executor_submit(ex, identity, NULL, &f);
+    assert_true(weft_future_cancel(f));
+    weft_event_set(&gate);
+    double t0 = weft_monotonic();
+    weft_executor_shutdown(ex, true, false);
+    assert_true(weft_monotonic() - t0 < 5);
+    assert_true(weft_future_cancelled(f));
+    weft_future_release(busy);
+    weft_future_release(f);
+    weft_executor_free(ex);
+}
+
+/* ThreadPool 13, 14 [cf.test_shutdown.ExecutorShutdownTest.test_interpreter_shutdown,
+ * test_hang_gh83386, test_cancel_futures_wait_false, test_submit_after_interpreter_shutdown] */
+static void pool_work_completes_at_process_exit(void **state)
+{
+    (void)state;
+    char out[256];
+    double seconds;
+    assert_int_equal(run_helper("pool_exit", out, sizeof out, &seconds), 0);
+    assert_string_equal(out, "end of main\napple\n");
+    assert_int_equal(run_helper("pool_exit_nowait", out, sizeof out, &seconds), 0);
+    assert_string_equal(out, "end of main\napple\n");
+    assert_int_equal(run_helper("pool_exit_cancel", out, sizeof out, &seconds), 0);
+    assert_string_equal(out, "end of main\n");
+    assert_int_equal(run_helper("pool_submit_at_exit", out, sizeof out, &seconds), 0);
+    assert_string_equal(out, "end of main\nsubmit at exit: WEFT_ESHUTDOWN\n");
+}
+
+/* ThreadPool 15 [cf.test_shutdown.ThreadPoolShutdownTest.test_shutdown_no_wait] */
+static void pool_shutdown_without_wait_still_finishes(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(3, NULL);
+    weft_future *fs[10];
+    for (uintptr_t i = 0; i < 10; i++)
+        weft_executor_submit(ex, identity, (void *)(i + 100), &fs[i]);
+    weft_executor_shutdown(ex, false, false);
+    for (uintptr_t i = 0; i < 10; i++) {
+        void *r;
+        assert_int_equal(weft_future_result_timeout(fs[i], 10, &r), WEFT_OK);
+        assert_int_equal((uintptr_t)r, i + 100);
+        weft_future_release(fs[i]);
+    }
+    weft_executor_free(ex); /* joins the workers */
+}
+
+static void *my_name(void *arg)
+{
+    (void)arg;
+    const char *name = weft_thread_name(weft_current_thread());
+    char *copy = malloc(strlen(name) + 1);
+    strcpy(copy, name);
+    return copy;
+}
+
+/* ThreadPool 16 [cf.test_shutdown.ThreadPoolShutdownTest.test_thread_names_assigned,
+ * test_thread_names_default] */
+static void pool_thread_names(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        weft_executor *ex = pool_with(1, k ? NULL : "SpecialPool");
+        weft_future *f;
+        weft_executor_submit(ex, my_name, NULL, &f);
+        char *name;
+        weft_future_result(f, (void **)&name);
+        if (k == 0) {
+            assert_string_equal(name, "SpecialPool_0");
+        } else {
+            unsigned long n, worker;
+            assert_int_equal(sscanf(name, "ThreadPoolExecutor-%lu_%lu", &n, &worker), 2);
+            assert_int_equal(worker, 0);
+        }
+        free(name);
+        weft_future_release(f);
+        weft_executor_free(ex);
+    }
+}
+
+static _Thread_local const char *init_state;
+static int initialize(void *arg)
+{
+    init_state = arg;
+    return 0;
+}
+static void *read_init_state(void *arg)
+{
+    (void)arg;
+    return (void *)init_state;
+}
+
+/* ThreadPool 17 [cf.test_init.InitializerMixin.test_initializer] */
+static void pool_initializer_runs_in_every_worker(void **state)
+{
+    (void)state;
+    weft_executor *ex;
+    weft_thread_pool_options o = {
+        .max_workers = 4, .initializer = initialize, .initializer_arg = "initialized"};
+    weft_thread_pool_new(&ex, &o);
+    weft_event_clear(&gate);
+    weft_future *block[4], *fs[20];
+    for (int i = 0; i < 4; i++) /* start all 4 workers */
+        weft_executor_submit(ex, wait_for_gate, NULL, &block[i]);
+    for (int i = 0; i < 20; i++)
+        weft_executor_submit(ex, read_init_state, NULL, &fs[i]);
+    weft_event_set(&gate);
+    for (int i = 0; i < 20; i++) {
+        const char *seen;
+        weft_future_result(fs[i], (void **)&seen);
+        assert_string_equal(seen, "initialized");
+        weft_future_release(fs[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        weft_future_release(block[i]);
+    weft_executor_free(ex);
+}
+
+static int failing_initializer(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+/* ThreadPool 18 [cf.test_init.FailingInitializerMixin.test_initializer] */
+static void pool_failing_initializer_breaks_it(void **state)
+{
+    (void)state;
+    weft_executor *ex;
+    weft_thread_pool_options o = {.max_workers = 2, .initializer = failing_initializer};
+    weft_thread_pool_new(&ex, &o);
+    weft_future *f;
+    weft_executor_submit(ex, identity, NULL, &f);
+    assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_EBROKEN);
+    assert_non_null(strstr(weft_future_error_message(f), "initializer failed"));
+    weft_future_release(f);
+    weft_future *g = NULL;
+    assert_int_equal(weft_executor_submit(ex, identity, NULL, &g), WEFT_EBROKEN);
+    assert_null(g);
+    weft_executor_free(ex);
+}
+
+/* ThreadPool 19 [doc], beyond Python: a task waiting on another task of its
+ * own pool runs queued work meanwhile instead of deadlocking. */
+static weft_executor *nested_pool;
+static void *leaf(void *arg) { return (void *)((uintptr_t)arg * 10); }
+static void *parent(void *arg)
+{
+    weft_future *child;
+    weft_executor_submit(nested_pool, leaf, arg, &child);
+    void *r = NULL;
+    weft_future_result(child, &r);
+    weft_future_release(child);
+    return r;
+}
+static void pool_nested_waits_do_not_deadlock(void **state)
+{
+    (void)state;
+    for (long workers = 1; workers <= 2; workers++) {
+        nested_pool = pool_with(workers, NULL);
+        weft_future *fs[8];
+        for (uintptr_t i = 0; i < 8; i++) /* every worker waits on a child */
+            weft_executor_submit(nested_pool, parent, (void *)(i + 1), &fs[i]);
+        for (uintptr_t i = 0; i < 8; i++) {
+            void *r;
+            assert_int_equal(weft_future_result_timeout(fs[i], 30, &r), WEFT_OK);
+            assert_int_equal((uintptr_t)r, (i + 1) * 10);
+            weft_future_release(fs[i]);
+        }
+        weft_executor_free(nested_pool);
+    }
+}
+
+static void *failing_task(void *arg)
+{
+    return weft_fail(WEFT_EINVAL, "row %d is bad", (int)(intptr_t)arg);
+}
+
+/* A failing task's error comes back from result (Python re-raises). */
+static void pool_task_failure_reaches_caller(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(2, NULL);
+    weft_future *f;
+    weft_executor_submit(ex, failing_task, (void *)17, &f);
+    assert_int_equal(weft_future_result(f, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_EINVAL);
+    assert_string_equal(weft_future_error_message(f), "row 17 is bad");
+    int code;
+    const char *message;
+    assert_int_equal(weft_future_exception_timeout(f, 1, &code, &message), WEFT_OK);
+    assert_int_equal(code, WEFT_EINVAL);
+    weft_future_release(f);
+    weft_executor_free(ex);
+}
+
+static atomic_int saw_cancel;
+static void *poll_cancel(void *arg)
+{
+    (void)arg;
+    weft_event_set(&gate); /* "I am running" */
+    for (int i = 0; i < 10000 && !weft_cancelled(); i++)
+        weft_sleep(0.001);
+    atomic_store(&saw_cancel, weft_cancelled());
+    return NULL;
+}
+
+/* Beyond Python: cancelling a running task sets a flag it can poll. */
+static void pool_running_task_sees_cancel(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(1, NULL);
+    weft_event_clear(&gate);
+    weft_future *f;
+    weft_executor_submit(ex, poll_cancel, NULL, &f);
+    weft_event_wait(&gate);
+    assert_false(weft_future_cancel(f)); /* running: Python's False */
+    weft_future_result(f, NULL);
+    assert_int_equal(atomic_load(&saw_cancel), 1);
+    weft_future_release(f);
+    weft_executor_free(ex);
+}
+
+/* Beyond Python: bounded pending work; submit blocks, times out or fails
+ * fast. */
+static void pool_bounded_pending_work(void **state)
+{
+    (void)state;
+    weft_executor *ex;
+    weft_thread_pool_options o = {.max_workers = 1, .max_pending = 2};
+    weft_thread_pool_new(&ex, &o);
+    weft_event_clear(&gate);
+    weft_future *fs[4];
+    assert_int_equal(weft_executor_submit(ex, wait_for_gate, NULL, &fs[0]), WEFT_OK);
+    assert_eventually(weft_future_running(fs[0]), 10);
+    assert_int_equal(weft_executor_submit(ex, identity, NULL, &fs[1]), WEFT_OK);
+    assert_int_equal(weft_executor_submit(ex, identity, NULL, &fs[2]), WEFT_OK);
+    weft_future *extra = NULL;
+    assert_int_equal(weft_executor_submit_timeout(ex, identity, NULL, 0, &extra), WEFT_EFULL);
+    double t0 = weft_monotonic();
+    assert_int_equal(weft_executor_submit_timeout(ex, identity, NULL, 0.05, &extra), WEFT_EFULL);
+    assert_timeout(weft_monotonic() - t0, 0.05);
+    assert_null(extra);
+    weft_executor_stats s;
+    weft_executor_stats_get(ex, &s);
+    assert_int_equal(s.queued, 2);
+    assert_int_equal(s.running, 1);
+    weft_event_set(&gate);
+    assert_int_equal(weft_executor_submit(ex, identity, NULL, &fs[3]), WEFT_OK); /* room again */
+    assert_int_equal(weft_wait(fs, 4, 10, WEFT_ALL_COMPLETED, NULL), WEFT_OK);
+    weft_executor_stats_get(ex, &s);
+    assert_int_equal(s.completed, 4);
+    assert_true(s.queued_seconds >= 0);
+    for (int i = 0; i < 4; i++)
+        weft_future_release(fs[i]);
+    weft_executor_free(ex);
+}
+
+/* Beyond Python: resize while running. */
+static void pool_resize_while_running(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(1, NULL);
+    weft_event_clear(&gate);
+    weft_future *fs[3];
+    weft_executor_submit(ex, wait_for_gate, NULL, &fs[0]);
+    assert_int_equal(weft_executor_resize(ex, 3), WEFT_OK);
+    weft_executor_submit(ex, wait_for_gate, NULL, &fs[1]);
+    weft_executor_submit(ex, wait_for_gate, NULL, &fs[2]);
+    assert_int_equal(workers_of(ex), 3);
+    weft_event_set(&gate);
+    weft_wait(fs, 3, 10, WEFT_ALL_COMPLETED, NULL);
+    assert_int_equal(weft_executor_resize(ex, 1), WEFT_OK);
+    weft_future *f;
+    for (int i = 0; i < 6; i++) { /* surplus workers leave as they take work */
+        weft_executor_submit(ex, identity, NULL, &f);
+        weft_future_result(f, NULL);
+        weft_future_release(f);
+    }
+    assert_eventually(workers_of(ex) <= 2, 5);
+    assert_int_equal(weft_executor_resize(ex, 0), WEFT_EINVAL);
+    for (int i = 0; i < 3; i++)
+        weft_future_release(fs[i]);
+    weft_executor_shutdown(ex, true, false);
+    assert_int_equal(weft_executor_resize(ex, 2), WEFT_ESHUTDOWN);
+    weft_executor_free(ex);
+}
+
+static atomic_int shutdown_rc = -1, free_rc = -1;
+static weft_executor *self_pool;
+static void *shut_own_pool(void *arg)
+{
+    (void)arg;
+    atomic_store(&free_rc, weft_executor_free(self_pool));
+    atomic_store(&shutdown_rc, weft_executor_shutdown(self_pool, true, false));
+    return NULL;
+}
+
+/* Shutting down from a task of the same pool does not deadlock. */
+static void pool_shutdown_from_own_task(void **state)
+{
+    (void)state;
+    self_pool = pool_with(2, NULL);
+    weft_future *f;
+    weft_executor_submit(self_pool, shut_own_pool, NULL, &f);
+    assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_OK);
+    assert_int_equal(atomic_load(&free_rc), WEFT_ESTATE);
+    assert_int_equal(atomic_load(&shutdown_rc), WEFT_OK);
+    weft_future_release(f);
+    weft_executor_free(self_pool);
+}
+
+/* wait and as_completed work on pool futures (any executor's). */
+static void pool_futures_with_wait_and_as_completed(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(4, NULL);
+    weft_future *fs[20];
+    for (uintptr_t i = 0; i < 20; i++)
+        weft_executor_submit(ex, i % 2 ? failing_task : identity, (void *)i, &fs[i]);
+    weft_as_completed *it;
+    weft_as_completed_new(&it, fs, 20, 30);
+    int n = 0;
+    weft_future *f;
+    while (weft_as_completed_next(it, &f) == WEFT_OK && f) {
+        n++;
+        weft_future_release(f);
+    }
+    assert_int_equal(n, 20);
+    weft_as_completed_free(it);
+    bool done[20];
+    assert_int_equal(weft_wait(fs, 20, 0, WEFT_FIRST_EXCEPTION, done), WEFT_OK);
+    for (int i = 0; i < 20; i++)
+        weft_future_release(fs[i]);
+    weft_executor_free(ex);
+}
+
+static void executor_bad_input(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(1, NULL);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(NULL, identity, NULL, &f), WEFT_EINVAL);
+    assert_int_equal(weft_executor_submit(ex, NULL, NULL, &f), WEFT_EINVAL);
+    assert_int_equal(weft_executor_submit_timeout(ex, identity, NULL, NAN, &f), WEFT_EINVAL);
+    assert_int_equal(weft_executor_shutdown(NULL, true, false), WEFT_EINVAL);
+    assert_int_equal(weft_executor_stats_get(ex, NULL), WEFT_EINVAL);
+    assert_int_equal(weft_executor_resize(NULL, 2), WEFT_EINVAL);
+    assert_int_equal(weft_executor_free(NULL), WEFT_EINVAL);
+    assert_int_equal(weft_executor_submit(ex, identity, NULL, NULL), WEFT_OK); /* no future */
+    weft_executor_free(ex);
+}
+
+/* Stress: 8 threads submit 1M tasks in all to one pool, with callbacks,
+ * random cancels and waits; every future ends exactly once, every callback
+ * runs exactly once, nothing leaks (ASan). */
+#define S_BATCH 64
+#define S_BATCHES 1954 /* per thread: 8 x 64 x 1954 = 1,000,448 tasks */
+#define S_TOTAL ((long)STRESS_THREADS * S_BATCH * S_BATCHES)
+static weft_executor *s_pool;
+static atomic_long s_callbacks, s_finished, s_cancelled, s_errors;
+static void s_done(weft_future *f, void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&s_callbacks, 1);
+    if (!weft_future_done(f))
+        atomic_fetch_add(&s_errors, 1);
+}
+static void *s_task(void *arg) { return arg; }
+
+static void s_submitter(int index, void *arg)
+{
+    (void)arg;
+    unsigned seed = (unsigned)index * 2654435761u + 1;
+    weft_future *batch[S_BATCH];
+    for (long b = 0; b < S_BATCHES; b++) {
+        for (int k = 0; k < S_BATCH; k++) {
+            if (weft_executor_submit(s_pool, s_task, (void *)(uintptr_t)(k + 1), &batch[k]) !=
+                WEFT_OK) {
+                atomic_fetch_add(&s_errors, 1);
+                batch[k] = NULL;
+                continue;
+            }
+            weft_future_add_done_callback(batch[k], s_done, NULL);
+            seed = seed * 1103515245u + 12345u;
+            if ((seed >> 16) % 8 == 0)
+                weft_future_cancel(batch[k]);
+        }
+        seed = seed * 1103515245u + 12345u;
+        weft_return_when when = (seed >> 16) % 2 ? WEFT_ALL_COMPLETED : WEFT_FIRST_COMPLETED;
+        weft_wait(batch, S_BATCH, 30, when, NULL);
+        for (int k = 0; k < S_BATCH; k++) {
+            if (!batch[k])
+                continue;
+            void *r = NULL;
+            int rc = weft_future_result_timeout(batch[k], 30, &r);
+            if (rc == WEFT_OK && (uintptr_t)r == (uintptr_t)(k + 1))
+                atomic_fetch_add(&s_finished, 1);
+            else if (rc == WEFT_ECANCELLED)
+                atomic_fetch_add(&s_cancelled, 1);
+            else
+                atomic_fetch_add(&s_errors, 1);
+            weft_future_release(batch[k]);
+        }
+    }
+}
+
+static void executor_stress_million_tasks(void **state)
+{
+    (void)state;
+    s_pool = pool_with(4, NULL);
+    bunch_join(bunch_start(STRESS_THREADS, s_submitter, NULL));
+    assert_int_equal(weft_executor_free(s_pool), WEFT_OK);
+    assert_int_equal(atomic_load(&s_errors), 0);
+    assert_int_equal(atomic_load(&s_finished) + atomic_load(&s_cancelled), S_TOTAL);
+    assert_int_equal(atomic_load(&s_callbacks), S_TOTAL);
+    assert_true(atomic_load(&s_cancelled) > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pool_submit_returns_result),
+        cmocka_unit_test(pool_max_workers_validation_and_default),
+        cmocka_unit_test(pool_saturates_at_max_workers),
+        cmocka_unit_test(pool_reuses_idle_worker),
+        cmocka_unit_test(pool_threads_end_at_shutdown),
+        cmocka_unit_test(pool_submit_after_shutdown_fails),
+        cmocka_unit_test(pool_shutdown_completes_queued_work),
+        cmocka_unit_test(pool_shutdown_cancel_futures),
+        cmocka_unit_test(pool_shutdown_after_cancel_returns),
+        cmocka_unit_test(pool_work_completes_at_process_exit),
+        cmocka_unit_test(pool_shutdown_without_wait_still_finishes),
+        cmocka_unit_test(pool_thread_names),
+        cmocka_unit_test(pool_initializer_runs_in_every_worker),
+        cmocka_unit_test(pool_failing_initializer_breaks_it),
+        cmocka_unit_test(pool_nested_waits_do_not_deadlock),
+        cmocka_unit_test(pool_task_failure_reaches_caller),
+        cmocka_unit_test(pool_running_task_sees_cancel),
+        cmocka_unit_test(pool_bounded_pending_work),
+        cmocka_unit_test(pool_resize_while_running),
+        cmocka_unit_test(pool_shutdown_from_own_task),
+        cmocka_unit_test(pool_futures_with_wait_and_as_completed),
+        cmocka_unit_test(executor_bad_input),
+        cmocka_unit_test(executor_stress_million_tasks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
