@@ -1,5 +1,6 @@
 /* executor.c — the executor calls, written once over the backends' table
- * of operations, and the shutdown of live executors at process exit. */
+ * of operations: submit, shutdown, free, stats, resize and map; and the
+ * shutdown of live executors at process exit. */
 #include "executor_internal.h"
 
 #include "park.h"
@@ -7,6 +8,9 @@
 #include "weft/lock.h"
 #include "weft/status.h"
 #include "weft/time.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static weft_lock live_lock = WEFT_LOCK_INIT;
 static weft_executor *live;
@@ -102,4 +106,176 @@ int weft_executor_resize(weft_executor *executor, long max_workers)
     if (!executor || max_workers < 1 || !executor->ops->resize)
         return WEFT_EINVAL;
     return executor->ops->resize(executor, max_workers);
+}
+
+/* ---- map: written once over submit ---------------------------------------- */
+
+struct weft_map {
+    weft_executor *executor;
+    weft_task_fn fn;
+    weft_map_source source;
+    void *ctx;
+    void *const *args; /* the array form */
+    size_t n_args, next_arg;
+    bool input_done;
+    long buffersize;
+    int64_t deadline;
+    weft_future **ring; /* submitted, not yet yielded, in input order */
+    size_t head, count, capacity;
+    bool over;
+    int error_code;
+    char *error_message;
+};
+
+static bool array_source(void *ctx, void **arg)
+{
+    weft_map *m = ctx;
+    if (m->next_arg == m->n_args)
+        return false;
+    *arg = m->args[m->next_arg++];
+    return true;
+}
+
+/* Submit the next input, if any.  WEFT_OK also when the input is over. */
+static int submit_next(weft_map *m)
+{
+    void *arg;
+    if (m->input_done || !m->source(m->ctx, &arg)) {
+        m->input_done = true;
+        return WEFT_OK;
+    }
+    if (m->count == m->capacity) {
+        size_t cap = m->capacity ? m->capacity * 2 : 16;
+        weft_future **ring = malloc(cap * sizeof *ring);
+        if (!ring)
+            return WEFT_ENOMEM;
+        for (size_t i = 0; i < m->count; i++)
+            ring[i] = m->ring[(m->head + i) % m->capacity];
+        free(m->ring);
+        m->ring = ring;
+        m->head = 0;
+        m->capacity = cap;
+    }
+    weft_future *f;
+    int rc = weft_executor_submit(m->executor, m->fn, arg, &f);
+    if (rc == WEFT_OK)
+        m->ring[(m->head + m->count++) % m->capacity] = f;
+    return rc;
+}
+
+/* Cancel and drop every future not yet yielded; the iteration is over. */
+static void cancel_rest(weft_map *m)
+{
+    for (; m->count; m->count--) {
+        weft_future *f = m->ring[m->head];
+        m->head = (m->head + 1) % m->capacity;
+        weft_future_cancel(f);
+        weft_future_release(f);
+    }
+    m->over = true;
+}
+
+int weft_executor_map_source(weft_executor *executor, weft_task_fn fn, weft_map_source source,
+                             void *ctx, double timeout, const weft_map_options *options,
+                             weft_map **it)
+{
+    static const weft_map_options defaults;
+    int64_t deadline;
+    if (!options)
+        options = &defaults;
+    if (!executor || !fn || !source || !it || options->chunksize < 0 ||
+        options->buffersize < 0 || weft_deadline_after(timeout, &deadline) != WEFT_OK)
+        return WEFT_EINVAL;
+    weft_map *m = calloc(1, sizeof *m);
+    if (!m)
+        return WEFT_ENOMEM;
+    *m = (weft_map){.executor = executor, .fn = fn, .source = source, .ctx = ctx,
+                    .buffersize = options->buffersize, .deadline = deadline};
+    int rc = WEFT_OK;
+    while (rc == WEFT_OK && !m->input_done &&
+           (m->buffersize == 0 || (long)m->count < m->buffersize))
+        rc = submit_next(m);
+    if (rc != WEFT_OK) {
+        weft_map_free(m);
+        return rc;
+    }
+    *it = m;
+    return WEFT_OK;
+}
+
+int weft_executor_map(weft_executor *executor, weft_task_fn fn, void *const *args, size_t n,
+                      double timeout, const weft_map_options *options, weft_map **it)
+{
+    if (n && !args)
+        return WEFT_EINVAL;
+    /* The array form is a source over the array; the iterator is its
+     * context, so it is made first and the source pointed at it. */
+    struct weft_map probe = {.args = args, .n_args = n};
+    weft_map *m = NULL;
+    int rc = weft_executor_map_source(executor, fn, array_source, &probe, timeout, options, &m);
+    if (rc == WEFT_OK) {
+        m->args = args;
+        m->n_args = n;
+        m->next_arg = probe.next_arg;
+        m->ctx = m;
+        *it = m;
+    }
+    return rc;
+}
+
+int weft_map_next(weft_map *it, void **result)
+{
+    if (!it || !result)
+        return WEFT_EINVAL;
+    if (it->over)
+        return WEFT_ESTOP;
+    if (it->buffersize) { /* 3.14: one more in flight before waiting */
+        int rc = submit_next(it);
+        if (rc != WEFT_OK) {
+            cancel_rest(it);
+            return rc;
+        }
+    }
+    if (it->count == 0) {
+        it->over = true;
+        return WEFT_ESTOP;
+    }
+    weft_future *f = it->ring[it->head];
+    double left = it->deadline == WEFT_NO_DEADLINE ? WEFT_FOREVER
+                                                   : (double)(it->deadline - weft_now_ns()) / 1e9;
+    int rc = weft_future_result_timeout(f, left > 0 ? left : 0, result);
+    if (rc == WEFT_ETIMEDOUT) {
+        cancel_rest(it);
+        return WEFT_ETIMEDOUT;
+    }
+    it->head = (it->head + 1) % it->capacity;
+    it->count--;
+    free(it->error_message);
+    it->error_message = NULL;
+    it->error_code = weft_future_error_code(f);
+    if (rc == WEFT_EFAILED) {
+        const char *message = weft_future_error_message(f);
+        it->error_message = malloc(strlen(message) + 1);
+        if (it->error_message)
+            strcpy(it->error_message, message);
+    }
+    weft_future_release(f); /* the iterator keeps nothing it yielded */
+    return rc;
+}
+
+int weft_map_error_code(const weft_map *it) { return it ? it->error_code : 0; }
+
+const char *weft_map_error_message(const weft_map *it)
+{
+    return it && it->error_message ? it->error_message : "";
+}
+
+void weft_map_free(weft_map *it)
+{
+    if (!it)
+        return;
+    cancel_rest(it);
+    free(it->ring);
+    free(it->error_message);
+    free(it);
 }

@@ -20,6 +20,7 @@ static const struct {
     [WEFT_ENOMEM] = {"WEFT_ENOMEM", "out of memory"},
     [WEFT_EFAILED] = {"WEFT_EFAILED", "task failed"},
     [WEFT_EAGAIN] = {"WEFT_EAGAIN", "resource unavailable (the OS refused a thread)"},
+    [WEFT_ESTOP] = {"WEFT_ESTOP", "iteration is over"},
 };
 
 const char *weft_strerror(int status)

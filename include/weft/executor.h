@@ -85,6 +85,56 @@ int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futur
  * Python: leaving `with ThreadPoolExecutor() as pool:`. */
 int weft_executor_free(weft_executor *executor);
 
+/* ---- map ------------------------------------------------------------------ */
+
+/* Iterating results of weft_executor_map, in input order. */
+typedef struct weft_map weft_map;
+
+/* Where map's arguments come from when they are not an array: store the
+ * next one in *arg and return true, or return false when there are no more
+ * (Python: any iterable, including an infinite one). */
+typedef bool (*weft_map_source)(void *ctx, void **arg);
+
+typedef struct weft_map_options {
+    long chunksize;  /* accepted for Python's sake; a thread pool ignores it;
+                        < 0 is WEFT_EINVAL */
+    long buffersize; /* 0: submit every task at once (Python's None); else
+                        at most this many tasks in flight, each next()
+                        submitting one more before it waits (3.14); < 0 is
+                        WEFT_EINVAL */
+} weft_map_options;
+
+/* Call fn on each of args[0..n-1] through the executor.  Without a
+ * buffersize every task is submitted before this returns.  `timeout`
+ * (seconds; WEFT_FOREVER for none) counts from this call for the whole
+ * iteration.  WEFT_OK and *it set; WEFT_ESHUTDOWN / WEFT_EBROKEN as for
+ * submit (nothing is left running); WEFT_EINVAL (NULL arguments, NaN,
+ * negative chunksize or buffersize); WEFT_ENOMEM.
+ * Python: executor.map(fn, iterable, timeout, chunksize, buffersize). */
+int weft_executor_map(weft_executor *executor, weft_task_fn fn, void *const *args, size_t n,
+                      double timeout, const weft_map_options *options, weft_map **it);
+
+/* As weft_executor_map, taking arguments from a source callback. */
+int weft_executor_map_source(weft_executor *executor, weft_task_fn fn, weft_map_source source,
+                             void *ctx, double timeout, const weft_map_options *options,
+                             weft_map **it);
+
+/* The next result, in input order.  WEFT_OK and *result set; WEFT_EFAILED
+ * when that call failed (see weft_map_error_code/_message; iteration goes
+ * on, as in Python 3.15); WEFT_ECANCELLED when it was cancelled;
+ * WEFT_ETIMEDOUT when the map's timeout passed (the remaining calls are
+ * cancelled and the iteration is over); WEFT_ESTOP when there are no more
+ * results; WEFT_EINVAL for NULL. */
+int weft_map_next(weft_map *it, void **result);
+
+/* The error of the element weft_map_next last reported as WEFT_EFAILED. */
+int weft_map_error_code(const weft_map *it);
+const char *weft_map_error_message(const weft_map *it);
+
+/* Free the iterator; calls not started yet are cancelled (Python: closing
+ * the result generator). */
+void weft_map_free(weft_map *it);
+
 /* A snapshot of what the executor is doing (beyond Python). */
 typedef struct weft_executor_stats {
     size_t workers;     /* threads (or processes) alive */

@@ -32,6 +32,7 @@ enum weft_status {
     WEFT_EFAILED,         /* the task raised: its error is on its future     */
     WEFT_EAGAIN,          /* RuntimeError("can't start new thread"): the OS
                              refused a resource                              */
+    WEFT_ESTOP,           /* StopIteration: an iterator has nothing left     */
     WEFT_STATUS_COUNT_    /* not a status: one past the last                 */
 };
 
