@@ -74,6 +74,7 @@ def main():
     rows = []
     rows += weft_rows(args.build, args.quick, "bench_sync")
     rows += weft_rows(args.build, args.quick, "bench_queue")
+    rows += weft_rows(args.build, args.quick, "bench_pool")
     peers = [
         ("Go", [os.path.join(bench, "w3_go")] + [a.replace("--", "-") for a in items]),
         ("GLib", [os.path.join(bench, "w3_glib")] + items),

@@ -32,26 +32,35 @@ bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value)
 
 int weft_eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline)
 {
-    if (weft_spin_while_equal(&ec->seq, seen))
-        return WEFT_OK;
+    uint32_t none = 0;
+    if (atomic_compare_exchange_strong(&ec->spinners, &none, 1)) {
+        bool changed = weft_spin_while_equal(&ec->seq, seen);
+        atomic_store(&ec->spinners, 0);
+        if (changed)
+            return WEFT_OK;
+    }
     /* Sequentially consistent on both sides: either the notifier sees this
-     * sleeper, or the park below sees the moved count and returns at once. */
+     * sleeper (or the spinner it was), or the park below sees the moved
+     * count and returns at once. */
     atomic_fetch_add(&ec->sleepers, 1);
     int rc = weft_park(&ec->seq, seen, deadline);
     atomic_fetch_sub(&ec->sleepers, 1);
     return rc;
 }
 
-static void eventcount_notify(weft_eventcount *ec, uint32_t n)
+void weft_eventcount_notify_one(weft_eventcount *ec)
+{
+    atomic_fetch_add(&ec->seq, 1);
+    if (atomic_load(&ec->spinners) == 0 && atomic_load(&ec->sleepers))
+        weft_unpark_n(&ec->seq, 1);
+}
+
+void weft_eventcount_notify_all(weft_eventcount *ec)
 {
     atomic_fetch_add(&ec->seq, 1);
     if (atomic_load(&ec->sleepers))
-        weft_unpark_n(&ec->seq, n);
+        weft_unpark_all(&ec->seq);
 }
-
-void weft_eventcount_notify_one(weft_eventcount *ec) { eventcount_notify(ec, 1); }
-
-void weft_eventcount_notify_all(weft_eventcount *ec) { eventcount_notify(ec, UINT32_MAX); }
 
 int weft_deadline_after(double timeout, int64_t *deadline)
 {

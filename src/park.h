@@ -57,15 +57,21 @@ bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value);
  * held, and to announce a change cheaply.  A waiter reads the count
  * (weft_eventcount_prepare) while it holds whatever protects its
  * condition, lets go of that, and waits for the count to move; a notifier
- * changes the condition, then calls notify.  Waiters spin with backoff
- * first and count themselves as sleepers only when they park, so a notify
- * makes a system call only when somebody is actually asleep. */
+ * changes the condition, then calls notify.
+ *
+ * At most one waiter spins at a time; the others park at once.  A spinner
+ * sees a change within a few hundred nanoseconds and costs the notifier
+ * nothing, so notify_one wakes a sleeper only when nobody spins.  Two
+ * spinners would only take CPU from the thread that is producing the work
+ * (on 2 cores, one producer and two idle workers: W1 in BENCH.md).  Users
+ * that leave work behind for others must notify again (the queue does). */
 typedef struct weft_eventcount {
     _Atomic(uint32_t) seq;
     _Atomic(uint32_t) sleepers;
+    _Atomic(uint32_t) spinners;
 } weft_eventcount;
 
-#define WEFT_EVENTCOUNT_INIT { 0, 0 }
+#define WEFT_EVENTCOUNT_INIT { 0, 0, 0 }
 
 static inline uint32_t weft_eventcount_prepare(weft_eventcount *ec)
 {

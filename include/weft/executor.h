@@ -142,7 +142,8 @@ typedef struct weft_executor_stats {
     size_t queued;      /* tasks waiting for a worker */
     size_t running;     /* tasks running now */
     size_t completed;   /* tasks finished since creation */
-    double queued_seconds; /* total time finished tasks spent waiting */
+    double queued_seconds; /* total time finished tasks spent waiting for a
+                              worker: an estimate, from one task in 16 */
     long max_workers;
 } weft_executor_stats;
 
