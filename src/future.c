@@ -222,7 +222,11 @@ static int complete(weft_future *f, void *result, int code, char *message)
     f->error_message = message;
     notify_all_waiters(f);
     struct callback_node *callbacks = finish_locked(f, WEFT_FUTURE_FINISHED);
-    weft_future_ref(f);
+    if (!callbacks) {
+        weft_lock_release(&f->lock);
+        return WEFT_OK;
+    }
+    weft_future_ref(f); /* callbacks may drop the last outside reference */
     weft_lock_release(&f->lock);
     run_callbacks(f, callbacks);
     weft_future_release(f);

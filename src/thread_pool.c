@@ -21,11 +21,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct pool;
+
+/* One worker.  Its counters sit on its own cache line, so no counter is
+ * written by every task of the pool. */
+struct worker {
+    _Alignas(64) _Atomic size_t completed;
+    _Atomic size_t running;
+    struct pool *pool;
+    weft_thread *thread;
+};
+
 struct pool {
     weft_executor base;
     weft_queue *work;
     weft_lock lock;          /* guards the fields up to `next_index` */
-    weft_thread **workers;   /* every worker started, for joining */
+    struct worker **workers; /* every worker started, for joining and stats */
     size_t started, capacity;
     size_t alive;            /* workers that have not exited */
     long max_workers;
@@ -34,7 +45,7 @@ struct pool {
     int (*initializer)(void *arg);
     void *initializer_arg;
     _Atomic long idle_tokens; /* Python's _idle_semaphore */
-    _Atomic size_t idle_now, running, completed;
+    _Atomic size_t idle_now;
     _Atomic int64_t queued_ns;   /* over the sampled tasks */
     _Atomic size_t queue_samples;
     _Atomic bool shut_down, broken;
@@ -46,6 +57,7 @@ struct pool {
 static _Atomic unsigned long pool_counter;
 static _Thread_local unsigned submit_tick;
 static _Thread_local struct pool *my_pool;
+static _Thread_local struct worker *my_worker;
 
 static struct pool *pool_of(weft_executor *ex) { return (struct pool *)ex; }
 
@@ -60,6 +72,14 @@ static int take(struct pool *p, weft_future **f, bool wait)
     return rc;
 }
 
+/* Only the owning worker writes its counters: a relaxed load and store
+ * instead of a locked read-modify-write. */
+static void bump(_Atomic size_t *counter, size_t delta)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + delta,
+                          memory_order_relaxed);
+}
+
 static void run_task(struct pool *p, weft_future *f)
 {
     int64_t queued_at = weft_future_queued_at(f);
@@ -68,10 +88,11 @@ static void run_task(struct pool *p, weft_future *f)
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&p->queue_samples, 1, memory_order_relaxed);
     }
-    atomic_fetch_add_explicit(&p->running, 1, memory_order_relaxed);
+    struct worker *w = my_worker;
+    bump(&w->running, 1);
     weft_future_run(f);
-    atomic_fetch_sub_explicit(&p->running, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->completed, 1, memory_order_relaxed);
+    bump(&w->running, (size_t)-1);
+    bump(&w->completed, 1);
     weft_future_release(f);
 }
 
@@ -114,8 +135,10 @@ static bool leave_if_surplus(struct pool *p)
 
 static void *worker_main(void *arg)
 {
-    struct pool *p = arg;
+    struct worker *w = arg;
+    struct pool *p = w->pool;
     my_pool = p;
+    my_worker = w;
     weft_future_set_help_hook(help_own_pool);
     if (p->initializer && p->initializer(p->initializer_arg) != 0) {
         break_pool(p);
@@ -149,22 +172,28 @@ static int start_worker(struct pool *p)
 {
     if (p->started == p->capacity) {
         size_t cap = p->capacity ? p->capacity * 2 : 8;
-        weft_thread **grown = realloc(p->workers, cap * sizeof *grown);
+        struct worker **grown = realloc(p->workers, cap * sizeof *grown);
         if (!grown)
             return WEFT_ENOMEM;
         p->workers = grown;
         p->capacity = cap;
     }
+    struct worker *w = aligned_alloc(64, (sizeof *w + 63) / 64 * 64);
+    if (!w)
+        return WEFT_ENOMEM;
+    memset(w, 0, sizeof *w);
+    w->pool = p;
     char name[96];
     snprintf(name, sizeof name, "%s_%lu", p->prefix, p->next_index);
     weft_thread_options options = {.name = name, .daemon = WEFT_NON_DAEMON};
-    weft_thread *t;
-    int rc = weft_thread_new(&t, worker_main, p, &options);
-    if (rc == WEFT_OK && (rc = weft_thread_start(t)) != WEFT_OK)
-        weft_thread_free(t);
-    if (rc != WEFT_OK)
+    int rc = weft_thread_new(&w->thread, worker_main, w, &options);
+    if (rc == WEFT_OK && (rc = weft_thread_start(w->thread)) != WEFT_OK)
+        weft_thread_free(w->thread);
+    if (rc != WEFT_OK) {
+        free(w);
         return rc;
-    p->workers[p->started++] = t;
+    }
+    p->workers[p->started++] = w;
     p->next_index++;
     p->alive++;
     return WEFT_OK;
@@ -249,7 +278,7 @@ static void join_workers(struct pool *p)
     size_t joined = 0;
     for (;;) {
         weft_lock_acquire(&p->lock);
-        weft_thread *t = joined < p->started ? p->workers[joined] : NULL;
+        weft_thread *t = joined < p->started ? p->workers[joined]->thread : NULL;
         weft_lock_release(&p->lock);
         if (!t)
             return;
@@ -275,8 +304,10 @@ static void pool_destroy(weft_executor *ex)
 {
     struct pool *p = pool_of(ex);
     join_workers(p);
-    for (size_t i = 0; i < p->started; i++)
-        weft_thread_free(p->workers[i]);
+    for (size_t i = 0; i < p->started; i++) {
+        weft_thread_free(p->workers[i]->thread);
+        free(p->workers[i]);
+    }
     free(p->workers);
     weft_queue_free(p->work);
     free(p->prefix);
@@ -289,11 +320,14 @@ static void pool_stats(weft_executor *ex, weft_executor_stats *s)
     weft_lock_acquire(&p->lock);
     s->workers = p->alive;
     s->max_workers = p->max_workers;
+    s->running = s->completed = 0;
+    for (size_t i = 0; i < p->started; i++) {
+        s->running += atomic_load_explicit(&p->workers[i]->running, memory_order_relaxed);
+        s->completed += atomic_load_explicit(&p->workers[i]->completed, memory_order_relaxed);
+    }
     weft_lock_release(&p->lock);
     s->idle = atomic_load(&p->idle_now);
     s->queued = weft_queue_qsize(p->work);
-    s->running = atomic_load(&p->running);
-    s->completed = atomic_load(&p->completed);
     size_t samples = atomic_load(&p->queue_samples);
     s->queued_seconds = samples ? (double)atomic_load(&p->queued_ns) / 1e9 *
                                       (double)s->completed / (double)samples
