@@ -15,12 +15,14 @@
  * Future, wait, as_completed  weft/future.h
  * ThreadPoolExecutor     weft/executor.h
  * exceptions             weft/status.h
+ * debug mode (beyond Python)  weft/debug.h
  */
 #ifndef WEFT_H
 #define WEFT_H
 
 #include "weft/barrier.h"
 #include "weft/condition.h"
+#include "weft/debug.h"
 #include "weft/event.h"
 #include "weft/executor.h"
 #include "weft/future.h"

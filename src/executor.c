@@ -3,6 +3,8 @@
  * shutdown of live executors at process exit. */
 #include "executor_internal.h"
 
+#include "debug_internal.h"
+
 #include "park.h"
 #include "thread_internal.h"
 #include "weft/lock.h"
@@ -22,14 +24,20 @@ static weft_exit_hook exit_hook;
 static void shut_down_live_executors(void)
 {
     weft_lock_acquire(&live_lock);
-    for (weft_executor *ex = live; ex; ex = ex->next)
+    for (weft_executor *ex = live; ex; ex = ex->next) {
+        if (!atomic_load(&ex->shut_down) && weft_debug_on())
+            weft_debug_report("executor '%s' was never shut down", ex->name);
         ex->ops->shutdown(ex, false, false);
+    }
     weft_lock_release(&live_lock);
 }
 
-int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops)
+int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
+                           const char *name)
 {
     ex->ops = ops;
+    ex->name = name;
+    atomic_init(&ex->shut_down, false);
     weft_lock_acquire(&live_lock);
     if (!exit_hook_added) {
         exit_hook.run = shut_down_live_executors;
@@ -78,6 +86,7 @@ int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futur
 {
     if (!executor)
         return WEFT_EINVAL;
+    atomic_store(&executor->shut_down, true);
     return executor->ops->shutdown(executor, wait, cancel_futures);
 }
 

@@ -6,6 +6,7 @@
 
 #include "weft/executor.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct weft_executor_ops {
@@ -23,11 +24,14 @@ struct weft_executor_ops {
 
 struct weft_executor {
     const struct weft_executor_ops *ops;
+    const char *name;                  /* for debug mode's reports */
+    _Atomic bool shut_down;            /* weft_executor_shutdown was called */
     struct weft_executor *prev, *next; /* live executors, shut down at exit */
 };
 
 /* Register a new executor (for the exit shutdown) / unregister it. */
-int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops);
+int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
+                           const char *name);
 void weft_executor_unregister(weft_executor *ex);
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include "weft/lock.h"
 
+#include "debug_internal.h"
 #include "ident.h"
 #include "sync_internal.h"
 #include "park.h"
@@ -37,11 +38,19 @@ static bool spin_take(weft_lock *lock)
     return false;
 }
 
+static int acquire_slow(weft_lock *lock, int64_t deadline);
+
 /* Acquire with an absolute deadline; shared by lock, rlock and condition. */
 int weft_lock_acquire_until(weft_lock *lock, int64_t deadline)
 {
-    if (try_take(lock))
-        return WEFT_OK;
+    int rc = try_take(lock) ? WEFT_OK : acquire_slow(lock, deadline);
+    if (rc == WEFT_OK && weft_debug_on())
+        weft_debug_acquired(lock);
+    return rc;
+}
+
+static int acquire_slow(weft_lock *lock, int64_t deadline)
+{
     if (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns())
         return WEFT_ETIMEDOUT; /* a poll: one try, no spinning */
     if (spin_take(lock))
@@ -83,7 +92,11 @@ int weft_lock_destroy(weft_lock *lock)
 {
     if (!lock)
         return WEFT_EINVAL;
-    return weft_lock_locked(lock) ? WEFT_ESTATE : WEFT_OK;
+    if (weft_lock_locked(lock))
+        return WEFT_ESTATE;
+    if (weft_debug_on())
+        weft_debug_forget(lock);
+    return WEFT_OK;
 }
 
 int weft_lock_acquire(weft_lock *lock)
@@ -106,13 +119,19 @@ int weft_lock_try_acquire(weft_lock *lock)
 {
     if (!lock)
         return WEFT_EINVAL;
-    return try_take(lock) ? WEFT_OK : WEFT_ETIMEDOUT;
+    if (!try_take(lock))
+        return WEFT_ETIMEDOUT;
+    if (weft_debug_on())
+        weft_debug_acquired(lock);
+    return WEFT_OK;
 }
 
 int weft_lock_release(weft_lock *lock)
 {
     if (!lock)
         return WEFT_EINVAL;
+    if (weft_debug_on())
+        weft_debug_released(lock);
     uint32_t old = atomic_exchange_explicit(&lock->state_, FREE, memory_order_release);
     if (old == FREE)
         return WEFT_ENOTOWNER;

@@ -10,6 +10,7 @@
  */
 #include "weft/thread.h"
 
+#include "debug_internal.h"
 #include "ident.h"
 #include "local_internal.h"
 #include "park.h"
@@ -37,6 +38,7 @@ struct weft_thread {
     bool daemon;
     size_t stack_size;
     _Atomic int state;
+    _Atomic bool joined;  /* some join returned: debug mode's exit report */
     _Atomic uint64_t ident;
     _Atomic long native_id;
     weft_event started;  /* native_id is known */
@@ -86,6 +88,8 @@ static void unlink_locked(weft_thread *t)
     registry_count--;
 }
 
+static const char *current_name(void) { return current ? current->name : NULL; }
+
 /* The main thread's object exists from the registry's first use on. */
 static void lock_registry(void)
 {
@@ -93,6 +97,7 @@ static void lock_registry(void)
     if (registry_ready)
         return;
     registry_ready = true;
+    weft_debug_set_thread_namer(current_name);
     atomic_init(&main_thread.refs, 1);
     main_thread.kind = KIND_MAIN;
     main_thread.name = "MainThread";
@@ -299,8 +304,11 @@ int weft_thread_join_timeout(weft_thread *thread, double timeout, void **result)
         thread == weft_current_thread())
         return WEFT_ESTATE;
     int rc = weft_event_wait_timeout(&thread->finished, timeout < 0 ? 0 : timeout);
-    if (rc == WEFT_OK && result)
-        *result = thread->result;
+    if (rc == WEFT_OK) {
+        atomic_store(&thread->joined, true);
+        if (result)
+            *result = thread->result;
+    }
     return rc;
 }
 
@@ -379,6 +387,8 @@ int weft_thread_repr(const weft_thread *thread, char *buf, size_t size)
     return snprintf(buf, size, "<weft_thread(%s, %s%s%s)>", thread->name, states[state],
                     thread->daemon ? " daemon" : "", ident);
 }
+
+void weft_thread_set_managed(weft_thread *thread) { atomic_store(&thread->joined, true); }
 
 /* ---- module functions -------------------------------------------------- */
 
@@ -471,8 +481,32 @@ int weft_set_stack_size(size_t size)
 /* Python's threading._shutdown: the main thread counts as finished (so
  * threads joining it return), then every non-daemon thread is joined,
  * including ones started meanwhile by the threads being joined. */
+/* Debug mode: name the weft threads still running that nobody joined. */
+static void report_unjoined_threads(void)
+{
+    char names[16][64];
+    size_t n = 0, more = 0;
+    lock_registry();
+    for (weft_thread *t = registry; t; t = t->next) {
+        if (t->kind != KIND_WEFT || t == current || atomic_load(&t->joined))
+            continue;
+        if (n < 16)
+            snprintf(names[n++], sizeof names[0], "%s", t->name);
+        else
+            more++;
+    }
+    unlock_registry();
+    for (size_t i = 0; i < n; i++)
+        weft_debug_report("thread '%s' is still running at exit and was never joined",
+                          names[i]);
+    if (more)
+        weft_debug_report("... and %zu more threads never joined", more);
+}
+
 static void join_leftover_threads(void)
 {
+    if (weft_debug_on())
+        report_unjoined_threads();
     lock_registry();
     if (atomic_load(&main_thread.state) == STARTED) {
         unlink_locked(&main_thread);

@@ -12,4 +12,9 @@ typedef struct weft_exit_hook {
 
 void weft_add_exit_hook(weft_exit_hook *hook);
 
+/* A thread whose joining its owner (an executor) takes care of: debug mode
+ * does not report it as never joined. */
+struct weft_thread;
+void weft_thread_set_managed(struct weft_thread *thread);
+
 #endif

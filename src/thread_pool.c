@@ -11,6 +11,7 @@
 #include "future_internal.h"
 #include "park.h"
 #include "platform/platform.h"
+#include "thread_internal.h"
 #include "weft/lock.h"
 #include "weft/queue.h"
 #include "weft/status.h"
@@ -187,6 +188,8 @@ static int start_worker(struct pool *p)
     snprintf(name, sizeof name, "%s_%lu", p->prefix, p->next_index);
     weft_thread_options options = {.name = name, .daemon = WEFT_NON_DAEMON};
     int rc = weft_thread_new(&w->thread, worker_main, w, &options);
+    if (rc == WEFT_OK)
+        weft_thread_set_managed(w->thread); /* the pool joins it */
     if (rc == WEFT_OK && (rc = weft_thread_start(w->thread)) != WEFT_OK)
         weft_thread_free(w->thread);
     if (rc != WEFT_OK) {
@@ -387,7 +390,7 @@ int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_option
     p->max_workers = options->max_workers ? options->max_workers : default_max_workers();
     p->initializer = options->initializer;
     p->initializer_arg = options->initializer_arg;
-    weft_executor_register(&p->base, &thread_pool_ops);
+    weft_executor_register(&p->base, &thread_pool_ops, p->prefix);
     *executor = &p->base;
     return WEFT_OK;
 }

@@ -106,6 +106,18 @@ int main(int argc, char **argv)
         start(sleep_then_say, "end of thread", WEFT_NON_DAEMON);
         say("end of main");
         exit(3);
+    } else if (!strcmp(mode, "unjoined")) {
+        /* debug mode (WEFT_DEBUG=1) names the daemon left running */
+        weft_thread_options forgotten = {.name = "forgotten", .daemon = WEFT_DAEMON};
+        weft_thread_options joined = {.name = "joined-one"};
+        weft_thread *t;
+        weft_thread_new(&t, busy_daemon, NULL, &forgotten);
+        weft_thread_start(t);
+        weft_thread_free(t);
+        weft_thread_new(&t, NULL, NULL, &joined);
+        weft_thread_start(t);
+        weft_thread_join(t, NULL);
+        weft_thread_free(t);
     } else if (!strncmp(mode, "pool_", 5)) {
         /* Python's interpreter shutdown with a ThreadPoolExecutor in use */
         if (!strcmp(mode, "pool_submit_at_exit"))

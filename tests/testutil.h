@@ -121,13 +121,15 @@ static inline void wait_threads_blocked(int n) { nap(0.01 * (n > 5 ? n : 5)); }
 #define REPR(fn, obj, buf) (fn((obj), (buf), sizeof(buf)), (buf))
 
 #ifdef EXIT_HELPER
-/* Run tests/exit_helper MODE with stderr merged into stdout; `out` gets the
- * output, *seconds (may be NULL) how long it ran.  Returns its exit status,
- * or -1 if it did not exit normally. */
-static inline int run_helper(const char *mode, char *out, size_t size, double *seconds)
+/* Run tests/exit_helper MODE with stderr merged into stdout, with `env`
+ * ("NAME=value ..." or "") as its only weft setting: WEFT_DEBUG is cleared
+ * unless env sets it.  `out` gets the output, *seconds (may be NULL) how
+ * long it ran.  Returns its exit status, or -1 if it did not exit normally. */
+static inline int run_helper_env(const char *env, const char *mode, char *out, size_t size,
+                                 double *seconds)
 {
     char command[512];
-    snprintf(command, sizeof command, "%s %s 2>&1", EXIT_HELPER, mode);
+    snprintf(command, sizeof command, "env -u WEFT_DEBUG %s %s %s 2>&1", env, EXIT_HELPER, mode);
     double t0 = weft_monotonic();
     FILE *p = popen(command, "r");
     if (!p)
@@ -138,6 +140,11 @@ static inline int run_helper(const char *mode, char *out, size_t size, double *s
     if (seconds)
         *seconds = weft_monotonic() - t0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static inline int run_helper(const char *mode, char *out, size_t size, double *seconds)
+{
+    return run_helper_env("", mode, out, size, seconds);
 }
 #endif
 

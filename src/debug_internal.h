@@ -1,0 +1,36 @@
+/* debug_internal.h — the hooks debug mode puts in the lock paths. */
+#ifndef WEFT_DEBUG_INTERNAL_H
+#define WEFT_DEBUG_INTERNAL_H
+
+#include "weft/debug.h"
+
+#include <stdatomic.h>
+
+/* -1 until the environment was read, then 0 (off) or 1 (on). */
+extern _Atomic int weft_debug_state_;
+int weft_debug_read_environment(void);
+
+/* One relaxed load and a branch when off. */
+static inline bool weft_debug_on(void)
+{
+    int s = atomic_load_explicit(&weft_debug_state_, memory_order_relaxed);
+    return s > 0 || (s < 0 && weft_debug_read_environment() > 0);
+}
+
+void weft_debug_acquired(const void *lock);
+void weft_debug_released(const void *lock);
+void weft_debug_forget(const void *lock);
+
+/* Report one line through the reporter. */
+void weft_debug_report(const char *format, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* The thread layer tells debug mode how to name the calling thread
+ * (NULL when it has no name yet); no lock may be taken inside. */
+typedef const char *(*weft_debug_name_fn)(void);
+void weft_debug_set_thread_namer(weft_debug_name_fn fn);
+
+#endif

@@ -1,0 +1,214 @@
+/* test_debug.c — debug mode (DESIGN.md "Beyond Python"): lock-order
+ * inversions are reported before they deadlock; threads never joined are
+ * reported at exit. */
+#include "testutil.h"
+
+static char last[512];
+static int reports;
+static void capture(const char *message, void *arg)
+{
+    (void)arg;
+    snprintf(last, sizeof last, "%s", message);
+    reports++;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    reports = 0;
+    last[0] = '\0';
+    weft_debug_set_reporter(capture, NULL);
+    weft_debug_enable(true);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    weft_debug_enable(false);
+    weft_debug_set_reporter(NULL, NULL);
+    return 0;
+}
+
+static void take_in_order(weft_lock *first, weft_lock *second)
+{
+    weft_lock_acquire(first);
+    weft_lock_acquire(second);
+    weft_lock_release(second);
+    weft_lock_release(first);
+}
+
+static void debug_reports_two_lock_inversion_once(void **state)
+{
+    (void)state;
+    weft_lock a = WEFT_LOCK_INIT, b = WEFT_LOCK_INIT;
+    size_t before = weft_debug_inversions();
+    take_in_order(&a, &b);
+    assert_int_equal(reports, 0);
+    take_in_order(&b, &a); /* could deadlock against the first order */
+    assert_int_equal(reports, 1);
+    assert_non_null(strstr(last, "potential deadlock"));
+    assert_int_equal(weft_debug_inversions(), before + 1);
+    take_in_order(&b, &a);
+    take_in_order(&a, &b);
+    assert_int_equal(reports, 1); /* once per pair */
+    weft_lock_destroy(&a);
+    weft_lock_destroy(&b);
+}
+
+static void debug_consistent_order_is_quiet(void **state)
+{
+    (void)state;
+    weft_lock a = WEFT_LOCK_INIT, b = WEFT_LOCK_INIT, c = WEFT_LOCK_INIT;
+    for (int i = 0; i < 3; i++) {
+        weft_lock_acquire(&a);
+        weft_lock_acquire(&b);
+        weft_lock_acquire(&c);
+        weft_lock_release(&c);
+        weft_lock_release(&b);
+        weft_lock_release(&a);
+        take_in_order(&a, &c);
+    }
+    assert_int_equal(reports, 0);
+    weft_lock_destroy(&a);
+    weft_lock_destroy(&b);
+    weft_lock_destroy(&c);
+}
+
+static void debug_reports_longer_cycles(void **state)
+{
+    (void)state;
+    weft_lock a = WEFT_LOCK_INIT, b = WEFT_LOCK_INIT, c = WEFT_LOCK_INIT;
+    take_in_order(&a, &b);
+    take_in_order(&b, &c);
+    assert_int_equal(reports, 0);
+    take_in_order(&c, &a); /* a -> b -> c -> a */
+    assert_int_equal(reports, 1);
+    weft_lock_destroy(&a);
+    weft_lock_destroy(&b);
+    weft_lock_destroy(&c);
+}
+
+static weft_lock shared_a = WEFT_LOCK_INIT, shared_b = WEFT_LOCK_INIT;
+static void *first_order(void *arg)
+{
+    (void)arg;
+    take_in_order(&shared_a, &shared_b);
+    return NULL;
+}
+
+static void debug_names_both_threads(void **state)
+{
+    (void)state;
+    weft_thread *t;
+    weft_thread_options o = {.name = "order-ab"};
+    weft_thread_new(&t, first_order, NULL, &o);
+    weft_thread_start(t);
+    weft_thread_join(t, NULL);
+    weft_thread_free(t);
+    take_in_order(&shared_b, &shared_a);
+    assert_int_equal(reports, 1);
+    assert_non_null(strstr(last, "'order-ab'"));
+    assert_non_null(strstr(last, "'MainThread'"));
+    weft_lock_destroy(&shared_a);
+    weft_lock_destroy(&shared_b);
+}
+
+static void debug_off_reports_nothing(void **state)
+{
+    (void)state;
+    weft_debug_enable(false);
+    assert_false(weft_debug_enabled());
+    weft_lock a = WEFT_LOCK_INIT, b = WEFT_LOCK_INIT;
+    take_in_order(&a, &b);
+    take_in_order(&b, &a);
+    assert_int_equal(reports, 0);
+    assert_false(weft_debug_enable(true)); /* returns the old setting */
+    assert_true(weft_debug_enabled());
+}
+
+/* A destroyed lock is forgotten, so memory reuse makes no false report. */
+static void debug_destroy_forgets_the_lock(void **state)
+{
+    (void)state;
+    weft_lock a = WEFT_LOCK_INIT, b = WEFT_LOCK_INIT;
+    take_in_order(&a, &b);
+    weft_lock_destroy(&a);
+    weft_lock_init(&a); /* "a new lock at the same address" */
+    take_in_order(&b, &a);
+    assert_int_equal(reports, 0);
+    weft_lock_destroy(&a);
+    weft_lock_destroy(&b);
+}
+
+/* Reentrant acquisitions and condition waits make no false reports. */
+static weft_condition cond = WEFT_CONDITION_INIT;
+static int flag;
+static void *set_flag(void *arg)
+{
+    (void)arg;
+    weft_condition_acquire(&cond);
+    flag = 1;
+    weft_condition_notify_all(&cond);
+    weft_condition_release(&cond);
+    return NULL;
+}
+static int flag_set(void *arg)
+{
+    (void)arg;
+    return flag;
+}
+
+static void debug_rlock_and_condition_are_quiet(void **state)
+{
+    (void)state;
+    weft_rlock r = WEFT_RLOCK_INIT;
+    weft_lock l = WEFT_LOCK_INIT;
+    weft_rlock_acquire(&r);
+    weft_rlock_acquire(&r);
+    weft_lock_acquire(&l);
+    weft_lock_release(&l);
+    weft_rlock_release(&r);
+    weft_rlock_release(&r);
+    weft_thread *t;
+    weft_condition_acquire(&cond);
+    weft_thread_new(&t, set_flag, NULL, NULL);
+    weft_thread_start(t);
+    weft_condition_wait_for(&cond, flag_set, NULL);
+    weft_condition_release(&cond);
+    weft_thread_join(t, NULL);
+    weft_thread_free(t);
+    assert_int_equal(reports, 0);
+}
+
+/* Threads still running at exit and never joined are named. */
+static void debug_reports_unjoined_threads_at_exit(void **state)
+{
+    (void)state;
+    char out[512];
+    assert_int_equal(run_helper_env("WEFT_DEBUG=1", "unjoined", out, sizeof out, NULL), 0);
+    assert_non_null(strstr(out, "weft debug: thread 'forgotten' is still running at exit and "
+                                "was never joined"));
+    assert_null(strstr(out, "'joined-one'"));
+    /* an executor left running is named, not its worker threads */
+    assert_int_equal(run_helper_env("WEFT_DEBUG=1", "pool_exit", out, sizeof out, NULL), 0);
+    assert_non_null(strstr(out, "weft debug: executor 'ThreadPoolExecutor-0' was never shut down"));
+    assert_null(strstr(out, "ThreadPoolExecutor-0_0"));
+    assert_int_equal(run_helper("unjoined", out, sizeof out, NULL), 0); /* off: silent */
+    assert_null(strstr(out, "weft debug"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(debug_reports_two_lock_inversion_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(debug_consistent_order_is_quiet, setup, teardown),
+        cmocka_unit_test_setup_teardown(debug_reports_longer_cycles, setup, teardown),
+        cmocka_unit_test_setup_teardown(debug_names_both_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(debug_off_reports_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(debug_destroy_forgets_the_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(debug_rlock_and_condition_are_quiet, setup, teardown),
+        cmocka_unit_test(debug_reports_unjoined_threads_at_exit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
