@@ -67,9 +67,11 @@ static int release_round(weft_barrier *barrier)
 
 static int wait_for_round(weft_barrier *barrier, int64_t deadline)
 {
-    if (weft_condition_wait_for_until(&barrier->cond_, round_over, barrier, deadline) != WEFT_OK) {
+    int rc = weft_condition_wait_for_until(&barrier->cond_, round_over, barrier, deadline);
+    if (rc != WEFT_OK) {
+        /* A timeout or a cancelled task breaks the barrier for everyone. */
         set_state(barrier, BROKEN);
-        return WEFT_EBROKEN;
+        return rc == WEFT_ECANCELLED ? WEFT_ECANCELLED : WEFT_EBROKEN;
     }
     return barrier->state_ < 0 ? WEFT_EBROKEN : WEFT_OK;
 }
@@ -79,8 +81,13 @@ static int wait_until(weft_barrier *barrier, int64_t deadline, size_t *index)
     weft_lock_acquire(&barrier->lock_);
     /* A previous round still leaving (or a reset in progress) finishes
      * first, so that rounds never mix. */
-    weft_condition_wait_for_until(&barrier->cond_, not_draining, barrier, WEFT_NO_DEADLINE);
-    int rc = WEFT_EBROKEN;
+    int rc = weft_condition_wait_for_until(&barrier->cond_, not_draining, barrier,
+                                           WEFT_NO_DEADLINE);
+    if (rc != WEFT_OK) { /* cancelled while the previous round drained */
+        weft_lock_release(&barrier->lock_);
+        return rc;
+    }
+    rc = WEFT_EBROKEN;
     if (barrier->state_ != BROKEN) {
         size_t mine = barrier->count_++;
         if (mine + 1 == barrier->parties_)

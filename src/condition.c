@@ -74,8 +74,8 @@ int weft_condition_destroy(weft_condition *cond)
 static int acquire_until(weft_condition *cond, int64_t deadline)
 {
     if (cond->kind_ == PLAIN_LOCK)
-        return weft_lock_acquire_until(cond->lock_, deadline);
-    return weft_rlock_acquire_levels(rlock_of(cond), 1, deadline);
+        return weft_lock_acquire_waiting(cond->lock_, deadline);
+    return weft_rlock_acquire_levels(rlock_of(cond), 1, deadline, true);
 }
 
 int weft_condition_acquire(weft_condition *cond)
@@ -162,18 +162,20 @@ int weft_condition_wait_until(weft_condition *cond, int64_t deadline)
         weft_rlock_release_all(rlock_of(cond), &levels);
 
     int rc = WEFT_OK;
-    while (!atomic_load_explicit(&self.notified, memory_order_acquire) && rc != WEFT_ETIMEDOUT)
-        rc = weft_park(&self.notified, 0, deadline);
+    while (!atomic_load_explicit(&self.notified, memory_order_acquire) &&
+           rc != WEFT_ETIMEDOUT && rc != WEFT_ECANCELLED)
+        rc = weft_park_cancellable(&self.notified, 0, deadline);
 
+    /* The lock comes back whatever happened, as in Python. */
     if (cond->kind_ == PLAIN_LOCK)
         weft_lock_acquire_until(cond->lock_, WEFT_NO_DEADLINE);
     else
-        weft_rlock_acquire_levels(rlock_of(cond), levels, WEFT_NO_DEADLINE);
+        weft_rlock_acquire_levels(rlock_of(cond), levels, WEFT_NO_DEADLINE, false);
 
     if (atomic_load_explicit(&self.notified, memory_order_acquire))
         return WEFT_OK;
     unlink_waiter(cond, &self);
-    return WEFT_ETIMEDOUT;
+    return rc == WEFT_ECANCELLED ? WEFT_ECANCELLED : WEFT_ETIMEDOUT;
 }
 
 int weft_condition_wait(weft_condition *cond)

@@ -75,9 +75,9 @@ static int wait_until(weft_event *event, int64_t deadline)
             rc = WEFT_OK;
             break;
         }
-        if (rc == WEFT_ETIMEDOUT)
+        if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELLED)
             break;
-        rc = weft_park(&event->word_, now, deadline);
+        rc = weft_park_cancellable(&event->word_, now, deadline);
     }
     atomic_fetch_sub(&event->sleepers_, 1);
     return rc;

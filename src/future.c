@@ -47,7 +47,7 @@ struct weft_future {
     _Atomic int refs;
     weft_lock lock;
     _Atomic int state;
-    _Atomic bool cancel_requested;
+    weft_cancel_source cancel; /* cancel() of a running future fires it */
     void *result;
     int error_code;
     char *error_message;
@@ -270,7 +270,7 @@ bool weft_future_cancel(weft_future *future)
     weft_lock_acquire(&future->lock);
     int s = state_of(future);
     if (s == WEFT_FUTURE_RUNNING)
-        atomic_store(&future->cancel_requested, true);
+        weft_cancel_source_fire(&future->cancel);
     if (s == WEFT_FUTURE_RUNNING || s == WEFT_FUTURE_FINISHED) {
         weft_lock_release(&future->lock);
         return false;
@@ -330,6 +330,8 @@ static int wait_done_locked(weft_future *f, int64_t deadline)
 {
     int rc = WEFT_OK;
     while (!weft_future_done(f)) {
+        if (rc == WEFT_ECANCELLED)
+            return rc; /* this thread's own task was cancelled */
         if (rc == WEFT_ETIMEDOUT || (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns()))
             return WEFT_ETIMEDOUT;
         if (help_hook && f->owner) {
@@ -462,8 +464,16 @@ void *weft_fail(int code, const char *format, ...)
 
 bool weft_cancelled(void)
 {
-    return running_task && atomic_load_explicit(&running_task->cancel_requested,
+    return running_task && atomic_load_explicit(&running_task->cancel.requested,
                                                 memory_order_relaxed);
+}
+
+bool weft_cancellable(bool on)
+{
+    weft_cancel_source *now = weft_park_cancel_source();
+    if (running_task)
+        weft_park_set_cancel_source(on ? &running_task->cancel : NULL);
+    return now != NULL;
 }
 
 void weft_future_run(weft_future *future)
@@ -477,10 +487,13 @@ void weft_future_run(weft_future *future)
     future->fn = NULL;
     future->arg = NULL;
     weft_future *outer = running_task;
+    weft_cancel_source *outer_source = weft_park_cancel_source();
     running_task = future;
+    weft_park_set_cancel_source(NULL); /* until the task asks for it */
     fail_code = 0;
     void *result = fn(arg);
     running_task = outer;
+    weft_park_set_cancel_source(outer_source);
     if (result == WEFT_FAILED && fail_code) {
         char *message = fail_message;
         fail_message = NULL;
@@ -579,6 +592,8 @@ static int wait_waiter(struct waiter *w, int64_t deadline, bool (*ready)(const s
     int rc = WEFT_OK;
     weft_lock_acquire(&w->lock);
     while (!ready(w, ctx)) {
+        if (rc == WEFT_ECANCELLED)
+            break;
         if (rc == WEFT_ETIMEDOUT || (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns())) {
             rc = WEFT_ETIMEDOUT;
             break;

@@ -38,18 +38,29 @@ static bool spin_take(weft_lock *lock)
     return false;
 }
 
-static int acquire_slow(weft_lock *lock, int64_t deadline);
+static int acquire_slow(weft_lock *lock, int64_t deadline, bool cancellable);
 
-/* Acquire with an absolute deadline; shared by lock, rlock and condition. */
-int weft_lock_acquire_until(weft_lock *lock, int64_t deadline)
+static int acquire(weft_lock *lock, int64_t deadline, bool cancellable)
 {
-    int rc = try_take(lock) ? WEFT_OK : acquire_slow(lock, deadline);
+    int rc = try_take(lock) ? WEFT_OK : acquire_slow(lock, deadline, cancellable);
     if (rc == WEFT_OK && weft_debug_on())
         weft_debug_acquired(lock);
     return rc;
 }
 
-static int acquire_slow(weft_lock *lock, int64_t deadline)
+/* Acquire with an absolute deadline: weft's own, never-cancelled form. */
+int weft_lock_acquire_until(weft_lock *lock, int64_t deadline)
+{
+    return acquire(lock, deadline, false);
+}
+
+/* The user-facing form: WEFT_ECANCELLED in a cancellable task. */
+int weft_lock_acquire_waiting(weft_lock *lock, int64_t deadline)
+{
+    return acquire(lock, deadline, true);
+}
+
+static int acquire_slow(weft_lock *lock, int64_t deadline, bool cancellable)
 {
     if (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns())
         return WEFT_ETIMEDOUT; /* a poll: one try, no spinning */
@@ -58,7 +69,11 @@ static int acquire_slow(weft_lock *lock, int64_t deadline)
     /* Mark the lock as waited on; if it was free meanwhile we now hold it
      * (with a possibly needless wake-up on release, which is harmless). */
     while (atomic_exchange_explicit(&lock->state_, HELD_WAITED, memory_order_acquire) != FREE) {
-        if (weft_park(&lock->state_, HELD_WAITED, deadline) == WEFT_ETIMEDOUT) {
+        int rc = cancellable ? weft_park_cancellable(&lock->state_, HELD_WAITED, deadline)
+                             : weft_park(&lock->state_, HELD_WAITED, deadline);
+        if (rc == WEFT_ECANCELLED)
+            return rc;
+        if (rc == WEFT_ETIMEDOUT) {
             uint32_t expected = FREE;
             if (atomic_compare_exchange_strong_explicit(&lock->state_, &expected, HELD_WAITED,
                                                         memory_order_acquire,
@@ -103,7 +118,7 @@ int weft_lock_acquire(weft_lock *lock)
 {
     if (!lock)
         return WEFT_EINVAL;
-    return weft_lock_acquire_until(lock, WEFT_NO_DEADLINE);
+    return weft_lock_acquire_waiting(lock, WEFT_NO_DEADLINE);
 }
 
 int weft_lock_acquire_timeout(weft_lock *lock, double timeout)
@@ -112,7 +127,7 @@ int weft_lock_acquire_timeout(weft_lock *lock, double timeout)
     if (!lock)
         return WEFT_EINVAL;
     int rc = weft_lock_deadline(timeout, &deadline);
-    return rc ? rc : weft_lock_acquire_until(lock, deadline);
+    return rc ? rc : weft_lock_acquire_waiting(lock, deadline);
 }
 
 int weft_lock_try_acquire(weft_lock *lock)
@@ -175,8 +190,10 @@ static bool owned_by(const weft_rlock *rlock, uint64_t me)
     return atomic_load_explicit(&rlock->owner_, memory_order_relaxed) == me;
 }
 
-/* Acquire `levels` levels at once (condition waits restore a saved depth). */
-int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t deadline)
+/* Acquire `levels` levels at once (condition waits restore a saved depth);
+ * cancellable for the user-facing acquires only. */
+int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t deadline,
+                              bool cancellable)
 {
     uint64_t me = weft_self_ident();
     if (owned_by(rlock, me)) {
@@ -184,7 +201,7 @@ int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t d
         atomic_store_explicit(&rlock->depth_, depth + levels, memory_order_relaxed);
         return WEFT_OK;
     }
-    int rc = weft_lock_acquire_until(&rlock->lock_, deadline);
+    int rc = acquire(&rlock->lock_, deadline, cancellable);
     if (rc != WEFT_OK)
         return rc;
     atomic_store_explicit(&rlock->owner_, me, memory_order_relaxed);
@@ -207,7 +224,7 @@ int weft_rlock_acquire(weft_rlock *rlock)
 {
     if (!rlock)
         return WEFT_EINVAL;
-    return weft_rlock_acquire_levels(rlock, 1, WEFT_NO_DEADLINE);
+    return weft_rlock_acquire_levels(rlock, 1, WEFT_NO_DEADLINE, true);
 }
 
 int weft_rlock_acquire_timeout(weft_rlock *rlock, double timeout)
@@ -216,14 +233,14 @@ int weft_rlock_acquire_timeout(weft_rlock *rlock, double timeout)
     if (!rlock)
         return WEFT_EINVAL;
     int rc = weft_lock_deadline(timeout, &deadline);
-    return rc ? rc : weft_rlock_acquire_levels(rlock, 1, deadline);
+    return rc ? rc : weft_rlock_acquire_levels(rlock, 1, deadline, true);
 }
 
 int weft_rlock_try_acquire(weft_rlock *rlock)
 {
     if (!rlock)
         return WEFT_EINVAL;
-    return weft_rlock_acquire_levels(rlock, 1, weft_now_ns());
+    return weft_rlock_acquire_levels(rlock, 1, weft_now_ns(), false);
 }
 
 int weft_rlock_release(weft_rlock *rlock)

@@ -12,6 +12,43 @@ int weft_park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
     return weft_pf_wait(word, expected, deadline);
 }
 
+static _Thread_local weft_cancel_source *cancel_source;
+
+void weft_park_set_cancel_source(weft_cancel_source *source) { cancel_source = source; }
+
+weft_cancel_source *weft_park_cancel_source(void) { return cancel_source; }
+
+void weft_cancel_source_fire(weft_cancel_source *source)
+{
+    atomic_store(&source->requested, true);
+    _Atomic uint32_t *word = atomic_load(&source->parked_on);
+    if (word)
+        weft_pf_wake(word, INT32_MAX); /* others parked there: a spurious wake */
+}
+
+#define CANCEL_SLICE_NS 10000000 /* 10 ms */
+
+int weft_park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
+{
+    weft_cancel_source *src = cancel_source;
+    if (!src)
+        return weft_pf_wait(word, expected, deadline);
+    /* Publish the word, then look at the flag; fire sets the flag, then
+     * looks at the word: one of the two sees the other. */
+    atomic_store(&src->parked_on, word);
+    int rc = WEFT_ECANCELLED;
+    if (!atomic_load(&src->requested)) {
+        int64_t slice = weft_now_ns() + CANCEL_SLICE_NS;
+        rc = weft_pf_wait(word, expected, deadline < slice ? deadline : slice);
+        if (rc == WEFT_ETIMEDOUT && deadline > slice)
+            rc = WEFT_OK; /* only the slice ended: the caller re-checks */
+        if (atomic_load(&src->requested))
+            rc = WEFT_ECANCELLED;
+    }
+    atomic_store(&src->parked_on, NULL);
+    return rc;
+}
+
 void weft_unpark_one(_Atomic uint32_t *word) { weft_pf_wake(word, 1); }
 
 void weft_unpark_all(_Atomic uint32_t *word) { weft_pf_wake(word, INT32_MAX); }
@@ -32,6 +69,9 @@ bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value)
 
 int weft_eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline)
 {
+    weft_cancel_source *src = cancel_source;
+    if (src && atomic_load(&src->requested))
+        return WEFT_ECANCELLED;
     uint32_t none = 0;
     if (atomic_compare_exchange_strong(&ec->spinners, &none, 1)) {
         bool changed = weft_spin_while_equal(&ec->seq, seen);
@@ -43,7 +83,7 @@ int weft_eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline)
      * sleeper (or the spinner it was), or the park below sees the moved
      * count and returns at once. */
     atomic_fetch_add(&ec->sleepers, 1);
-    int rc = weft_park(&ec->seq, seen, deadline);
+    int rc = weft_park_cancellable(&ec->seq, seen, deadline);
     atomic_fetch_sub(&ec->sleepers, 1);
     return rc;
 }

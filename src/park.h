@@ -20,6 +20,30 @@
  * WEFT_ETIMEDOUT (the deadline has passed). */
 int weft_park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
 
+/* ---- cancellable waits ------------------------------------------------
+ *
+ * A thread running a cancellable task (weft_cancellable) has a cancel
+ * source: the flag its future's cancel() sets, and the word the thread is
+ * parked on, so that firing the source wakes it.  A cancellable park
+ * returns WEFT_ECANCELLED once the flag is set.  It also sleeps in slices
+ * of at most 10 ms, so a wake-up that raced with going to sleep costs at
+ * most that. */
+typedef struct weft_cancel_source {
+    _Atomic(bool) requested;
+    _Atomic(_Atomic uint32_t *) parked_on;
+} weft_cancel_source;
+
+/* The calling thread's source: NULL (the default) makes every cancellable
+ * park an ordinary one. */
+void weft_park_set_cancel_source(weft_cancel_source *source);
+weft_cancel_source *weft_park_cancel_source(void);
+
+/* Set the flag and wake the thread if it is parked. */
+void weft_cancel_source_fire(weft_cancel_source *source);
+
+/* As weft_park, but WEFT_ECANCELLED once the thread's source fires. */
+int weft_park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
+
 /* Unpark one / every waiter parked on word. */
 void weft_unpark_one(_Atomic uint32_t *word);
 void weft_unpark_all(_Atomic uint32_t *word);
@@ -79,7 +103,9 @@ static inline uint32_t weft_eventcount_prepare(weft_eventcount *ec)
 }
 
 /* Wait until the count differs from `seen` or the deadline passes.
- * WEFT_OK (changed, or spurious: re-check) or WEFT_ETIMEDOUT. */
+ * WEFT_OK (changed, or spurious: re-check), WEFT_ETIMEDOUT, or
+ * WEFT_ECANCELLED in a cancellable task whose future was cancelled (every
+ * eventcount wait is a user-facing one). */
 int weft_eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline);
 
 /* Move the count and wake one / all waiters. */

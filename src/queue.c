@@ -271,6 +271,8 @@ static int put_until(weft_queue *q, void *item, int64_t deadline)
                 weft_eventcount_notify_one(&q->not_full);
             break;
         }
+        if (rc == WEFT_ECANCELLED)
+            break;
         if (rc == WEFT_ETIMEDOUT || passed(deadline)) {
             rc = WEFT_EFULL;
             break;
@@ -306,6 +308,8 @@ static int get_until(weft_queue *q, void **item, int64_t deadline)
             rc = WEFT_ESHUTDOWN;
             break;
         }
+        if (rc == WEFT_ECANCELLED)
+            break;
         if (rc == WEFT_ETIMEDOUT || passed(deadline)) {
             rc = WEFT_EEMPTY;
             break;
@@ -382,6 +386,8 @@ static int join_until(weft_queue *q, int64_t deadline)
             rc = WEFT_OK;
             break;
         }
+        if (rc == WEFT_ECANCELLED)
+            break;
         if (rc == WEFT_ETIMEDOUT || passed(deadline)) {
             rc = WEFT_ETIMEDOUT;
             break;

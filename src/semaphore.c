@@ -68,9 +68,9 @@ static int acquire_until(weft_semaphore *sem, int64_t deadline)
             rc = WEFT_OK;
             break;
         }
-        if (rc == WEFT_ETIMEDOUT)
+        if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELLED)
             break;
-        rc = weft_park(&sem->value_, 0, deadline);
+        rc = weft_park_cancellable(&sem->value_, 0, deadline);
     }
     atomic_fetch_sub(&sem->sleepers_, 1);
     return rc;

@@ -5,17 +5,22 @@
 #include "weft/condition.h"
 #include "weft/lock.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
-/* Acquire a lock before an absolute deadline (WEFT_NO_DEADLINE: forever). */
+/* Acquire a lock before an absolute deadline (WEFT_NO_DEADLINE: forever).
+ * _until is weft's internal form and is never cancelled; _waiting is the
+ * user-facing one, which returns WEFT_ECANCELLED in a cancellable task. */
 int weft_lock_acquire_until(weft_lock *lock, int64_t deadline);
+int weft_lock_acquire_waiting(weft_lock *lock, int64_t deadline);
 
 /* Python's Lock timeout rule (-1 = forever, other negatives invalid). */
 int weft_lock_deadline(double timeout, int64_t *deadline);
 
 /* Acquire `levels` levels of an rlock at once / release all of them,
  * reporting how many there were (Condition.wait's save and restore). */
-int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t deadline);
+int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t deadline,
+                              bool cancellable);
 int weft_rlock_release_all(weft_rlock *rlock, unsigned long *levels);
 
 /* Condition waits with an absolute deadline (the barrier counts one

@@ -16,6 +16,13 @@ int weft_sleep(double seconds)
     int rc = weft_deadline_after(seconds, &deadline);
     if (rc != WEFT_OK)
         return rc;
-    weft_pf_sleep_until(deadline);
-    return WEFT_OK;
+    if (!weft_park_cancel_source()) {
+        weft_pf_sleep_until(deadline);
+        return WEFT_OK;
+    }
+    /* In a cancellable task: sleep by parking, so that cancel wakes it. */
+    _Atomic uint32_t never_changes = 0;
+    while ((rc = weft_park_cancellable(&never_changes, 0, deadline)) == WEFT_OK) {
+    }
+    return rc == WEFT_ECANCELLED ? WEFT_ECANCELLED : WEFT_OK;
 }

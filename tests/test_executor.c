@@ -531,6 +531,141 @@ static void pool_futures_with_wait_and_as_completed(void **state)
     weft_executor_free(ex);
 }
 
+/* ---- cancellable waits (beyond Python) ------------------------------------ */
+
+enum { W_EVENT, W_LOCK, W_RLOCK, W_QUEUE, W_SEMAPHORE, W_CONDITION, W_FUTURE, W_SLEEP,
+       W_JOIN, W_BARRIER, W_WAIT, W_KINDS };
+
+static weft_event never_set = WEFT_EVENT_INIT;
+static weft_lock held_lock = WEFT_LOCK_INIT;
+static weft_rlock held_rlock = WEFT_RLOCK_INIT;
+static weft_semaphore empty_sem = WEFT_SEMAPHORE_INIT(0);
+static weft_condition quiet_cond = WEFT_CONDITION_INIT;
+static weft_queue *empty_queue;
+static weft_future *never_done;
+static weft_thread *blocked_thread;
+static weft_barrier two_party;
+static atomic_int wait_rc[W_KINDS];
+static atomic_int cond_lock_held_after;
+static atomic_int opt_in = 1;
+
+static void *blocked_on_gate(void *arg)
+{
+    (void)arg;
+    weft_event_wait(&gate);
+    return NULL;
+}
+
+static void *block_in(void *arg)
+{
+    int kind = (int)(intptr_t)arg;
+    weft_cancellable(atomic_load(&opt_in) != 0);
+    void *item;
+    int rc = -1;
+    switch (kind) {
+    case W_EVENT: rc = weft_event_wait(atomic_load(&opt_in) ? &never_set : &gate); break;
+    case W_LOCK: rc = weft_lock_acquire(&held_lock); break;
+    case W_RLOCK: rc = weft_rlock_acquire(&held_rlock); break;
+    case W_QUEUE: rc = weft_queue_get(empty_queue, &item); break;
+    case W_SEMAPHORE: rc = weft_semaphore_acquire(&empty_sem); break;
+    case W_CONDITION:
+        weft_condition_acquire(&quiet_cond);
+        rc = weft_condition_wait(&quiet_cond);
+        atomic_store(&cond_lock_held_after, weft_rlock_is_owned(&quiet_cond.own_));
+        weft_condition_release(&quiet_cond);
+        break;
+    case W_FUTURE: rc = weft_future_result(never_done, NULL); break;
+    case W_SLEEP: rc = weft_sleep(atomic_load(&opt_in) ? 30 : 0.2); break;
+    case W_JOIN: rc = weft_thread_join(blocked_thread, NULL); break;
+    case W_BARRIER: rc = weft_barrier_wait(&two_party, NULL); break;
+    case W_WAIT: rc = weft_wait(&never_done, 1, WEFT_FOREVER, WEFT_ALL_COMPLETED, NULL); break;
+    }
+    atomic_store(&wait_rc[kind], rc);
+    return NULL;
+}
+
+static void cancellable_waits_scenario(bool cancellable)
+{
+    weft_executor *ex = pool_with(W_KINDS, NULL);
+    weft_event_clear(&gate);
+    weft_event_clear(&never_set);
+    weft_lock_init(&held_lock);
+    weft_lock_acquire(&held_lock);
+    weft_rlock_init(&held_rlock);
+    weft_rlock_acquire(&held_rlock); /* owned by this thread, not the tasks' */
+    weft_semaphore_init(&empty_sem, 0);
+    weft_queue_new(&empty_queue, 0);
+    weft_future_new(&never_done);
+    weft_barrier_init(&two_party, 2, NULL, NULL, WEFT_FOREVER);
+    weft_thread_new(&blocked_thread, blocked_on_gate, NULL, NULL);
+    weft_thread_start(blocked_thread);
+    atomic_store(&opt_in, cancellable);
+    weft_future *fs[W_KINDS];
+    for (intptr_t k = 0; k < W_KINDS; k++) {
+        atomic_store(&wait_rc[k], -1);
+        weft_executor_submit(ex, block_in, (void *)k, &fs[k]);
+    }
+    for (int k = 0; k < W_KINDS; k++)
+        assert_eventually(weft_future_running(fs[k]), 10);
+    nap(0.05); /* let them block */
+    double t0 = weft_monotonic();
+    for (int k = 0; k < W_KINDS; k++)
+        assert_false(weft_future_cancel(fs[k])); /* running: false, flag set */
+    if (cancellable) {
+        assert_int_equal(weft_wait(fs, W_KINDS, 10, WEFT_ALL_COMPLETED, NULL), WEFT_OK);
+        assert_true(weft_monotonic() - t0 < 1.0);
+        for (int k = 0; k < W_KINDS; k++)
+            if (atomic_load(&wait_rc[k]) != WEFT_ECANCELLED)
+                fail_msg("wait kind %d returned %d", k, atomic_load(&wait_rc[k]));
+        assert_int_equal(atomic_load(&cond_lock_held_after), 1);
+        assert_true(weft_barrier_broken(&two_party));
+    } else {
+        /* Not opted in: the cancel request does not interrupt the waits. */
+        nap(0.1);
+        assert_int_equal(atomic_load(&wait_rc[W_EVENT]), -1);
+        assert_int_equal(atomic_load(&wait_rc[W_LOCK]), -1);
+        weft_event_set(&gate);
+        weft_lock_release(&held_lock);
+        assert_int_equal(weft_future_result_timeout(fs[W_EVENT], 10, NULL), WEFT_OK);
+        assert_int_equal(atomic_load(&wait_rc[W_EVENT]), WEFT_OK);
+        assert_int_equal(weft_future_result_timeout(fs[W_LOCK], 10, NULL), WEFT_OK);
+        assert_int_equal(atomic_load(&wait_rc[W_LOCK]), WEFT_OK); /* the task holds it now */
+        /* unblock the rest so the pool can finish */
+        weft_rlock_release(&held_rlock);
+        weft_semaphore_release_n(&empty_sem, 1);
+        weft_queue_put(empty_queue, NULL);
+        weft_condition_acquire(&quiet_cond);
+        weft_condition_notify_all(&quiet_cond);
+        weft_condition_release(&quiet_cond);
+        weft_future_set_result(never_done, NULL);
+        weft_barrier_abort(&two_party);
+        assert_int_equal(weft_wait(fs, W_KINDS, 60, WEFT_ALL_COMPLETED, NULL), WEFT_OK);
+    }
+    weft_event_set(&gate);
+    weft_thread_join(blocked_thread, NULL);
+    weft_thread_free(blocked_thread);
+    weft_lock_release(&held_lock);
+    if (cancellable)
+        weft_rlock_release(&held_rlock);
+    for (int k = 0; k < W_KINDS; k++)
+        weft_future_release(fs[k]);
+    weft_executor_free(ex);
+    weft_queue_free(empty_queue);
+    weft_future_release(never_done);
+}
+
+static void pool_cancellable_waits_return_cancelled(void **state)
+{
+    (void)state;
+    cancellable_waits_scenario(true);
+}
+
+static void pool_waits_not_cancellable_unless_asked(void **state)
+{
+    (void)state;
+    cancellable_waits_scenario(false);
+}
+
 /* ---- map ----------------------------------------------------------------- */
 
 static void *square(void *arg)
@@ -897,6 +1032,8 @@ int main(void)
         cmocka_unit_test(pool_resize_while_running),
         cmocka_unit_test(pool_shutdown_from_own_task),
         cmocka_unit_test(pool_futures_with_wait_and_as_completed),
+        cmocka_unit_test(pool_cancellable_waits_return_cancelled),
+        cmocka_unit_test(pool_waits_not_cancellable_unless_asked),
         cmocka_unit_test(map_results_in_input_order),
         cmocka_unit_test(map_submits_everything_at_once),
         cmocka_unit_test(map_failure_is_per_element),

@@ -148,6 +148,17 @@ extern char weft_failed_marker_;
  * False outside a task. */
 bool weft_cancelled(void);
 
+/* Make the running task's blocking weft calls cancellable (beyond
+ * Python): once its future is cancelled, every wait it makes or is
+ * making (lock, rlock and condition acquire, condition, event, semaphore,
+ * queue put/get/join, future result and exception, weft_wait,
+ * as_completed, thread join, weft_sleep) returns WEFT_ECANCELLED within
+ * about 10 ms; a condition wait still retakes its lock first, and a
+ * barrier wait breaks the barrier for the others.  Off at the start of
+ * every task.  Returns the previous setting; outside a task it does
+ * nothing and returns false. */
+bool weft_cancellable(bool on);
+
 /* ---- waiting for many ------------------------------------------------------ */
 
 typedef enum weft_return_when {

@@ -37,7 +37,9 @@ double weft_perf_counter(void);
 
 /* weft_sleep — suspend the calling thread for at least `seconds`.
  * Returns WEFT_OK, or WEFT_EINVAL if seconds is negative, NaN or above
- * WEFT_TIMEOUT_MAX (infinity is also WEFT_EINVAL: a sleep must end).
+ * WEFT_TIMEOUT_MAX (infinity is also WEFT_EINVAL: a sleep must end), or
+ * WEFT_ECANCELLED in a cancellable task (weft_cancellable) whose future is
+ * cancelled.
  * Python: time.sleep(seconds) (ValueError for a negative length). */
 int weft_sleep(double seconds);
 
