@@ -6,13 +6,14 @@
 #define _POSIX_C_SOURCE 200809L
 #include <weft.h>
 
+#include "bench_util.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int reps = 7;
-static long scale = 1;
+static long scale = 1; /* --quick divides the sizes */
 
 static void *noop(void *arg) { return arg; }
 
@@ -142,30 +143,12 @@ static double w7(long n)
     return dt * 1000.0;
 }
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
-    const char *csv_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) {
-            scale = 10;
-            reps = 3;
-        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-            reps = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-            csv_path = argv[++i];
-        } else {
-            fprintf(stderr, "usage: %s [--quick] [--reps N] [--csv FILE]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (reps < 1 || reps > 64)
+    struct bench_args args;
+    if (bench_parse(argc, argv, 7, 10, &args))
         return 2;
+    scale = args.scale;
     struct {
         const char *id, *what;
         double (*fn)(long);
@@ -176,24 +159,19 @@ int main(int argc, char **argv)
         {"W6", "CPU-bound map speed-up x1000 (higher is better)", w6, 10000000 / scale},
         {"W7", "1000 x sleep(0.1) on 1000 workers, ms", w7, 1000},
     };
-    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
-    if (csv)
-        fprintf(csv, "workload,implementation,median_ns,min_ns,max_ns\n");
     printf("%-4s %-50s %s\n", "id", "workload", "weft median [min..max]");
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
-        double s[64];
+        double s[BENCH_MAX_REPS];
+        char text[64];
         if (getenv("BENCH_ONLY") && strcmp(getenv("BENCH_ONLY"), rows[r].id))
             continue;
         rows[r].fn(rows[r].n / 4 + 1);
-        for (int i = 0; i < reps; i++)
+        for (int i = 0; i < args.reps; i++)
             s[i] = rows[r].fn(rows[r].n);
-        qsort(s, (size_t)reps, sizeof *s, by_value);
-        printf("%-4s %-50s %.1f [%.1f..%.1f]\n", rows[r].id, rows[r].what, s[reps / 2], s[0],
-               s[reps - 1]);
-        if (csv)
-            fprintf(csv, "%s,weft,%.2f,%.2f,%.2f\n", rows[r].id, s[reps / 2], s[0], s[reps - 1]);
+        struct bench_figure f = bench_summarize(s, args.reps);
+        printf("%-4s %-50s %s\n", rows[r].id, rows[r].what, bench_text(f, text, sizeof text));
+        bench_csv(&args, rows[r].id, "weft", f);
     }
-    if (csv)
-        fclose(csv);
+    bench_done(&args);
     return 0;
 }

@@ -10,6 +10,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <weft.h>
 
+#include "bench_util.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -130,60 +132,31 @@ static double run_pairs(bool use_weft, int pairs, long items)
 
 /* ---- driver ------------------------------------------------------------------- */
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
-    int reps = 9;
-    long items = 2000000;
-    const char *csv_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) {
-            reps = 3;
-            items = 100000;
-        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-            reps = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-            csv_path = argv[++i];
-        } else {
-            fprintf(stderr, "usage: %s [--quick] [--reps N] [--csv FILE]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (reps < 1 || reps > 64)
+    struct bench_args args;
+    if (bench_parse(argc, argv, 9, 20, &args))
         return 2;
-    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
-    if (csv)
-        fprintf(csv, "workload,implementation,median_ns,min_ns,max_ns\n");
+    long items = 2000000 / args.scale;
     printf("W3 queue hand-off, capacity %d, blocking put/get, ns per item: "
-           "median of %d [min..max]\n", CAPACITY, reps);
+           "median of %d [min..max]\n", CAPACITY, args.reps);
     printf("%-10s %24s %24s %s\n", "", "weft_queue", "pthread mutex+cond ring", "weft/peer");
     for (int pairs = 1; pairs <= 2; pairs++) {
-        double w[64], p[64];
+        double w[BENCH_MAX_REPS], p[BENCH_MAX_REPS];
         run_pairs(true, pairs, items / 4);
         run_pairs(false, pairs, items / 4);
-        for (int i = 0; i < reps; i++) {
+        for (int i = 0; i < args.reps; i++) { /* interleaved: drift hits both */
             w[i] = run_pairs(true, pairs, items);
             p[i] = run_pairs(false, pairs, items);
         }
-        qsort(w, (size_t)reps, sizeof *w, by_value);
-        qsort(p, (size_t)reps, sizeof *p, by_value);
+        struct bench_figure fw = bench_summarize(w, args.reps), fp = bench_summarize(p, args.reps);
         char wt[48], pt[48], label[16];
-        snprintf(wt, sizeof wt, "%.1f [%.1f..%.1f]", w[reps / 2], w[0], w[reps - 1]);
-        snprintf(pt, sizeof pt, "%.1f [%.1f..%.1f]", p[reps / 2], p[0], p[reps - 1]);
-        snprintf(label, sizeof label, "%dP/%dC", pairs, pairs);
-        printf("%-10s %24s %24s %.2f\n", label, wt, pt, w[reps / 2] / p[reps / 2]);
-        if (csv) {
-            fprintf(csv, "W3 %s,weft,%.2f,%.2f,%.2f\n", label, w[reps / 2], w[0], w[reps - 1]);
-            fprintf(csv, "W3 %s,pthread mutex+cond ring,%.2f,%.2f,%.2f\n", label, p[reps / 2], p[0],
-                    p[reps - 1]);
-        }
+        snprintf(label, sizeof label, "W3 %dP/%dC", pairs, pairs);
+        printf("%-10s %24s %24s %.2f\n", label + 3, bench_text(fw, wt, sizeof wt),
+               bench_text(fp, pt, sizeof pt), fw.median / fp.median);
+        bench_csv(&args, label, "weft", fw);
+        bench_csv(&args, label, "pthread mutex+cond ring", fp);
     }
-    if (csv)
-        fclose(csv);
+    bench_done(&args);
     return 0;
 }

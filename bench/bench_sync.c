@@ -8,6 +8,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <weft.h>
 
+#include "bench_util.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,6 @@
 typedef double (*workload_fn)(long n); /* returns ns per operation */
 
 static int reps = 11;
-static long scale = 1; /* --quick divides the sizes */
 
 /* ---- W4: uncontended acquire + release on one thread ---------------------- */
 
@@ -133,36 +134,20 @@ static double w10_pthread(long n)
 
 /* ---- driver ---------------------------------------------------------------- */
 
-struct figure {
-    double median, min, max;
-};
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static struct figure summarize(double *samples)
-{
-    qsort(samples, (size_t)reps, sizeof *samples, by_value);
-    return (struct figure){samples[reps / 2], samples[0], samples[reps - 1]};
-}
-
 /* Warm both up, then alternate them, so that drift on a shared machine
  * falls on both sides alike. */
-static void measure_pair(workload_fn a, workload_fn b, long n, struct figure *fa,
-                         struct figure *fb)
+static void measure_pair(workload_fn a, workload_fn b, long n, struct bench_figure *fa,
+                         struct bench_figure *fb)
 {
-    double sa[64], sb[64];
+    double sa[BENCH_MAX_REPS], sb[BENCH_MAX_REPS];
     a(n / 4 + 1);
     b(n / 4 + 1);
     for (int i = 0; i < reps; i++) {
         sa[i] = a(n);
         sb[i] = b(n);
     }
-    *fa = summarize(sa);
-    *fb = summarize(sb);
+    *fa = bench_summarize(sa, reps);
+    *fb = bench_summarize(sb, reps);
 }
 
 struct row {
@@ -174,24 +159,11 @@ struct row {
 
 int main(int argc, char **argv)
 {
-    const char *csv_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) {
-            scale = 20;
-            reps = 3;
-        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-            reps = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
-            csv_path = argv[++i];
-        } else {
-            fprintf(stderr, "usage: %s [--quick] [--reps N] [--csv FILE]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (reps < 1 || reps > 64) {
-        fprintf(stderr, "--reps must be 1..64\n");
+    struct bench_args args;
+    if (bench_parse(argc, argv, 11, 20, &args))
         return 2;
-    }
+    reps = args.reps;
+    long scale = args.scale;
     const struct row rows[] = {
         {"W4", "uncontended lock, ns per acquire+release", w4_weft, w4_pthread,
          "pthread_mutex", 20000000 / scale},
@@ -200,9 +172,6 @@ int main(int argc, char **argv)
         {"W10", "thread start + join, ns", w10_weft, w10_pthread, "pthread_create+join",
          4000 / scale},
     };
-    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
-    if (csv)
-        fprintf(csv, "workload,implementation,median_ns,min_ns,max_ns\n");
     char model[128] = "unknown CPU";
     FILE *info = fopen("/proc/cpuinfo", "r");
     for (char line[256]; info && fgets(line, sizeof line, info);) {
@@ -220,19 +189,15 @@ int main(int argc, char **argv)
            "weft/peer");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct row *r = &rows[i];
-        struct figure w, p;
+        struct bench_figure w, p;
+        char wtext[48], ptext[48];
         measure_pair(r->weft, r->peer, r->n, &w, &p);
-        char wtext[40], ptext[40];
-        snprintf(wtext, sizeof wtext, "%.1f [%.1f..%.1f]", w.median, w.min, w.max);
-        snprintf(ptext, sizeof ptext, "%.1f [%.1f..%.1f]", p.median, p.min, p.max);
-        printf("%-4s %-42s %22s %22s %-20s %.2f\n", r->id, r->what, wtext, ptext, r->peer_name,
-               w.median / p.median);
-        if (csv) {
-            fprintf(csv, "%s,weft,%.2f,%.2f,%.2f\n", r->id, w.median, w.min, w.max);
-            fprintf(csv, "%s,%s,%.2f,%.2f,%.2f\n", r->id, r->peer_name, p.median, p.min, p.max);
-        }
+        printf("%-4s %-42s %22s %22s %-20s %.2f\n", r->id, r->what,
+               bench_text(w, wtext, sizeof wtext), bench_text(p, ptext, sizeof ptext),
+               r->peer_name, w.median / p.median);
+        bench_csv(&args, r->id, "weft", w);
+        bench_csv(&args, r->id, r->peer_name, p);
     }
-    if (csv)
-        fclose(csv);
+    bench_done(&args);
     return 0;
 }

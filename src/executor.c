@@ -8,6 +8,7 @@
 #include "park.h"
 #include "thread_internal.h"
 #include "weft/lock.h"
+#include "weft/queue.h"
 #include "weft/status.h"
 #include "weft/time.h"
 
@@ -129,8 +130,7 @@ struct weft_map {
     bool input_done;
     long buffersize;
     int64_t deadline;
-    weft_future **ring; /* submitted, not yet yielded, in input order */
-    size_t head, count, capacity;
+    weft_queue *pending; /* futures submitted, not yet yielded, in input order */
     bool over;
     int error_code;
     char *error_message;
@@ -145,6 +145,13 @@ static bool array_source(void *ctx, void **arg)
     return true;
 }
 
+/* The oldest future not yet yielded, or NULL. */
+static weft_future *take_pending(weft_map *m)
+{
+    void *f = NULL;
+    return weft_queue_get_nowait(m->pending, &f) == WEFT_OK ? f : NULL;
+}
+
 /* Submit the next input, if any.  WEFT_OK also when the input is over. */
 static int submit_next(weft_map *m)
 {
@@ -153,31 +160,19 @@ static int submit_next(weft_map *m)
         m->input_done = true;
         return WEFT_OK;
     }
-    if (m->count == m->capacity) {
-        size_t cap = m->capacity ? m->capacity * 2 : 16;
-        weft_future **ring = malloc(cap * sizeof *ring);
-        if (!ring)
-            return WEFT_ENOMEM;
-        for (size_t i = 0; i < m->count; i++)
-            ring[i] = m->ring[(m->head + i) % m->capacity];
-        free(m->ring);
-        m->ring = ring;
-        m->head = 0;
-        m->capacity = cap;
-    }
     weft_future *f;
     int rc = weft_executor_submit(m->executor, m->fn, arg, &f);
-    if (rc == WEFT_OK)
-        m->ring[(m->head + m->count++) % m->capacity] = f;
+    if (rc == WEFT_OK && (rc = weft_queue_put_nowait(m->pending, f)) != WEFT_OK) {
+        weft_future_cancel(f);
+        weft_future_release(f);
+    }
     return rc;
 }
 
 /* Cancel and drop every future not yet yielded; the iteration is over. */
 static void cancel_rest(weft_map *m)
 {
-    for (; m->count; m->count--) {
-        weft_future *f = m->ring[m->head];
-        m->head = (m->head + 1) % m->capacity;
+    for (weft_future *f; (f = take_pending(m));) {
         weft_future_cancel(f);
         weft_future_release(f);
     }
@@ -200,9 +195,13 @@ int weft_executor_map_source(weft_executor *executor, weft_task_fn fn, weft_map_
         return WEFT_ENOMEM;
     *m = (weft_map){.executor = executor, .fn = fn, .source = source, .ctx = ctx,
                     .buffersize = options->buffersize, .deadline = deadline};
-    int rc = WEFT_OK;
+    int rc = weft_queue_new(&m->pending, 0);
+    if (rc != WEFT_OK) {
+        free(m);
+        return rc;
+    }
     while (rc == WEFT_OK && !m->input_done &&
-           (m->buffersize == 0 || (long)m->count < m->buffersize))
+           (m->buffersize == 0 || (long)weft_queue_qsize(m->pending) < m->buffersize))
         rc = submit_next(m);
     if (rc != WEFT_OK) {
         weft_map_free(m);
@@ -245,20 +244,20 @@ int weft_map_next(weft_map *it, void **result)
             return rc;
         }
     }
-    if (it->count == 0) {
+    weft_future *f = take_pending(it);
+    if (!f) {
         it->over = true;
         return WEFT_ESTOP;
     }
-    weft_future *f = it->ring[it->head];
     double left = it->deadline == WEFT_NO_DEADLINE ? WEFT_FOREVER
                                                    : (double)(it->deadline - weft_now_ns()) / 1e9;
     int rc = weft_future_result_timeout(f, left > 0 ? left : 0, result);
     if (rc == WEFT_ETIMEDOUT) {
+        weft_future_cancel(f);
+        weft_future_release(f);
         cancel_rest(it);
         return WEFT_ETIMEDOUT;
     }
-    it->head = (it->head + 1) % it->capacity;
-    it->count--;
     free(it->error_message);
     it->error_message = NULL;
     it->error_code = weft_future_error_code(f);
@@ -284,7 +283,7 @@ void weft_map_free(weft_map *it)
     if (!it)
         return;
     cancel_rest(it);
-    free(it->ring);
+    weft_queue_free(it->pending);
     free(it->error_message);
     free(it);
 }
