@@ -13,7 +13,7 @@ CTEST   := ctest --output-on-failure -j $(JOBS)
 
 # Debian packages the build and the tests need; the benchmarks' peers.
 PACKAGES := cmake make gcc pkg-config libcmocka-dev
-BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev python3
+BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev python3
 BENCH_ARGS ?=
 
 .PHONY: all demo test test-plain test-portable test-asan test-tsan test-install \
@@ -72,8 +72,10 @@ test: test-plain test-install test-portable test-asan test-tsan
 
 bench: deps bench-deps
 	$(call configure,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
-	GOCACHE=$(CURDIR)/$(BUILD)/gocache GOFLAGS=-mod=mod GO111MODULE=off \
-	    go build -o $(BUILD)/release/bench/w3_go bench/peers/w3_go.go
+	for g in w3_go w2_go; do \
+	    GOCACHE=$(CURDIR)/$(BUILD)/gocache GO111MODULE=off \
+	        go build -o $(BUILD)/release/bench/$$g bench/peers/$$g.go || exit 1; \
+	done
 	python3 bench/compare.py --build $(BUILD)/release --csv $(BUILD)/release/bench/results.csv $(BENCH_ARGS)
 
 install: build

@@ -75,11 +75,20 @@ def main():
     rows += weft_rows(args.build, args.quick, "bench_sync")
     rows += weft_rows(args.build, args.quick, "bench_queue")
     rows += weft_rows(args.build, args.quick, "bench_pool")
+    pool_items = ["--items", "100000", "--reps", "3"] if args.quick else []
+    py_pool_items = ["--items", "5000", "--reps", "3"] if args.quick else []
     peers = [
-        ("Go", [os.path.join(bench, "w3_go")] + [a.replace("--", "-") for a in items]),
-        ("GLib", [os.path.join(bench, "w3_glib")] + items),
-        ("oneTBB", [os.path.join(bench, "w3_tbb")] + items),
-        ("CPython", [sys.executable, os.path.join(HERE, "peers", "w3_python.py")] + py_items),
+        ("Go W3", [os.path.join(bench, "w3_go")] + items),
+        ("Go W2", [os.path.join(bench, "w2_go")] + items),
+        ("GLib W3", [os.path.join(bench, "w3_glib")] + items),
+        ("GLib W1/W2", [os.path.join(bench, "w12_glib")] + pool_items),
+        ("libuv W1/W2", [os.path.join(bench, "w12_uv")] + pool_items),
+        ("OpenMP W1", [os.path.join(bench, "w1_omp")] + pool_items),
+        ("oneTBB W3", [os.path.join(bench, "w3_tbb")] + items),
+        ("oneTBB W1", [os.path.join(bench, "w1_tbb")] + pool_items),
+        ("CPython W3", [sys.executable, os.path.join(HERE, "peers", "w3_python.py")] + py_items),
+        ("CPython W1/W2",
+         [sys.executable, os.path.join(HERE, "peers", "w12_python.py")] + py_pool_items),
     ]
     missing = []
     for name, command in peers:
@@ -90,7 +99,8 @@ def main():
 
     print()
     print(f"weft benchmarks — {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cpus, {cpu_model()}")
-    print("median [min..max] in ns; ratio = weft / peer (below 1: weft is faster)")
+    print("median [min..max] in ns (W6: speed-up x1000, higher is better; W7: ms);")
+    print("ratio = weft / peer (below 1: weft is faster)")
     print()
     workloads = []
     for r in rows:
