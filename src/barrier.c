@@ -34,7 +34,7 @@ int weft_barrier_destroy(weft_barrier *barrier)
 {
     if (!barrier)
         return WEFT_EINVAL;
-    weft_lock_acquire(&barrier->lock_);
+    weft_lock_take(&barrier->lock_);
     size_t count = barrier->count_;
     weft_lock_release(&barrier->lock_);
     return count ? WEFT_ESTATE : WEFT_OK;
@@ -78,7 +78,7 @@ static int wait_for_round(weft_barrier *barrier, int64_t deadline)
 
 static int wait_until(weft_barrier *barrier, int64_t deadline, size_t *index)
 {
-    weft_lock_acquire(&barrier->lock_);
+    weft_lock_take(&barrier->lock_);
     /* A previous round still leaving (or a reset in progress) finishes
      * first, so that rounds never mix. */
     int rc = weft_condition_wait_for_until(&barrier->cond_, not_draining, barrier,
@@ -125,7 +125,7 @@ int weft_barrier_reset(weft_barrier *barrier)
 {
     if (!barrier)
         return WEFT_EINVAL;
-    weft_lock_acquire(&barrier->lock_);
+    weft_lock_take(&barrier->lock_);
     if (barrier->count_ > 0) {
         /* Waiters still inside: they leave with an error, the last one out
          * reopens the barrier. */
@@ -143,7 +143,7 @@ int weft_barrier_abort(weft_barrier *barrier)
 {
     if (!barrier)
         return WEFT_EINVAL;
-    weft_lock_acquire(&barrier->lock_);
+    weft_lock_take(&barrier->lock_);
     set_state(barrier, BROKEN);
     weft_lock_release(&barrier->lock_);
     return WEFT_OK;
@@ -158,7 +158,7 @@ size_t weft_barrier_n_waiting(weft_barrier *barrier)
 {
     if (!barrier)
         return 0;
-    weft_lock_acquire(&barrier->lock_);
+    weft_lock_take(&barrier->lock_);
     size_t n = barrier->state_ == FILLING ? barrier->count_ : 0;
     weft_lock_release(&barrier->lock_);
     return n;
@@ -168,7 +168,7 @@ bool weft_barrier_broken(weft_barrier *barrier)
 {
     if (!barrier)
         return false;
-    weft_lock_acquire(&barrier->lock_);
+    weft_lock_take(&barrier->lock_);
     bool broken = barrier->state_ == BROKEN;
     weft_lock_release(&barrier->lock_);
     return broken;

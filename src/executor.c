@@ -2,6 +2,7 @@
  * of operations: submit, shutdown, free, stats, resize and map; and the
  * shutdown of live executors at process exit. */
 #include "executor_internal.h"
+#include "sync_internal.h"
 
 #include "debug_internal.h"
 
@@ -24,7 +25,7 @@ static weft_exit_hook exit_hook;
  * runs, then the workers end (and the thread layer joins them). */
 static void shut_down_live_executors(void)
 {
-    weft_lock_acquire(&live_lock);
+    weft_lock_take(&live_lock);
     for (weft_executor *ex = live; ex; ex = ex->next) {
         if (!atomic_load(&ex->shut_down) && weft_debug_on())
             weft_debug_report("executor '%s' was never shut down", ex->name);
@@ -39,7 +40,7 @@ int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *op
     ex->ops = ops;
     ex->name = name;
     atomic_init(&ex->shut_down, false);
-    weft_lock_acquire(&live_lock);
+    weft_lock_take(&live_lock);
     if (!exit_hook_added) {
         exit_hook.run = shut_down_live_executors;
         weft_add_exit_hook(&exit_hook);
@@ -56,7 +57,7 @@ int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *op
 
 void weft_executor_unregister(weft_executor *ex)
 {
-    weft_lock_acquire(&live_lock);
+    weft_lock_take(&live_lock);
     if (ex->prev)
         ex->prev->next = ex->next;
     else

@@ -169,7 +169,7 @@ const char *weft_future_error_message(weft_future *future)
 /* Tell a multi-future waiter that f is done (f's lock held). */
 static void notify_waiter(struct waiter *w, weft_future *f, bool failed)
 {
-    weft_lock_acquire(&w->lock);
+    weft_lock_take(&w->lock);
     w->done++;
     w->failed += failed;
     if (w->ready)
@@ -210,7 +210,7 @@ static void run_callbacks(weft_future *f, struct callback_node *callbacks)
 
 static int complete(weft_future *f, void *result, int code, char *message)
 {
-    weft_lock_acquire(&f->lock);
+    weft_lock_take(&f->lock);
     int s = state_of(f);
     if (s == WEFT_FUTURE_FINISHED || is_cancelled_state(s)) {
         weft_lock_release(&f->lock);
@@ -267,7 +267,7 @@ bool weft_future_cancel(weft_future *future)
 {
     if (!future)
         return false;
-    weft_lock_acquire(&future->lock);
+    weft_lock_take(&future->lock);
     int s = state_of(future);
     if (s == WEFT_FUTURE_RUNNING)
         weft_cancel_source_fire(&future->cancel);
@@ -292,7 +292,7 @@ int weft_future_set_running_or_notify_cancel(weft_future *future)
     if (!future)
         return WEFT_EINVAL;
     int rc;
-    weft_lock_acquire(&future->lock);
+    weft_lock_take(&future->lock);
     switch (state_of(future)) {
     case WEFT_FUTURE_PENDING:
         atomic_store_explicit(&future->state, WEFT_FUTURE_RUNNING, memory_order_release);
@@ -337,7 +337,7 @@ static int wait_done_locked(weft_future *f, int64_t deadline)
         if (help_hook && f->owner) {
             weft_lock_release(&f->lock);
             bool helped = help_hook(f);
-            weft_lock_acquire(&f->lock);
+            weft_lock_take(&f->lock);
             if (helped)
                 continue;
         }
@@ -352,7 +352,7 @@ static int wait_done_locked(weft_future *f, int64_t deadline)
         rc = weft_eventcount_wait(&f->done_ec, seen, until);
         if (rc == WEFT_ETIMEDOUT && until != deadline)
             rc = WEFT_OK;
-        weft_lock_acquire(&f->lock);
+        weft_lock_take(&f->lock);
         f->result_waiters--;
     }
     return WEFT_OK;
@@ -371,7 +371,7 @@ int weft_future_result_timeout(weft_future *future, double timeout, void **resul
     int rc = timed_wait(future, timeout, &deadline);
     if (rc != WEFT_OK)
         return rc;
-    weft_lock_acquire(&future->lock);
+    weft_lock_take(&future->lock);
     rc = wait_done_locked(future, deadline);
     if (rc == WEFT_OK)
         rc = outcome_locked(future, result);
@@ -391,7 +391,7 @@ int weft_future_exception_timeout(weft_future *future, double timeout, int *code
     int rc = timed_wait(future, timeout, &deadline);
     if (rc != WEFT_OK)
         return rc;
-    weft_lock_acquire(&future->lock);
+    weft_lock_take(&future->lock);
     rc = wait_done_locked(future, deadline);
     if (rc == WEFT_OK && is_cancelled_state(state_of(future)))
         rc = WEFT_ECANCELLED;
@@ -413,7 +413,7 @@ int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, 
     if (!node)
         return WEFT_ENOMEM;
     *node = (struct callback_node){fn, arg, NULL};
-    weft_lock_acquire(&future->lock);
+    weft_lock_take(&future->lock);
     if (!weft_future_done(future)) {
         *future->callbacks_tail = node;
         future->callbacks_tail = &node->next;
@@ -432,7 +432,7 @@ int weft_future_repr(weft_future *future, char *buf, size_t size)
         return snprintf(buf, size, "<weft_future at (nil)>");
     static const char *const names[] = {"pending", "running", "cancelled", "cancelled",
                                         "finished"};
-    weft_lock_acquire(&future->lock);
+    weft_lock_take(&future->lock);
     int s = state_of(future);
     int n;
     if (s != WEFT_FUTURE_FINISHED)
@@ -541,9 +541,9 @@ static void register_waiter(struct waiter *w, weft_future **fs, size_t n,
     for (size_t i = 0; i < n; i++) {
         weft_future *f = fs[i];
         nodes[i] = (struct waiter_node){w, NULL, NULL};
-        weft_lock_acquire(&f->lock);
+        weft_lock_take(&f->lock);
         if (counts_as_done(state_of(f))) {
-            weft_lock_acquire(&w->lock);
+            weft_lock_take(&w->lock);
             w->done++;
             w->failed += state_of(f) == WEFT_FUTURE_FINISHED && f->error_code != 0;
             if (w->ready)
@@ -565,7 +565,7 @@ static void unregister_waiter(struct waiter_node *nodes, size_t n)
         weft_future *f = nodes[i].future;
         if (!f)
             continue;
-        weft_lock_acquire(&f->lock);
+        weft_lock_take(&f->lock);
         for (struct waiter_node **link = &f->waiters; *link; link = &(*link)->next) {
             if (*link == &nodes[i]) {
                 *link = nodes[i].next;
@@ -590,7 +590,7 @@ static int wait_waiter(struct waiter *w, int64_t deadline, bool (*ready)(const s
                        const void *ctx)
 {
     int rc = WEFT_OK;
-    weft_lock_acquire(&w->lock);
+    weft_lock_take(&w->lock);
     while (!ready(w, ctx)) {
         if (rc == WEFT_ECANCELLED)
             break;
@@ -601,7 +601,7 @@ static int wait_waiter(struct waiter *w, int64_t deadline, bool (*ready)(const s
         uint32_t seen = weft_eventcount_prepare(&w->changed);
         weft_lock_release(&w->lock);
         rc = weft_eventcount_wait(&w->changed, seen, deadline);
-        weft_lock_acquire(&w->lock);
+        weft_lock_take(&w->lock);
     }
     if (ready(w, ctx))
         rc = WEFT_OK;
@@ -642,7 +642,7 @@ int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return
     register_waiter(&w, fs, count, nodes);
     struct wait_goal goal = {count, when};
     int rc;
-    weft_lock_acquire(&w.lock); /* futures may be notifying already */
+    weft_lock_take(&w.lock); /* futures may be notifying already */
     bool met = condition_met(&w, count, when);
     weft_lock_release(&w.lock);
     if (met)
@@ -722,7 +722,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **future)
     int rc = wait_waiter(&it->waiter, it->deadline, has_ready, NULL);
     if (rc != WEFT_OK)
         return rc;
-    weft_lock_acquire(&it->waiter.lock);
+    weft_lock_take(&it->waiter.lock);
     *future = it->waiter.ready[it->waiter.ready_head++];
     it->waiter.ready_count--;
     weft_lock_release(&it->waiter.lock);

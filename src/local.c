@@ -9,6 +9,7 @@
  * they may use weft_local themselves.
  */
 #include "weft/local.h"
+#include "sync_internal.h"
 
 #include "local_internal.h"
 #include "platform/platform.h"
@@ -66,7 +67,7 @@ static uint32_t slot_of(weft_local *local)
     uint32_t slot = atomic_load_explicit(&local->slot_, memory_order_acquire);
     if (slot)
         return slot;
-    weft_lock_acquire(&registry);
+    weft_lock_take(&registry);
     slot = atomic_load_explicit(&local->slot_, memory_order_relaxed);
     if (!slot) {
         slot = free_count ? free_slots[--free_count] : ++slots_used;
@@ -111,7 +112,7 @@ static int reserve(uint32_t slot)
     uint32_t cap = t->capacity ? t->capacity : 8;
     while (cap <= slot)
         cap *= 2;
-    weft_lock_acquire(&registry);
+    weft_lock_take(&registry);
     struct entry *grown = realloc(t->entries, cap * sizeof *grown);
     if (grown) {
         memset(grown + t->capacity, 0, (cap - t->capacity) * sizeof *grown);
@@ -183,7 +184,7 @@ int weft_local_destroy(weft_local *local)
     if (!slot)
         return WEFT_OK;
 
-    weft_lock_acquire(&registry);
+    weft_lock_take(&registry);
     size_t n = 0;
     for (struct table *t = tables; t; t = t->next)
         n += slot < t->capacity;
@@ -230,7 +231,7 @@ void weft_local_thread_exit(void)
     for (int round = 0; round < 4 && my_table; round++) {
         struct table *t = my_table;
         my_table = NULL;
-        weft_lock_acquire(&registry);
+        weft_lock_take(&registry);
         unlink_table(t);
         weft_lock_release(&registry);
         weft_pf_exit_hook_disarm(&exit_hook);

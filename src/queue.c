@@ -237,7 +237,7 @@ int weft_priority_queue_new(weft_queue **queue, long maxsize, weft_queue_compare
 
 static int free_queue(weft_queue *q, weft_queue_discard_fn discard)
 {
-    weft_lock_acquire(&q->lock);
+    weft_lock_take(&q->lock);
     bool busy = q->getters_waiting || q->putters_waiting || q->joiners_waiting;
     weft_lock_release(&q->lock);
     if (busy)
@@ -369,7 +369,7 @@ int weft_queue_task_done(weft_queue *queue)
 {
     if (!queue)
         return WEFT_EINVAL;
-    weft_lock_acquire(&queue->lock);
+    weft_lock_take(&queue->lock);
     int rc = queue->unfinished ? WEFT_OK : WEFT_EINVAL;
     if (rc == WEFT_OK && --queue->unfinished == 0 && queue->joiners_waiting)
         weft_eventcount_notify_all(&queue->all_done);
@@ -379,7 +379,7 @@ int weft_queue_task_done(weft_queue *queue)
 
 static int join_until(weft_queue *q, int64_t deadline)
 {
-    weft_lock_acquire(&q->lock);
+    weft_lock_take(&q->lock);
     int rc = WEFT_OK;
     for (;;) {
         if (!q->unfinished) {
@@ -419,7 +419,7 @@ int weft_queue_shutdown(weft_queue *queue, bool immediate)
     if (!queue)
         return WEFT_EINVAL;
     struct store dropped = {0};
-    weft_lock_acquire(&queue->lock);
+    weft_lock_take(&queue->lock);
     queue->shutdown = true;
     if (immediate) {
         /* Take the items out whole; they are discarded after unlocking, so
@@ -445,7 +445,7 @@ int weft_queue_shutdown(weft_queue *queue, bool immediate)
 /* Read one field under the lock. */
 #define LOCKED_READ(q, type, expr)                                                        \
     do {                                                                                  \
-        weft_lock_acquire(&(q)->lock);                                                    \
+        weft_lock_take(&(q)->lock);                                                    \
         type value_ = (expr);                                                             \
         weft_lock_release(&(q)->lock);                                                    \
         return value_;                                                                    \
@@ -492,7 +492,7 @@ int weft_queue_set_maxsize(weft_queue *queue, long maxsize)
 {
     if (!queue)
         return WEFT_EINVAL;
-    weft_lock_acquire(&queue->lock);
+    weft_lock_take(&queue->lock);
     queue->maxsize = maxsize;
     if (queue->putters_waiting)
         weft_eventcount_notify_all(&queue->not_full);

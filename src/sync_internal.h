@@ -14,6 +14,13 @@
 int weft_lock_acquire_until(weft_lock *lock, int64_t deadline);
 int weft_lock_acquire_waiting(weft_lock *lock, int64_t deadline);
 
+/* Take one of weft's own locks: waits as long as needed, never cancelled.
+ * Every internal lock in the library is taken this way. */
+static inline void weft_lock_take(weft_lock *lock)
+{
+    weft_lock_acquire_until(lock, INT64_MAX);
+}
+
 /* Python's Lock timeout rule (-1 = forever, other negatives invalid). */
 int weft_lock_deadline(double timeout, int64_t *deadline);
 

@@ -9,6 +9,7 @@
  * join returns the thread is gone from enumerate and its locals are freed.
  */
 #include "weft/thread.h"
+#include "sync_internal.h"
 
 #include "debug_internal.h"
 #include "ident.h"
@@ -93,7 +94,7 @@ static const char *current_name(void) { return current ? current->name : NULL; }
 /* The main thread's object exists from the registry's first use on. */
 static void lock_registry(void)
 {
-    weft_lock_acquire(&registry_lock);
+    weft_lock_take(&registry_lock);
     if (registry_ready)
         return;
     registry_ready = true;
@@ -204,7 +205,7 @@ static void thread_main(void *arg)
     weft_ident_adopt(atomic_load_explicit(&t->ident, memory_order_relaxed));
     atomic_store_explicit(&t->native_id, weft_pf_native_id(), memory_order_relaxed);
     weft_event_set(&t->started);
-    weft_lock_acquire(&t->name_lock);
+    weft_lock_take(&t->name_lock);
     weft_pf_set_thread_name(weft_pf_thread_self(), t->name);
     weft_lock_release(&t->name_lock);
 
@@ -212,7 +213,7 @@ static void thread_main(void *arg)
 
     weft_local_thread_exit();
     /* Under name_lock so that a rename never touches an exited thread. */
-    weft_lock_acquire(&t->name_lock);
+    weft_lock_take(&t->name_lock);
     lock_registry();
     unlink_locked(t);
     atomic_store_explicit(&t->state, STOPPED, memory_order_release);
@@ -280,7 +281,7 @@ int weft_thread_start(weft_thread *thread)
     unlock_registry();
 
     size_t stack = thread->stack_size ? thread->stack_size : atomic_load(&default_stack_size);
-    weft_lock_acquire(&thread->name_lock);
+    weft_lock_take(&thread->name_lock);
     rc = weft_pf_thread_start(thread_main, thread, stack, &thread->handle);
     weft_lock_release(&thread->name_lock);
     if (rc != WEFT_OK) {
@@ -336,7 +337,7 @@ int weft_thread_set_name(weft_thread *thread, const char *name)
     char *copy = copy_string(name);
     if (!copy)
         return WEFT_ENOMEM;
-    weft_lock_acquire(&thread->name_lock);
+    weft_lock_take(&thread->name_lock);
     char *old = thread->name_owned ? thread->name : NULL;
     thread->name = copy;
     thread->name_owned = true;

@@ -8,6 +8,7 @@
  * runs queued tasks meanwhile (the future layer's help hook).
  */
 #include "executor_internal.h"
+#include "sync_internal.h"
 #include "future_internal.h"
 #include "park.h"
 #include "platform/platform.h"
@@ -126,7 +127,7 @@ static void break_pool(struct pool *p)
 /* After a resize down, surplus workers leave. */
 static bool leave_if_surplus(struct pool *p)
 {
-    weft_lock_acquire(&p->lock);
+    weft_lock_take(&p->lock);
     bool surplus = (long)p->alive > p->max_workers;
     if (surplus)
         p->alive--;
@@ -160,7 +161,7 @@ static void *worker_main(void *arg)
             run_task(p, f);
         }
     }
-    weft_lock_acquire(&p->lock);
+    weft_lock_take(&p->lock);
     p->alive--;
     weft_lock_release(&p->lock);
     return NULL;
@@ -211,7 +212,7 @@ static int adjust_workers(struct pool *p)
         if (atomic_compare_exchange_weak(&p->idle_tokens, &tokens, tokens - 1))
             return WEFT_OK;
     int rc = WEFT_OK;
-    weft_lock_acquire(&p->lock);
+    weft_lock_take(&p->lock);
     if ((long)p->alive < p->max_workers && !atomic_load(&p->shut_down))
         rc = start_worker(p);
     if (rc != WEFT_OK && p->alive > 0)
@@ -280,7 +281,7 @@ static void join_workers(struct pool *p)
 {
     size_t joined = 0;
     for (;;) {
-        weft_lock_acquire(&p->lock);
+        weft_lock_take(&p->lock);
         weft_thread *t = joined < p->started ? p->workers[joined]->thread : NULL;
         weft_lock_release(&p->lock);
         if (!t)
@@ -320,7 +321,7 @@ static void pool_destroy(weft_executor *ex)
 static void pool_stats(weft_executor *ex, weft_executor_stats *s)
 {
     struct pool *p = pool_of(ex);
-    weft_lock_acquire(&p->lock);
+    weft_lock_take(&p->lock);
     s->workers = p->alive;
     s->max_workers = p->max_workers;
     s->running = s->completed = 0;
@@ -342,7 +343,7 @@ static int pool_resize(weft_executor *ex, long max_workers)
     struct pool *p = pool_of(ex);
     if (atomic_load(&p->shut_down))
         return WEFT_ESHUTDOWN;
-    weft_lock_acquire(&p->lock);
+    weft_lock_take(&p->lock);
     p->max_workers = max_workers;
     weft_lock_release(&p->lock);
     return WEFT_OK;

@@ -7,6 +7,7 @@
  * the timer thread outside the lock.
  */
 #include "weft/timer.h"
+#include "sync_internal.h"
 
 #include "park.h"
 #include "thread_internal.h"
@@ -143,7 +144,7 @@ static void timer_thread(void *unused)
 {
     (void)unused;
     weft_pf_set_thread_name(weft_pf_thread_self(), "weft-timer");
-    weft_lock_acquire(&sched_lock);
+    weft_lock_take(&sched_lock);
     for (;;) {
         int64_t now = weft_now_ns();
         if (heap_size == 0 || heap[0]->due > now) {
@@ -151,7 +152,7 @@ static void timer_thread(void *unused)
             uint32_t seen = atomic_load(&wake_word);
             weft_lock_release(&sched_lock);
             weft_park(&wake_word, seen, deadline);
-            weft_lock_acquire(&sched_lock);
+            weft_lock_take(&sched_lock);
             continue;
         }
         weft_timer *t = heap[0];
@@ -162,12 +163,12 @@ static void timer_thread(void *unused)
 
         t->fn(t->arg);
 
-        weft_lock_acquire(&sched_lock);
+        weft_lock_take(&sched_lock);
         firing = NULL;
         finish(t);
         weft_lock_release(&sched_lock);
         unref(t); /* the schedule's reference */
-        weft_lock_acquire(&sched_lock);
+        weft_lock_take(&sched_lock);
     }
 }
 
@@ -183,7 +184,7 @@ static void wait_for_timers(void)
 {
     for (;;) {
         weft_timer *wait = NULL;
-        weft_lock_acquire(&sched_lock);
+        weft_lock_take(&sched_lock);
         if (firing && !firing->daemon)
             wait = firing;
         for (size_t i = 0; !wait && i < heap_size; i++)
@@ -219,7 +220,7 @@ int weft_timer_set_daemon(weft_timer *timer, bool daemon)
 {
     if (!timer)
         return WEFT_EINVAL;
-    weft_lock_acquire(&sched_lock);
+    weft_lock_take(&sched_lock);
     int rc = timer->started ? WEFT_ESTATE : WEFT_OK;
     if (rc == WEFT_OK)
         timer->daemon = daemon;
@@ -235,7 +236,7 @@ int weft_timer_start(weft_timer *timer)
         return WEFT_EINVAL;
     int64_t delay;
     weft_deadline_after(timer->interval, &delay); /* validated in new */
-    weft_lock_acquire(&sched_lock);
+    weft_lock_take(&sched_lock);
     int rc = timer->started ? WEFT_ESTATE : ensure_timer_thread();
     if (rc == WEFT_OK && timer->state == NEW) {
         timer->due = delay;
@@ -259,7 +260,7 @@ int weft_timer_cancel(weft_timer *timer)
     if (!timer)
         return WEFT_EINVAL;
     bool drop = false;
-    weft_lock_acquire(&sched_lock);
+    weft_lock_take(&sched_lock);
     if (timer->state == PENDING) {
         heap_remove(timer);
         drop = true;
@@ -276,7 +277,7 @@ int weft_timer_join_timeout(weft_timer *timer, double timeout)
 {
     if (!timer)
         return WEFT_EINVAL;
-    weft_lock_acquire(&sched_lock);
+    weft_lock_take(&sched_lock);
     bool started = timer->started;
     weft_lock_release(&sched_lock);
     if (!started)
@@ -295,7 +296,7 @@ bool weft_timer_is_alive(const weft_timer *timer)
 {
     if (!timer)
         return false;
-    weft_lock_acquire(&sched_lock);
+    weft_lock_take(&sched_lock);
     bool alive = timer->started && timer->state != DONE;
     weft_lock_release(&sched_lock);
     return alive;
