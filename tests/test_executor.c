@@ -3,6 +3,8 @@
  * DESIGN.md lists beyond Python (helping, back-pressure, stats, resize). */
 #include "testutil.h"
 
+#include "sync_internal.h" /* weft_lock_take: the internal form under test */
+
 static weft_executor *pool_with(long max_workers, const char *prefix)
 {
     weft_executor *ex = NULL;
@@ -666,6 +668,44 @@ static void pool_waits_not_cancellable_unless_asked(void **state)
     cancellable_waits_scenario(false);
 }
 
+/* Regression: weft's internal locks are never cancelled.  In a cancelled
+ * task that asked for cancellable waits, the public acquire gives up with
+ * WEFT_ECANCELLED, but the internal form every library lock uses must
+ * still wait for the lock and get it. */
+static weft_lock internal_lock = WEFT_LOCK_INIT;
+static atomic_int public_rc = -1, internal_got_it;
+static void *cancelled_task_takes_locks(void *arg)
+{
+    (void)arg;
+    weft_cancellable(true);
+    weft_event_wait(&never_set); /* returns once cancelled */
+    atomic_store(&public_rc, weft_lock_acquire(&internal_lock));
+    weft_lock_take(&internal_lock); /* must wait, not give up */
+    atomic_store(&internal_got_it, weft_lock_locked(&internal_lock));
+    weft_lock_release(&internal_lock);
+    return NULL;
+}
+static void internal_locks_are_not_cancelled(void **state)
+{
+    (void)state;
+    weft_event_clear(&never_set);
+    weft_lock_acquire(&internal_lock);
+    weft_executor *ex = pool_with(1, NULL);
+    weft_future *f;
+    weft_executor_submit(ex, cancelled_task_takes_locks, NULL, &f);
+    assert_eventually(weft_future_running(f), 10);
+    weft_future_cancel(f);
+    assert_eventually(atomic_load(&public_rc) != -1, 10);
+    assert_int_equal(atomic_load(&public_rc), WEFT_ECANCELLED);
+    nap(0.05); /* the task is now waiting in weft_lock_take */
+    assert_false(weft_future_done(f));
+    weft_lock_release(&internal_lock);
+    assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_OK);
+    assert_int_equal(atomic_load(&internal_got_it), 1);
+    weft_future_release(f);
+    weft_executor_free(ex);
+}
+
 /* ---- map ----------------------------------------------------------------- */
 
 static void *square(void *arg)
@@ -1034,6 +1074,7 @@ int main(void)
         cmocka_unit_test(pool_futures_with_wait_and_as_completed),
         cmocka_unit_test(pool_cancellable_waits_return_cancelled),
         cmocka_unit_test(pool_waits_not_cancellable_unless_asked),
+        cmocka_unit_test(internal_locks_are_not_cancelled),
         cmocka_unit_test(map_results_in_input_order),
         cmocka_unit_test(map_submits_everything_at_once),
         cmocka_unit_test(map_failure_is_per_element),
