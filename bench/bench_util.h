@@ -78,6 +78,33 @@ static inline void bench_csv(const struct bench_args *a, const char *workload, c
         fprintf(a->csv, "%s,%s,%.2f,%.2f,%.2f\n", workload, impl, f.median, f.min, f.max);
 }
 
+/* ---- for the C peer programs: --items N --reps R, rows on stdout ---------- */
+
+/* Parse --items N --reps R into *items and *reps (defaults kept); 0, or 2
+ * on a bad value. */
+static inline int bench_peer_args(int argc, char **argv, long *items, int *reps)
+{
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--items"))
+            *items = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps"))
+            *reps = atoi(argv[i + 1]);
+    }
+    return *reps >= 1 && *reps <= BENCH_MAX_REPS && *items >= 1 ? 0 : 2;
+}
+
+/* Warm up fn, time it `reps` times and print its CSV row. */
+static inline void bench_peer_row(const char *workload, const char *impl, double (*fn)(long),
+                                  long n, int reps)
+{
+    double samples[BENCH_MAX_REPS];
+    fn(n / 4 + 1);
+    for (int i = 0; i < reps; i++)
+        samples[i] = fn(n);
+    struct bench_figure f = bench_summarize(samples, reps);
+    printf("%s,%s,%.2f,%.2f,%.2f\n", workload, impl, f.median, f.min, f.max);
+}
+
 static inline void bench_done(struct bench_args *a)
 {
     if (a->csv)

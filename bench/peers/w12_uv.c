@@ -3,6 +3,7 @@
  * every after-work callback ran; W2: queue one, run the loop, repeat.  CSV
  * rows like the other peers. */
 #define _POSIX_C_SOURCE 200809L
+#include "../bench_util.h"
 #include <uv.h>
 
 #include <stdio.h>
@@ -56,38 +57,14 @@ static double w2(long n)
     return ns / (double)n;
 }
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     long items = 1000000;
     int reps = 5;
-    setenv("UV_THREADPOOL_SIZE", "2", 1);
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--items"))
-            items = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(argv[i + 1]);
-    }
-    if (reps < 1 || reps > 64)
+    setenv("UV_THREADPOOL_SIZE", "2", 1); /* read when the pool starts */
+    if (bench_peer_args(argc, argv, &items, &reps))
         return 2;
-    struct {
-        const char *id;
-        double (*fn)(long);
-        long n;
-    } rows[] = {{"W1", w1, items}, {"W2", w2, items / 10}};
-    for (int r = 0; r < 2; r++) {
-        double s[64];
-        rows[r].fn(rows[r].n / 4 + 1);
-        for (int i = 0; i < reps; i++)
-            s[i] = rows[r].fn(rows[r].n);
-        qsort(s, (size_t)reps, sizeof *s, by_value);
-        printf("%s,libuv uv_queue_work,%.2f,%.2f,%.2f\n", rows[r].id, s[reps / 2], s[0],
-               s[reps - 1]);
-    }
+    bench_peer_row("W1", "libuv uv_queue_work", w1, items, reps);
+    bench_peer_row("W2", "libuv uv_queue_work", w2, items / 10, reps);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* w1_omp.c — BENCH.md W1 peer: OpenMP tasks on 2 threads (no future): one
  * thread creates N no-op tasks, taskwait waits for all.  CSV rows. */
+#include "../bench_util.h"
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,29 +32,12 @@ static double w1(long n)
     return dt * 1e9 / (double)n;
 }
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     long items = 1000000;
     int reps = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--items"))
-            items = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(argv[i + 1]);
-    }
-    if (reps < 1 || reps > 64)
+    if (bench_peer_args(argc, argv, &items, &reps))
         return 2;
-    double s[64];
-    w1(items / 4 + 1);
-    for (int i = 0; i < reps; i++)
-        s[i] = w1(items);
-    qsort(s, (size_t)reps, sizeof *s, by_value);
-    printf("W1,OpenMP task (no future),%.2f,%.2f,%.2f\n", s[reps / 2], s[0], s[reps - 1]);
+    bench_peer_row("W1", "OpenMP task (no future)", w1, items, reps);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* w3_glib.c — BENCH.md W3 peer: GLib's GAsyncQueue (unbounded), 1P/1C and
  * 2P/2C, ns per item.  Prints CSV rows like the weft benches. */
+#include "../bench_util.h"
 #include <glib.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,32 +57,16 @@ static double run(int pairs, long items)
     return us * 1000.0 / (double)(r.per * pairs);
 }
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+static double one_pair(long items) { return run(1, items); }
+static double two_pairs(long items) { return run(2, items); }
 
 int main(int argc, char **argv)
 {
     long items = 2000000;
     int reps = 9;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--items"))
-            items = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reps"))
-            reps = atoi(argv[i + 1]);
-    }
-    if (reps < 1 || reps > 64)
+    if (bench_peer_args(argc, argv, &items, &reps))
         return 2;
-    for (int pairs = 1; pairs <= 2; pairs++) {
-        double s[64];
-        run(pairs, items / 4);
-        for (int i = 0; i < reps; i++)
-            s[i] = run(pairs, items);
-        qsort(s, (size_t)reps, sizeof *s, by_value);
-        printf("W3 %dP/%dC,GLib GAsyncQueue,%.2f,%.2f,%.2f\n", pairs, pairs, s[reps / 2], s[0],
-               s[reps - 1]);
-    }
+    bench_peer_row("W3 1P/1C", "GLib GAsyncQueue", one_pair, items, reps);
+    bench_peer_row("W3 2P/2C", "GLib GAsyncQueue", two_pairs, items, reps);
     return 0;
 }
