@@ -126,8 +126,10 @@ struct weft_map {
     weft_task_fn fn;
     weft_map_source source;
     void *ctx;
-    void *const *args; /* the array form */
-    size_t n_args, next_arg;
+    struct array_cursor { /* the array form's source */
+        void *const *args;
+        size_t n, next;
+    } cursor;
     bool input_done;
     long buffersize;
     int64_t deadline;
@@ -139,10 +141,10 @@ struct weft_map {
 
 static bool array_source(void *ctx, void **arg)
 {
-    weft_map *m = ctx;
-    if (m->next_arg == m->n_args)
+    struct array_cursor *c = ctx;
+    if (c->next == c->n)
         return false;
-    *arg = m->args[m->next_arg++];
+    *arg = c->args[c->next++];
     return true;
 }
 
@@ -180,22 +182,29 @@ static void cancel_rest(weft_map *m)
     m->over = true;
 }
 
-int weft_executor_map_source(weft_executor *executor, weft_task_fn fn, weft_map_source source,
-                             void *ctx, double timeout, const weft_map_options *options,
-                             weft_map **it)
+/* Make the iterator and submit the first tasks.  With source NULL the
+ * arguments come from args[0..n-1]. */
+static int map_start(weft_executor *executor, weft_task_fn fn, weft_map_source source,
+                     void *ctx, void *const *args, size_t n, double timeout,
+                     const weft_map_options *options, weft_map **it)
 {
     static const weft_map_options defaults;
     int64_t deadline;
     if (!options)
         options = &defaults;
-    if (!executor || !fn || !source || !it || options->chunksize < 0 ||
-        options->buffersize < 0 || weft_deadline_after(timeout, &deadline) != WEFT_OK)
+    if (!executor || !fn || !it || options->chunksize < 0 || options->buffersize < 0 ||
+        weft_deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     weft_map *m = calloc(1, sizeof *m);
     if (!m)
         return WEFT_ENOMEM;
     *m = (weft_map){.executor = executor, .fn = fn, .source = source, .ctx = ctx,
-                    .buffersize = options->buffersize, .deadline = deadline};
+                    .cursor = {args, n, 0}, .buffersize = options->buffersize,
+                    .deadline = deadline};
+    if (!source) {
+        m->source = array_source;
+        m->ctx = &m->cursor;
+    }
     int rc = weft_queue_new(&m->pending, 0);
     if (rc != WEFT_OK) {
         free(m);
@@ -212,24 +221,21 @@ int weft_executor_map_source(weft_executor *executor, weft_task_fn fn, weft_map_
     return WEFT_OK;
 }
 
+int weft_executor_map_source(weft_executor *executor, weft_task_fn fn, weft_map_source source,
+                             void *ctx, double timeout, const weft_map_options *options,
+                             weft_map **it)
+{
+    if (!source)
+        return WEFT_EINVAL;
+    return map_start(executor, fn, source, ctx, NULL, 0, timeout, options, it);
+}
+
 int weft_executor_map(weft_executor *executor, weft_task_fn fn, void *const *args, size_t n,
                       double timeout, const weft_map_options *options, weft_map **it)
 {
     if (n && !args)
         return WEFT_EINVAL;
-    /* The array form is a source over the array; the iterator is its
-     * context, so it is made first and the source pointed at it. */
-    struct weft_map probe = {.args = args, .n_args = n};
-    weft_map *m = NULL;
-    int rc = weft_executor_map_source(executor, fn, array_source, &probe, timeout, options, &m);
-    if (rc == WEFT_OK) {
-        m->args = args;
-        m->n_args = n;
-        m->next_arg = probe.next_arg;
-        m->ctx = m;
-        *it = m;
-    }
-    return rc;
+    return map_start(executor, fn, NULL, NULL, args, n, timeout, options, it);
 }
 
 int weft_map_next(weft_map *it, void **result)

@@ -65,6 +65,7 @@ static _Thread_local weft_future *running_task;
 static _Thread_local int fail_code;
 static _Thread_local char *fail_message;
 static _Thread_local weft_future_help_fn help_hook;
+static _Thread_local void *help_owner; /* the executor help_hook serves */
 
 /* ---- lifetime ------------------------------------------------------------ */
 
@@ -111,11 +112,13 @@ void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void 
     future->queued_at = queued_at;
 }
 
-void *weft_future_owner(weft_future *future) { return future->owner; }
-
 int64_t weft_future_queued_at(weft_future *future) { return future->queued_at; }
 
-void weft_future_set_help_hook(weft_future_help_fn hook) { help_hook = hook; }
+void weft_future_set_help_hook(weft_future_help_fn hook, void *owner)
+{
+    help_hook = hook;
+    help_owner = owner;
+}
 
 /* ---- state queries ----------------------------------------------------- */
 
@@ -329,12 +332,13 @@ static int outcome_locked(weft_future *f, void **result)
 static int wait_done_locked(weft_future *f, int64_t deadline)
 {
     int rc = WEFT_OK;
+    bool can_help = help_hook && f->owner && f->owner == help_owner;
     while (!weft_future_done(f)) {
         if (rc == WEFT_ECANCELLED)
             return rc; /* this thread's own task was cancelled */
         if (rc == WEFT_ETIMEDOUT || (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns()))
             return WEFT_ETIMEDOUT;
-        if (help_hook && f->owner) {
+        if (can_help) {
             weft_lock_release(&f->lock);
             bool helped = help_hook(f);
             weft_lock_take(&f->lock);
@@ -346,7 +350,7 @@ static int wait_done_locked(weft_future *f, int64_t deadline)
         weft_lock_release(&f->lock);
         /* A pool thread that found nothing to help with still checks
          * back now and then: new work may arrive in its pool. */
-        int64_t until = help_hook && f->owner && deadline - weft_now_ns() > 1000000
+        int64_t until = can_help && deadline - weft_now_ns() > 1000000
                             ? weft_now_ns() + 1000000
                             : deadline;
         rc = weft_eventcount_wait(&f->done_ec, seen, until);

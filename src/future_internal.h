@@ -10,18 +10,17 @@
  * executor that owns it, and when it was queued (for statistics). */
 void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner,
                           int64_t queued_at);
-void *weft_future_owner(weft_future *future);
 int64_t weft_future_queued_at(weft_future *future);
 
 /* Run the future's task in this thread, if it was not cancelled, and
  * complete the future with its result or its weft_fail error. */
 void weft_future_run(weft_future *future);
 
-/* While a thread waits in weft_future_result, it may call this hook
- * instead of sleeping: the hook runs other work (e.g. a queued task of the
- * pool the awaited future belongs to) and returns true if it did any.
- * Executors set it per thread. */
+/* While a thread waits on a future whose owner is `owner`, it calls the
+ * hook instead of only sleeping: the hook runs other work (a queued task
+ * of that pool) and returns true if it did any.  Executors set it per
+ * worker thread; futures of other owners are waited on normally. */
 typedef bool (*weft_future_help_fn)(weft_future *awaited);
-void weft_future_set_help_hook(weft_future_help_fn hook);
+void weft_future_set_help_hook(weft_future_help_fn hook, void *owner);
 
 #endif

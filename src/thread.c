@@ -42,7 +42,6 @@ struct weft_thread {
     _Atomic bool joined;  /* some join returned: debug mode's exit report */
     _Atomic uint64_t ident;
     _Atomic long native_id;
-    weft_event started;  /* native_id is known */
     weft_event finished; /* the target returned and the thread cleaned up */
     weft_lock name_lock; /* name, and the OS handle while running */
     char *name;
@@ -105,8 +104,6 @@ static void lock_registry(void)
     atomic_init(&main_thread.state, STARTED);
     atomic_init(&main_thread.ident, WEFT_MAIN_IDENT);
     atomic_init(&main_thread.native_id, weft_pf_main_native_id());
-    weft_event_init(&main_thread.started);
-    weft_event_set(&main_thread.started);
     weft_event_init(&main_thread.finished);
     weft_lock_init(&main_thread.name_lock);
     link_locked(&main_thread);
@@ -165,7 +162,6 @@ static weft_thread *alloc_thread(int kind, const char *name)
     t->name_owned = true;
     atomic_init(&t->refs, 1);
     t->kind = kind;
-    weft_event_init(&t->started);
     weft_event_init(&t->finished);
     weft_lock_init(&t->name_lock);
     return t;
@@ -203,8 +199,7 @@ static void thread_main(void *arg)
     weft_thread *t = arg;
     current = t;
     weft_ident_adopt(atomic_load_explicit(&t->ident, memory_order_relaxed));
-    atomic_store_explicit(&t->native_id, weft_pf_native_id(), memory_order_relaxed);
-    weft_event_set(&t->started);
+    atomic_store_explicit(&t->native_id, weft_pf_native_id(), memory_order_release);
     weft_lock_take(&t->name_lock);
     weft_pf_set_thread_name(weft_pf_thread_self(), t->name);
     weft_lock_release(&t->name_lock);
@@ -359,9 +354,13 @@ long weft_thread_native_id(const weft_thread *thread)
 {
     if (!thread || atomic_load(&thread->state) == INITIAL)
         return 0;
-    /* Known once the thread has run its first instruction: wait for that. */
-    weft_event_wait((weft_event *)&thread->started);
-    return atomic_load_explicit(&thread->native_id, memory_order_relaxed);
+    /* The new thread publishes it first thing: at most a moment to wait,
+     * and no wait to cancel. */
+    long id;
+    while ((id = atomic_load_explicit(&thread->native_id, memory_order_acquire)) == 0 &&
+           atomic_load(&thread->state) != INITIAL) /* INITIAL again: the start failed */
+        weft_pf_yield();
+    return id;
 }
 
 bool weft_thread_daemon(const weft_thread *thread) { return thread && thread->daemon; }
@@ -427,7 +426,6 @@ weft_thread *weft_current_thread(void)
     atomic_init(&t->state, STARTED);
     atomic_init(&t->ident, weft_self_ident());
     atomic_init(&t->native_id, weft_pf_native_id());
-    weft_event_set(&t->started);
     t->handle = weft_pf_thread_self();
     lock_registry();
     link_locked(t);
