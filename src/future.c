@@ -14,6 +14,7 @@
 #include "weft/time.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,23 +44,33 @@ struct waiter_node {
     weft_future *future;
 };
 
+/* At most 120 bytes, so that glibc's malloc keeps freed futures in its
+ * fast bins for reuse rather than merging and returning them to the system
+ * (W1 of BENCH.md: a 136-byte future spent a third of the submitting
+ * thread's time in page faults). */
 struct weft_future {
+    weft_work_node work_node; /* first: see future_internal.h */
     _Atomic int refs;
     weft_lock lock;
     _Atomic int state;
-    weft_cancel_source cancel; /* cancel() of a running future fires it */
-    void *result;
     int error_code;
-    char *error_message;
-    struct callback_node *callbacks, **callbacks_tail;
-    struct waiter_node *waiters;
     unsigned result_waiters;
     weft_eventcount done_ec;
+    weft_cancel_source cancel; /* cancel() of a running future fires it */
+    void *result;
+    char *error_message;
+    struct callback_node *callbacks; /* newest first */
+    struct waiter_node *waiters;
     weft_task_fn fn;
     void *arg;
     void *owner;
     int64_t queued_at;
 };
+
+_Static_assert(sizeof(struct weft_future) <= 120, "keep a future in malloc's fast bins");
+
+_Static_assert(offsetof(struct weft_future, work_node) == 0,
+               "a future's work node must come first (future_internal.h)");
 
 static _Thread_local weft_future *running_task;
 static _Thread_local int fail_code;
@@ -73,13 +84,13 @@ int weft_future_new(weft_future **future)
 {
     if (!future)
         return WEFT_EINVAL;
-    weft_future *f = calloc(1, sizeof *f);
+    weft_future *f = malloc(sizeof *f);
     if (!f)
         return WEFT_ENOMEM;
+    memset(f, 0, sizeof *f);
     atomic_init(&f->refs, 1);
     weft_lock_init(&f->lock);
     atomic_init(&f->state, WEFT_FUTURE_PENDING);
-    f->callbacks_tail = &f->callbacks;
     *future = f;
     return WEFT_OK;
 }
@@ -197,14 +208,20 @@ static struct callback_node *finish_locked(weft_future *f, int state)
         weft_eventcount_notify_all(&f->done_ec);
     struct callback_node *callbacks = f->callbacks;
     f->callbacks = NULL;
-    f->callbacks_tail = &f->callbacks;
     return callbacks;
 }
 
-/* Callbacks run in order, outside the lock, with a reference held. */
+/* Callbacks run in the order they were added, outside the lock, with a
+ * reference held. */
 static void run_callbacks(weft_future *f, struct callback_node *callbacks)
 {
+    struct callback_node *oldest_first = NULL;
     for (struct callback_node *c = callbacks, *next; c; c = next) {
+        next = c->next;
+        c->next = oldest_first;
+        oldest_first = c;
+    }
+    for (struct callback_node *c = oldest_first, *next; c; c = next) {
         next = c->next;
         c->fn(f, c->arg);
         free(c);
@@ -419,8 +436,8 @@ int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, 
     *node = (struct callback_node){fn, arg, NULL};
     weft_lock_take(&future->lock);
     if (!weft_future_done(future)) {
-        *future->callbacks_tail = node;
-        future->callbacks_tail = &node->next;
+        node->next = future->callbacks;
+        future->callbacks = node;
         weft_lock_release(&future->lock);
         return WEFT_OK;
     }

@@ -3,8 +3,21 @@
 #define WEFT_FUTURE_INTERNAL_H
 
 #include "weft/future.h"
+#include "work_list.h"
 
 #include <stdint.h>
+
+/* Every future starts with the link an executor's work list threads it on
+ * (a future is queued at most once), so queuing allocates nothing. */
+static inline weft_work_node *weft_future_work_node(weft_future *future)
+{
+    return (weft_work_node *)(void *)future;
+}
+
+static inline weft_future *weft_future_of_work_node(weft_work_node *node)
+{
+    return (weft_future *)(void *)node;
+}
 
 /* The task an executor keeps with the future (no separate work item), the
  * executor that owns it, and when it was queued (for statistics). */

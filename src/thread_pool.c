@@ -1,7 +1,8 @@
 /* thread_pool.c — the thread-pool executor (Python's ThreadPoolExecutor).
  *
- * Work travels through a weft_queue of futures: each future carries its own
- * task, so a submit allocates one object.  Workers start on demand, up to
+ * Work travels through a work list of futures (work_list.h: lock-free for
+ * submitters): each future carries its own task and its own link, so a
+ * submit allocates one object.  Workers start on demand, up to
  * max_workers, with Python's rule for reuse: a worker that finds the queue
  * empty adds an idle token before it blocks, and a submit that can take a
  * token starts no new worker.  A worker waiting on a future of its own pool
@@ -14,7 +15,6 @@
 #include "platform/platform.h"
 #include "thread_internal.h"
 #include "weft/lock.h"
-#include "weft/queue.h"
 #include "weft/status.h"
 #include "weft/thread.h"
 #include "weft/time.h"
@@ -36,12 +36,11 @@ struct worker {
 
 struct pool {
     weft_executor base;
-    weft_queue *work;
     weft_lock lock;          /* guards the fields up to `next_index` */
     struct worker **workers; /* every worker started, for joining and stats */
     size_t started, capacity;
-    size_t alive;            /* workers that have not exited */
-    long max_workers;
+    _Atomic size_t alive;    /* workers that have not exited */
+    _Atomic long max_workers;
     char *prefix;
     unsigned long next_index;
     int (*initializer)(void *arg);
@@ -51,6 +50,7 @@ struct pool {
     _Atomic int64_t queued_ns;   /* over the sampled tasks */
     _Atomic size_t queue_samples;
     _Atomic bool shut_down, broken;
+    weft_work_list work;
 };
 
 /* One task in this many has its time in the queue measured. */
@@ -68,9 +68,9 @@ static struct pool *pool_of(weft_executor *ex) { return (struct pool *)ex; }
 /* Take the next future from the work queue (waiting or not). */
 static int take(struct pool *p, weft_future **f, bool wait)
 {
-    void *item = NULL;
-    int rc = wait ? weft_queue_get(p->work, &item) : weft_queue_get_nowait(p->work, &item);
-    *f = item;
+    weft_work_node *node = NULL;
+    int rc = weft_work_list_take(&p->work, &node, wait);
+    *f = rc == WEFT_OK ? weft_future_of_work_node(node) : NULL;
     return rc;
 }
 
@@ -114,7 +114,7 @@ static bool help_own_pool(weft_future *awaited)
 static void break_pool(struct pool *p)
 {
     atomic_store(&p->broken, true);
-    weft_queue_shutdown(p->work, false);
+    weft_work_list_close(&p->work);
     weft_future *f;
     while (take(p, &f, false) == WEFT_OK) {
         if (weft_future_set_running_or_notify_cancel(f) == WEFT_OK)
@@ -125,9 +125,18 @@ static void break_pool(struct pool *p)
     }
 }
 
-/* After a resize down, surplus workers leave. */
+/* After a resize down, more workers are alive than wanted. */
+static bool surplus_workers(struct pool *p)
+{
+    return (long)atomic_load_explicit(&p->alive, memory_order_relaxed) >
+           atomic_load_explicit(&p->max_workers, memory_order_relaxed);
+}
+
+/* Leave if surplus (one worker at a time makes the decision). */
 static bool leave_if_surplus(struct pool *p)
 {
+    if (!surplus_workers(p))
+        return false;
     weft_lock_take(&p->lock);
     bool surplus = (long)p->alive > p->max_workers;
     if (surplus)
@@ -154,9 +163,13 @@ static void *worker_main(void *arg)
             if (rc == WEFT_EEMPTY) {
                 atomic_fetch_add(&p->idle_tokens, 1);
                 atomic_fetch_add(&p->idle_now, 1);
-                rc = take(p, &f, true);
+                do
+                    rc = take(p, &f, true);
+                while (rc == WEFT_EAGAIN && !surplus_workers(p));
                 atomic_fetch_sub(&p->idle_now, 1);
             }
+            if (rc == WEFT_EAGAIN)
+                continue; /* woken by a resize: leave */
             if (rc != WEFT_OK)
                 break; /* shut down and drained */
             run_task(p, f);
@@ -208,6 +221,10 @@ static int start_worker(struct pool *p)
  * else start one while under max_workers. */
 static int adjust_workers(struct pool *p)
 {
+    /* At full strength there is nothing to decide (W1's steady state). */
+    if ((long)atomic_load_explicit(&p->alive, memory_order_relaxed) >=
+        atomic_load_explicit(&p->max_workers, memory_order_relaxed))
+        return WEFT_OK;
     long tokens = atomic_load_explicit(&p->idle_tokens, memory_order_relaxed);
     while (tokens > 0)
         if (atomic_compare_exchange_weak(&p->idle_tokens, &tokens, tokens - 1))
@@ -240,13 +257,8 @@ static int pool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t de
      * cost a third of the pool's throughput (W1: 490 -> 325 ns/task). */
     weft_future_set_task(f, fn, arg, p,
                          (++submit_tick % QUEUE_TIME_SAMPLE) == 0 ? weft_now_ns() : 0);
-    weft_future_ref(f); /* the queue's reference */
-    if (deadline == WEFT_NO_DEADLINE) {
-        rc = weft_queue_put(p->work, f);
-    } else {
-        int64_t left = deadline - weft_now_ns();
-        rc = weft_queue_put_timeout(p->work, f, left > 0 ? (double)left / 1e9 : 0);
-    }
+    weft_future_ref(f); /* the work list's reference */
+    rc = weft_work_list_add(&p->work, weft_future_work_node(f), deadline);
     if (rc != WEFT_OK) {
         weft_future_release(f);
         weft_future_release(f);
@@ -297,9 +309,9 @@ static int pool_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
 {
     struct pool *p = pool_of(ex);
     atomic_store(&p->shut_down, true);
+    weft_work_list_close(&p->work); /* workers drain it, then leave */
     if (cancel_futures)
         cancel_queued(p);
-    weft_queue_shutdown(p->work, false); /* workers drain it, then leave */
     if (wait)
         join_workers(p);
     return WEFT_OK;
@@ -314,7 +326,6 @@ static void pool_destroy(weft_executor *ex)
         free(p->workers[i]);
     }
     free(p->workers);
-    weft_queue_free(p->work);
     free(p->prefix);
     free(p);
 }
@@ -332,7 +343,7 @@ static void pool_stats(weft_executor *ex, weft_executor_stats *s)
     }
     weft_lock_release(&p->lock);
     s->idle = atomic_load(&p->idle_now);
-    s->queued = weft_queue_qsize(p->work);
+    s->queued = weft_work_list_count(&p->work);
     size_t samples = atomic_load(&p->queue_samples);
     s->queued_seconds = samples ? (double)atomic_load(&p->queued_ns) / 1e9 *
                                       (double)s->completed / (double)samples
@@ -345,8 +356,12 @@ static int pool_resize(weft_executor *ex, long max_workers)
     if (atomic_load(&p->shut_down))
         return WEFT_ESHUTDOWN;
     weft_lock_take(&p->lock);
-    p->max_workers = max_workers;
+    atomic_store(&p->max_workers, max_workers);
+    /* Tokens are not kept while the pool is at full strength: start afresh
+     * from the workers idle now. */
+    atomic_store(&p->idle_tokens, (long)atomic_load(&p->idle_now));
     weft_lock_release(&p->lock);
+    weft_work_list_wake_all(&p->work); /* surplus idle workers leave */
     return WEFT_OK;
 }
 
@@ -373,23 +388,28 @@ int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_option
         options = &defaults;
     if (!executor || options->max_workers < 0 || options->max_pending < 0)
         return WEFT_EINVAL;
-    struct pool *p = calloc(1, sizeof *p);
+    struct pool *p = aligned_alloc(_Alignof(struct pool),
+                                   (sizeof *p + _Alignof(struct pool) - 1) /
+                                       _Alignof(struct pool) * _Alignof(struct pool));
     if (!p)
         return WEFT_ENOMEM;
+    memset(p, 0, sizeof *p);
     char prefix[64];
     if (!options->thread_name_prefix)
         snprintf(prefix, sizeof prefix, "ThreadPoolExecutor-%lu",
                  atomic_fetch_add(&pool_counter, 1));
     const char *chosen = options->thread_name_prefix ? options->thread_name_prefix : prefix;
     p->prefix = malloc(strlen(chosen) + 1);
-    if (!p->prefix || weft_queue_new(&p->work, options->max_pending) != WEFT_OK) {
+    if (!p->prefix) {
         free(p->prefix);
         free(p);
         return WEFT_ENOMEM;
     }
     strcpy(p->prefix, chosen);
     weft_lock_init(&p->lock);
-    p->max_workers = options->max_workers ? options->max_workers : default_max_workers();
+    weft_work_list_init(&p->work, options->max_pending);
+    atomic_init(&p->max_workers,
+                options->max_workers ? options->max_workers : default_max_workers());
     p->initializer = options->initializer;
     p->initializer_arg = options->initializer_arg;
     weft_executor_register(&p->base, &thread_pool_ops, p->prefix);

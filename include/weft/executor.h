@@ -151,9 +151,8 @@ typedef struct weft_executor_stats {
 int weft_executor_stats_get(weft_executor *executor, weft_executor_stats *stats);
 
 /* Change max_workers while the pool runs: growing lets more workers start
- * as work arrives; shrinking makes surplus workers exit as they finish their
- * next task (an idle one stays until it gets a task or the pool shuts
- * down).
+ * as work arrives; shrinking makes surplus workers exit, idle ones at once
+ * and busy ones when their current task ends.
  * WEFT_OK; WEFT_EINVAL (NULL, max_workers < 1); WEFT_ESHUTDOWN.
  * Beyond Python. */
 int weft_executor_resize(weft_executor *executor, long max_workers);

@@ -1,0 +1,293 @@
+/* work_list.c — lock-free adding, serialised taking (see work_list.h). */
+#include "work_list.h"
+
+#include "sync_internal.h"
+#include "weft/status.h"
+
+#define GATE_CLOSED ((uint64_t)1)
+#define GATE_ENTER ((uint64_t)2)
+#define GATE_INSIDE ((uint64_t)0xfffffffe)
+#define GATE_ADDED_ONE ((uint64_t)1 << 32)
+
+/* A parked worker, on its own stack while it sleeps. */
+struct weft_idle_worker {
+    struct weft_idle_worker *prev, *next;
+    bool claimed;           /* taken off the list (idle_lock) */
+    _Atomic uint32_t woken; /* set once claimed; the worker parks on it */
+};
+
+void weft_work_list_init(weft_work_list *list, long capacity)
+{
+    atomic_init(&list->stub.next, NULL);
+    atomic_init(&list->tail, &list->stub);
+    atomic_init(&list->gate, 0);
+    weft_lock_init(&list->take_lock);
+    list->head = &list->stub;
+    atomic_init(&list->taken, 0);
+    atomic_init(&list->sealed, false);
+    atomic_init(&list->spinning, 0);
+    atomic_init(&list->parked, 0);
+    weft_lock_init(&list->idle_lock);
+    list->idle = NULL;
+    list->capacity = capacity > 0 ? capacity : 0;
+    atomic_init(&list->room, list->capacity);
+    atomic_init(&list->room_waiters, 0);
+    list->room_changed = (weft_eventcount)WEFT_EVENTCOUNT_INIT;
+}
+
+static uint32_t added_count(weft_work_list *list)
+{
+    return (uint32_t)(atomic_load(&list->gate) >> 32);
+}
+
+/* Items are there (or being linked) that nobody has taken. */
+static bool has_items(weft_work_list *list)
+{
+    return added_count(list) != atomic_load(&list->taken);
+}
+
+size_t weft_work_list_count(weft_work_list *list)
+{
+    /* An item can be taken before its adder has counted it. */
+    int32_t n = (int32_t)(added_count(list) - atomic_load(&list->taken));
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* ---- idle workers ----------------------------------------------------------- */
+
+static void unlink_idle(weft_work_list *list, struct weft_idle_worker *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        list->idle = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->claimed = true;
+    atomic_fetch_sub(&list->parked, 1);
+}
+
+static void wake(struct weft_idle_worker *w)
+{
+    atomic_store(&w->woken, 1);
+    weft_unpark_one(&w->woken);
+}
+
+/* Wake one parked worker, if any, and nobody is already looking for work.
+ * The common case (a worker spins, or none is parked) reads two words. */
+static void wake_one_if_idle(weft_work_list *list)
+{
+    if (!atomic_load(&list->parked) || atomic_load(&list->spinning))
+        return;
+    weft_lock_take(&list->idle_lock);
+    struct weft_idle_worker *w = list->idle;
+    if (w)
+        unlink_idle(list, w);
+    weft_lock_release(&list->idle_lock);
+    if (w)
+        wake(w);
+}
+
+void weft_work_list_wake_all(weft_work_list *list)
+{
+    weft_lock_take(&list->idle_lock);
+    struct weft_idle_worker *w;
+    while ((w = list->idle)) {
+        unlink_idle(list, w);
+        wake(w); /* its node stays valid until it sees `woken` */
+    }
+    weft_lock_release(&list->idle_lock);
+}
+
+/* Park until an item is there, the list is sealed, or a waker chose us.
+ * Registered first, then one more look: an adder links its item before it
+ * looks for parked workers, so one of the two sees the other. */
+static void park_idle(weft_work_list *list)
+{
+    struct weft_idle_worker self = {.prev = NULL, .next = NULL, .claimed = false};
+    atomic_init(&self.woken, 0);
+    weft_lock_take(&list->idle_lock);
+    self.next = list->idle;
+    if (self.next)
+        self.next->prev = &self;
+    list->idle = &self;
+    atomic_fetch_add(&list->parked, 1);
+    weft_lock_release(&list->idle_lock);
+    bool claimed = false;
+    if (has_items(list) || atomic_load(&list->sealed)) {
+        weft_lock_take(&list->idle_lock);
+        claimed = self.claimed;
+        if (!claimed)
+            unlink_idle(list, &self);
+        weft_lock_release(&list->idle_lock);
+        if (!claimed)
+            return;
+    }
+    /* Asleep, or chosen by a waker that has yet to set `woken`: the node
+     * must stay on this stack until it has. */
+    while (!atomic_load(&self.woken))
+        weft_park(&self.woken, 0, WEFT_NO_DEADLINE);
+}
+
+/* ---- adding ------------------------------------------------------------------- */
+
+static bool passed(int64_t deadline)
+{
+    return deadline != WEFT_NO_DEADLINE && weft_now_ns() >= deadline;
+}
+
+static int reserve_room(weft_work_list *list, int64_t deadline)
+{
+    int rc = WEFT_OK;
+    for (;;) {
+        long room = atomic_load(&list->room);
+        while (room > 0)
+            if (atomic_compare_exchange_weak(&list->room, &room, room - 1))
+                return WEFT_OK;
+        if (atomic_load(&list->gate) & GATE_CLOSED)
+            return WEFT_ESHUTDOWN;
+        if (rc == WEFT_ECANCELLED)
+            return rc;
+        if (rc == WEFT_ETIMEDOUT || passed(deadline))
+            return WEFT_EFULL;
+        atomic_fetch_add(&list->room_waiters, 1);
+        uint32_t seen = weft_eventcount_prepare(&list->room_changed);
+        if (atomic_load(&list->room) <= 0 && !(atomic_load(&list->gate) & GATE_CLOSED))
+            rc = weft_eventcount_wait(&list->room_changed, seen, deadline);
+        atomic_fetch_sub(&list->room_waiters, 1);
+    }
+}
+
+static void give_room(weft_work_list *list)
+{
+    atomic_fetch_add(&list->room, 1);
+    if (atomic_load(&list->room_waiters))
+        weft_eventcount_notify_one(&list->room_changed);
+}
+
+int weft_work_list_add(weft_work_list *list, weft_work_node *node, int64_t deadline)
+{
+    if (list->capacity) {
+        int rc = reserve_room(list, deadline);
+        if (rc != WEFT_OK)
+            return rc;
+    }
+    /* Entering and the closer's flag are both sequentially consistent: the
+     * closer either sees us inside and waits, or we see the flag. */
+    if (atomic_fetch_add(&list->gate, GATE_ENTER) & GATE_CLOSED) {
+        atomic_fetch_sub(&list->gate, GATE_ENTER);
+        if (list->capacity)
+            give_room(list);
+        return WEFT_ESHUTDOWN;
+    }
+    atomic_store_explicit(&node->next, NULL, memory_order_relaxed);
+    weft_work_node *prev = atomic_exchange(&list->tail, node);
+    atomic_store_explicit(&prev->next, node, memory_order_release);
+    atomic_fetch_add(&list->gate, GATE_ADDED_ONE - GATE_ENTER);
+    wake_one_if_idle(list);
+    return WEFT_OK;
+}
+
+/* ---- taking ------------------------------------------------------------------- */
+
+enum { TAKE_EMPTY, TAKE_OK, TAKE_MIDWAY };
+
+/* Vyukov's pop, with the take lock held.  MIDWAY: an adder has swapped the
+ * tail but not linked its item yet; it will in a moment. */
+static int pop_locked(weft_work_list *list, weft_work_node **out)
+{
+    weft_work_node *head = list->head;
+    weft_work_node *next = atomic_load_explicit(&head->next, memory_order_acquire);
+    if (head == &list->stub) {
+        if (!next)
+            return atomic_load(&list->tail) == head ? TAKE_EMPTY : TAKE_MIDWAY;
+        list->head = head = next;
+        next = atomic_load_explicit(&head->next, memory_order_acquire);
+    }
+    if (!next) {
+        if (atomic_load(&list->tail) != head)
+            return TAKE_MIDWAY;
+        /* head is the last item: put the stub behind it to take it. */
+        atomic_store_explicit(&list->stub.next, NULL, memory_order_relaxed);
+        weft_work_node *prev = atomic_exchange(&list->tail, &list->stub);
+        atomic_store_explicit(&prev->next, &list->stub, memory_order_release);
+        next = atomic_load_explicit(&head->next, memory_order_acquire);
+        if (!next)
+            return TAKE_MIDWAY;
+    }
+    list->head = next;
+    *out = head;
+    return TAKE_OK;
+}
+
+static int try_take(weft_work_list *list, weft_work_node **node)
+{
+    weft_lock_take(&list->take_lock);
+    int rc = pop_locked(list, node);
+    if (rc == TAKE_OK)
+        atomic_store_explicit(&list->taken, atomic_load_explicit(&list->taken,
+                                                                 memory_order_relaxed) + 1,
+                              memory_order_seq_cst);
+    weft_lock_release(&list->take_lock);
+    return rc;
+}
+
+int weft_work_list_take(weft_work_list *list, weft_work_node **node, bool wait)
+{
+    bool spinner = false, parked = false;
+    weft_backoff backoff = WEFT_BACKOFF_INIT;
+    for (;;) {
+        int rc = try_take(list, node);
+        if (rc == TAKE_OK) {
+            if (spinner)
+                atomic_store(&list->spinning, 0);
+            if (list->capacity)
+                give_room(list);
+            /* Items are left that this worker cannot run now: pass the
+             * wake-up on, so that a parked worker runs them. */
+            if (has_items(list))
+                wake_one_if_idle(list);
+            return WEFT_OK;
+        }
+        if (rc == TAKE_EMPTY && atomic_load(&list->sealed))
+            return WEFT_ESHUTDOWN;
+        if (!wait && rc == TAKE_EMPTY)
+            return WEFT_EEMPTY;
+        if (parked && rc == TAKE_EMPTY)
+            return WEFT_EAGAIN; /* woken for nothing: the caller looks around */
+        if (rc == TAKE_MIDWAY) { /* the adder finishes in a few instructions */
+            if (!weft_backoff_pause(&backoff))
+                weft_pf_yield();
+            continue;
+        }
+        if (!spinner) {
+            uint32_t none = 0;
+            spinner = atomic_compare_exchange_strong(&list->spinning, &none, 1);
+            backoff = (weft_backoff)WEFT_BACKOFF_INIT;
+        }
+        if (spinner) {
+            if (weft_backoff_pause(&backoff))
+                continue;
+            atomic_store(&list->spinning, 0);
+            spinner = false;
+        }
+        park_idle(list);
+        parked = true;
+    }
+}
+
+/* ---- closing ------------------------------------------------------------------- */
+
+void weft_work_list_close(weft_work_list *list)
+{
+    atomic_fetch_or(&list->gate, GATE_CLOSED);
+    weft_backoff backoff = WEFT_BACKOFF_INIT;
+    while (atomic_load(&list->gate) & GATE_INSIDE)
+        if (!weft_backoff_pause(&backoff))
+            weft_pf_yield();
+    atomic_store(&list->sealed, true);
+    weft_work_list_wake_all(list);
+    if (list->capacity)
+        weft_eventcount_notify_all(&list->room_changed);
+}

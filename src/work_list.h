@@ -1,0 +1,87 @@
+/* work_list.h — the queue between an executor's submitters and its workers.
+ *
+ * A general weft_queue serves any number of threads through one lock; a
+ * pool's queue has a known shape instead: submitters that only add, and a
+ * few workers that only take.  This list is built for that shape
+ * (BENCH.md W1: one thread submitting to two workers):
+ *
+ *   - Adding takes no lock: the item is linked with one atomic exchange on
+ *     the tail (an intrusive multi-producer list, after Dmitry Vyukov's),
+ *     so a submitter never waits for a worker holding a lock.
+ *   - Taking is serialised among the takers by a lock that submitters never
+ *     touch.
+ *   - Idle workers spin, at most one at a time, before they park; a
+ *     submitter wakes a parked one only when nobody spins, and each wake-up
+ *     claims one particular parked worker, so a stream of submits costs no
+ *     system call while a worker is spinning and one per parked worker at
+ *     most otherwise.
+ *   - Closing waits for the submitters already inside, so an item is either
+ *     refused (WEFT_ESHUTDOWN) or taken by a worker: never stranded.
+ *   - Optionally bounded: adding then waits for room (cancellable).
+ *
+ * Items are weft_work_node structures embedded in the caller's objects. */
+#ifndef WEFT_WORK_LIST_H
+#define WEFT_WORK_LIST_H
+
+#include "park.h"
+#include "weft/lock.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct weft_work_node {
+    _Atomic(struct weft_work_node *) next;
+} weft_work_node;
+
+typedef struct weft_work_list {
+    /* Written by submitters. */
+    _Alignas(64) _Atomic(weft_work_node *) tail;
+    /* Bit 0: closed.  Bits 1-31: submitters inside, times 2.  Bits 32-63:
+     * items added so far (mod 2^32), counted as each one leaves. */
+    _Atomic uint64_t gate;
+    /* Written by takers, under take_lock. */
+    _Alignas(64) weft_lock take_lock;
+    weft_work_node *head;
+    _Atomic uint32_t taken; /* items taken so far (mod 2^32) */
+    weft_work_node stub;    /* keeps the list non-empty for the algorithm */
+    _Atomic bool sealed;    /* closed and no submitter inside: final */
+    /* Idle workers: the spinner, and the parked ones, newest first. */
+    _Alignas(64) _Atomic uint32_t spinning; /* 0 or 1 */
+    _Atomic uint32_t parked;                /* entries in `idle` */
+    weft_lock idle_lock;
+    struct weft_idle_worker *idle;
+    /* Bounded lists only. */
+    _Alignas(64) long capacity; /* 0: unbounded */
+    _Atomic long room;
+    _Atomic uint32_t room_waiters;
+    weft_eventcount room_changed;
+} weft_work_list;
+
+/* capacity 0 for an unbounded list. */
+void weft_work_list_init(weft_work_list *list, long capacity);
+
+/* Add an item, waiting for room until `deadline` when the list is bounded
+ * and full.  WEFT_OK; WEFT_ESHUTDOWN once closed; WEFT_EFULL when no room
+ * came by the deadline; WEFT_ECANCELLED in a cancelled task. */
+int weft_work_list_add(weft_work_list *list, weft_work_node *node, int64_t deadline);
+
+/* Take the oldest item.  With wait, block until there is one.
+ * WEFT_OK; WEFT_EEMPTY (not waiting, nothing there); WEFT_ESHUTDOWN (closed
+ * and drained: the worker should leave); WEFT_EAGAIN (waiting, woken by
+ * weft_work_list_wake_all or for an item another worker took first: look
+ * at whatever else may have changed, then take again). */
+int weft_work_list_take(weft_work_list *list, weft_work_node **node, bool wait);
+
+/* Refuse further items; wait for submitters inside to finish adding, then
+ * wake every worker.  Items already added stay to be taken. */
+void weft_work_list_close(weft_work_list *list);
+
+/* Wake every parked worker (after a change they must look at). */
+void weft_work_list_wake_all(weft_work_list *list);
+
+/* Items added and not yet taken (a snapshot). */
+size_t weft_work_list_count(weft_work_list *list);
+
+#endif
