@@ -497,7 +497,7 @@ bool weft_cancellable(bool on)
     return now != NULL;
 }
 
-void weft_future_run(weft_future *future)
+void weft_future_run(weft_future *future, void (*before_complete)(void *ctx), void *ctx)
 {
     if (weft_future_set_running_or_notify_cancel(future) != WEFT_OK)
         return;
@@ -515,6 +515,8 @@ void weft_future_run(weft_future *future)
     void *result = fn(arg);
     running_task = outer;
     weft_park_set_cancel_source(outer_source);
+    if (before_complete)
+        before_complete(ctx);
     if (result == WEFT_FAILED && fail_code) {
         char *message = fail_message;
         fail_message = NULL;

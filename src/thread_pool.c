@@ -32,6 +32,7 @@ struct worker {
     _Atomic size_t running;
     struct pool *pool;
     weft_thread *thread;
+    weft_work_taker taker;
 };
 
 struct pool {
@@ -66,10 +67,12 @@ static struct pool *pool_of(weft_executor *ex) { return (struct pool *)ex; }
 /* ---- running tasks ---------------------------------------------------------- */
 
 /* Take the next future from the work queue (waiting or not). */
-static int take(struct pool *p, weft_future **f, bool wait)
+/* Take the next future from the work list; `w` is the calling worker, or
+ * NULL for a thread taking once (helping, cancelling, breaking). */
+static int take(struct pool *p, struct worker *w, weft_future **f, bool wait)
 {
     weft_work_node *node = NULL;
-    int rc = weft_work_list_take(&p->work, &node, wait);
+    int rc = weft_work_list_take(&p->work, w ? &w->taker : NULL, &node, wait);
     *f = rc == WEFT_OK ? weft_future_of_work_node(node) : NULL;
     return rc;
 }
@@ -82,7 +85,15 @@ static void bump(_Atomic size_t *counter, size_t delta)
                           memory_order_relaxed);
 }
 
-static void run_task(struct pool *p, weft_future *f)
+/* The task has returned: this worker will look for work next. */
+static void claim_spinner(void *worker)
+{
+    struct worker *w = worker;
+    weft_work_list_claim_spinner(&w->pool->work, &w->taker);
+}
+
+/* Run f; `w` is the worker whose loop runs it, NULL when helping. */
+static void run_task(struct pool *p, struct worker *w, weft_future *f)
 {
     int64_t queued_at = weft_future_queued_at(f);
     if (queued_at) {
@@ -90,11 +101,11 @@ static void run_task(struct pool *p, weft_future *f)
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&p->queue_samples, 1, memory_order_relaxed);
     }
-    struct worker *w = my_worker;
-    bump(&w->running, 1);
-    weft_future_run(f);
-    bump(&w->running, (size_t)-1);
-    bump(&w->completed, 1);
+    struct worker *me = my_worker;
+    bump(&me->running, 1);
+    weft_future_run(f, w ? claim_spinner : NULL, w);
+    bump(&me->running, (size_t)-1);
+    bump(&me->completed, 1);
     weft_future_release(f);
 }
 
@@ -104,9 +115,9 @@ static bool help_own_pool(weft_future *awaited)
     struct pool *p = my_pool; /* the future layer only asks for its futures */
     weft_future *f;
     (void)awaited;
-    if (take(p, &f, false) != WEFT_OK)
+    if (take(p, NULL, &f, false) != WEFT_OK)
         return false;
-    run_task(p, f);
+    run_task(p, NULL, f);
     return true;
 }
 
@@ -116,7 +127,7 @@ static void break_pool(struct pool *p)
     atomic_store(&p->broken, true);
     weft_work_list_close(&p->work);
     weft_future *f;
-    while (take(p, &f, false) == WEFT_OK) {
+    while (take(p, NULL, &f, false) == WEFT_OK) {
         if (weft_future_set_running_or_notify_cancel(f) == WEFT_OK)
             weft_future_set_exception(f, WEFT_EBROKEN,
                                       "A thread initializer failed, the thread pool is not "
@@ -156,15 +167,17 @@ static void *worker_main(void *arg)
         break_pool(p);
     } else {
         for (;;) {
-            if (leave_if_surplus(p))
+            if (leave_if_surplus(p)) {
+                weft_work_list_release_spinner(&p->work, &w->taker);
                 return NULL;
+            }
             weft_future *f;
-            int rc = take(p, &f, false);
+            int rc = take(p, w, &f, false);
             if (rc == WEFT_EEMPTY) {
                 atomic_fetch_add(&p->idle_tokens, 1);
                 atomic_fetch_add(&p->idle_now, 1);
                 do
-                    rc = take(p, &f, true);
+                    rc = take(p, w, &f, true);
                 while (rc == WEFT_EAGAIN && !surplus_workers(p));
                 atomic_fetch_sub(&p->idle_now, 1);
             }
@@ -172,7 +185,7 @@ static void *worker_main(void *arg)
                 continue; /* woken by a resize: leave */
             if (rc != WEFT_OK)
                 break; /* shut down and drained */
-            run_task(p, f);
+            run_task(p, w, f);
         }
     }
     weft_lock_take(&p->lock);
@@ -280,7 +293,7 @@ static int pool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t de
 static void cancel_queued(struct pool *p)
 {
     weft_future *f;
-    while (take(p, &f, false) == WEFT_OK) {
+    while (take(p, NULL, &f, false) == WEFT_OK) {
         if (weft_future_cancel(f))
             weft_future_set_running_or_notify_cancel(f);
         weft_future_release(f);

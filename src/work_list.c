@@ -233,15 +233,44 @@ static int try_take(weft_work_list *list, weft_work_node **node)
     return rc;
 }
 
-int weft_work_list_take(weft_work_list *list, weft_work_node **node, bool wait)
+static bool become_spinner(weft_work_list *list)
 {
-    bool spinner = false, parked = false;
+    uint32_t none = 0;
+    return atomic_compare_exchange_strong(&list->spinning, &none, 1);
+}
+
+void weft_work_list_claim_spinner(weft_work_list *list, weft_work_taker *taker)
+{
+    if (!taker->spinning && !atomic_load_explicit(&list->spinning, memory_order_relaxed))
+        taker->spinning = become_spinner(list);
+}
+
+void weft_work_list_release_spinner(weft_work_list *list, weft_work_taker *taker)
+{
+    if (!taker->spinning)
+        return;
+    taker->spinning = false;
+    atomic_store(&list->spinning, 0);
+    /* A submit may have left its item to us: hand it to a parked worker. */
+    if (has_items(list))
+        wake_one_if_idle(list);
+}
+
+int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_node **node,
+                        bool wait)
+{
+    weft_work_taker one_off = {.spinning = false};
+    bool parked = false, may_spin = taker != NULL;
+    if (!taker)
+        taker = &one_off;
     weft_backoff backoff = WEFT_BACKOFF_INIT;
     for (;;) {
         int rc = try_take(list, node);
         if (rc == TAKE_OK) {
-            if (spinner)
+            if (taker->spinning) {
+                taker->spinning = false;
                 atomic_store(&list->spinning, 0);
+            }
             if (list->capacity)
                 give_room(list);
             /* Items are left that this worker cannot run now: pass the
@@ -250,10 +279,12 @@ int weft_work_list_take(weft_work_list *list, weft_work_node **node, bool wait)
                 wake_one_if_idle(list);
             return WEFT_OK;
         }
-        if (rc == TAKE_EMPTY && atomic_load(&list->sealed))
+        if (rc == TAKE_EMPTY && atomic_load(&list->sealed)) {
+            weft_work_list_release_spinner(list, taker);
             return WEFT_ESHUTDOWN;
+        }
         if (!wait && rc == TAKE_EMPTY)
-            return WEFT_EEMPTY;
+            return WEFT_EEMPTY; /* a spinner stays one */
         if (parked && rc == TAKE_EMPTY)
             return WEFT_EAGAIN; /* woken for nothing: the caller looks around */
         if (rc == TAKE_MIDWAY) { /* the adder finishes in a few instructions */
@@ -261,16 +292,13 @@ int weft_work_list_take(weft_work_list *list, weft_work_node **node, bool wait)
                 weft_pf_yield();
             continue;
         }
-        if (!spinner) {
-            uint32_t none = 0;
-            spinner = atomic_compare_exchange_strong(&list->spinning, &none, 1);
+        if (may_spin && !taker->spinning && (taker->spinning = become_spinner(list)))
             backoff = (weft_backoff)WEFT_BACKOFF_INIT;
-        }
-        if (spinner) {
+        if (taker->spinning) {
             if (weft_backoff_pause(&backoff))
                 continue;
+            taker->spinning = false;
             atomic_store(&list->spinning, 0);
-            spinner = false;
         }
         park_idle(list);
         parked = true;

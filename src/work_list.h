@@ -59,6 +59,12 @@ typedef struct weft_work_list {
     weft_eventcount room_changed;
 } weft_work_list;
 
+/* A worker's state between its calls to take: whether it holds the
+ * spinner's role (see weft_work_list_claim_spinner).  Zero-initialise. */
+typedef struct weft_work_taker {
+    bool spinning;
+} weft_work_taker;
+
 /* capacity 0 for an unbounded list. */
 void weft_work_list_init(weft_work_list *list, long capacity);
 
@@ -67,12 +73,25 @@ void weft_work_list_init(weft_work_list *list, long capacity);
  * came by the deadline; WEFT_ECANCELLED in a cancelled task. */
 int weft_work_list_add(weft_work_list *list, weft_work_node *node, int64_t deadline);
 
-/* Take the oldest item.  With wait, block until there is one.
+/* Take the oldest item.  With wait, block until there is one.  `taker` is
+ * the calling worker's state, or NULL for a one-off take (it then never
+ * spins).  A taker holding the spinner's role keeps it through an
+ * WEFT_EEMPTY answer and gives it up with any other.
  * WEFT_OK; WEFT_EEMPTY (not waiting, nothing there); WEFT_ESHUTDOWN (closed
  * and drained: the worker should leave); WEFT_EAGAIN (waiting, woken by
  * weft_work_list_wake_all or for an item another worker took first: look
  * at whatever else may have changed, then take again). */
-int weft_work_list_take(weft_work_list *list, weft_work_node **node, bool wait);
+int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_node **node,
+                        bool wait);
+
+/* A worker whose task has returned, and whose future is about to complete,
+ * claims the spinner's role if nobody holds it: a submit made in reaction
+ * to that completion (a caller waiting on each result in turn: BENCH.md W2)
+ * then sees a worker about to look for work and wakes no parked one. */
+void weft_work_list_claim_spinner(weft_work_list *list, weft_work_taker *taker);
+
+/* Give the role up (a worker leaving without taking again). */
+void weft_work_list_release_spinner(weft_work_list *list, weft_work_taker *taker);
 
 /* Refuse further items; wait for submitters inside to finish adding, then
  * wake every worker.  Items already added stay to be taken. */

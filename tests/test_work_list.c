@@ -21,10 +21,22 @@ static weft_work_list *list_new(long capacity)
     return l;
 }
 
+/* A one-off take (the test's own thread). */
 static struct item *take_item(weft_work_list *l, bool wait, int *rc)
 {
     weft_work_node *n = NULL;
-    *rc = weft_work_list_take(l, &n, wait);
+    *rc = weft_work_list_take(l, NULL, &n, wait);
+    return *rc == WEFT_OK ? (struct item *)(void *)n : NULL;
+}
+
+/* A worker's take: it may spin, and claims the spinner's role now and then
+ * as a worker finishing a task does. */
+static struct item *worker_take(weft_work_list *l, weft_work_taker *t, bool wait, int *rc)
+{
+    weft_work_node *n = NULL;
+    *rc = weft_work_list_take(l, t, &n, wait);
+    if (*rc == WEFT_OK && ((uintptr_t)n >> 4) % 3 == 0)
+        weft_work_list_claim_spinner(l, t);
     return *rc == WEFT_OK ? (struct item *)(void *)n : NULL;
 }
 
@@ -142,9 +154,10 @@ static void idle_taker(int index, void *arg)
 {
     (void)index;
     (void)arg;
+    weft_work_taker t = {.spinning = false};
     for (;;) {
         int rc;
-        struct item *it = take_item(idle_list, true, &rc);
+        struct item *it = worker_take(idle_list, &t, true, &rc);
         if (it)
             atomic_fetch_add(&idle_taken, 1);
         else if (rc == WEFT_EAGAIN)
@@ -206,9 +219,12 @@ static void stress_taker(int index, void *arg)
     (void)arg;
     for (int a = 0; a < ADDERS; a++)
         last_seen[index][a] = -1;
+    weft_work_taker t = {.spinning = false};
     for (unsigned n = 0;; n++) {
         int rc;
-        struct item *it = take_item(stress_list, index % 2 == 0 || n % 8 != 0, &rc);
+        bool wait = index % 2 == 0 || n % 8 != 0;
+        struct item *it = index == 3 ? take_item(stress_list, wait, &rc)
+                                     : worker_take(stress_list, &t, wait, &rc);
         if (rc == WEFT_ESHUTDOWN)
             return;
         if (!it)
