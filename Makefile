@@ -3,7 +3,9 @@
 #   make test    install missing packages (as root, with apt), build, run the
 #                whole suite: plain, portable-wait, ASan+UBSan, then TSan
 #   make bench   install the peers (as root), build, and run weft against
-#                them side by side; BENCH_ARGS=--quick for a short run
+#                them side by side; BENCH_ARGS=--quick for a short run (or
+#                BENCH_ARGS="--scale N --reps R"); writes results.csv, .md
+#                and .png under build/release/bench
 #   make install PREFIX=/usr/local
 
 BUILD   ?= build
@@ -13,7 +15,7 @@ CTEST   := ctest --output-on-failure -j $(JOBS)
 
 # Debian packages the build and the tests need; the benchmarks' peers.
 PACKAGES := cmake make gcc pkg-config libcmocka-dev
-BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev python3
+BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev python3 gnuplot-nox
 BENCH_ARGS ?=
 
 .PHONY: all demo test test-plain test-portable test-asan test-tsan test-install \
@@ -72,11 +74,15 @@ test: test-plain test-install test-portable test-asan test-tsan
 
 bench: deps bench-deps
 	$(call configure,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
-	for g in w3_go w2_go; do \
-	    GOCACHE=$(CURDIR)/$(BUILD)/gocache GO111MODULE=off \
+	for g in w2_go w3_go w45_go w67_go; do \
+	    GOCACHE=$(CURDIR)/$(BUILD)/gocache GOPATH=$(CURDIR)/$(BUILD)/gopath \
+	    GO111MODULE=off GOTOOLCHAIN=local \
 	        go build -o $(BUILD)/release/bench/$$g bench/peers/$$g.go || exit 1; \
 	done
-	python3 bench/compare.py --build $(BUILD)/release --csv $(BUILD)/release/bench/results.csv $(BENCH_ARGS)
+	python3 bench/compare.py --build $(BUILD)/release $(BENCH_ARGS) \
+	    --csv $(BUILD)/release/bench/results.csv \
+	    --markdown $(BUILD)/release/bench/results.md \
+	    --png $(BUILD)/release/bench/results.png
 
 install: build
 	cmake --install $(BUILD)/release --prefix $(PREFIX)

@@ -1,7 +1,7 @@
 /* bench_pool.c — BENCH.md W1 (pool throughput), W2 (round trip), W6
  * (CPU-bound map speed-up) and W7 (I/O-bound fan-out) for weft's thread
  * pool.  Median of several runs after a warm-up, [min..max]; each run
- * checks its results.  Usage: bench_pool [--quick] [--reps N] [--csv FILE];
+ * checks its results.  Usage: bench_pool [--quick] [--scale N] [--reps N] [--csv FILE];
  * BENCH_ONLY=W6 (say) runs one workload. */
 #define _POSIX_C_SOURCE 200809L
 #include <weft.h>

@@ -5,7 +5,7 @@
  * a warm-up, [min..max]).  Each run checks that every item arrived once:
  * the sum of what the consumers took must equal the sum of what was put.
  *
- * Usage: bench_queue [--quick] [--reps N] [--csv FILE]
+ * Usage: bench_queue [--quick] [--scale N] [--reps N] [--csv FILE]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <weft.h>

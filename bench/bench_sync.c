@@ -3,7 +3,7 @@
  * run.  Each figure is the median of several repetitions after a warm-up,
  * with the spread (min..max); each workload checks its own result.
  *
- * Usage: bench_sync [--quick] [--reps N] [--csv FILE]
+ * Usage: bench_sync [--quick] [--scale N] [--reps N] [--csv FILE]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <weft.h>

@@ -15,8 +15,10 @@ struct bench_args {
     FILE *csv;  /* --csv FILE, or NULL */
 };
 
-/* Parse [--quick] [--reps N] [--csv FILE].  Returns 0, or 2 after printing
- * the usage on a bad command line. */
+/* Parse [--quick] [--scale N] [--reps N] [--csv FILE]: --quick divides the
+ * workload sizes by quick_scale and runs 3 repetitions; --scale divides
+ * them by N.  Returns 0, or 2 after printing the usage on a bad command
+ * line. */
 static inline int bench_parse(int argc, char **argv, int reps, long quick_scale,
                               struct bench_args *a)
 {
@@ -28,6 +30,10 @@ static inline int bench_parse(int argc, char **argv, int reps, long quick_scale,
             a->reps = 3;
         } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             a->reps = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--scale") && i + 1 < argc) {
+            a->scale = atol(argv[++i]);
+            if (a->scale < 1)
+                a->reps = 0;
         } else if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
             csv_path = argv[++i];
         } else {
@@ -35,7 +41,7 @@ static inline int bench_parse(int argc, char **argv, int reps, long quick_scale,
         }
     }
     if (a->reps < 1 || a->reps > BENCH_MAX_REPS) {
-        fprintf(stderr, "usage: %s [--quick] [--reps 1-%d] [--csv FILE]\n", argv[0],
+        fprintf(stderr, "usage: %s [--quick] [--scale N] [--reps 1-%d] [--csv FILE]\n", argv[0],
                 BENCH_MAX_REPS);
         return 2;
     }
