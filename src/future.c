@@ -515,8 +515,15 @@ void weft_future_run(weft_future *future, void (*before_complete)(void *ctx), vo
     void *result = fn(arg);
     running_task = outer;
     weft_park_set_cancel_source(outer_source);
-    if (before_complete)
-        before_complete(ctx);
+    /* Not before callbacks: they run in this thread after completion and
+     * may take long (a worker claiming to look for work would be busy). */
+    if (before_complete) {
+        weft_lock_take(&future->lock);
+        bool has_callbacks = future->callbacks != NULL;
+        weft_lock_release(&future->lock);
+        if (!has_callbacks)
+            before_complete(ctx);
+    }
     if (result == WEFT_FAILED && fail_code) {
         char *message = fail_message;
         fail_message = NULL;

@@ -28,7 +28,8 @@ int64_t weft_future_queued_at(weft_future *future);
 /* Run the future's task in this thread, if it was not cancelled, and
  * complete the future with its result or its weft_fail error.  When the
  * task has returned, before the future completes (and its waiter may
- * react), before_complete(ctx) is called if not NULL. */
+ * react), before_complete(ctx) is called if not NULL and the future has no
+ * done-callbacks (those run in this thread after completion). */
 void weft_future_run(weft_future *future, void (*before_complete)(void *ctx), void *ctx);
 
 /* While a thread waits on a future whose owner is `owner`, it calls the
