@@ -228,7 +228,11 @@ static void run_callbacks(weft_future *f, struct callback_node *callbacks)
     }
 }
 
-static int complete(weft_future *f, void *result, int code, char *message)
+/* Complete f.  before(ctx), if given, runs under f's lock just before the
+ * waiters are told, and only when no done-callback is registered: those run
+ * in this thread afterwards and may take long (see weft_future_run). */
+static int complete_then(weft_future *f, void *result, int code, char *message,
+                         void (*before)(void *ctx), void *ctx)
 {
     weft_lock_take(&f->lock);
     int s = state_of(f);
@@ -237,6 +241,8 @@ static int complete(weft_future *f, void *result, int code, char *message)
         free(message);
         return WEFT_ESTATE;
     }
+    if (before && !f->callbacks)
+        before(ctx);
     f->result = result;
     f->error_code = code;
     f->error_message = message;
@@ -251,6 +257,11 @@ static int complete(weft_future *f, void *result, int code, char *message)
     run_callbacks(f, callbacks);
     weft_future_release(f);
     return WEFT_OK;
+}
+
+static int complete(weft_future *f, void *result, int code, char *message)
+{
+    return complete_then(f, result, code, message, NULL, NULL);
 }
 
 int weft_future_set_result(weft_future *future, void *result)
@@ -515,22 +526,13 @@ void weft_future_run(weft_future *future, void (*before_complete)(void *ctx), vo
     void *result = fn(arg);
     running_task = outer;
     weft_park_set_cancel_source(outer_source);
-    /* Not before callbacks: they run in this thread after completion and
-     * may take long (a worker claiming to look for work would be busy). */
-    if (before_complete) {
-        weft_lock_take(&future->lock);
-        bool has_callbacks = future->callbacks != NULL;
-        weft_lock_release(&future->lock);
-        if (!has_callbacks)
-            before_complete(ctx);
-    }
     if (result == WEFT_FAILED && fail_code) {
         char *message = fail_message;
         fail_message = NULL;
-        complete(future, NULL, fail_code, message);
+        complete_then(future, NULL, fail_code, message, before_complete, ctx);
         fail_code = 0;
     } else {
-        complete(future, result, 0, NULL);
+        complete_then(future, result, 0, NULL, before_complete, ctx);
     }
 }
 
