@@ -76,6 +76,8 @@ void weft_debug_set_reporter(weft_debug_reporter fn, void *arg)
 
 size_t weft_debug_inversions(void) { return atomic_load(&inversions); }
 
+void weft_debug_thread_exit(void) { held_count = 0; }
+
 void weft_debug_set_thread_namer(weft_debug_name_fn fn) { atomic_store(&namer, fn); }
 
 void weft_debug_report(const char *format, ...)

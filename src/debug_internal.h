@@ -21,6 +21,10 @@ void weft_debug_acquired(const void *lock);
 void weft_debug_released(const void *lock);
 void weft_debug_forget(const void *lock);
 
+/* A weft thread's target returned: forget the locks it still records as
+ * held (its OS thread may be reused for another weft thread). */
+void weft_debug_thread_exit(void);
+
 /* Report one line through the reporter. */
 void weft_debug_report(const char *format, ...)
 #if defined(__GNUC__) || defined(__clang__)

@@ -35,6 +35,11 @@ struct waiter {
     size_t done, failed;         /* completions seen (under lock) */
     weft_future **ready;         /* as_completed: completed, not yet yielded */
     size_t ready_head, ready_count;
+    /* Wake the waiting thread only once done reaches wake_at (0: at every
+     * completion) or, with wake_on_failure, at a failure: a wait for all of
+     * 1000 futures is woken once, not 1000 times. */
+    size_t wake_at;
+    bool wake_on_failure;
 };
 
 /* One registration of a waiter on one future. */
@@ -188,7 +193,8 @@ static void notify_waiter(struct waiter *w, weft_future *f, bool failed)
     w->failed += failed;
     if (w->ready)
         w->ready[(w->ready_head + w->ready_count++)] = weft_future_ref(f);
-    weft_eventcount_notify_all(&w->changed);
+    if (w->done >= w->wake_at || (failed && w->wake_on_failure))
+        weft_eventcount_notify_all(&w->changed);
     weft_lock_release(&w->lock);
 }
 
@@ -228,11 +234,10 @@ static void run_callbacks(weft_future *f, struct callback_node *callbacks)
     }
 }
 
-/* Complete f.  before(ctx), if given, runs under f's lock just before the
- * waiters are told, and only when no done-callback is registered: those run
- * in this thread afterwards and may take long (see weft_future_run). */
+/* Complete f.  before(ctx, callbacks_follow), if given, runs under f's
+ * lock just before the waiters are told (see weft_future_run). */
 static int complete_then(weft_future *f, void *result, int code, char *message,
-                         void (*before)(void *ctx), void *ctx)
+                         void (*before)(void *ctx, bool callbacks_follow), void *ctx)
 {
     weft_lock_take(&f->lock);
     int s = state_of(f);
@@ -241,8 +246,8 @@ static int complete_then(weft_future *f, void *result, int code, char *message,
         free(message);
         return WEFT_ESTATE;
     }
-    if (before && !f->callbacks)
-        before(ctx);
+    if (before)
+        before(ctx, f->callbacks != NULL);
     f->result = result;
     f->error_code = code;
     f->error_message = message;
@@ -508,7 +513,8 @@ bool weft_cancellable(bool on)
     return now != NULL;
 }
 
-void weft_future_run(weft_future *future, void (*before_complete)(void *ctx), void *ctx)
+void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, bool callbacks_follow),
+                     void *ctx)
 {
     if (weft_future_set_running_or_notify_cancel(future) != WEFT_OK)
         return;
@@ -669,7 +675,11 @@ int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return
         free(nodes);
         return WEFT_ENOMEM;
     }
-    struct waiter w = {.ready = NULL};
+    struct waiter w = {
+        .ready = NULL,
+        .wake_at = when == WEFT_FIRST_COMPLETED ? 1 : count,
+        .wake_on_failure = when == WEFT_FIRST_EXCEPTION,
+    };
     weft_lock_init(&w.lock);
     register_waiter(&w, fs, count, nodes);
     struct wait_goal goal = {count, when};

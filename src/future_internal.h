@@ -28,9 +28,12 @@ int64_t weft_future_queued_at(weft_future *future);
 /* Run the future's task in this thread, if it was not cancelled, and
  * complete the future with its result or its weft_fail error.  When the
  * task has returned, before the future completes (and its waiter may
- * react), before_complete(ctx) is called if not NULL and the future has no
- * done-callbacks (those run in this thread after completion). */
-void weft_future_run(weft_future *future, void (*before_complete)(void *ctx), void *ctx);
+ * react), before_complete(ctx, callbacks_follow) is called if not NULL,
+ * under the future's lock; callbacks_follow says the future has
+ * done-callbacks, which run in this thread after completion.  It is not
+ * called when the task did not run (cancelled). */
+void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, bool callbacks_follow),
+                     void *ctx);
 
 /* While a thread waits on a future whose owner is `owner`, it calls the
  * hook instead of only sleeping: the hook runs other work (a queued task

@@ -40,6 +40,7 @@ struct weft_thread {
     size_t stack_size;
     _Atomic int state;
     _Atomic bool joined;  /* some join returned: debug mode's exit report */
+    bool reusable;        /* on a cached OS thread (executor workers) */
     _Atomic uint64_t ident;
     _Atomic long native_id;
     weft_event finished; /* the target returned and the thread cleaned up */
@@ -207,6 +208,7 @@ static void thread_main(void *arg)
     t->result = t->target ? t->target(t->arg) : NULL;
 
     weft_local_thread_exit();
+    weft_debug_thread_exit();
     /* Under name_lock so that a rename never touches an exited thread. */
     weft_lock_take(&t->name_lock);
     lock_registry();
@@ -277,7 +279,9 @@ int weft_thread_start(weft_thread *thread)
 
     size_t stack = thread->stack_size ? thread->stack_size : atomic_load(&default_stack_size);
     weft_lock_take(&thread->name_lock);
-    rc = weft_pf_thread_start(thread_main, thread, stack, &thread->handle);
+    rc = thread->reusable
+             ? weft_pf_thread_start_reusable(thread_main, thread, stack, &thread->handle)
+             : weft_pf_thread_start(thread_main, thread, stack, &thread->handle);
     weft_lock_release(&thread->name_lock);
     if (rc != WEFT_OK) {
         lock_registry();
@@ -389,6 +393,8 @@ int weft_thread_repr(const weft_thread *thread, char *buf, size_t size)
 }
 
 void weft_thread_set_managed(weft_thread *thread) { atomic_store(&thread->joined, true); }
+
+void weft_thread_set_reusable(weft_thread *thread) { thread->reusable = true; }
 
 /* ---- module functions -------------------------------------------------- */
 

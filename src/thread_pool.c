@@ -85,11 +85,24 @@ static void bump(_Atomic size_t *counter, size_t delta)
                           memory_order_relaxed);
 }
 
-/* The task has returned: this worker will look for work next. */
-static void claim_spinner(void *worker)
+struct finishing {
+    struct worker *me;     /* the worker running the task (stats) */
+    struct worker *looper; /* the worker whose loop runs it; NULL when helping */
+    bool counted;
+};
+
+/* The task has returned; its future completes right after this, under its
+ * lock.  Count it first, so that whoever sees the future done also sees it
+ * in the statistics; then the worker (unless it will run done-callbacks
+ * first) claims the spinner's role: it will look for work next. */
+static void task_returned(void *ctx, bool callbacks_follow)
 {
-    struct worker *w = worker;
-    weft_work_list_claim_spinner(&w->pool->work, &w->taker);
+    struct finishing *fin = ctx;
+    bump(&fin->me->running, (size_t)-1);
+    bump(&fin->me->completed, 1);
+    fin->counted = true;
+    if (fin->looper && !callbacks_follow)
+        weft_work_list_claim_spinner(&fin->looper->pool->work, &fin->looper->taker);
 }
 
 /* Run f; `w` is the worker whose loop runs it, NULL when helping. */
@@ -101,11 +114,13 @@ static void run_task(struct pool *p, struct worker *w, weft_future *f)
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&p->queue_samples, 1, memory_order_relaxed);
     }
-    struct worker *me = my_worker;
-    bump(&me->running, 1);
-    weft_future_run(f, w ? claim_spinner : NULL, w);
-    bump(&me->running, (size_t)-1);
-    bump(&me->completed, 1);
+    struct finishing fin = {.me = my_worker, .looper = w};
+    bump(&fin.me->running, 1);
+    weft_future_run(f, task_returned, &fin);
+    if (!fin.counted) { /* cancelled before it ran */
+        bump(&fin.me->running, (size_t)-1);
+        bump(&fin.me->completed, 1);
+    }
     weft_future_release(f);
 }
 
@@ -156,20 +171,16 @@ static bool leave_if_surplus(struct pool *p)
     return surplus;
 }
 
-static void *worker_main(void *arg)
+static void serve(struct worker *w)
 {
-    struct worker *w = arg;
     struct pool *p = w->pool;
-    my_pool = p;
-    my_worker = w;
-    weft_future_set_help_hook(help_own_pool, p);
     if (p->initializer && p->initializer(p->initializer_arg) != 0) {
         break_pool(p);
     } else {
         for (;;) {
             if (leave_if_surplus(p)) {
                 weft_work_list_release_spinner(&p->work, &w->taker);
-                return NULL;
+                return;
             }
             weft_future *f;
             int rc = take(p, w, &f, false);
@@ -191,6 +202,20 @@ static void *worker_main(void *arg)
     weft_lock_take(&p->lock);
     p->alive--;
     weft_lock_release(&p->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    my_pool = w->pool;
+    my_worker = w;
+    weft_future_set_help_hook(help_own_pool, w->pool);
+    serve(w);
+    /* The OS thread may serve another pool next (weft_thread_set_reusable):
+     * forget this one. */
+    weft_future_set_help_hook(NULL, NULL);
+    my_pool = NULL;
+    my_worker = NULL;
     return NULL;
 }
 
@@ -216,8 +241,10 @@ static int start_worker(struct pool *p)
     snprintf(name, sizeof name, "%s_%lu", p->prefix, p->next_index);
     weft_thread_options options = {.name = name, .daemon = WEFT_NON_DAEMON};
     int rc = weft_thread_new(&w->thread, worker_main, w, &options);
-    if (rc == WEFT_OK)
+    if (rc == WEFT_OK) {
         weft_thread_set_managed(w->thread); /* the pool joins it */
+        weft_thread_set_reusable(w->thread);
+    }
     if (rc == WEFT_OK && (rc = weft_thread_start(w->thread)) != WEFT_OK)
         weft_thread_free(w->thread);
     if (rc != WEFT_OK) {
@@ -429,3 +456,14 @@ int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_option
     *executor = &p->base;
     return WEFT_OK;
 }
+
+int weft_thread_pool_set_idle_keep(double seconds)
+{
+    if (!(seconds >= 0))
+        return WEFT_EINVAL; /* negative or NaN */
+    double ns = seconds * 1e9;
+    (void)weft_pf_thread_cache_keep(ns >= (double)INT64_MAX ? INT64_MAX : (int64_t)ns);
+    return WEFT_OK;
+}
+
+size_t weft_thread_pool_idle_threads(void) { return weft_pf_thread_cache_idle(); }

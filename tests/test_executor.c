@@ -5,6 +5,9 @@
 
 #include "sync_internal.h" /* weft_lock_take: the internal form under test */
 
+#include <math.h>
+#include <unistd.h>
+
 static weft_executor *pool_with(long max_workers, const char *prefix)
 {
     weft_executor *ex = NULL;
@@ -1054,6 +1057,153 @@ static void executor_stress_million_tasks(void **state)
     assert_true(atomic_load(&s_cancelled) > 0);
 }
 
+/* ---- idle worker threads reused across pools (beyond Python) ---------- */
+
+struct seen_worker {
+    long native_id;
+    uint64_t ident;
+    char name[32];
+    void *local_before;
+};
+
+static weft_local reuse_local = WEFT_LOCAL_INIT(NULL);
+static weft_barrier reuse_barrier;
+static struct seen_worker seen[4];
+static _Atomic int seen_count;
+
+/* Each of 4 tasks waits for the other 3: 4 distinct workers run them. */
+static void *record_worker(void *arg)
+{
+    int i = atomic_fetch_add(&seen_count, 1);
+    seen[i].native_id = weft_get_native_id();
+    seen[i].ident = weft_get_ident();
+    snprintf(seen[i].name, sizeof seen[i].name, "%s", weft_thread_name(weft_current_thread()));
+    seen[i].local_before = weft_local_get(&reuse_local);
+    weft_local_set(&reuse_local, arg);
+    weft_barrier_wait_timeout(&reuse_barrier, 10, NULL);
+    return NULL;
+}
+
+static void run_four_workers(const char *prefix, struct seen_worker out[4])
+{
+    weft_executor *ex = pool_with(4, prefix);
+    weft_future *fs[4];
+    atomic_store(&seen_count, 0);
+    assert_int_equal(weft_barrier_init(&reuse_barrier, 4, NULL, NULL, WEFT_FOREVER), WEFT_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(weft_executor_submit(ex, record_worker, (void *)(uintptr_t)(i + 1), &fs[i]),
+                         WEFT_OK);
+    assert_int_equal(weft_wait(fs, 4, 10, WEFT_ALL_COMPLETED, NULL), WEFT_OK);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(weft_future_result(fs[i], NULL), WEFT_OK);
+        weft_future_release(fs[i]);
+    }
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+    weft_barrier_destroy(&reuse_barrier);
+    memcpy(out, seen, sizeof seen);
+}
+
+static void idle_threads_serve_the_next_pool(void **state)
+{
+    (void)state;
+    struct seen_worker a[4], b[4];
+    weft_local_init(&reuse_local, NULL, NULL, NULL);
+    /* Start from an empty cache: end the threads earlier tests left idle
+     * (and let any still on their way out of a pool arrive and leave). */
+    assert_int_equal(weft_thread_pool_set_idle_keep(0), WEFT_OK);
+    nap(0.05);
+    assert_int_equal(weft_thread_pool_idle_threads(), 0);
+    assert_int_equal(weft_thread_pool_set_idle_keep(30), WEFT_OK);
+    run_four_workers("first", a);
+    /* shutdown waited for the workers; their OS threads park right after */
+    assert_eventually(weft_thread_pool_idle_threads() == 4, 5);
+    run_four_workers("second", b);
+    assert_eventually(weft_thread_pool_idle_threads() == 4, 5); /* took 4, gave 4 back */
+    for (int i = 0; i < 4; i++) {
+        bool reused = false;
+        for (int j = 0; j < 4; j++) {
+            reused |= b[i].native_id == a[j].native_id;
+            assert_true(b[i].ident != a[j].ident); /* a new weft thread each time */
+        }
+        assert_true(reused);                       /* the same OS thread */
+        assert_non_null(strstr(b[i].name, "second_"));
+        assert_null(a[i].local_before);
+        assert_null(b[i].local_before); /* weft_local values ended with pool one */
+    }
+    weft_local_destroy(&reuse_local);
+}
+
+static void *nothing(void *arg) { return arg; }
+
+static void run_two_tasks(void)
+{
+    weft_executor *ex = pool_with(2, "short");
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(weft_executor_submit(ex, wait_for_gate, NULL, NULL), WEFT_OK);
+    weft_event_set(&gate);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+    weft_event_clear(&gate);
+}
+
+static void idle_keep_zero_and_expiry(void **state)
+{
+    (void)state;
+    assert_int_equal(weft_thread_pool_set_idle_keep(-1), WEFT_EINVAL);
+    assert_int_equal(weft_thread_pool_set_idle_keep(NAN), WEFT_EINVAL);
+    /* 0: Python's behaviour, and the idle ones end now */
+    assert_int_equal(weft_thread_pool_set_idle_keep(0), WEFT_OK);
+    assert_int_equal(weft_thread_pool_idle_threads(), 0);
+    run_two_tasks();
+    assert_int_equal(weft_thread_pool_idle_threads(), 0);
+    /* a short keep: they park, then leave by themselves */
+    assert_int_equal(weft_thread_pool_set_idle_keep(0.05), WEFT_OK);
+    run_two_tasks();
+    assert_eventually(weft_thread_pool_idle_threads() == 0, 5);
+    assert_int_equal(weft_thread_pool_set_idle_keep(30), WEFT_OK);
+    (void)nothing;
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
+/* A child forked while idle threads are parked has none (they did not cross
+ * the fork) and must start its own workers instead of handing work to
+ * threads that do not exist. */
+static void fork_child_starts_its_own_workers(void **state)
+{
+    (void)state;
+#ifdef UNDER_TSAN
+    skip(); /* TSan does not support threads started after fork */
+#else
+    run_two_tasks();
+    assert_eventually(weft_thread_pool_idle_threads() >= 2, 5); /* parking after the join */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(10); /* a hang fails the test instead of stalling it */
+        if (weft_thread_pool_idle_threads() != 0)
+            _exit(3);
+        weft_executor *ex;
+        weft_future *f;
+        void *r = NULL;
+        if (weft_thread_pool_new(&ex, NULL) != WEFT_OK ||
+            weft_executor_submit(ex, power_of_two, (void *)5, &f) != WEFT_OK ||
+            weft_future_result(f, &r) != WEFT_OK)
+            _exit(4);
+        _exit((uintptr_t)r == 32 ? 0 : 5);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1092,6 +1242,9 @@ int main(void)
         cmocka_unit_test(map_after_shutdown_fails),
         cmocka_unit_test(executor_bad_input),
         cmocka_unit_test(executor_stress_million_tasks),
+        cmocka_unit_test(idle_threads_serve_the_next_pool),
+        cmocka_unit_test(idle_keep_zero_and_expiry),
+        cmocka_unit_test(fork_child_starts_its_own_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

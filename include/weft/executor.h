@@ -57,6 +57,27 @@ typedef struct weft_thread_pool_options {
  * initargs). */
 int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_options *options);
 
+/* Idle worker threads.  When a thread-pool worker ends (shutdown, or a
+ * resize down), its OS thread does not exit at once: it waits, parked, up to
+ * `seconds` (default 30) to become a worker of a later pool, because creating
+ * an OS thread costs tens of microseconds (1000 of them: 30-70 ms) while
+ * handing work to a parked one costs a wake-up.  A program that fans out to
+ * a fresh pool again and again pays thread creation once.  Pool semantics do
+ * not change: shutdown still waits for every worker to end, the parked
+ * threads are not weft threads (weft_enumerate does not list them), and each
+ * new worker is a new weft_thread with its own name, ident and weft_local
+ * data.  What does carry over is plain C thread-local storage
+ * (_Thread_local) a task left set, as it already does between the tasks of
+ * one pool; and `ps -T` shows the parked threads.  After fork() the child
+ * starts with none.  0 makes workers' OS threads exit as soon as they end,
+ * as Python's do, and ends the idle ones now (they exit shortly after).
+ * WEFT_OK; WEFT_EINVAL (negative or NaN).
+ * Python: none (Java's cached thread pool keeps idle threads 60 s). */
+int weft_thread_pool_set_idle_keep(double seconds);
+
+/* The number of OS threads parked now, waiting to serve as pool workers. */
+size_t weft_thread_pool_idle_threads(void);
+
 /* Schedule fn(arg).  *future (may be NULL when the result is not wanted)
  * receives a new reference.  When max_pending tasks already wait, submit
  * waits for room.  WEFT_OK; WEFT_ESHUTDOWN after shutdown (Python's

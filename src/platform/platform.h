@@ -49,6 +49,24 @@ typedef struct weft_pf_thread {
 int weft_pf_thread_start(void (*fn)(void *), void *arg, size_t stack_size,
                          weft_pf_thread *handle);
 
+/* Like weft_pf_thread_start, but the OS thread may be a reused one: when
+ * fn returns, the thread parks in a process-wide cache of idle threads for up
+ * to the keep time (weft_pf_thread_cache_keep) and a later call with the same
+ * stack size hands it the next fn instead of creating a thread.  Thread-local
+ * storage is NOT reset between uses: callers reset their own.  After fork()
+ * the child's cache starts empty. */
+int weft_pf_thread_start_reusable(void (*fn)(void *), void *arg, size_t stack_size,
+                                  weft_pf_thread *handle);
+
+/* Set how long an idle reusable thread waits for more work before exiting
+ * (nanoseconds; 0 = exit at once).  Lowering it ends the threads waiting now
+ * that have waited longer than the new time (with 0: all of them).  Returns
+ * the previous value. */
+int64_t weft_pf_thread_cache_keep(int64_t keep_ns);
+
+/* Number of idle reusable threads waiting in the cache now. */
+size_t weft_pf_thread_cache_idle(void);
+
 /* The calling thread's handle. */
 weft_pf_thread weft_pf_thread_self(void);
 
