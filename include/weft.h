@@ -28,6 +28,7 @@
 #include "weft/future.h"
 #include "weft/local.h"
 #include "weft/lock.h"
+#include "weft/process.h"
 #include "weft/queue.h"
 #include "weft/semaphore.h"
 #include "weft/status.h"

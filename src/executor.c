@@ -34,6 +34,18 @@ static void shut_down_live_executors(void)
     weft_lock_release(&live_lock);
 }
 
+void weft_executor_atfork(int phase)
+{
+    if (phase == WEFT_FORK_PREPARE) {
+        weft_lock_take(&live_lock);
+    } else if (phase == WEFT_FORK_PARENT) {
+        weft_lock_release(&live_lock);
+    } else {
+        live = NULL; /* the parent's executors have no workers here */
+        weft_lock_init(&live_lock);
+    }
+}
+
 int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
                            const char *name)
 {

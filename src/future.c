@@ -22,6 +22,8 @@
 
 char weft_failed_marker_;
 
+enum { FUTURE_OWNS_RESULT = 1 }; /* result is a malloc'd block, freed with the future */
+
 struct callback_node {
     weft_future_callback fn;
     void *arg;
@@ -59,7 +61,8 @@ struct weft_future {
     weft_lock lock;
     _Atomic int state;
     int error_code;
-    unsigned result_waiters;
+    uint16_t result_waiters; /* saturates: then every completion notifies */
+    uint16_t flags;          /* FUTURE_OWNS_RESULT */
     weft_eventcount done_ec;
     weft_cancel_source cancel; /* cancel() of a running future fires it */
     void *result;
@@ -116,6 +119,8 @@ void weft_future_release(weft_future *future)
         free(c);
     }
     free(future->error_message);
+    if (future->flags & FUTURE_OWNS_RESULT)
+        free(future->result);
     free(future);
 }
 
@@ -379,7 +384,8 @@ static int wait_done_locked(weft_future *f, int64_t deadline)
                 continue;
         }
         uint32_t seen = weft_eventcount_prepare(&f->done_ec);
-        f->result_waiters++;
+        if (f->result_waiters < UINT16_MAX)
+            f->result_waiters++;
         weft_lock_release(&f->lock);
         /* A pool thread that found nothing to help with still checks
          * back now and then: new work may arrive in its pool. */
@@ -390,7 +396,8 @@ static int wait_done_locked(weft_future *f, int64_t deadline)
         if (rc == WEFT_ETIMEDOUT && until != deadline)
             rc = WEFT_OK;
         weft_lock_take(&f->lock);
-        f->result_waiters--;
+        if (f->result_waiters < UINT16_MAX)
+            f->result_waiters--;
     }
     return WEFT_OK;
 }
@@ -483,6 +490,34 @@ int weft_future_repr(weft_future *future, char *buf, size_t size)
                      (void *)future, future->result);
     weft_lock_release(&future->lock);
     return n;
+}
+
+int weft_future_set_owned_result(weft_future *future, void *result)
+{
+    weft_lock_take(&future->lock);
+    int s = state_of(future);
+    bool open = s != WEFT_FUTURE_FINISHED && !is_cancelled_state(s);
+    if (open)
+        future->flags |= FUTURE_OWNS_RESULT;
+    weft_lock_release(&future->lock);
+    /* Nobody else completes a pool's running future: no race in between. */
+    return open ? complete(future, result, 0, NULL) : WEFT_ESTATE;
+}
+
+bool weft_future_cancel_requested(weft_future *future)
+{
+    return atomic_load_explicit(&future->cancel.requested, memory_order_relaxed);
+}
+
+bool weft_take_failure(void *result, int *code, char **message)
+{
+    if (result != WEFT_FAILED || !fail_code)
+        return false;
+    *code = fail_code;
+    *message = fail_message;
+    fail_code = 0;
+    fail_message = NULL;
+    return true;
 }
 
 /* ---- inside a task -------------------------------------------------------- */

@@ -42,4 +42,17 @@ void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, boo
 typedef bool (*weft_future_help_fn)(weft_future *awaited);
 void weft_future_set_help_hook(weft_future_help_fn hook, void *owner);
 
+/* Complete a future with a malloc'd result that the future then owns
+ * (freed with it: the process pool's bytes).  WEFT_ESTATE if it was already
+ * done (the caller keeps the result). */
+int weft_future_set_owned_result(weft_future *future, void *result);
+
+/* Whether cancel() was called on the future while it ran. */
+bool weft_future_cancel_requested(weft_future *future);
+
+/* After a task returned `result` outside weft_future_run (a process-pool
+ * worker): if it failed with weft_fail, take its code and message (the
+ * caller frees the message) and return true. */
+bool weft_take_failure(void *result, int *code, char **message);
+
 #endif

@@ -12,6 +12,7 @@
 #include "sync_internal.h"
 
 #include "local_internal.h"
+#include "thread_internal.h"
 #include "platform/platform.h"
 #include "weft/lock.h"
 #include "weft/status.h"
@@ -45,6 +46,16 @@ static uint32_t *free_slots;  /* retired slot numbers */
 static uint32_t free_count, free_capacity;
 
 static _Thread_local struct table *my_table;
+
+void weft_local_atfork(int phase)
+{
+    if (phase == WEFT_FORK_PREPARE)
+        weft_lock_take(&registry);
+    else if (phase == WEFT_FORK_PARENT)
+        weft_lock_release(&registry);
+    else
+        weft_lock_init(&registry);
+}
 
 static void exit_hook_fired(void *table);
 static weft_pf_exit_hook exit_hook = WEFT_PF_EXIT_HOOK_INIT(exit_hook_fired);

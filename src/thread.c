@@ -112,6 +112,30 @@ static void lock_registry(void)
 
 static void unlock_registry(void) { weft_lock_release(&registry_lock); }
 
+void weft_thread_atfork(int phase)
+{
+    if (phase == WEFT_FORK_PREPARE) {
+        lock_registry();
+        return;
+    }
+    if (phase == WEFT_FORK_CHILD) {
+        /* Only the forking thread crossed: the others are gone, unjoinable
+         * and never to be waited for at exit.  Their objects are left to
+         * whoever holds them (as Python's _after_fork does). */
+        weft_thread *me = current;
+        for (weft_thread *t = registry, *next; t; t = next) {
+            next = t->next;
+            if (t != me) {
+                unlink_locked(t);
+                atomic_store(&t->state, STOPPED);
+            }
+        }
+        weft_lock_init(&registry_lock);
+        return;
+    }
+    unlock_registry();
+}
+
 /* ---- lifetime ---------------------------------------------------------- */
 
 static void ref(weft_thread *t) { atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed); }
@@ -232,6 +256,7 @@ static void at_process_exit(void)
 
 static int ensure_exit_handler(void)
 {
+    weft_install_fork_handlers();
     int expected = 0;
     if (atomic_load(&exit_handler_state) == 2)
         return WEFT_OK;

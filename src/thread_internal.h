@@ -24,4 +24,14 @@ void weft_thread_set_managed(struct weft_thread *thread);
  * Before weft_thread_start only. */
 void weft_thread_set_reusable(struct weft_thread *thread);
 
+/* Fork handlers (src/process.c installs them): each module takes its
+ * global lock before a fork, releases it after in the parent, and makes
+ * its state right for the child (one thread, fresh locks). */
+enum { WEFT_FORK_PREPARE, WEFT_FORK_PARENT, WEFT_FORK_CHILD };
+void weft_thread_atfork(int phase);
+void weft_timer_atfork(int phase);
+void weft_executor_atfork(int phase);
+void weft_local_atfork(int phase);
+void weft_install_fork_handlers(void);
+
 #endif

@@ -42,6 +42,22 @@ static _Atomic uint32_t wake_word;     /* bumped to wake the timer thread */
 static bool thread_started;
 static weft_exit_hook exit_hook;
 
+void weft_timer_atfork(int phase)
+{
+    if (phase == WEFT_FORK_PREPARE) {
+        weft_lock_take(&sched_lock);
+    } else if (phase == WEFT_FORK_PARENT) {
+        weft_lock_release(&sched_lock);
+    } else {
+        /* The timer thread did not cross: the child starts its own when it
+         * starts a timer, and the parent's timers never fire here. */
+        heap_size = 0;
+        firing = NULL;
+        thread_started = false;
+        weft_lock_init(&sched_lock);
+    }
+}
+
 static void unref(weft_timer *t)
 {
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)

@@ -31,6 +31,11 @@ int weft_pf_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns)
  * ever causes spurious wake-ups. */
 void weft_pf_wake(_Atomic uint32_t *word, int32_t n);
 
+/* weft's fork handlers call this last before a fork (phase 0), first after
+ * it in the parent (1) and in the child (2): an emulated wait keeps locks of
+ * its own that must not be held across the fork. */
+void weft_pf_wait_atfork(int phase);
+
 /* A short pause inside a spin loop (x86 PAUSE, ARM YIELD). */
 void weft_pf_cpu_relax(void);
 
@@ -99,6 +104,10 @@ typedef struct weft_pf_exit_hook {
 #define WEFT_PF_EXIT_HOOK_INIT(dtor) { 0, 0, (dtor) }
 int weft_pf_exit_hook_arm(weft_pf_exit_hook *hook, void *value);
 void weft_pf_exit_hook_disarm(weft_pf_exit_hook *hook);
+
+/* Register handlers to run around fork() (pthread_atfork): prepare in the
+ * forking thread before, parent and child after.  WEFT_OK or WEFT_ENOMEM. */
+int weft_pf_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 /* Register fn to run at normal process exit (atexit). */
 int weft_pf_at_exit(void (*fn)(void));

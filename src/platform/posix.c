@@ -367,6 +367,11 @@ void weft_pf_exit_hook_disarm(weft_pf_exit_hook *hook)
         (void)pthread_setspecific((pthread_key_t)hook->key_, NULL);
 }
 
+int weft_pf_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    return pthread_atfork(prepare, parent, child) == 0 ? WEFT_OK : WEFT_ENOMEM;
+}
+
 int weft_pf_at_exit(void (*fn)(void))
 {
     return atexit(fn) == 0 ? WEFT_OK : WEFT_ENOMEM;

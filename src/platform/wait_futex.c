@@ -33,3 +33,5 @@ void weft_pf_wake(_Atomic uint32_t *word, int32_t n)
 {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
 }
+
+void weft_pf_wait_atfork(int phase) { (void)phase; /* the kernel keeps no state to fix */ }

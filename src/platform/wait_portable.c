@@ -23,15 +23,37 @@ static struct bucket {
 
 static pthread_once_t buckets_once = PTHREAD_ONCE_INIT;
 
+static void bucket_init(struct bucket *b)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&b->mutex, NULL);
+    pthread_cond_init(&b->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    b->waiters = 0;
+}
+
 static void buckets_init(void)
 {
+    for (int i = 0; i < BUCKETS; i++)
+        bucket_init(&buckets[i]);
+}
+
+/* A bucket's mutex held by another thread at a fork would stay held in the
+ * child: weft's fork handlers take them all last before a fork (a weft lock
+ * taken before may need them), release them first after it, and start the
+ * child's afresh (its only thread waits nowhere). */
+void weft_pf_wait_atfork(int phase)
+{
+    pthread_once(&buckets_once, buckets_init);
     for (int i = 0; i < BUCKETS; i++) {
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_mutex_init(&buckets[i].mutex, NULL);
-        pthread_cond_init(&buckets[i].cond, &attr);
-        pthread_condattr_destroy(&attr);
+        if (phase == 0)
+            pthread_mutex_lock(&buckets[i].mutex);
+        else if (phase == 1)
+            pthread_mutex_unlock(&buckets[i].mutex);
+        else
+            bucket_init(&buckets[i]);
     }
 }
 

@@ -1,0 +1,449 @@
+/* process.c — weft_process (multiprocessing.Process), weft_bytes, and the
+ * fork handlers that keep weft's own state usable in a forked child. */
+#include "weft/process.h"
+
+#include "platform/platform.h"
+#include "platform/process.h"
+#include "park.h"
+#include "sync_internal.h"
+#include "thread_internal.h"
+#include "weft/lock.h"
+#include "weft/status.h"
+#include "weft/time.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- bytes ------------------------------------------------------------------ */
+
+weft_bytes *weft_bytes_alloc(size_t size)
+{
+    if (size > SIZE_MAX - sizeof(weft_bytes))
+        return NULL;
+    weft_bytes *b = malloc(sizeof *b + size);
+    if (b)
+        b->size = size;
+    return b;
+}
+
+weft_bytes *weft_bytes_new(const void *data, size_t size)
+{
+    if (!data && size)
+        return NULL;
+    weft_bytes *b = weft_bytes_alloc(size);
+    if (b && size)
+        memcpy(b->data, data, size);
+    return b;
+}
+
+void weft_bytes_free(weft_bytes *bytes) { free(bytes); }
+
+/* ---- fork handlers ---------------------------------------------------------- */
+
+static void process_atfork(int phase);
+
+/* Lock order: executors, timers, threads, locals, children (the order in
+ * which weft's code nests them). */
+static void before_fork(void)
+{
+    weft_executor_atfork(WEFT_FORK_PREPARE);
+    weft_timer_atfork(WEFT_FORK_PREPARE);
+    weft_thread_atfork(WEFT_FORK_PREPARE);
+    weft_local_atfork(WEFT_FORK_PREPARE);
+    process_atfork(WEFT_FORK_PREPARE);
+    weft_pf_wait_atfork(WEFT_FORK_PREPARE);
+}
+
+static void after_fork(int phase)
+{
+    weft_pf_wait_atfork(phase);
+    process_atfork(phase);
+    weft_local_atfork(phase);
+    weft_thread_atfork(phase);
+    weft_timer_atfork(phase);
+    weft_executor_atfork(phase);
+}
+
+static void after_fork_parent(void) { after_fork(WEFT_FORK_PARENT); }
+static void after_fork_child(void) { after_fork(WEFT_FORK_CHILD); }
+
+void weft_install_fork_handlers(void)
+{
+    static _Atomic int installed; /* 0 no, 1 installing, 2 yes */
+    int expected = 0;
+    if (atomic_load_explicit(&installed, memory_order_acquire) == 2)
+        return;
+    if (atomic_compare_exchange_strong(&installed, &expected, 1)) {
+        int rc = weft_pf_at_fork(before_fork, after_fork_parent, after_fork_child);
+        atomic_store(&installed, rc == WEFT_OK ? 2 : 0);
+        return;
+    }
+    while (atomic_load(&installed) == 1)
+        weft_pf_yield();
+}
+
+/* ---- weft_process ----------------------------------------------------------- */
+
+enum { NEW, STARTED, ENDED, CLOSED };
+
+struct weft_process {
+    weft_lock lock; /* state, exitcode, reaping */
+    weft_process_fn target;
+    void *arg;
+    char *name;
+    bool daemon;
+    int state;
+    int exitcode;
+    weft_pf_child child;
+    bool orphan; /* freed while running: the child list owns it */
+    struct weft_process *prev, *next; /* started, not yet reaped */
+};
+
+/* Started children not yet reaped, for the exit handler. */
+static weft_lock children_lock = WEFT_LOCK_INIT;
+static weft_process *children;
+static _Atomic unsigned long process_counter;
+static const char *my_name = "MainProcess";
+static bool i_am_daemon;
+static weft_exit_hook exit_hook;
+static _Atomic bool exit_hook_added;
+
+static void process_atfork(int phase)
+{
+    if (phase == WEFT_FORK_PREPARE) {
+        weft_lock_take(&children_lock);
+    } else if (phase == WEFT_FORK_PARENT) {
+        weft_lock_release(&children_lock);
+    } else {
+        children = NULL; /* the parent's children are not this process's */
+        weft_lock_init(&children_lock);
+    }
+}
+
+static void link_child(weft_process *p)
+{
+    weft_lock_take(&children_lock);
+    p->prev = NULL;
+    p->next = children;
+    if (children)
+        children->prev = p;
+    children = p;
+    weft_lock_release(&children_lock);
+}
+
+static void unlink_child(weft_process *p)
+{
+    weft_lock_take(&children_lock);
+    if (p->prev)
+        p->prev->next = p->next;
+    else if (children == p)
+        children = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+    weft_lock_release(&children_lock);
+}
+
+static void destroy(weft_process *p)
+{
+    if (p->child.watch_fd >= 0)
+        weft_pf_close(p->child.watch_fd);
+    free(p->name);
+    free(p);
+}
+
+/* Collect the exit status if the child has ended (block: wait for it).
+ * Lock held.  Returns true once it has ended. */
+static bool reap_locked(weft_process *p, bool block)
+{
+    if (p->state != STARTED)
+        return p->state != NEW;
+    int code;
+    int rc = weft_pf_reap(p->child.pid, block, &code);
+    if (rc == WEFT_EAGAIN)
+        return false;
+    p->exitcode = code; /* ESTATE (SIGCHLD ignored: reaped by the system): 0 */
+    p->state = ENDED;
+    return true;
+}
+
+/* Reap p; frees it if it was orphaned.  Returns true when it has ended. */
+static bool reap(weft_process *p, bool block)
+{
+    weft_lock_take(&p->lock);
+    bool was_started = p->state == STARTED;
+    bool ended = reap_locked(p, block);
+    bool orphan = p->orphan;
+    weft_lock_release(&p->lock);
+    if (ended && was_started) {
+        unlink_child(p);
+        if (orphan)
+            destroy(p);
+    }
+    return ended;
+}
+
+/* At normal exit, as multiprocessing's atexit handler: terminate daemon
+ * children, then wait for every child. */
+static void end_children_at_exit(void)
+{
+    weft_lock_take(&children_lock);
+    for (weft_process *p = children; p; p = p->next)
+        if (p->daemon)
+            weft_pf_signal(p->child.pid, WEFT_PF_SIGTERM);
+    weft_lock_release(&children_lock);
+    for (;;) {
+        weft_lock_take(&children_lock);
+        weft_process *p = children;
+        weft_lock_release(&children_lock);
+        if (!p)
+            break;
+        reap(p, true);
+    }
+}
+
+/* Orphans that have ended since: reap them so they leave no zombie. */
+static void reap_ended_orphans(void)
+{
+    weft_process *ended = NULL;
+    weft_lock_take(&children_lock);
+    for (weft_process *p = children; p && !ended; p = p->next) {
+        if (!p->orphan)
+            continue;
+        weft_lock_take(&p->lock);
+        if (reap_locked(p, false))
+            ended = p;
+        weft_lock_release(&p->lock);
+    }
+    weft_lock_release(&children_lock);
+    if (ended) {
+        unlink_child(ended);
+        destroy(ended);
+        reap_ended_orphans();
+    }
+}
+
+int weft_process_new(weft_process **process, weft_process_fn target, void *arg,
+                     const weft_process_options *options)
+{
+    weft_process_options none = {0};
+    if (!options)
+        options = &none;
+    if (!process || options->daemon < WEFT_DAEMON_INHERIT ||
+        options->daemon > WEFT_DAEMON)
+        return WEFT_EINVAL;
+    weft_process *p = calloc(1, sizeof *p);
+    if (!p)
+        return WEFT_ENOMEM;
+    char made[32];
+    const char *name = options->name;
+    if (!name || !*name) {
+        snprintf(made, sizeof made, "Process-%lu", atomic_fetch_add(&process_counter, 1) + 1);
+        name = made;
+    }
+    p->name = malloc(strlen(name) + 1);
+    if (!p->name) {
+        free(p);
+        return WEFT_ENOMEM;
+    }
+    strcpy(p->name, name);
+    weft_lock_init(&p->lock);
+    p->target = target;
+    p->arg = arg;
+    p->daemon = options->daemon == WEFT_DAEMON_INHERIT ? i_am_daemon : options->daemon == WEFT_DAEMON;
+    p->child.watch_fd = p->child.channel = -1;
+    *process = p;
+    return WEFT_OK;
+}
+
+static int child_body(void *arg, int channel)
+{
+    (void)channel;
+    weft_process *p = arg;
+    my_name = p->name;
+    i_am_daemon = p->daemon;
+    return p->target ? p->target(p->arg) : 0;
+}
+
+int weft_process_start(weft_process *process)
+{
+    if (!process)
+        return WEFT_EINVAL;
+    weft_install_fork_handlers();
+    if (!atomic_exchange(&exit_hook_added, true)) {
+        exit_hook.run = end_children_at_exit;
+        weft_add_exit_hook(&exit_hook);
+    }
+    reap_ended_orphans();
+    weft_lock_take(&process->lock);
+    if (process->state != NEW) {
+        weft_lock_release(&process->lock);
+        return WEFT_ESTATE;
+    }
+    int rc = weft_pf_fork_child(child_body, process, false, &process->child);
+    if (rc == WEFT_OK)
+        process->state = STARTED;
+    weft_lock_release(&process->lock);
+    if (rc == WEFT_OK)
+        link_child(process);
+    return rc;
+}
+
+int weft_process_join_timeout(weft_process *process, double timeout)
+{
+    if (!process || isnan(timeout))
+        return WEFT_EINVAL;
+    weft_lock_take(&process->lock);
+    int state = process->state;
+    int fd = process->child.watch_fd;
+    weft_lock_release(&process->lock);
+    if (state == NEW || state == CLOSED)
+        return WEFT_ESTATE;
+    if (state == ENDED)
+        return WEFT_OK;
+    int64_t deadline;
+    if (weft_deadline_after(timeout < 0 ? 0 : timeout, &deadline) != WEFT_OK)
+        return WEFT_EINVAL;
+    for (;;) {
+        if (weft_pf_wait_readable(fd, deadline) == WEFT_ETIMEDOUT)
+            return reap(process, false) ? WEFT_OK : WEFT_ETIMEDOUT;
+        if (reap(process, false))
+            return WEFT_OK;
+        /* readable but not yet reapable (the sentinel fallback): a moment */
+        weft_sleep(0.001);
+    }
+}
+
+int weft_process_join(weft_process *process)
+{
+    return weft_process_join_timeout(process, WEFT_FOREVER);
+}
+
+bool weft_process_is_alive(weft_process *process)
+{
+    if (!process)
+        return false;
+    weft_lock_take(&process->lock);
+    bool started = process->state == STARTED;
+    weft_lock_release(&process->lock);
+    return started && !reap(process, false);
+}
+
+int weft_process_exitcode(weft_process *process, int *exitcode)
+{
+    if (!process || !exitcode)
+        return WEFT_EINVAL;
+    weft_lock_take(&process->lock);
+    int state = process->state;
+    weft_lock_release(&process->lock);
+    if (state == CLOSED)
+        return WEFT_ESTATE;
+    if (state == NEW || (state == STARTED && !reap(process, false)))
+        return WEFT_EAGAIN;
+    weft_lock_take(&process->lock);
+    *exitcode = process->exitcode;
+    weft_lock_release(&process->lock);
+    return WEFT_OK;
+}
+
+long weft_process_pid(const weft_process *process)
+{
+    return process && process->state != NEW ? process->child.pid : 0;
+}
+
+const char *weft_process_name(const weft_process *process)
+{
+    return process ? process->name : NULL;
+}
+
+bool weft_process_daemon(const weft_process *process) { return process && process->daemon; }
+
+int weft_process_set_daemon(weft_process *process, bool daemon)
+{
+    if (!process)
+        return WEFT_EINVAL;
+    weft_lock_take(&process->lock);
+    int rc = process->state == NEW ? WEFT_OK : WEFT_ESTATE;
+    if (rc == WEFT_OK)
+        process->daemon = daemon;
+    weft_lock_release(&process->lock);
+    return rc;
+}
+
+/* Signal the child if it has not been reaped (its pid is still ours). */
+static int send_signal(weft_process *process, int how)
+{
+    if (!process)
+        return WEFT_EINVAL;
+    weft_lock_take(&process->lock);
+    int rc = process->state == NEW || process->state == CLOSED ? WEFT_ESTATE : WEFT_OK;
+    if (rc == WEFT_OK && !reap_locked(process, false))
+        weft_pf_signal(process->child.pid, how);
+    weft_lock_release(&process->lock);
+    return rc;
+}
+
+int weft_process_terminate(weft_process *process) { return send_signal(process, WEFT_PF_SIGTERM); }
+int weft_process_kill(weft_process *process) { return send_signal(process, WEFT_PF_SIGKILL); }
+int weft_process_interrupt(weft_process *process) { return send_signal(process, WEFT_PF_SIGINT); }
+
+int weft_process_sentinel(const weft_process *process, int *fd)
+{
+    if (!process || !fd)
+        return WEFT_EINVAL;
+    if (process->state == NEW || process->state == CLOSED)
+        return WEFT_ESTATE;
+    *fd = process->child.watch_fd;
+    return WEFT_OK;
+}
+
+int weft_process_close(weft_process *process)
+{
+    if (!process)
+        return WEFT_EINVAL;
+    if (weft_process_is_alive(process))
+        return WEFT_ESTATE;
+    weft_lock_take(&process->lock);
+    if (process->state != CLOSED) {
+        if (process->child.watch_fd >= 0)
+            weft_pf_close(process->child.watch_fd);
+        process->child.watch_fd = -1;
+        process->state = CLOSED;
+    }
+    weft_lock_release(&process->lock);
+    return WEFT_OK;
+}
+
+void weft_process_free(weft_process *process)
+{
+    if (!process)
+        return;
+    if (weft_process_is_alive(process)) {
+        weft_lock_take(&process->lock);
+        process->orphan = true;
+        weft_lock_release(&process->lock);
+        /* it may have ended in between: reap now if so */
+        reap_ended_orphans();
+        return;
+    }
+    destroy(process);
+}
+
+int weft_process_repr(const weft_process *process, char *buf, size_t size)
+{
+    if (!process)
+        return snprintf(buf, size, "<weft_process(NULL)>");
+    static const char *const states[] = {"initial", "started", "stopped", "closed"};
+    char detail[48] = "";
+    if (process->state == STARTED)
+        snprintf(detail, sizeof detail, " %ld", process->child.pid);
+    else if (process->state == ENDED)
+        snprintf(detail, sizeof detail, " exitcode=%d", process->exitcode);
+    return snprintf(buf, size, "<weft_process(%s, %s%s%s)>", process->name,
+                    states[process->state], detail, process->daemon ? " daemon" : "");
+}
+
+const char *weft_process_current_name(void) { return my_name; }

@@ -1,0 +1,769 @@
+/* process_pool.c — the process-pool backend of the executor interface.
+ *
+ * Each worker is a forked child with a stream socket to the parent, and a
+ * "minder" thread in the parent that owns the child: it waits on the socket
+ * for the running task's result, completes its future, and hands the child
+ * its next task.  A submit that finds a worker idle writes the task to that
+ * worker's socket itself (one hand-off instead of two: BENCH.md W9).
+ *
+ * The socket closing tells the minder its child has ended: the minder reaps
+ * it (no zombie), fails only the task the child was running, and forks a
+ * replacement.  The minder also watches the running task: past the pool's
+ * task_timeout, or once its future's cancel was asked, it kills the child.
+ * Shutting down closes each idle child's socket for writing: the child sees
+ * the end of its input and exits; its minder reaps it and leaves.
+ */
+#include "executor_internal.h"
+#include "future_internal.h"
+#include "platform/platform.h"
+#include "platform/process.h"
+#include "sync_internal.h"
+#include "thread_internal.h"
+#include "weft/process.h"
+#include "weft/status.h"
+#include "weft/thread.h"
+#include "weft/time.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How often a minder looks at its running task's cancel flag and timeout,
+ * and (less often) whether an idle worker was handed a task meanwhile. */
+#define BUSY_CHECK_NS (20 * 1000000LL)
+#define IDLE_CHECK_NS (100 * 1000000LL)
+
+enum { TASK_PLAIN = 1, TASK_BYTES = 2 };
+enum { REPLY_RESULT = 1, REPLY_FAILED = 2, REPLY_INIT_FAILED = 3 };
+
+/* On the wire, parent to child, then `size` bytes of payload. */
+struct task_msg {
+    uint32_t kind;
+    uint32_t unused;
+    uint64_t fn;
+    uint64_t arg;
+    uint64_t size;
+};
+
+/* Child to parent, then `size` bytes: the result bytes or error message. */
+struct reply_msg {
+    uint32_t kind;
+    int32_t code;
+    uint64_t value;
+    uint64_t size;
+    uint32_t has_bytes;
+    uint32_t unused;
+};
+
+struct ptask {
+    struct ptask *next;
+    weft_future *future;
+    struct task_msg msg;
+    weft_bytes *payload; /* TASK_BYTES: a copy of the submitted bytes */
+    int64_t started_ns;  /* when handed to a worker */
+};
+
+struct ppool;
+
+struct slot {
+    struct ppool *pool;
+    weft_thread *minder;
+    weft_pf_child child;
+    bool alive;           /* a child is running in this slot */
+    bool idle;            /* on the idle stack (under the pool lock) */
+    bool sending;         /* a submitter is writing to the socket (pool lock) */
+    bool stopping;        /* its socket was closed for writing */
+    struct slot *next_idle;
+    struct ptask *task;   /* running task (pool lock) */
+    long tasks_done;      /* by the current child */
+    int kill_reason;      /* 0, WEFT_ETIMEDOUT or WEFT_ECANCELLED */
+    bool forced;          /* killed by terminate/kill_workers */
+};
+
+struct ppool {
+    weft_executor base; /* first: the executor handle points here */
+    weft_lock lock;
+    struct ptask *head, *tail;
+    size_t queued, running, completed;
+    struct slot *idle;
+    struct slot *slots;
+    size_t nslots, alive;
+    bool shutting_down, broken, forced, joined;
+    long max_tasks_per_child;
+    int64_t task_timeout_ns;
+    int (*initializer)(void *);
+    void *initializer_arg;
+    char name[48];
+};
+
+static struct ppool *pool_of(weft_executor *ex) { return (struct ppool *)ex; }
+
+static _Atomic unsigned long pool_counter;
+
+/* ---- the child's side ------------------------------------------------------ */
+
+static bool send_reply(int channel, uint32_t kind, int code, uint64_t value, const void *data,
+                       size_t size, bool has_bytes)
+{
+    struct reply_msg r = {.kind = kind, .code = code, .value = value, .size = size,
+                          .has_bytes = has_bytes};
+    return weft_pf_send_all(channel, &r, sizeof r) == WEFT_OK &&
+           (!size || weft_pf_send_all(channel, data, size) == WEFT_OK);
+}
+
+/* Run one task; false when the parent is gone. */
+static bool serve_one(int channel, const struct task_msg *m, void *payload)
+{
+    void *result;
+    if (m->kind == TASK_BYTES) {
+        weft_bytes_fn fn = (weft_bytes_fn)(uintptr_t)m->fn;
+        result = fn(payload, (size_t)m->size);
+    } else {
+        weft_task_fn fn = (weft_task_fn)(uintptr_t)m->fn;
+        result = fn((void *)(uintptr_t)m->arg);
+    }
+    int code;
+    char *message;
+    if (weft_take_failure(result, &code, &message)) {
+        bool ok = send_reply(channel, REPLY_FAILED, code, 0, message,
+                             message ? strlen(message) + 1 : 0, false);
+        free(message);
+        return ok;
+    }
+    if (m->kind == TASK_BYTES) {
+        weft_bytes *b = result;
+        bool ok = send_reply(channel, REPLY_RESULT, 0, 0, b ? b->data : NULL, b ? b->size : 0,
+                             b != NULL);
+        weft_bytes_free(b);
+        return ok;
+    }
+    return send_reply(channel, REPLY_RESULT, 0, (uint64_t)(uintptr_t)result, NULL, 0, false);
+}
+
+static int worker_body(void *arg, int channel)
+{
+    struct slot *s = arg;
+    struct ppool *p = s->pool;
+    /* A crash must end the worker, whatever handler the parent installed
+     * (a crash reporter, a test framework): its minder reports it. */
+    weft_pf_default_fatal_signals();
+    if (p->initializer && p->initializer(p->initializer_arg) != 0) {
+        send_reply(channel, REPLY_INIT_FAILED, WEFT_EBROKEN, 0, NULL, 0, false);
+        return 1;
+    }
+    for (long done = 0; !p->max_tasks_per_child || done < p->max_tasks_per_child; done++) {
+        struct task_msg m;
+        if (weft_pf_recv_all(channel, &m, sizeof m) != WEFT_OK)
+            return 0; /* shut down (or the parent is gone) */
+        void *payload = NULL;
+        if (m.size) {
+            payload = malloc((size_t)m.size);
+            if (!payload || weft_pf_recv_all(channel, payload, (size_t)m.size) != WEFT_OK)
+                return 3;
+        }
+        bool ok = serve_one(channel, &m, payload);
+        free(payload);
+        if (!ok)
+            return 0;
+    }
+    return 0; /* max_tasks_per_child reached: the minder starts another */
+}
+
+/* ---- the parent's side ----------------------------------------------------- */
+
+static void free_task(struct ptask *t)
+{
+    weft_future_release(t->future);
+    weft_bytes_free(t->payload);
+    free(t);
+}
+
+/* Write the task to the slot's child.  A failed write means the child is
+ * gone: its minder sees the socket close and fails the task. */
+static void send_task(struct slot *s, struct ptask *t)
+{
+    /* Once its last byte is sent, the task may be answered and freed by the
+     * minder: read nothing of it after that. */
+    struct task_msg m = t->msg;
+    weft_bytes *payload = t->payload;
+    t->started_ns = weft_pf_now_ns();
+    if (weft_pf_send_all(s->child.channel, &m, sizeof m) == WEFT_OK && m.size)
+        (void)weft_pf_send_all(s->child.channel, payload->data, payload->size);
+}
+
+/* Pool lock held: take the queue's first task, or NULL. */
+static struct ptask *detach_first_locked(struct ppool *p)
+{
+    struct ptask *t = p->head;
+    if (t) {
+        p->head = t->next;
+        if (!p->head)
+            p->tail = NULL;
+        p->queued--;
+        t->next = NULL;
+    }
+    return t;
+}
+
+/* Pool lock held: take the whole queue. */
+static struct ptask *detach_all_locked(struct ppool *p)
+{
+    struct ptask *all = p->head;
+    p->head = p->tail = NULL;
+    p->queued = 0;
+    return all;
+}
+
+/* Lock not held (futures may run done-callbacks): end detached tasks, with
+ * an error, or as cancelled for those whose cancel was asked. */
+static void finish_detached(struct ptask *list, int code, const char *why)
+{
+    for (struct ptask *t = list, *next; t; t = next) {
+        next = t->next;
+        if (weft_future_set_running_or_notify_cancel(t->future) == WEFT_OK)
+            weft_future_set_exception(t->future, code, "%s", why);
+        free_task(t);
+    }
+}
+
+static void push_idle_locked(struct ppool *p, struct slot *s)
+{
+    s->idle = true;
+    s->next_idle = p->idle;
+    p->idle = s;
+}
+
+static void remove_idle_locked(struct ppool *p, struct slot *s)
+{
+    if (!s->idle)
+        return;
+    for (struct slot **q = &p->idle; *q; q = &(*q)->next_idle)
+        if (*q == s) {
+            *q = s->next_idle;
+            break;
+        }
+    s->idle = false;
+}
+
+/* Close the child's input: it finishes and exits (pool lock held). */
+static void stop_child_locked(struct slot *s)
+{
+    if (s->alive && !s->stopping) {
+        s->stopping = true;
+        weft_pf_shutdown_write(s->child.channel);
+    }
+}
+
+/* Mark the pool broken (lock held); returns the queued tasks, for the
+ * caller to fail with finish_detached once it has unlocked. */
+static struct ptask *break_pool_locked(struct ppool *p, const char *why)
+{
+    if (p->broken)
+        return NULL;
+    p->broken = true;
+    (void)why;
+    for (struct slot *s = p->idle; s; s = s->next_idle)
+        stop_child_locked(s);
+    return detach_all_locked(p);
+}
+
+static int fork_worker(struct slot *s)
+{
+    s->tasks_done = 0;
+    s->kill_reason = 0;
+    s->stopping = false;
+    int rc = weft_pf_fork_child(worker_body, s, true, &s->child);
+    s->alive = rc == WEFT_OK;
+    return rc;
+}
+
+/* The child ended: reap it, close its descriptors; returns the task it was
+ * running (NULL if none) with its error in code/why, for the caller to fail
+ * once a replacement runs (so that whoever sees the failure also sees the
+ * pool back at full strength). */
+static struct ptask *child_ended(struct slot *s, int *error, char *why, size_t why_size)
+{
+    struct ppool *p = s->pool;
+    int code = 0;
+    weft_pf_reap(s->child.pid, true, &code);
+    weft_lock_take(&p->lock);
+    while (s->sending) { /* a submitter is still writing to the old socket */
+        weft_lock_release(&p->lock);
+        weft_pf_yield();
+        weft_lock_take(&p->lock);
+    }
+    remove_idle_locked(p, s);
+    struct ptask *t = s->task;
+    s->task = NULL;
+    s->alive = false;
+    p->alive--;
+    if (t) {
+        p->running--;
+        p->completed++;
+    }
+    weft_lock_release(&p->lock);
+    weft_pf_close(s->child.channel);
+    weft_pf_close(s->child.watch_fd);
+    if (!t)
+        return NULL;
+    char how[96];
+    if (code < 0)
+        snprintf(how, sizeof how, "was killed by signal %d (%s)", -code,
+                 weft_pf_signal_name(-code));
+    else
+        snprintf(how, sizeof how, "exited with status %d", code);
+    if (s->forced) {
+        *error = WEFT_ECANCELLED;
+        snprintf(why, why_size, "the pool's workers were stopped: worker %ld %s", s->child.pid,
+                 how);
+    } else if (s->kill_reason == WEFT_ETIMEDOUT) {
+        *error = WEFT_ETIMEDOUT;
+        snprintf(why, why_size, "the task ran longer than %.3f s: worker %ld was killed",
+                 (double)p->task_timeout_ns / 1e9, s->child.pid);
+    } else if (s->kill_reason == WEFT_ECANCELLED) {
+        *error = WEFT_ECANCELLED;
+        snprintf(why, why_size, "cancelled while running: worker %ld was killed", s->child.pid);
+    } else {
+        *error = WEFT_EBROKEN;
+        snprintf(why, why_size, "the worker process %ld running this task %s", s->child.pid, how);
+    }
+    return t;
+}
+
+/* Receive one reply and complete the running task.  false: the child
+ * ended (or broke the protocol). */
+static bool take_reply(struct slot *s)
+{
+    struct ppool *p = s->pool;
+    struct reply_msg r;
+    if (weft_pf_recv_all(s->child.channel, &r, sizeof r) != WEFT_OK)
+        return false;
+    weft_bytes *data = NULL;
+    if (r.size || r.has_bytes) {
+        data = weft_bytes_alloc((size_t)r.size);
+        if (!data || (r.size && weft_pf_recv_all(s->child.channel, data->data, (size_t)r.size) !=
+                                    WEFT_OK)) {
+            weft_bytes_free(data);
+            return false;
+        }
+    }
+    if (r.kind == REPLY_INIT_FAILED) {
+        static const char why[] =
+            "A process initializer failed, the process pool is not usable anymore";
+        weft_lock_take(&p->lock);
+        struct ptask *queued = break_pool_locked(p, why);
+        weft_lock_release(&p->lock);
+        finish_detached(queued, WEFT_EBROKEN, why);
+        return false;
+    }
+    weft_lock_take(&p->lock);
+    struct ptask *t = s->task;
+    s->task = NULL;
+    if (t) {
+        p->running--;
+        p->completed++;
+    }
+    weft_lock_release(&p->lock);
+    s->tasks_done++;
+    if (!t) {
+        weft_bytes_free(data);
+        return false; /* a reply without a task: not our protocol */
+    }
+    if (r.kind == REPLY_FAILED) {
+        weft_future_set_exception(t->future, r.code ? r.code : WEFT_EFAILED, "%s",
+                                  data && data->size ? (const char *)data->data : "task failed");
+        weft_bytes_free(data);
+    } else if (t->msg.kind == TASK_BYTES) {
+        if (weft_future_set_owned_result(t->future, data) != WEFT_OK)
+            weft_bytes_free(data);
+    } else {
+        weft_future_set_result(t->future, (void *)(uintptr_t)r.value);
+        weft_bytes_free(data);
+    }
+    free_task(t);
+    return true;
+}
+
+/* Give the slot's live child its next task, or put it on the idle stack, or
+ * stop it when the pool is done with it. */
+static void next_task(struct slot *s)
+{
+    struct ppool *p = s->pool;
+    bool retiring = p->max_tasks_per_child && s->tasks_done >= p->max_tasks_per_child;
+    for (;;) {
+        weft_lock_take(&p->lock);
+        struct ptask *t = NULL;
+        if (!retiring && !p->broken && !p->forced) /* a retiring child exits by itself */
+            t = detach_first_locked(p);
+        if (!t) {
+            if (p->shutting_down || p->broken || p->forced)
+                stop_child_locked(s);
+            else if (!retiring)
+                push_idle_locked(p, s);
+            weft_lock_release(&p->lock);
+            return;
+        }
+        weft_lock_release(&p->lock);
+        if (weft_future_set_running_or_notify_cancel(t->future) != WEFT_OK) {
+            free_task(t); /* cancelled while queued */
+            continue;
+        }
+        weft_lock_take(&p->lock);
+        s->task = t;
+        p->running++;
+        weft_lock_release(&p->lock);
+        send_task(s, t);
+        return;
+    }
+}
+
+/* Look at the running task: kill the child if the task was cancelled or
+ * ran out of time. */
+static void check_running(struct slot *s)
+{
+    struct ppool *p = s->pool;
+    weft_lock_take(&p->lock);
+    struct ptask *t = s->task;
+    int reason = 0;
+    if (t && !s->kill_reason) {
+        if (weft_future_cancel_requested(t->future))
+            reason = WEFT_ECANCELLED;
+        else if (p->task_timeout_ns && weft_pf_now_ns() - t->started_ns >= p->task_timeout_ns)
+            reason = WEFT_ETIMEDOUT;
+        s->kill_reason = reason;
+    }
+    if (reason)
+        weft_pf_signal(s->child.pid, WEFT_PF_SIGKILL);
+    weft_lock_release(&p->lock);
+}
+
+/* After a child ended: start another, unless the pool is done. */
+static bool replace_child(struct slot *s)
+{
+    struct ppool *p = s->pool;
+    weft_lock_take(&p->lock);
+    bool done = p->broken || p->forced || (p->shutting_down && !p->head);
+    weft_lock_release(&p->lock);
+    if (done)
+        return false;
+    static const char why[] =
+        "A worker process could not be started, the process pool is not usable anymore";
+    int rc = fork_worker(s);
+    struct ptask *queued = NULL;
+    weft_lock_take(&p->lock);
+    if (rc == WEFT_OK)
+        p->alive++;
+    else
+        queued = break_pool_locked(p, why);
+    weft_lock_release(&p->lock);
+    finish_detached(queued, WEFT_EBROKEN, why);
+    return rc == WEFT_OK;
+}
+
+static void *minder_main(void *arg)
+{
+    struct slot *s = arg;
+    struct ppool *p = s->pool;
+    next_task(s);
+    for (;;) {
+        weft_lock_take(&p->lock);
+        bool busy = s->task != NULL;
+        weft_lock_release(&p->lock);
+        int64_t deadline = weft_pf_now_ns() + (busy ? BUSY_CHECK_NS : IDLE_CHECK_NS);
+        if (weft_pf_wait_readable(s->child.channel, deadline) == WEFT_ETIMEDOUT) {
+            check_running(s);
+            continue;
+        }
+        if (take_reply(s)) {
+            next_task(s);
+            continue;
+        }
+        int error = 0;
+        char why[200];
+        struct ptask *lost = child_ended(s, &error, why, sizeof why);
+        bool replaced = replace_child(s);
+        if (lost) {
+            weft_future_set_exception(lost->future, error, "%s", why);
+            free_task(lost);
+        }
+        if (!replaced)
+            return NULL;
+        next_task(s);
+    }
+}
+
+/* ---- the executor operations ------------------------------------------------ */
+
+static int new_task(weft_future **out, uint32_t kind, uintptr_t fn, uintptr_t arg,
+                    const void *data, size_t size, struct ptask **task)
+{
+    struct ptask *t = calloc(1, sizeof *t);
+    if (!t)
+        return WEFT_ENOMEM;
+    if (kind == TASK_BYTES && !(t->payload = weft_bytes_new(data, size))) {
+        free(t);
+        return WEFT_ENOMEM;
+    }
+    if (weft_future_new(&t->future) != WEFT_OK) {
+        weft_bytes_free(t->payload);
+        free(t);
+        return WEFT_ENOMEM;
+    }
+    t->msg = (struct task_msg){.kind = kind, .fn = fn, .arg = arg, .size = size};
+    if (out)
+        *out = weft_future_ref(t->future);
+    *task = t;
+    return WEFT_OK;
+}
+
+/* Hand t to an idle worker (writing to its socket here) or queue it. */
+static int submit_task(struct ppool *p, struct ptask *t, weft_future **out)
+{
+    weft_lock_take(&p->lock);
+    int rc = p->broken ? WEFT_EBROKEN : p->shutting_down || p->forced ? WEFT_ESHUTDOWN : WEFT_OK;
+    struct slot *s = NULL;
+    if (rc == WEFT_OK && (s = p->idle)) {
+        p->idle = s->next_idle;
+        s->idle = false;
+        s->sending = true;
+        s->task = t;
+        p->running++;
+        weft_future_set_running_or_notify_cancel(t->future);
+    } else if (rc == WEFT_OK) {
+        t->next = NULL;
+        if (p->tail)
+            p->tail->next = t;
+        else
+            p->head = t;
+        p->tail = t;
+        p->queued++;
+    }
+    weft_lock_release(&p->lock);
+    if (rc != WEFT_OK) {
+        if (out)
+            weft_future_release(*out);
+        free_task(t);
+        return rc;
+    }
+    if (s) {
+        send_task(s, t);
+        weft_lock_take(&p->lock);
+        s->sending = false;
+        weft_lock_release(&p->lock);
+    }
+    return WEFT_OK;
+}
+
+static int ppool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t deadline,
+                        weft_future **future)
+{
+    (void)deadline; /* the queue is unbounded */
+    struct ptask *t;
+    int rc = new_task(future, TASK_PLAIN, (uintptr_t)fn, (uintptr_t)arg, NULL, 0, &t);
+    return rc == WEFT_OK ? submit_task(pool_of(ex), t, future) : rc;
+}
+
+static void join_minders(struct ppool *p)
+{
+    for (size_t i = 0; i < p->nslots; i++)
+        if (p->slots[i].minder && p->slots[i].minder != weft_current_thread())
+            weft_thread_join(p->slots[i].minder, NULL);
+}
+
+/* Cancel every queued task's future and take them out (lock held): the
+ * caller notifies them with finish_detached after unlocking. */
+static struct ptask *cancel_queued_locked(struct ppool *p)
+{
+    for (struct ptask *t = p->head; t; t = t->next)
+        weft_future_cancel(t->future);
+    return detach_all_locked(p);
+}
+
+static int ppool_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
+{
+    struct ppool *p = pool_of(ex);
+    weft_lock_take(&p->lock);
+    p->shutting_down = true;
+    struct ptask *queued = cancel_futures ? cancel_queued_locked(p) : NULL;
+    for (struct slot *s = p->idle; s; s = s->next_idle)
+        stop_child_locked(s);
+    weft_lock_release(&p->lock);
+    finish_detached(queued, WEFT_ECANCELLED, "cancelled at shutdown");
+    if (wait)
+        join_minders(p);
+    return WEFT_OK;
+}
+
+static bool ppool_is_worker(weft_executor *ex)
+{
+    (void)ex;
+    return false; /* its workers are other processes */
+}
+
+static void ppool_destroy(weft_executor *ex)
+{
+    struct ppool *p = pool_of(ex);
+    join_minders(p);
+    for (size_t i = 0; i < p->nslots; i++)
+        weft_thread_free(p->slots[i].minder);
+    free(p->slots);
+    free(p);
+}
+
+static void ppool_stats(weft_executor *ex, weft_executor_stats *st)
+{
+    struct ppool *p = pool_of(ex);
+    weft_lock_take(&p->lock);
+    st->workers = p->alive;
+    st->queued = p->queued;
+    st->running = p->running;
+    st->completed = p->completed;
+    st->idle = 0;
+    for (struct slot *s = p->idle; s; s = s->next_idle)
+        st->idle++;
+    st->max_workers = (long)p->nslots;
+    st->queued_seconds = 0;
+    weft_lock_release(&p->lock);
+}
+
+static const struct weft_executor_ops process_pool_ops = {
+    .submit = ppool_submit,
+    .shutdown = ppool_shutdown,
+    .is_worker = ppool_is_worker,
+    .destroy = ppool_destroy,
+    .stats = ppool_stats,
+    .resize = NULL,
+};
+
+static bool is_process_pool(weft_executor *ex) { return ex && ex->ops == &process_pool_ops; }
+
+/* Fork the workers and start their minders. */
+static int start_workers(struct ppool *p)
+{
+    for (size_t i = 0; i < p->nslots; i++) {
+        struct slot *s = &p->slots[i];
+        s->pool = p;
+        int rc = fork_worker(s);
+        if (rc != WEFT_OK)
+            return rc;
+        weft_lock_take(&p->lock); /* earlier minders already run */
+        p->alive++;
+        weft_lock_release(&p->lock);
+        char name[96];
+        snprintf(name, sizeof name, "%s_minder_%zu", p->name, i);
+        weft_thread_options o = {.name = name, .daemon = WEFT_NON_DAEMON};
+        rc = weft_thread_new(&s->minder, minder_main, s, &o);
+        if (rc == WEFT_OK) {
+            weft_thread_set_managed(s->minder);
+            rc = weft_thread_start(s->minder);
+            if (rc != WEFT_OK) {
+                weft_thread_free(s->minder);
+                s->minder = NULL;
+            }
+        }
+        if (rc != WEFT_OK) {
+            /* this child has no minder: stop and reap it here */
+            weft_pf_shutdown_write(s->child.channel);
+            int code;
+            weft_pf_reap(s->child.pid, true, &code);
+            weft_pf_close(s->child.channel);
+            weft_pf_close(s->child.watch_fd);
+            s->alive = false;
+            weft_lock_take(&p->lock);
+            p->alive--;
+            weft_lock_release(&p->lock);
+            return rc;
+        }
+    }
+    return WEFT_OK;
+}
+
+int weft_process_pool_new(weft_executor **executor, const weft_process_pool_options *options)
+{
+    static const weft_process_pool_options defaults;
+    if (!options)
+        options = &defaults;
+    if (!executor || options->max_workers < 0 || options->max_tasks_per_child < 0 ||
+        !(options->task_timeout >= 0))
+        return WEFT_EINVAL;
+    weft_install_fork_handlers();
+    struct ppool *p = calloc(1, sizeof *p);
+    size_t n = options->max_workers ? (size_t)options->max_workers
+                                    : (size_t)weft_pf_cpu_count();
+    if (p)
+        p->slots = calloc(n, sizeof *p->slots);
+    if (!p || !p->slots) {
+        free(p);
+        return WEFT_ENOMEM;
+    }
+    weft_lock_init(&p->lock);
+    p->nslots = n;
+    p->max_tasks_per_child = options->max_tasks_per_child;
+    double ns = options->task_timeout * 1e9;
+    p->task_timeout_ns = ns >= (double)INT64_MAX ? INT64_MAX : (int64_t)ns;
+    p->initializer = options->initializer;
+    p->initializer_arg = options->initializer_arg;
+    snprintf(p->name, sizeof p->name, "ProcessPoolExecutor-%lu",
+             atomic_fetch_add(&pool_counter, 1));
+    int rc = start_workers(p);
+    weft_executor_register(&p->base, &process_pool_ops, p->name);
+    if (rc != WEFT_OK) {
+        weft_executor_free(&p->base); /* shuts down the ones started */
+        return rc;
+    }
+    *executor = &p->base;
+    return WEFT_OK;
+}
+
+int weft_process_pool_submit_bytes(weft_executor *executor, weft_bytes_fn fn, const void *data,
+                                   size_t size, weft_future **future)
+{
+    if (!is_process_pool(executor) || !fn || (!data && size))
+        return WEFT_EINVAL;
+    struct ptask *t;
+    int rc = new_task(future, TASK_BYTES, (uintptr_t)fn, 0, data, size, &t);
+    return rc == WEFT_OK ? submit_task(pool_of(executor), t, future) : rc;
+}
+
+int weft_future_result_bytes(weft_future *future, double timeout, const weft_bytes **result)
+{
+    void *r = NULL;
+    int rc = weft_future_result_timeout(future, timeout, &r);
+    if (result)
+        *result = rc == WEFT_OK ? r : NULL;
+    return rc;
+}
+
+static int stop_workers(weft_executor *executor, int how)
+{
+    if (!is_process_pool(executor))
+        return WEFT_EINVAL;
+    struct ppool *p = pool_of(executor);
+    weft_lock_take(&p->lock);
+    p->forced = true;
+    p->shutting_down = true;
+    struct ptask *queued = cancel_queued_locked(p);
+    for (size_t i = 0; i < p->nslots; i++) {
+        struct slot *s = &p->slots[i];
+        if (!s->alive)
+            continue;
+        s->forced = true;
+        weft_pf_signal(s->child.pid, how);
+    }
+    weft_lock_release(&p->lock);
+    finish_detached(queued, WEFT_ECANCELLED, "cancelled: the pool's workers were stopped");
+    atomic_store(&p->base.shut_down, true);
+    return WEFT_OK;
+}
+
+int weft_process_pool_terminate_workers(weft_executor *executor)
+{
+    return stop_workers(executor, WEFT_PF_SIGTERM);
+}
+
+int weft_process_pool_kill_workers(weft_executor *executor)
+{
+    return stop_workers(executor, WEFT_PF_SIGKILL);
+}

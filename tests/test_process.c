@@ -1,0 +1,672 @@
+/* test_process.c — weft_process against PYTHON-SEMANTICS.md
+ * "multiprocessing.Process", and the process pool against
+ * "ProcessPoolExecutor" plus what DESIGN.md and issue 6 add beyond Python
+ * (a crash fails only its task, timeouts and cancels kill the worker). */
+#include "testutil.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The sanitizers' runtimes do not make thread creation fork-safe: a
+ * thread another thread was creating or ending at the fork can leave the
+ * runtime's own thread registry locked in the child (a thread started there
+ * then never runs).  Under them, the fork-safety test does not start
+ * threads in the child. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
+/* Whether a process with this pid exists (a zombie counts: it does). */
+static bool pid_exists(long pid)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%ld", pid);
+    return stat(path, &st) == 0;
+}
+
+/* ---- weft_process ---------------------------------------------------------- */
+
+static int return_arg(void *arg) { return (int)(uintptr_t)arg; }
+
+static int sleep_forever(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return 0;
+}
+
+static int sleep_tenth(void *arg)
+{
+    (void)arg;
+    weft_sleep(0.1);
+    return 0;
+}
+
+/* [mp._TestProcess.test_process] */
+static void process_lifecycle_and_exitcode(void **state)
+{
+    (void)state;
+    weft_process *p;
+    weft_process_options o = {.name = "worker-7"};
+    assert_int_equal(weft_process_new(&p, return_arg, (void *)7, &o), WEFT_OK);
+    int code = -100;
+    assert_false(weft_process_is_alive(p));
+    assert_int_equal(weft_process_exitcode(p, &code), WEFT_EAGAIN); /* None */
+    assert_int_equal(weft_process_pid(p), 0);
+    assert_string_equal(weft_process_name(p), "worker-7");
+    assert_int_equal(weft_process_start(p), WEFT_OK);
+    assert_true(weft_process_pid(p) > 0);
+    assert_int_equal(weft_process_start(p), WEFT_ESTATE); /* cannot start twice */
+    assert_int_equal(weft_process_join(p), WEFT_OK);
+    assert_false(weft_process_is_alive(p));
+    assert_int_equal(weft_process_exitcode(p, &code), WEFT_OK);
+    assert_int_equal(code, 7);
+    assert_false(pid_exists(weft_process_pid(p))); /* reaped: no zombie */
+    assert_int_equal(weft_process_join(p), WEFT_OK); /* again: fine */
+    weft_process_free(p);
+}
+
+/* [mp._TestProcess._kill_process, test_terminate, test_kill, test_interrupt_no_handler] */
+static void process_join_timeout_and_signals(void **state)
+{
+    (void)state;
+    int (*stop[])(weft_process *) = {weft_process_terminate, weft_process_kill,
+                                     weft_process_interrupt};
+    int expected[] = {-SIGTERM, -SIGKILL, -SIGINT};
+    for (int i = 0; i < 3; i++) {
+        weft_process *p;
+        assert_int_equal(weft_process_new(&p, sleep_forever, NULL, NULL), WEFT_OK);
+        assert_int_equal(stop[i](p), WEFT_ESTATE); /* not started */
+        assert_int_equal(weft_process_start(p), WEFT_OK);
+        double t0 = weft_monotonic();
+        assert_int_equal(weft_process_join_timeout(p, 0), WEFT_ETIMEDOUT);
+        assert_int_equal(weft_process_join_timeout(p, -1), WEFT_ETIMEDOUT);
+        assert_true(weft_monotonic() - t0 < IMMEDIATE);
+        assert_true(weft_process_is_alive(p));
+        int code;
+        assert_int_equal(weft_process_exitcode(p, &code), WEFT_EAGAIN);
+        assert_int_equal(stop[i](p), WEFT_OK);
+        assert_int_equal(weft_process_join_timeout(p, 10), WEFT_OK);
+        assert_int_equal(weft_process_exitcode(p, &code), WEFT_OK);
+        assert_int_equal(code, expected[i]);
+        assert_int_equal(stop[i](p), WEFT_OK); /* ended: nothing sent */
+        weft_process_free(p);
+    }
+}
+
+/* [mp._TestProcess.test_close, test_sentinel] */
+static void process_close_and_sentinel(void **state)
+{
+    (void)state;
+    weft_process *p;
+    int fd;
+    assert_int_equal(weft_process_new(&p, sleep_tenth, NULL, NULL), WEFT_OK);
+    assert_int_equal(weft_process_sentinel(p, &fd), WEFT_ESTATE);
+    assert_int_equal(weft_process_start(p), WEFT_OK);
+    assert_int_equal(weft_process_sentinel(p, &fd), WEFT_OK);
+    assert_int_equal(weft_process_close(p), WEFT_ESTATE); /* still running */
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 0), 0);     /* not ready while it runs */
+    assert_int_equal(poll(&pfd, 1, 10000), 1); /* ready when it ends */
+    assert_int_equal(weft_process_join(p), WEFT_OK);
+    assert_int_equal(weft_process_close(p), WEFT_OK);
+    assert_int_equal(weft_process_close(p), WEFT_OK); /* idempotent */
+    assert_false(weft_process_is_alive(p));
+    assert_int_equal(weft_process_join(p), WEFT_ESTATE);
+    assert_int_equal(weft_process_terminate(p), WEFT_ESTATE);
+    assert_int_equal(weft_process_sentinel(p, &fd), WEFT_ESTATE);
+    int code;
+    assert_int_equal(weft_process_exitcode(p, &code), WEFT_ESTATE);
+    weft_process_free(p);
+}
+
+static int check_my_name(void *arg)
+{
+    return strcmp(weft_process_current_name(), arg) == 0 ? 0 : 1;
+}
+
+/* [mp._TestProcess.test_process (name), test_daemon_argument, test_current] */
+static void process_name_daemon_and_bad_input(void **state)
+{
+    (void)state;
+    assert_string_equal(weft_process_current_name(), "MainProcess");
+    weft_process *p, *q;
+    weft_process_options named = {.name = "reader"};
+    assert_int_equal(weft_process_new(&p, check_my_name, "reader", &named), WEFT_OK);
+    assert_false(weft_process_daemon(p)); /* inherits the main process's: no */
+    assert_int_equal(weft_process_set_daemon(p, true), WEFT_OK);
+    assert_true(weft_process_daemon(p));
+    assert_int_equal(weft_process_start(p), WEFT_OK);
+    assert_int_equal(weft_process_set_daemon(p, false), WEFT_ESTATE);
+    assert_int_equal(weft_process_join(p), WEFT_OK);
+    int code = -1;
+    assert_int_equal(weft_process_exitcode(p, &code), WEFT_OK);
+    assert_int_equal(code, 0);
+    char repr[96];
+    assert_non_null(strstr(REPR(weft_process_repr, p, repr), "reader"));
+    weft_process_free(p);
+    assert_int_equal(weft_process_new(&q, NULL, NULL, NULL), WEFT_OK); /* default name */
+    assert_non_null(strstr(weft_process_name(q), "Process-"));
+    weft_process_free(q);
+
+    weft_process_options bad = {.daemon = 7};
+    assert_int_equal(weft_process_new(&p, return_arg, NULL, &bad), WEFT_EINVAL);
+    assert_int_equal(weft_process_new(NULL, return_arg, NULL, NULL), WEFT_EINVAL);
+    assert_int_equal(weft_process_start(NULL), WEFT_EINVAL);
+    assert_int_equal(weft_process_join_timeout(NULL, 1), WEFT_EINVAL);
+    assert_int_equal(weft_process_exitcode(NULL, &code), WEFT_EINVAL);
+    assert_false(weft_process_is_alive(NULL));
+    weft_process_free(NULL);
+}
+
+/* Freed while running: reaped later, never left a zombie. */
+static void process_freed_while_running_is_reaped(void **state)
+{
+    (void)state;
+    weft_process *p, *q;
+    assert_int_equal(weft_process_new(&p, sleep_tenth, NULL, NULL), WEFT_OK);
+    assert_int_equal(weft_process_start(p), WEFT_OK);
+    long pid = weft_process_pid(p);
+    weft_process_free(p);
+    nap(0.3);
+    /* the next start reaps ended orphans */
+    assert_int_equal(weft_process_new(&q, return_arg, NULL, NULL), WEFT_OK);
+    assert_int_equal(weft_process_start(q), WEFT_OK);
+    assert_int_equal(weft_process_join(q), WEFT_OK);
+    weft_process_free(q);
+    assert_false(pid_exists(pid));
+}
+
+/* ---- the process pool -------------------------------------------------------- */
+
+static void *square(void *arg)
+{
+    uintptr_t n = (uintptr_t)arg;
+    return (void *)(n * n);
+}
+
+static void *my_pid(void *arg)
+{
+    (void)arg;
+    return (void *)(uintptr_t)getpid();
+}
+
+static void *segfault(void *arg)
+{
+    (void)arg;
+    raise(SIGSEGV);
+    return NULL;
+}
+
+static void *aborts(void *arg)
+{
+    (void)arg;
+    abort();
+}
+
+static void *exits(void *arg) { _exit((int)(uintptr_t)arg); }
+
+static void *hangs(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static void *fails(void *arg) { return weft_fail(42, "row %d is bad", (int)(uintptr_t)arg); }
+
+static weft_bytes *reverse(const void *data, size_t size)
+{
+    weft_bytes *out = weft_bytes_alloc(size);
+    if (!out)
+        return weft_fail(WEFT_ENOMEM, "no memory");
+    for (size_t i = 0; i < size; i++)
+        out->data[i] = ((const unsigned char *)data)[size - 1 - i];
+    return out;
+}
+
+static weft_executor *process_pool(long workers, double task_timeout)
+{
+    weft_executor *ex = NULL;
+    weft_process_pool_options o = {.max_workers = workers, .task_timeout = task_timeout};
+    assert_int_equal(weft_process_pool_new(&ex, &o), WEFT_OK);
+    return ex;
+}
+
+static uintptr_t result_of(weft_executor *ex, weft_task_fn fn, uintptr_t arg)
+{
+    weft_future *f;
+    void *r = NULL;
+    assert_int_equal(weft_executor_submit(ex, fn, (void *)arg, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_timeout(f, 20, &r), WEFT_OK);
+    weft_future_release(f);
+    return (uintptr_t)r;
+}
+
+/* Pool workers' pids, from tasks that block until all have reported. */
+static void workers_of_pool(weft_executor *ex, size_t n, long *pids)
+{
+    weft_executor_stats s;
+    weft_executor_stats_get(ex, &s);
+    assert_int_equal(s.workers, n); /* forked at creation, as Python's fork context */
+    for (size_t i = 0; i < n; i++)
+        pids[i] = 0;
+    /* ask many times: every worker answers at least once in practice */
+    for (int round = 0; round < 200; round++) {
+        long pid = (long)result_of(ex, my_pid, 0);
+        for (size_t i = 0; i < n; i++)
+            if (pids[i] == pid || pids[i] == 0) {
+                pids[i] = pid;
+                break;
+            }
+    }
+}
+
+/* ProcessPool 1 [cf.executor.ExecutorTest.test_submit, test_map] */
+static void pool_submit_map_and_bytes(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(2, 0);
+    assert_int_equal(result_of(ex, square, 12), 144);
+    void *args[10];
+    for (int i = 0; i < 10; i++)
+        args[i] = (void *)(uintptr_t)i;
+    weft_map *it;
+    assert_int_equal(weft_executor_map(ex, square, args, 10, 20, NULL, &it), WEFT_OK);
+    for (uintptr_t i = 0; i < 10; i++) {
+        void *r;
+        assert_int_equal(weft_map_next(it, &r), WEFT_OK);
+        assert_int_equal((uintptr_t)r, i * i); /* in input order */
+    }
+    void *r;
+    assert_int_equal(weft_map_next(it, &r), WEFT_ESTOP);
+    weft_map_free(it);
+
+    /* bytes both ways, larger than a socket buffer */
+    size_t n = 3 * 1000 * 1000;
+    unsigned char *big = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (unsigned char)(i * 7);
+    weft_future *f;
+    assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, big, n, &f), WEFT_OK);
+    const weft_bytes *out;
+    assert_int_equal(weft_future_result_bytes(f, 20, &out), WEFT_OK);
+    assert_int_equal(out->size, n);
+    for (size_t i = 0; i < n; i += 4099)
+        assert_int_equal(out->data[i], big[n - 1 - i]);
+    weft_future_release(f); /* frees the result bytes (ASan checks) */
+    assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, NULL, 0, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_bytes(f, 20, &out), WEFT_OK);
+    assert_int_equal(out->size, 0);
+    weft_future_release(f);
+    free(big);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+/* Beyond Python: a crash, an abort or an exit fails only its own task. */
+static void pool_crash_fails_only_its_task(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(2, 0);
+    struct {
+        weft_task_fn fn;
+        uintptr_t arg;
+        const char *says;
+    } deaths[] = {
+        {segfault, 0, "signal 11"},
+        {aborts, 0, "signal 6"},
+        {exits, 3, "status 3"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        weft_future *f;
+        assert_int_equal(weft_executor_submit(ex, deaths[i].fn, (void *)deaths[i].arg, &f),
+                         WEFT_OK);
+        assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
+        assert_int_equal(weft_future_error_code(f), WEFT_EBROKEN);
+        assert_non_null(strstr(weft_future_error_message(f), deaths[i].says));
+        weft_future_release(f);
+        /* the pool replaced the worker and keeps serving */
+        assert_int_equal(result_of(ex, square, 9), 81);
+        weft_executor_stats s;
+        weft_executor_stats_get(ex, &s);
+        assert_int_equal(s.workers, 2);
+    }
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+/* Beyond Python: task_timeout kills a hung task's worker. */
+static void pool_task_timeout_kills_the_worker(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(1, 0.2);
+    weft_future *f;
+    double t0 = weft_monotonic();
+    assert_int_equal(weft_executor_submit(ex, hangs, NULL, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_ETIMEDOUT);
+    assert_true(weft_monotonic() - t0 >= 0.2);
+    assert_true(weft_monotonic() - t0 < 5);
+    weft_future_release(f);
+    assert_int_equal(result_of(ex, square, 5), 25);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+/* Beyond Python: cancelling a running task kills its worker. */
+static void pool_cancel_running_kills_the_worker(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(1, 0);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, hangs, NULL, &f), WEFT_OK);
+    assert_eventually(weft_future_running(f), 10);
+    assert_false(weft_future_cancel(f)); /* running: Python's False */
+    assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_ECANCELLED);
+    weft_future_release(f);
+    assert_int_equal(result_of(ex, square, 6), 36);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+/* ProcessPool 6 (an error raised in the task reaches the caller). */
+static void pool_task_failure_crosses_back(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(1, 0);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, fails, (void *)17, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), 42);
+    assert_string_equal(weft_future_error_message(f), "row 17 is bad");
+    weft_future_release(f);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+static int failing_initializer(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+/* ProcessPool 19 [cf.test_init.FailingInitializerMixin.test_initializer] */
+static void pool_failing_initializer_breaks_it(void **state)
+{
+    (void)state;
+    weft_executor *ex;
+    weft_process_pool_options o = {.max_workers = 2, .initializer = failing_initializer};
+    assert_int_equal(weft_process_pool_new(&ex, &o), WEFT_OK);
+    weft_future *f;
+    int rc = weft_executor_submit(ex, square, (void *)2, &f);
+    if (rc == WEFT_OK) { /* submitted before the failure was known */
+        assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
+        assert_int_equal(weft_future_error_code(f), WEFT_EBROKEN);
+        weft_future_release(f);
+    } else {
+        assert_int_equal(rc, WEFT_EBROKEN);
+    }
+    assert_eventually(weft_executor_submit(ex, square, (void *)2, NULL) == WEFT_EBROKEN, 10);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+/* ProcessPool 10 [cf.test_process_pool.ProcessPoolExecutorTest.test_max_tasks_per_child] */
+static void pool_max_tasks_per_child(void **state)
+{
+    (void)state;
+    weft_executor *ex;
+    weft_process_pool_options o = {.max_workers = 1, .max_tasks_per_child = 3};
+    assert_int_equal(weft_process_pool_new(&ex, &o), WEFT_OK);
+    uintptr_t pids[4];
+    for (int i = 0; i < 4; i++)
+        pids[i] = result_of(ex, my_pid, 0);
+    assert_int_equal(pids[0], pids[1]);
+    assert_int_equal(pids[1], pids[2]);
+    assert_int_not_equal(pids[2], pids[3]);
+    weft_executor_stats s;
+    weft_executor_stats_get(ex, &s);
+    assert_int_equal(s.workers, 1);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+    assert_false(pid_exists((long)pids[0]));
+}
+
+/* ProcessPool 7, 20 [test_saturation; test_context_manager_shutdown]: the
+ * workers exist from the start; shutdown reaps every one. */
+static void pool_workers_and_shutdown_leave_no_child(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(3, 0);
+    long pids[3];
+    workers_of_pool(ex, 3, pids);
+    assert_int_equal(weft_executor_shutdown(ex, true, false), WEFT_OK);
+    assert_int_equal(weft_executor_submit(ex, square, (void *)2, NULL), WEFT_ESHUTDOWN);
+    for (int i = 0; i < 3; i++)
+        if (pids[i])
+            assert_false(pid_exists(pids[i]));
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+    /* and nothing of ours is left to reap */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+}
+
+static weft_event release_gate = WEFT_EVENT_INIT;
+
+/* shutdown(cancel_futures) cancels what waits; terminate_workers stops
+ * what runs.  [cf.test_process_pool.test_force_shutdown_workers] */
+static void pool_cancel_futures_and_terminate_workers(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(1, 0);
+    weft_future *running, *queued[3];
+    assert_int_equal(weft_executor_submit(ex, hangs, NULL, &running), WEFT_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(weft_executor_submit(ex, square, (void *)2, &queued[i]), WEFT_OK);
+    assert_eventually(weft_future_running(running), 10);
+    assert_int_equal(weft_executor_shutdown(ex, false, true), WEFT_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_true(weft_future_cancelled(queued[i]));
+        weft_future_release(queued[i]);
+    }
+    assert_int_equal(weft_process_pool_kill_workers(ex), WEFT_OK);
+    assert_int_equal(weft_future_result_timeout(running, 20, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(running), WEFT_ECANCELLED);
+    weft_future_release(running);
+    assert_int_equal(weft_executor_submit(ex, square, (void *)2, NULL), WEFT_ESHUTDOWN);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+    assert_int_equal(weft_process_pool_kill_workers(NULL), WEFT_EINVAL);
+    (void)release_gate;
+}
+
+static void pool_bad_input(void **state)
+{
+    (void)state;
+    weft_executor *ex;
+    weft_process_pool_options neg = {.max_workers = -1}, tasks = {.max_tasks_per_child = -1},
+                              timeout = {.task_timeout = NAN};
+    assert_int_equal(weft_process_pool_new(&ex, &neg), WEFT_EINVAL);
+    assert_int_equal(weft_process_pool_new(&ex, &tasks), WEFT_EINVAL);
+    assert_int_equal(weft_process_pool_new(&ex, &timeout), WEFT_EINVAL);
+    assert_int_equal(weft_process_pool_new(NULL, NULL), WEFT_EINVAL);
+    weft_executor *threads;
+    assert_int_equal(weft_thread_pool_new(&threads, NULL), WEFT_OK);
+    assert_int_equal(weft_process_pool_submit_bytes(threads, reverse, "x", 1, NULL), WEFT_EINVAL);
+    weft_executor_free(threads);
+    ex = process_pool(1, 0);
+    assert_int_equal(weft_process_pool_submit_bytes(ex, NULL, "x", 1, NULL), WEFT_EINVAL);
+    assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, NULL, 1, NULL), WEFT_EINVAL);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+    assert_null(weft_bytes_new(NULL, 3));
+}
+
+/* ---- fork safety --------------------------------------------------------------- */
+
+static _Atomic bool busy_stop;
+
+/* Holds libc's locks (malloc, a stdio stream) and weft's (thread registry,
+ * a weft lock) as often as it can while the main thread forks pools. */
+static void busy_with_locks(int index, void *arg)
+{
+    (void)index;
+    FILE *sink = arg;
+    weft_lock *lock = malloc(sizeof *lock);
+    weft_lock_init(lock);
+    while (!atomic_load(&busy_stop)) {
+        void *p = malloc(100);
+        fprintf(sink, "%p\n", p);
+        free(p);
+        weft_lock_acquire(lock);
+        weft_lock_release(lock);
+#ifndef UNDER_SANITIZER
+        weft_thread *t;
+        if (weft_thread_new(&t, NULL, NULL, NULL) == WEFT_OK) {
+            weft_thread_start(t);
+            weft_thread_join(t, NULL);
+            weft_thread_free(t);
+        }
+#endif
+    }
+    free(lock);
+}
+
+static FILE *child_sink;
+
+/* In the child: malloc, stdio, and (outside TSan) a weft thread. */
+static void *use_libc_and_weft(void *arg)
+{
+    char *s = malloc(64);
+    snprintf(s, 64, "%lu", (unsigned long)(uintptr_t)arg);
+    fprintf(child_sink, "%s\n", s);
+    fflush(child_sink);
+    free(s);
+#ifndef UNDER_SANITIZER
+    weft_thread *t;
+    int rc = weft_thread_new(&t, NULL, NULL, NULL);
+    if (rc != WEFT_OK)
+        return weft_fail(rc, "could not make a thread in the child");
+    if ((rc = weft_thread_start(t)) != WEFT_OK)
+        return weft_fail(rc, "could not start a thread in the child: %s", weft_status_name(rc));
+    if ((rc = weft_thread_join_timeout(t, 5, NULL)) != WEFT_OK)
+        return weft_fail(rc, "could not join a thread in the child: %s", weft_status_name(rc));
+    weft_thread_free(t);
+#endif
+    return (void *)((uintptr_t)arg + 1);
+}
+
+static void pool_fork_while_other_threads_hold_locks(void **state)
+{
+    (void)state;
+    child_sink = fopen("/dev/null", "w");
+    assert_non_null(child_sink);
+    atomic_store(&busy_stop, false);
+    bunch *b = bunch_start(2, busy_with_locks, child_sink);
+    for (int round = 0; round < 10; round++) {
+        weft_executor *ex = process_pool(2, 0);
+        weft_future *fs[4];
+        for (uintptr_t i = 0; i < 4; i++)
+            assert_int_equal(weft_executor_submit(ex, use_libc_and_weft, (void *)i, &fs[i]),
+                             WEFT_OK);
+        for (uintptr_t i = 0; i < 4; i++) {
+            void *r;
+            /* a deadlocked child would time out here */
+            int rc = weft_future_result_timeout(fs[i], 20, &r);
+            if (rc != WEFT_OK)
+                fprintf(stderr, "task %lu: %s\n", (unsigned long)i, weft_future_error_message(fs[i]));
+            assert_int_equal(rc, WEFT_OK);
+            assert_int_equal((uintptr_t)r, i + 1);
+            weft_future_release(fs[i]);
+        }
+        assert_int_equal(weft_executor_free(ex), WEFT_OK);
+    }
+    atomic_store(&busy_stop, true);
+    bunch_join(b);
+    fclose(child_sink);
+}
+
+/* ---- stress ----------------------------------------------------------------------- */
+
+#define STRESS_TASKS 10000
+#define STRESS_SUBMITTERS 4
+
+static weft_executor *stress_pool;
+static _Atomic unsigned long stress_sum;
+
+static void *submit_share(void *arg)
+{
+    uintptr_t first = (uintptr_t)arg;
+    enum { BATCH = 250 };
+    for (uintptr_t base = first; base < STRESS_TASKS; base += STRESS_SUBMITTERS * BATCH) {
+        weft_future *fs[BATCH];
+        size_t n = 0;
+        for (uintptr_t i = base; i < base + BATCH && i < STRESS_TASKS; i++)
+            if (weft_executor_submit(stress_pool, square, (void *)i, &fs[n]) == WEFT_OK)
+                n++;
+        for (size_t k = 0; k < n; k++) {
+            void *r;
+            if (weft_future_result_timeout(fs[k], 60, &r) == WEFT_OK)
+                atomic_fetch_add(&stress_sum, (unsigned long)(uintptr_t)r);
+            weft_future_release(fs[k]);
+        }
+    }
+    return NULL;
+}
+
+static void *start_share(void *arg)
+{
+    return submit_share((void *)((uintptr_t)arg * 250));
+}
+
+static void pool_stress_ten_thousand_tasks(void **state)
+{
+    (void)state;
+    stress_pool = process_pool(2, 0);
+    atomic_store(&stress_sum, 0);
+    weft_thread *t[STRESS_SUBMITTERS];
+    for (uintptr_t i = 0; i < STRESS_SUBMITTERS; i++) {
+        assert_int_equal(weft_thread_new(&t[i], start_share, (void *)i, NULL), WEFT_OK);
+        assert_int_equal(weft_thread_start(t[i]), WEFT_OK);
+    }
+    for (int i = 0; i < STRESS_SUBMITTERS; i++) {
+        assert_int_equal(weft_thread_join_timeout(t[i], 300, NULL), WEFT_OK);
+        weft_thread_free(t[i]);
+    }
+    unsigned long expected = 0;
+    for (unsigned long i = 0; i < STRESS_TASKS; i++)
+        expected += i * i;
+    assert_int_equal(atomic_load(&stress_sum), expected); /* every task, exactly once */
+    weft_executor_stats s;
+    weft_executor_stats_get(stress_pool, &s);
+    assert_int_equal(s.completed, STRESS_TASKS);
+    assert_int_equal(weft_executor_free(stress_pool), WEFT_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(process_lifecycle_and_exitcode),
+        cmocka_unit_test(process_join_timeout_and_signals),
+        cmocka_unit_test(process_close_and_sentinel),
+        cmocka_unit_test(process_name_daemon_and_bad_input),
+        cmocka_unit_test(process_freed_while_running_is_reaped),
+        cmocka_unit_test(pool_submit_map_and_bytes),
+        cmocka_unit_test(pool_crash_fails_only_its_task),
+        cmocka_unit_test(pool_task_timeout_kills_the_worker),
+        cmocka_unit_test(pool_cancel_running_kills_the_worker),
+        cmocka_unit_test(pool_task_failure_crosses_back),
+        cmocka_unit_test(pool_failing_initializer_breaks_it),
+        cmocka_unit_test(pool_max_tasks_per_child),
+        cmocka_unit_test(pool_workers_and_shutdown_leave_no_child),
+        cmocka_unit_test(pool_cancel_futures_and_terminate_workers),
+        cmocka_unit_test(pool_bad_input),
+        cmocka_unit_test(pool_fork_while_other_threads_hold_locks),
+        cmocka_unit_test(pool_stress_ten_thousand_tasks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
