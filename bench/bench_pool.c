@@ -1,6 +1,6 @@
 /* bench_pool.c — BENCH.md W1 (pool throughput), W2 (round trip), W6
  * (CPU-bound map speed-up) and W7 (I/O-bound fan-out) for weft's thread
- * pool.  Median of several runs after a warm-up, [min..max]; each run
+ * pool, and W9 (round trip) for its process pool.  Median of several runs after a warm-up, [min..max]; each run
  * checks its results.  Usage: bench_pool [--quick] [--scale N] [--reps N] [--csv FILE];
  * BENCH_ONLY=W6 (say) runs one workload. */
 #define _POSIX_C_SOURCE 200809L
@@ -160,6 +160,29 @@ static double w7(long n)
     return dt * 1000.0;
 }
 
+/* W9: submit a no-op to a 2-worker process pool, wait, repeat; ns per
+ * round trip (the pool's creation is not timed). */
+static void *echo(void *arg) { return arg; }
+static double w9(long n)
+{
+    weft_executor *pool;
+    weft_process_pool_options o = {.max_workers = 2};
+    if (weft_process_pool_new(&pool, &o) != WEFT_OK)
+        abort();
+    double t0 = weft_perf_counter();
+    for (long i = 0; i < n; i++) {
+        weft_future *f;
+        void *r = NULL;
+        weft_executor_submit(pool, echo, (void *)(uintptr_t)(i + 1), &f);
+        if (weft_future_result(f, &r) != WEFT_OK || (uintptr_t)r != (uintptr_t)(i + 1))
+            abort();
+        weft_future_release(f);
+    }
+    double dt = weft_perf_counter() - t0;
+    weft_executor_free(pool);
+    return dt * 1e9 / (double)n;
+}
+
 int main(int argc, char **argv)
 {
     struct bench_args args;
@@ -175,6 +198,7 @@ int main(int argc, char **argv)
         {"W2", "submit + wait round trip, ns", w2, 200000 / scale},
         {"W6", "CPU-bound map speed-up x1000 (higher is better)", w6, 10000000 / scale},
         {"W7", "1000 x sleep(0.1) on 1000 workers, ms", w7, 1000},
+        {"W9", "process-pool round trip, 2 workers, ns", w9, 20000 / scale},
     };
     printf("%-4s %-50s %s\n", "id", "workload", "weft median [min..max]");
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {

@@ -25,7 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 HIGHER_IS_BETTER = {"W6"}
 UNITS = {"W6": "speed-up x1000", "W7": "ms"}
-ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W7", "W10"]
+ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W7", "W9", "W10"]
 
 
 def cpu_model():
@@ -110,7 +110,7 @@ def peer_commands(bench, scale, reps):
         ("oneTBB W1", c_peer("w1_tbb", 1000000)),
         ("CPython W3", py_peer("w3_python.py", "--items", scaled(200000, scale))),
         ("CPython W1/W2", py_peer("w12_python.py", "--items", scaled(50000, scale))),
-        ("CPython W4-W7/W10", py_peer("w4567_python.py", "--items", scaled(2000000, scale),
+        ("CPython W4-W7/W9/W10", py_peer("w4567_python.py", "--items", scaled(2000000, scale),
                                       "--w6-base", scaled(10000000, scale))),
     ]
 

@@ -2,10 +2,12 @@
 threading.Lock), W5 (two threads adding to a counter under a Lock), W6 (the
 seed's CPU-bound map over 8 values with threads and with processes, speed-up
 x1000 against one thread), W7 (1000 x sleep(0.1) on a 1000-worker
-ThreadPoolExecutor, ms) and W10 (threading.Thread start + join).  Each run
+ThreadPoolExecutor, ms), W9 (a no-op round trip through a 2-worker
+ProcessPoolExecutor, fork context) and W10 (threading.Thread start + join).  Each run
 checks its result.  CSV rows, like the C peers."""
 import argparse
 import concurrent.futures
+import multiprocessing
 import threading
 import time
 
@@ -69,6 +71,22 @@ def w7(n):
     return elapsed * 1000
 
 
+def echo(x):
+    return x
+
+
+def w9(n):
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        pool.submit(echo, 0).result()  # the workers are up
+        start = time.perf_counter()
+        for i in range(n):
+            if pool.submit(echo, i).result() != i:
+                raise SystemExit("W9 python: wrong result")
+        elapsed = time.perf_counter() - start
+    return elapsed * 1e9 / n
+
+
 def w10(n):
     start = time.perf_counter()
     for _ in range(n):
@@ -96,6 +114,7 @@ def main():
     row("W5", "CPython threading.Lock", w5, args.items // 10, args.reps)
     row("W10", "CPython Thread start+join", w10, max(1, args.items // 500), args.reps)
     row("W7", "CPython ThreadPoolExecutor", w7, 1000, args.reps)
+    row("W9", "CPython ProcessPoolExecutor", w9, max(1, args.items // 1000), args.reps)
     row("W6", "CPython threads", lambda b: w6(b, concurrent.futures.ThreadPoolExecutor),
         args.w6_base, args.reps, warm=False)
     row("W6", "CPython processes", lambda b: w6(b, concurrent.futures.ProcessPoolExecutor),
