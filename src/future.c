@@ -8,6 +8,7 @@
 #include "future_internal.h"
 
 #include "park.h"
+#include "platform/platform.h"
 #include "sync_internal.h"
 #include "weft/lock.h"
 #include "weft/status.h"
@@ -22,7 +23,14 @@
 
 char weft_failed_marker_;
 
-enum { FUTURE_OWNS_RESULT = 1 }; /* result is a malloc'd block, freed with the future */
+enum {
+    FUTURE_OWNS_RESULT = 1, /* result is a malloc'd block, freed with the future */
+    FUTURE_HAS_POLLER = 2,  /* fn/arg hold a poller (weft_future_set_poller), not a task */
+};
+
+/* How long a waiter on a future with a poller spins, polling, before it
+ * sleeps (a wake-up from sleep costs 25-35 us on a small VM). */
+#define POLL_SPIN_NS 60000
 
 struct callback_node {
     weft_future_callback fn;
@@ -366,10 +374,35 @@ static int outcome_locked(weft_future *f, void **result)
     return WEFT_OK;
 }
 
+/* Spin a while calling the future's poller (lock held on entry and
+ * return; released while polling).  BEGIN is called under the lock, while
+ * the future is not done: its owner is still alive then. */
+static void poll_while_spinning(weft_future *f, int64_t deadline)
+{
+    /* through void (*)(void), the generic function pointer type */
+    weft_future_poller poll = (weft_future_poller)(void (*)(void))f->fn;
+    void *ctx = f->arg;
+    poll(ctx, WEFT_POLL_BEGIN);
+    weft_lock_release(&f->lock);
+    int64_t until = weft_now_ns() + POLL_SPIN_NS;
+    if (deadline < until)
+        until = deadline;
+    for (unsigned i = 0; !weft_future_done(f); i++) {
+        poll(ctx, WEFT_POLL_STEP);
+        if ((i & 15) == 15 && weft_now_ns() >= until)
+            break;
+        weft_pf_cpu_relax();
+    }
+    poll(ctx, WEFT_POLL_END);
+    weft_lock_take(&f->lock);
+}
+
 /* Wait until done or the deadline passes; lock held on entry and return. */
 static int wait_done_locked(weft_future *f, int64_t deadline)
 {
     int rc = WEFT_OK;
+    if ((f->flags & FUTURE_HAS_POLLER) && !weft_future_done(f))
+        poll_while_spinning(f, deadline);
     bool can_help = help_hook && f->owner && f->owner == help_owner;
     while (!weft_future_done(f)) {
         if (rc == WEFT_ECANCELLED)
@@ -502,6 +535,13 @@ int weft_future_set_owned_result(weft_future *future, void *result)
     weft_lock_release(&future->lock);
     /* Nobody else completes a pool's running future: no race in between. */
     return open ? complete(future, result, 0, NULL) : WEFT_ESTATE;
+}
+
+void weft_future_set_poller(weft_future *future, weft_future_poller poll, void *ctx)
+{
+    future->fn = (weft_task_fn)(void (*)(void))poll; /* converted back before any call */
+    future->arg = ctx;
+    future->flags |= FUTURE_HAS_POLLER;
 }
 
 bool weft_future_cancel_requested(weft_future *future)

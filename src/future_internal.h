@@ -47,6 +47,17 @@ void weft_future_set_help_hook(weft_future_help_fn hook, void *owner);
  * done (the caller keeps the result). */
 int weft_future_set_owned_result(weft_future *future, void *result);
 
+/* A poller lets a waiter finish the work itself instead of sleeping: a
+ * thread waiting on the future first spins a while calling poll(ctx,
+ * STEP), between poll(ctx, BEGIN) (called while the future is not done,
+ * under its lock: only quick, lock-free work) and poll(ctx, END).  The
+ * process pool uses it to take a worker's reply in the waiting thread.  For
+ * futures no executor runs with weft_future_run; set before the future is
+ * handed out. */
+enum { WEFT_POLL_BEGIN, WEFT_POLL_STEP, WEFT_POLL_END };
+typedef void (*weft_future_poller)(void *ctx, int phase);
+void weft_future_set_poller(weft_future *future, weft_future_poller poll, void *ctx);
+
 /* Whether cancel() was called on the future while it ran. */
 bool weft_future_cancel_requested(weft_future *future);
 

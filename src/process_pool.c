@@ -1,13 +1,23 @@
 /* process_pool.c — the process-pool backend of the executor interface.
  *
- * Each worker is a forked child with a stream socket to the parent, and a
- * "minder" thread in the parent that owns the child: it waits on the socket
- * for the running task's result, completes its future, and hands the child
- * its next task.  A submit that finds a worker idle writes the task to that
- * worker's socket itself (one hand-off instead of two: BENCH.md W9).
+ * Each worker is a forked child with a stream socket to the parent, a page
+ * of memory shared with it, and a "minder" thread in the parent that owns
+ * the child: it reaps it when it ends, completes futures, and hands the
+ * child its next task.  A submit that finds a worker idle hands the task
+ * over itself.
  *
- * The socket closing tells the minder its child has ended: the minder reaps
- * it (no zombie), fails only the task the child was running, and forks a
+ * Fast path (BENCH.md W9): small tasks and replies travel through the
+ * shared page, each announced by bumping a sequence number.  A worker spins
+ * a while for its next task before it sleeps in recv() on its socket; a
+ * thread waiting on a future spins a while taking replies itself (the
+ * future's poller) before it sleeps.  Each side rings the other's doorbell
+ * (a small message on the socket) only when nobody on that side is
+ * spinning, so a busy round trip makes no system call at all, while a wake
+ * from sleep (25-35 us on a small VM) happens only after a pause.  Large
+ * payloads, initializer failure and every sleeping side use the socket.
+ *
+ * The socket closing tells the minder its child has ended: it reaps it
+ * (no zombie), fails only the task the child was running, and forks a
  * replacement.  The minder also watches the running task: past the pool's
  * task_timeout, or once its future's cancel was asked, it kills the child.
  * Shutting down closes each idle child's socket for writing: the child sees
@@ -35,8 +45,11 @@
 #define BUSY_CHECK_NS (20 * 1000000LL)
 #define IDLE_CHECK_NS (100 * 1000000LL)
 
-enum { TASK_PLAIN = 1, TASK_BYTES = 2 };
-enum { REPLY_RESULT = 1, REPLY_FAILED = 2, REPLY_INIT_FAILED = 3 };
+/* How long a worker spins for its next task before it sleeps. */
+#define CHILD_SPIN_NS 100000
+
+enum { TASK_PLAIN = 1, TASK_BYTES = 2, TASK_DOORBELL = 3 };
+enum { REPLY_RESULT = 1, REPLY_FAILED = 2, REPLY_INIT_FAILED = 3, REPLY_DOORBELL = 4 };
 
 /* On the wire, parent to child, then `size` bytes of payload. */
 struct task_msg {
@@ -57,6 +70,25 @@ struct reply_msg {
     uint32_t unused;
 };
 
+/* The page a worker shares with its parent.  The parent writes `task`
+ * and `task_data`, then bumps task_seq; the worker writes `reply` and
+ * `reply_data`, then bumps reply_seq.  Each writes its side only while the
+ * other waits for it, so the sequence numbers are the only shared race. */
+#define SHARED_PAGE 4096
+#define TASK_INLINE 1024
+struct shared_slot {
+    _Atomic uint32_t task_seq;
+    _Atomic uint32_t reply_seq;
+    _Atomic uint32_t worker_spinning; /* 1 while the worker spins for a task */
+    _Atomic uint32_t parent_spinning; /* threads of the parent taking replies */
+    struct task_msg task;
+    struct reply_msg reply;
+    unsigned char task_data[TASK_INLINE];
+    unsigned char reply_data[SHARED_PAGE - TASK_INLINE - 16 - sizeof(struct task_msg) -
+                             sizeof(struct reply_msg)];
+};
+_Static_assert(sizeof(struct shared_slot) == SHARED_PAGE, "one page per worker");
+
 struct ptask {
     struct ptask *next;
     weft_future *future;
@@ -69,6 +101,10 @@ struct ppool;
 
 struct slot {
     struct ppool *pool;
+    struct shared_slot *shared;
+    weft_lock own;                 /* taking replies, ending and replacing the child */
+    _Atomic uint32_t replies_taken; /* shared replies taken (written under own) */
+    uint32_t first_task_seq;        /* task_seq when the child was forked */
     weft_thread *minder;
     weft_pf_child child;
     bool alive;           /* a child is running in this slot */
@@ -89,6 +125,8 @@ struct ppool {
     size_t queued, running, completed;
     struct slot *idle;
     struct slot *slots;
+    struct shared_slot *shared; /* nslots pages */
+    _Atomic size_t pollers;     /* waiting threads polling the slots */
     size_t nslots, alive;
     bool shutting_down, broken, forced, joined;
     long max_tasks_per_child;
@@ -104,17 +142,30 @@ static _Atomic unsigned long pool_counter;
 
 /* ---- the child's side ------------------------------------------------------ */
 
-static bool send_reply(int channel, uint32_t kind, int code, uint64_t value, const void *data,
-                       size_t size, bool has_bytes)
+/* The worker's reply: through the shared page when it fits, else (and
+ * for an initializer failure) on the socket.  false: the parent is gone. */
+static bool send_reply(int channel, struct shared_slot *sh, uint32_t kind, int code,
+                       uint64_t value, const void *data, size_t size, bool has_bytes)
 {
     struct reply_msg r = {.kind = kind, .code = code, .value = value, .size = size,
                           .has_bytes = has_bytes};
+    if (kind != REPLY_INIT_FAILED && size <= sizeof sh->reply_data) {
+        sh->reply = r;
+        if (size)
+            memcpy(sh->reply_data, data, size);
+        atomic_fetch_add(&sh->reply_seq, 1); /* then look for a spinner */
+        if (atomic_load(&sh->parent_spinning))
+            return true;
+        r = (struct reply_msg){.kind = REPLY_DOORBELL};
+        return weft_pf_send_all(channel, &r, sizeof r) == WEFT_OK;
+    }
     return weft_pf_send_all(channel, &r, sizeof r) == WEFT_OK &&
            (!size || weft_pf_send_all(channel, data, size) == WEFT_OK);
 }
 
 /* Run one task; false when the parent is gone. */
-static bool serve_one(int channel, const struct task_msg *m, void *payload)
+static bool serve_one(int channel, struct shared_slot *sh, const struct task_msg *m,
+                      void *payload)
 {
     void *result;
     if (m->kind == TASK_BYTES) {
@@ -127,44 +178,81 @@ static bool serve_one(int channel, const struct task_msg *m, void *payload)
     int code;
     char *message;
     if (weft_take_failure(result, &code, &message)) {
-        bool ok = send_reply(channel, REPLY_FAILED, code, 0, message,
+        bool ok = send_reply(channel, sh, REPLY_FAILED, code, 0, message,
                              message ? strlen(message) + 1 : 0, false);
         free(message);
         return ok;
     }
     if (m->kind == TASK_BYTES) {
         weft_bytes *b = result;
-        bool ok = send_reply(channel, REPLY_RESULT, 0, 0, b ? b->data : NULL, b ? b->size : 0,
-                             b != NULL);
+        bool ok = send_reply(channel, sh, REPLY_RESULT, 0, 0, b ? b->data : NULL,
+                             b ? b->size : 0, b != NULL);
         weft_bytes_free(b);
         return ok;
     }
-    return send_reply(channel, REPLY_RESULT, 0, (uint64_t)(uintptr_t)result, NULL, 0, false);
+    return send_reply(channel, sh, REPLY_RESULT, 0, (uint64_t)(uintptr_t)result, NULL, 0, false);
+}
+
+/* The worker's next task: from the shared page (spinning a while, then
+ * sleeping until a doorbell) or in full from the socket.  *payload is the
+ * shared page's copy or a malloc'd one (*owned).  false: the input ended. */
+static bool next_task_in_worker(int channel, struct shared_slot *sh, uint32_t *seen,
+                                struct task_msg *m, void **payload, bool *owned)
+{
+    *owned = false;
+    for (;;) {
+        atomic_store(&sh->worker_spinning, 1);
+        int64_t until = weft_pf_now_ns() + CHILD_SPIN_NS;
+        for (unsigned i = 0; atomic_load_explicit(&sh->task_seq, memory_order_acquire) == *seen;
+             i++) {
+            if ((i & 63) == 63 && weft_pf_now_ns() >= until)
+                break;
+            weft_pf_cpu_relax();
+        }
+        atomic_store(&sh->worker_spinning, 0); /* then look once more */
+        if (atomic_load(&sh->task_seq) != *seen) {
+            (*seen)++;
+            *m = sh->task;
+            *payload = sh->task_data;
+            return true;
+        }
+        if (weft_pf_recv_all(channel, m, sizeof *m) != WEFT_OK)
+            return false; /* shut down (or the parent is gone) */
+        if (m->kind == TASK_DOORBELL)
+            continue;
+        *payload = NULL;
+        if (m->size) {
+            *payload = malloc((size_t)m->size);
+            *owned = true;
+            if (!*payload || weft_pf_recv_all(channel, *payload, (size_t)m->size) != WEFT_OK)
+                return false;
+        }
+        return true;
+    }
 }
 
 static int worker_body(void *arg, int channel)
 {
     struct slot *s = arg;
     struct ppool *p = s->pool;
+    struct shared_slot *sh = s->shared;
     /* A crash must end the worker, whatever handler the parent installed
      * (a crash reporter, a test framework): its minder reports it. */
     weft_pf_default_fatal_signals();
     if (p->initializer && p->initializer(p->initializer_arg) != 0) {
-        send_reply(channel, REPLY_INIT_FAILED, WEFT_EBROKEN, 0, NULL, 0, false);
+        send_reply(channel, sh, REPLY_INIT_FAILED, WEFT_EBROKEN, 0, NULL, 0, false);
         return 1;
     }
+    uint32_t seen = s->first_task_seq;
     for (long done = 0; !p->max_tasks_per_child || done < p->max_tasks_per_child; done++) {
         struct task_msg m;
-        if (weft_pf_recv_all(channel, &m, sizeof m) != WEFT_OK)
-            return 0; /* shut down (or the parent is gone) */
-        void *payload = NULL;
-        if (m.size) {
-            payload = malloc((size_t)m.size);
-            if (!payload || weft_pf_recv_all(channel, payload, (size_t)m.size) != WEFT_OK)
-                return 3;
-        }
-        bool ok = serve_one(channel, &m, payload);
-        free(payload);
+        void *payload;
+        bool owned;
+        if (!next_task_in_worker(channel, sh, &seen, &m, &payload, &owned))
+            return 0;
+        bool ok = serve_one(channel, sh, &m, payload);
+        if (owned)
+            free(payload);
         if (!ok)
             return 0;
     }
@@ -180,16 +268,32 @@ static void free_task(struct ptask *t)
     free(t);
 }
 
-/* Write the task to the slot's child.  A failed write means the child is
- * gone: its minder sees the socket close and fails the task. */
+/* Hand the task to the slot's child: through the shared page (ringing the
+ * worker's doorbell only if it is not spinning), or on the socket when the
+ * payload is too large for the page.  A failed write means the child is
+ * gone: its minder sees the socket close and fails the task.  One thread at
+ * a time gives a slot its task: the submitter that took it idle, or the
+ * holder of the slot's `own` lock. */
 static void send_task(struct slot *s, struct ptask *t)
 {
-    /* Once its last byte is sent, the task may be answered and freed by the
-     * minder: read nothing of it after that. */
+    /* Once handed over, the task may be answered and freed by another
+     * thread: read nothing of it after that. */
     struct task_msg m = t->msg;
     weft_bytes *payload = t->payload;
+    struct shared_slot *sh = s->shared;
     t->started_ns = weft_pf_now_ns();
-    if (weft_pf_send_all(s->child.channel, &m, sizeof m) == WEFT_OK && m.size)
+    if (m.size <= TASK_INLINE) {
+        sh->task = m;
+        if (m.size)
+            memcpy(sh->task_data, payload->data, m.size);
+        atomic_fetch_add(&sh->task_seq, 1); /* then look for a spinning worker */
+        if (!atomic_load(&sh->worker_spinning)) {
+            struct task_msg bell = {.kind = TASK_DOORBELL};
+            (void)weft_pf_send_all(s->child.channel, &bell, sizeof bell);
+        }
+        return;
+    }
+    if (weft_pf_send_all(s->child.channel, &m, sizeof m) == WEFT_OK)
         (void)weft_pf_send_all(s->child.channel, payload->data, payload->size);
 }
 
@@ -274,6 +378,9 @@ static int fork_worker(struct slot *s)
     s->tasks_done = 0;
     s->kill_reason = 0;
     s->stopping = false;
+    /* The child counts tasks from here: read before the fork, as a task
+     * given right after it may bump the count before the child runs. */
+    s->first_task_seq = atomic_load(&s->shared->task_seq);
     int rc = weft_pf_fork_child(worker_body, s, true, &s->child);
     s->alive = rc == WEFT_OK;
     return rc;
@@ -332,30 +439,19 @@ static struct ptask *child_ended(struct slot *s, int *error, char *why, size_t w
     return t;
 }
 
-/* Receive one reply and complete the running task.  false: the child
- * ended (or broke the protocol). */
-static bool take_reply(struct slot *s)
+/* Complete the slot's running task with the worker's reply (`own` held).
+ * false: the pool broke (a failing initializer) or the reply made no sense. */
+static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes *data)
 {
     struct ppool *p = s->pool;
-    struct reply_msg r;
-    if (weft_pf_recv_all(s->child.channel, &r, sizeof r) != WEFT_OK)
-        return false;
-    weft_bytes *data = NULL;
-    if (r.size || r.has_bytes) {
-        data = weft_bytes_alloc((size_t)r.size);
-        if (!data || (r.size && weft_pf_recv_all(s->child.channel, data->data, (size_t)r.size) !=
-                                    WEFT_OK)) {
-            weft_bytes_free(data);
-            return false;
-        }
-    }
-    if (r.kind == REPLY_INIT_FAILED) {
+    if (r->kind == REPLY_INIT_FAILED) {
         static const char why[] =
             "A process initializer failed, the process pool is not usable anymore";
         weft_lock_take(&p->lock);
         struct ptask *queued = break_pool_locked(p, why);
         weft_lock_release(&p->lock);
         finish_detached(queued, WEFT_EBROKEN, why);
+        weft_bytes_free(data);
         return false;
     }
     weft_lock_take(&p->lock);
@@ -371,19 +467,69 @@ static bool take_reply(struct slot *s)
         weft_bytes_free(data);
         return false; /* a reply without a task: not our protocol */
     }
-    if (r.kind == REPLY_FAILED) {
-        weft_future_set_exception(t->future, r.code ? r.code : WEFT_EFAILED, "%s",
+    if (r->size && !data) {
+        weft_future_set_exception(t->future, WEFT_ENOMEM, "no memory for the task's result");
+    } else if (r->kind == REPLY_FAILED) {
+        weft_future_set_exception(t->future, r->code ? r->code : WEFT_EFAILED, "%s",
                                   data && data->size ? (const char *)data->data : "task failed");
         weft_bytes_free(data);
     } else if (t->msg.kind == TASK_BYTES) {
         if (weft_future_set_owned_result(t->future, data) != WEFT_OK)
             weft_bytes_free(data);
     } else {
-        weft_future_set_result(t->future, (void *)(uintptr_t)r.value);
+        weft_future_set_result(t->future, (void *)(uintptr_t)r->value);
         weft_bytes_free(data);
     }
     free_task(t);
     return true;
+}
+
+/* Read one message from the child's socket (`own` held): a doorbell, or a
+ * reply in full.  false: the child ended. */
+static bool read_socket(struct slot *s, struct reply_msg *r, weft_bytes **data)
+{
+    *data = NULL;
+    if (weft_pf_recv_all(s->child.channel, r, sizeof *r) != WEFT_OK)
+        return false;
+    if (r->kind == REPLY_DOORBELL || !(r->size || r->has_bytes))
+        return true;
+    *data = weft_bytes_alloc((size_t)r->size);
+    if (*data && weft_pf_recv_all(s->child.channel, (*data)->data, (size_t)r->size) == WEFT_OK)
+        return true;
+    weft_bytes_free(*data);
+    *data = NULL;
+    return false;
+}
+
+static void next_task(struct slot *s);
+
+/* Take the reply waiting in the shared page, if there is one: complete its
+ * future and give the worker its next task.  Any thread may do it (the
+ * minder, or a thread waiting on a future); `wait` says whether to wait for
+ * the slot's lock or give up when another thread holds it. */
+static bool take_shared_reply(struct slot *s, bool wait)
+{
+    struct shared_slot *sh = s->shared;
+    /* seq_cst: a poller's last look pairs with the worker's "bump the reply,
+     * then see whether anyone spins" (no doorbell is lost). */
+    if (atomic_load(&sh->reply_seq) == atomic_load_explicit(&s->replies_taken, memory_order_relaxed))
+        return false;
+    if (wait)
+        weft_lock_take(&s->own);
+    else if (!weft_lock_try_take(&s->own))
+        return false;
+    uint32_t taken = atomic_load_explicit(&s->replies_taken, memory_order_relaxed);
+    bool took = s->alive && atomic_load(&sh->reply_seq) != taken;
+    if (took) {
+        atomic_store_explicit(&s->replies_taken, taken + 1, memory_order_relaxed);
+        struct reply_msg r = sh->reply;
+        weft_bytes *data =
+            r.size || r.has_bytes ? weft_bytes_new(sh->reply_data, (size_t)r.size) : NULL;
+        if (complete_reply(s, &r, data))
+            next_task(s);
+    }
+    weft_lock_release(&s->own);
+    return took;
 }
 
 /* Give the slot's live child its next task, or put it on the idle stack, or
@@ -462,42 +608,94 @@ static bool replace_child(struct slot *s)
     return rc == WEFT_OK;
 }
 
+/* The child ended (`own` held): take a reply it left in the shared page,
+ * reap it, start a replacement; then, unlocked, fail the task it was
+ * running.  false: the pool is done with this slot. */
+static bool handle_child_end(struct slot *s)
+{
+    struct shared_slot *sh = s->shared;
+    if (atomic_load(&sh->reply_seq) != atomic_load(&s->replies_taken)) {
+        /* answered, then ended (max_tasks_per_child, or a crash after) */
+        weft_lock_release(&s->own);
+        take_shared_reply(s, true);
+        weft_lock_take(&s->own);
+    }
+    int error = 0;
+    char why[200];
+    struct ptask *lost = child_ended(s, &error, why, sizeof why);
+    atomic_store(&s->replies_taken, atomic_load(&sh->reply_seq)); /* nothing stale */
+    bool replaced = replace_child(s);
+    if (replaced)
+        next_task(s);
+    weft_lock_release(&s->own);
+    if (lost) {
+        weft_future_set_exception(lost->future, error, "%s", why);
+        free_task(lost);
+    }
+    weft_lock_take(&s->own);
+    return replaced;
+}
+
 static void *minder_main(void *arg)
 {
     struct slot *s = arg;
     struct ppool *p = s->pool;
+    weft_lock_take(&s->own);
     next_task(s);
+    weft_lock_release(&s->own);
     for (;;) {
         weft_lock_take(&p->lock);
         bool busy = s->task != NULL;
         weft_lock_release(&p->lock);
         int64_t deadline = weft_pf_now_ns() + (busy ? BUSY_CHECK_NS : IDLE_CHECK_NS);
-        if (weft_pf_wait_readable(s->child.channel, deadline) == WEFT_ETIMEDOUT) {
+        int rc = weft_pf_wait_readable(s->child.channel, deadline);
+        if (take_shared_reply(s, true))
+            continue;
+        weft_lock_take(&s->own);
+        if (rc == WEFT_ETIMEDOUT) {
             check_running(s);
+            weft_lock_release(&s->own);
             continue;
         }
-        if (take_reply(s)) {
+        struct reply_msg r;
+        weft_bytes *data;
+        bool more = true;
+        if (!read_socket(s, &r, &data))
+            more = handle_child_end(s);
+        else if (r.kind != REPLY_DOORBELL && complete_reply(s, &r, data))
             next_task(s);
-            continue;
-        }
-        int error = 0;
-        char why[200];
-        struct ptask *lost = child_ended(s, &error, why, sizeof why);
-        bool replaced = replace_child(s);
-        if (lost) {
-            weft_future_set_exception(lost->future, error, "%s", why);
-            free_task(lost);
-        }
-        if (!replaced)
+        weft_lock_release(&s->own);
+        if (!more)
             return NULL;
-        next_task(s);
     }
+}
+
+/* A future's poller (see future_internal.h): a thread waiting on one of
+ * this pool's futures spins taking replies from the shared pages, so that
+ * a quick task costs no wake-up; while it spins, workers ring no doorbell. */
+static void poll_pool(void *ctx, int phase)
+{
+    struct ppool *p = ctx;
+    if (phase == WEFT_POLL_BEGIN) {
+        atomic_fetch_add(&p->pollers, 1); /* the pool stays until we are done */
+        for (size_t i = 0; i < p->nslots; i++)
+            atomic_fetch_add(&p->shared[i].parent_spinning, 1);
+        return;
+    }
+    bool last = phase == WEFT_POLL_END;
+    if (last) /* then look once more: a worker may have counted on us */
+        for (size_t i = 0; i < p->nslots; i++)
+            atomic_fetch_sub(&p->shared[i].parent_spinning, 1);
+    for (size_t i = 0; i < p->nslots; i++)
+        take_shared_reply(&p->slots[i], last);
+    if (last)
+        atomic_fetch_sub(&p->pollers, 1);
 }
 
 /* ---- the executor operations ------------------------------------------------ */
 
-static int new_task(weft_future **out, uint32_t kind, uintptr_t fn, uintptr_t arg,
-                    const void *data, size_t size, struct ptask **task)
+static int new_task(struct ppool *p, weft_future **out, uint32_t kind, uintptr_t fn,
+                    uintptr_t arg, const void *data, size_t size, struct ptask **task)
 {
     struct ptask *t = calloc(1, sizeof *t);
     if (!t)
@@ -511,6 +709,7 @@ static int new_task(weft_future **out, uint32_t kind, uintptr_t fn, uintptr_t ar
         free(t);
         return WEFT_ENOMEM;
     }
+    weft_future_set_poller(t->future, poll_pool, p);
     t->msg = (struct task_msg){.kind = kind, .fn = fn, .arg = arg, .size = size};
     if (out)
         *out = weft_future_ref(t->future);
@@ -561,7 +760,7 @@ static int ppool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t d
 {
     (void)deadline; /* the queue is unbounded */
     struct ptask *t;
-    int rc = new_task(future, TASK_PLAIN, (uintptr_t)fn, (uintptr_t)arg, NULL, 0, &t);
+    int rc = new_task(pool_of(ex), future, TASK_PLAIN, (uintptr_t)fn, (uintptr_t)arg, NULL, 0, &t);
     return rc == WEFT_OK ? submit_task(pool_of(ex), t, future) : rc;
 }
 
@@ -606,8 +805,11 @@ static void ppool_destroy(weft_executor *ex)
 {
     struct ppool *p = pool_of(ex);
     join_minders(p);
+    while (atomic_load(&p->pollers)) /* a waiter still polling, its future done */
+        weft_pf_yield();
     for (size_t i = 0; i < p->nslots; i++)
         weft_thread_free(p->slots[i].minder);
+    weft_pf_shared_free(p->shared, p->nslots * sizeof *p->shared);
     free(p->slots);
     free(p);
 }
@@ -645,6 +847,8 @@ static int start_workers(struct ppool *p)
     for (size_t i = 0; i < p->nslots; i++) {
         struct slot *s = &p->slots[i];
         s->pool = p;
+        s->shared = &p->shared[i];
+        weft_lock_init(&s->own);
         int rc = fork_worker(s);
         if (rc != WEFT_OK)
             return rc;
@@ -694,7 +898,11 @@ int weft_process_pool_new(weft_executor **executor, const weft_process_pool_opti
                                     : (size_t)weft_pf_cpu_count();
     if (p)
         p->slots = calloc(n, sizeof *p->slots);
-    if (!p || !p->slots) {
+    if (p && p->slots)
+        p->shared = weft_pf_shared_alloc(n * sizeof *p->shared);
+    if (!p || !p->slots || !p->shared) {
+        if (p)
+            free(p->slots);
         free(p);
         return WEFT_ENOMEM;
     }
@@ -723,7 +931,7 @@ int weft_process_pool_submit_bytes(weft_executor *executor, weft_bytes_fn fn, co
     if (!is_process_pool(executor) || !fn || (!data && size))
         return WEFT_EINVAL;
     struct ptask *t;
-    int rc = new_task(future, TASK_BYTES, (uintptr_t)fn, 0, data, size, &t);
+    int rc = new_task(pool_of(executor), future, TASK_BYTES, (uintptr_t)fn, 0, data, size, &t);
     return rc == WEFT_OK ? submit_task(pool_of(executor), t, future) : rc;
 }
 

@@ -21,6 +21,12 @@ static inline void weft_lock_take(weft_lock *lock)
     weft_lock_acquire_until(lock, INT64_MAX);
 }
 
+/* Take one of weft's own locks if it is free now; never waits. */
+static inline bool weft_lock_try_take(weft_lock *lock)
+{
+    return weft_lock_acquire_until(lock, 0) == 0;
+}
+
 /* Python's Lock timeout rule (-1 = forever, other negatives invalid). */
 int weft_lock_deadline(double timeout, int64_t *deadline);
 

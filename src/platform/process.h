@@ -36,6 +36,11 @@ _Noreturn void weft_pf_child_exit(int status);
  * parent's handlers for them make no sense. */
 void weft_pf_default_fatal_signals(void);
 
+/* Zeroed memory shared with children forked after this call (an anonymous
+ * shared mapping), or NULL.  Free with weft_pf_shared_free(p, size). */
+void *weft_pf_shared_alloc(size_t size);
+void weft_pf_shared_free(void *p, size_t size);
+
 /* Close a descriptor from weft_pf_fork_child (watch_fd or channel). */
 void weft_pf_close(int fd);
 

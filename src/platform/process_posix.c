@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -150,6 +151,18 @@ void weft_pf_default_fatal_signals(void)
     static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         (void)signal(fatal[i], SIG_DFL);
+}
+
+void *weft_pf_shared_alloc(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void weft_pf_shared_free(void *p, size_t size)
+{
+    if (p)
+        (void)munmap(p, size);
 }
 
 void weft_pf_close(int fd)
