@@ -78,6 +78,29 @@ static void submit_at_exit(void)
     fflush(stdout);
 }
 
+static int child_sleeps(void *arg)
+{
+    weft_sleep(*(double *)arg);
+    return 0;
+}
+
+/* A daemon child that would sleep for a minute and a non-daemon one that
+ * sleeps 0.3 s, both left running when main returns. */
+static void start_children(void)
+{
+    static double minute = 60, short_nap = 0.3;
+    weft_process *daemon, *plain;
+    weft_process_options d = {.daemon = WEFT_DAEMON}, n = {.daemon = WEFT_NON_DAEMON};
+    weft_process_new(&daemon, child_sleeps, &minute, &d);
+    weft_process_new(&plain, child_sleeps, &short_nap, &n);
+    weft_process_start(daemon);
+    weft_process_start(plain);
+    printf("daemon %ld plain %ld\n", weft_process_pid(daemon), weft_process_pid(plain));
+    fflush(stdout);
+    weft_process_free(daemon); /* still running: weft keeps them */
+    weft_process_free(plain);
+}
+
 static void start(weft_thread_fn fn, void *arg, weft_daemon_mode daemon)
 {
     weft_thread *t;
@@ -135,6 +158,8 @@ int main(int argc, char **argv)
             weft_executor_submit(exit_pool, sleep_then_say_apple, NULL, NULL);
         if (!strcmp(mode, "pool_exit_nowait"))
             weft_executor_shutdown(exit_pool, false, false);
+    } else if (!strcmp(mode, "children")) {
+        start_children();
     } else if (!strcmp(mode, "timer") || !strcmp(mode, "daemon_timer")) {
         weft_timer *t;
         bool daemon = !strcmp(mode, "daemon_timer");

@@ -187,6 +187,23 @@ static void process_freed_while_running_is_reaped(void **state)
     assert_false(pid_exists(pid));
 }
 
+/* [multiprocessing's atexit] At normal exit, daemon children are
+ * terminated and the others waited for; none is left behind. */
+static void process_children_at_exit(void **state)
+{
+    (void)state;
+    char out[512];
+    double seconds;
+    assert_int_equal(run_helper("children", out, sizeof out, &seconds), 0);
+    long daemon = 0, plain = 0;
+    assert_int_equal(sscanf(out, "daemon %ld plain %ld", &daemon, &plain), 2);
+    assert_non_null(strstr(out, "end of main"));
+    assert_true(seconds >= 0.25); /* waited for the non-daemon child */
+    assert_true(seconds < 30);    /* not for the daemon's minute */
+    assert_false(pid_exists(daemon));
+    assert_false(pid_exists(plain));
+}
+
 /* ---- the process pool -------------------------------------------------------- */
 
 static void *square(void *arg)
@@ -485,6 +502,50 @@ static void pool_cancel_futures_and_terminate_workers(void **state)
     (void)release_gate;
 }
 
+static void *nap_then_crash(void *arg)
+{
+    (void)arg;
+    weft_sleep(0.1);
+    raise(SIGSEGV);
+    return NULL;
+}
+
+/* ProcessPool 11 [test_max_tasks_early_shutdown]: replacements are forked
+ * during shutdown, and every result arrives. */
+static void pool_max_tasks_early_shutdown(void **state)
+{
+    (void)state;
+    weft_executor *ex;
+    weft_process_pool_options o = {.max_workers = 3, .max_tasks_per_child = 1};
+    assert_int_equal(weft_process_pool_new(&ex, &o), WEFT_OK);
+    weft_future *fs[6];
+    for (uintptr_t i = 0; i < 6; i++)
+        assert_int_equal(weft_executor_submit(ex, square, (void *)i, &fs[i]), WEFT_OK);
+    assert_int_equal(weft_executor_shutdown(ex, true, false), WEFT_OK);
+    for (uintptr_t i = 0; i < 6; i++) {
+        void *r;
+        assert_int_equal(weft_future_result_timeout(fs[i], 0, &r), WEFT_OK);
+        assert_int_equal((uintptr_t)r, i * i);
+        weft_future_release(fs[i]);
+    }
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+/* ProcessPool 17 [test_shutdown_deadlock]: a worker crashing during
+ * shutdown(wait) does not hang it; its future fails. */
+static void pool_crash_during_shutdown(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(1, 0);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, nap_then_crash, NULL, &f), WEFT_OK);
+    assert_int_equal(weft_executor_shutdown(ex, true, false), WEFT_OK);
+    assert_int_equal(weft_future_result_timeout(f, 0, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_EBROKEN);
+    weft_future_release(f);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
 static void pool_bad_input(void **state)
 {
     (void)state;
@@ -655,6 +716,7 @@ int main(void)
         cmocka_unit_test(process_close_and_sentinel),
         cmocka_unit_test(process_name_daemon_and_bad_input),
         cmocka_unit_test(process_freed_while_running_is_reaped),
+        cmocka_unit_test(process_children_at_exit),
         cmocka_unit_test(pool_submit_map_and_bytes),
         cmocka_unit_test(pool_crash_fails_only_its_task),
         cmocka_unit_test(pool_task_timeout_kills_the_worker),
@@ -664,6 +726,8 @@ int main(void)
         cmocka_unit_test(pool_max_tasks_per_child),
         cmocka_unit_test(pool_workers_and_shutdown_leave_no_child),
         cmocka_unit_test(pool_cancel_futures_and_terminate_workers),
+        cmocka_unit_test(pool_max_tasks_early_shutdown),
+        cmocka_unit_test(pool_crash_during_shutdown),
         cmocka_unit_test(pool_bad_input),
         cmocka_unit_test(pool_fork_while_other_threads_hold_locks),
         cmocka_unit_test(pool_stress_ten_thousand_tasks),
