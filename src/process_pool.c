@@ -48,8 +48,31 @@
 /* How long a worker spins for its next task before it sleeps. */
 #define CHILD_SPIN_NS 100000
 
-enum { TASK_PLAIN = 1, TASK_BYTES = 2, TASK_DOORBELL = 3 };
-enum { REPLY_RESULT = 1, REPLY_FAILED = 2, REPLY_INIT_FAILED = 3, REPLY_DOORBELL = 4 };
+enum { TASK_PLAIN = 1, TASK_BYTES = 2 };
+enum { REPLY_RESULT = 1, REPLY_FAILED = 2, REPLY_INIT_FAILED = 3 };
+
+/* On the socket, each message starts with a one-byte tag: a doorbell is the
+ * tag alone, sent without waiting (a full socket already holds doorbells
+ * enough: dropping one loses nothing); a message is the tag, its struct,
+ * then its payload. */
+enum { TAG_DOORBELL = 'd', TAG_MESSAGE = 'm' };
+
+static int send_message(int channel, const void *msg, size_t size, const void *data,
+                        size_t data_size)
+{
+    unsigned char tag = TAG_MESSAGE;
+    int rc = weft_pf_send_all(channel, &tag, 1);
+    if (rc == WEFT_OK)
+        rc = weft_pf_send_all(channel, msg, size);
+    if (rc == WEFT_OK && data_size)
+        rc = weft_pf_send_all(channel, data, data_size);
+    return rc;
+}
+
+static void ring_doorbell(int channel) { weft_pf_send_byte_nowait(channel, TAG_DOORBELL); }
+
+/* Read a tag; WEFT_ESTATE when the other end is gone. */
+static int read_tag(int channel, unsigned char *tag) { return weft_pf_recv_all(channel, tag, 1); }
 
 /* On the wire, parent to child, then `size` bytes of payload. */
 struct task_msg {
@@ -105,6 +128,10 @@ struct slot {
     weft_lock own;                 /* taking replies, ending and replacing the child */
     _Atomic uint32_t replies_taken; /* shared replies taken (written under own) */
     uint32_t first_task_seq;        /* task_seq when the child was forked */
+    /* Bumped (release) by whoever hands the child a task, read (acquire) by
+     * whoever takes its reply: the hand-over really goes through the child,
+     * where the parent's tools (ThreadSanitizer) cannot see it. */
+    _Atomic uint32_t tasks_handed;
     weft_thread *minder;
     weft_pf_child child;
     bool alive;           /* a child is running in this slot */
@@ -128,7 +155,7 @@ struct ppool {
     struct shared_slot *shared; /* nslots pages */
     _Atomic size_t pollers;     /* waiting threads polling the slots */
     size_t nslots, alive;
-    bool shutting_down, broken, forced, joined;
+    bool shutting_down, broken, forced;
     long max_tasks_per_child;
     int64_t task_timeout_ns;
     int (*initializer)(void *);
@@ -154,13 +181,11 @@ static bool send_reply(int channel, struct shared_slot *sh, uint32_t kind, int c
         if (size)
             memcpy(sh->reply_data, data, size);
         atomic_fetch_add(&sh->reply_seq, 1); /* then look for a spinner */
-        if (atomic_load(&sh->parent_spinning))
-            return true;
-        r = (struct reply_msg){.kind = REPLY_DOORBELL};
-        return weft_pf_send_all(channel, &r, sizeof r) == WEFT_OK;
+        if (!atomic_load(&sh->parent_spinning))
+            ring_doorbell(channel);
+        return true;
     }
-    return weft_pf_send_all(channel, &r, sizeof r) == WEFT_OK &&
-           (!size || weft_pf_send_all(channel, data, size) == WEFT_OK);
+    return send_message(channel, &r, sizeof r, data, size) == WEFT_OK;
 }
 
 /* Run one task; false when the parent is gone. */
@@ -175,6 +200,7 @@ static bool serve_one(int channel, struct shared_slot *sh, const struct task_msg
         weft_task_fn fn = (weft_task_fn)(uintptr_t)m->fn;
         result = fn((void *)(uintptr_t)m->arg);
     }
+    atomic_store(&sh->worker_spinning, 1); /* see worker_body */
     int code;
     char *message;
     if (weft_take_failure(result, &code, &message)) {
@@ -201,7 +227,7 @@ static bool next_task_in_worker(int channel, struct shared_slot *sh, uint32_t *s
 {
     *owned = false;
     for (;;) {
-        atomic_store(&sh->worker_spinning, 1);
+        atomic_store(&sh->worker_spinning, 1); /* (already 1 after a reply) */
         int64_t until = weft_pf_now_ns() + CHILD_SPIN_NS;
         for (unsigned i = 0; atomic_load_explicit(&sh->task_seq, memory_order_acquire) == *seen;
              i++) {
@@ -216,10 +242,13 @@ static bool next_task_in_worker(int channel, struct shared_slot *sh, uint32_t *s
             *payload = sh->task_data;
             return true;
         }
-        if (weft_pf_recv_all(channel, m, sizeof *m) != WEFT_OK)
+        unsigned char tag;
+        if (read_tag(channel, &tag) != WEFT_OK)
             return false; /* shut down (or the parent is gone) */
-        if (m->kind == TASK_DOORBELL)
+        if (tag == TAG_DOORBELL)
             continue;
+        if (weft_pf_recv_all(channel, m, sizeof *m) != WEFT_OK)
+            return false;
         *payload = NULL;
         if (m->size) {
             *payload = malloc((size_t)m->size);
@@ -250,6 +279,9 @@ static int worker_body(void *arg, int channel)
         bool owned;
         if (!next_task_in_worker(channel, sh, &seen, &m, &payload, &owned))
             return 0;
+        /* Spinning for the next task counts from before the reply is
+         * published: else the parent, answering at once, would ring a
+         * doorbell the worker never needs. */
         bool ok = serve_one(channel, sh, &m, payload);
         if (owned)
             free(payload);
@@ -281,20 +313,18 @@ static void send_task(struct slot *s, struct ptask *t)
     struct task_msg m = t->msg;
     weft_bytes *payload = t->payload;
     struct shared_slot *sh = s->shared;
-    t->started_ns = weft_pf_now_ns();
     if (m.size <= TASK_INLINE) {
         sh->task = m;
         if (m.size)
             memcpy(sh->task_data, payload->data, m.size);
+        atomic_fetch_add_explicit(&s->tasks_handed, 1, memory_order_release);
         atomic_fetch_add(&sh->task_seq, 1); /* then look for a spinning worker */
-        if (!atomic_load(&sh->worker_spinning)) {
-            struct task_msg bell = {.kind = TASK_DOORBELL};
-            (void)weft_pf_send_all(s->child.channel, &bell, sizeof bell);
-        }
+        if (!atomic_load(&sh->worker_spinning))
+            ring_doorbell(s->child.channel);
         return;
     }
-    if (weft_pf_send_all(s->child.channel, &m, sizeof m) == WEFT_OK)
-        (void)weft_pf_send_all(s->child.channel, payload->data, payload->size);
+    atomic_fetch_add_explicit(&s->tasks_handed, 1, memory_order_release);
+    (void)send_message(s->child.channel, &m, sizeof m, payload->data, payload->size);
 }
 
 /* Pool lock held: take the queue's first task, or NULL. */
@@ -362,12 +392,11 @@ static void stop_child_locked(struct slot *s)
 
 /* Mark the pool broken (lock held); returns the queued tasks, for the
  * caller to fail with finish_detached once it has unlocked. */
-static struct ptask *break_pool_locked(struct ppool *p, const char *why)
+static struct ptask *break_pool_locked(struct ppool *p)
 {
     if (p->broken)
         return NULL;
     p->broken = true;
-    (void)why;
     for (struct slot *s = p->idle; s; s = s->next_idle)
         stop_child_locked(s);
     return detach_all_locked(p);
@@ -444,11 +473,12 @@ static struct ptask *child_ended(struct slot *s, int *error, char *why, size_t w
 static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes *data)
 {
     struct ppool *p = s->pool;
+    (void)atomic_load_explicit(&s->tasks_handed, memory_order_acquire); /* see its field */
     if (r->kind == REPLY_INIT_FAILED) {
         static const char why[] =
             "A process initializer failed, the process pool is not usable anymore";
         weft_lock_take(&p->lock);
-        struct ptask *queued = break_pool_locked(p, why);
+        struct ptask *queued = break_pool_locked(p);
         weft_lock_release(&p->lock);
         finish_detached(queued, WEFT_EBROKEN, why);
         weft_bytes_free(data);
@@ -484,14 +514,20 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
     return true;
 }
 
-/* Read one message from the child's socket (`own` held): a doorbell, or a
- * reply in full.  false: the child ended. */
-static bool read_socket(struct slot *s, struct reply_msg *r, weft_bytes **data)
+/* Read one message from the child's socket (`own` held): a doorbell
+ * (*doorbell), or a reply in full.  false: the child ended. */
+static bool read_socket(struct slot *s, bool *doorbell, struct reply_msg *r, weft_bytes **data)
 {
     *data = NULL;
+    unsigned char tag;
+    if (read_tag(s->child.channel, &tag) != WEFT_OK)
+        return false;
+    *doorbell = tag == TAG_DOORBELL;
+    if (*doorbell)
+        return true;
     if (weft_pf_recv_all(s->child.channel, r, sizeof *r) != WEFT_OK)
         return false;
-    if (r->kind == REPLY_DOORBELL || !(r->size || r->has_bytes))
+    if (!(r->size || r->has_bytes))
         return true;
     *data = weft_bytes_alloc((size_t)r->size);
     if (*data && weft_pf_recv_all(s->child.channel, (*data)->data, (size_t)r->size) == WEFT_OK)
@@ -557,6 +593,7 @@ static void next_task(struct slot *s)
             continue;
         }
         weft_lock_take(&p->lock);
+        t->started_ns = weft_pf_now_ns(); /* before the minder can see it */
         s->task = t;
         p->running++;
         weft_lock_release(&p->lock);
@@ -602,7 +639,7 @@ static bool replace_child(struct slot *s)
     if (rc == WEFT_OK)
         p->alive++;
     else
-        queued = break_pool_locked(p, why);
+        queued = break_pool_locked(p);
     weft_lock_release(&p->lock);
     finish_detached(queued, WEFT_EBROKEN, why);
     return rc == WEFT_OK;
@@ -659,10 +696,10 @@ static void *minder_main(void *arg)
         }
         struct reply_msg r;
         weft_bytes *data;
-        bool more = true;
-        if (!read_socket(s, &r, &data))
+        bool more = true, doorbell = false;
+        if (!read_socket(s, &doorbell, &r, &data))
             more = handle_child_end(s);
-        else if (r.kind != REPLY_DOORBELL && complete_reply(s, &r, data))
+        else if (!doorbell && complete_reply(s, &r, data))
             next_task(s);
         weft_lock_release(&s->own);
         if (!more)
@@ -727,6 +764,7 @@ static int submit_task(struct ppool *p, struct ptask *t, weft_future **out)
         p->idle = s->next_idle;
         s->idle = false;
         s->sending = true;
+        t->started_ns = weft_pf_now_ns(); /* before the minder can see it */
         s->task = t;
         p->running++;
         weft_future_set_running_or_notify_cancel(t->future);

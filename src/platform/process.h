@@ -49,6 +49,9 @@ void weft_pf_close(int fd);
 int weft_pf_send_all(int fd, const void *data, size_t size);
 int weft_pf_recv_all(int fd, void *data, size_t size);
 
+/* Send one byte if the channel has room for it now; else nothing. */
+void weft_pf_send_byte_nowait(int fd, unsigned char byte);
+
 /* Close the sending direction of a channel: the other end reads EOF. */
 void weft_pf_shutdown_write(int fd);
 

@@ -197,6 +197,14 @@ int weft_pf_send_all(int fd, const void *data, size_t size)
 
 int weft_pf_recv_all(int fd, void *data, size_t size) { return transfer_all(fd, data, size, false); }
 
+void weft_pf_send_byte_nowait(int fd, unsigned char byte)
+{
+    ssize_t n;
+    do
+        n = send(fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+}
+
 void weft_pf_shutdown_write(int fd) { (void)shutdown(fd, SHUT_WR); }
 
 int weft_pf_wait_readable(int fd, int64_t deadline_ns)
