@@ -331,6 +331,46 @@ static void pool_submit_map_and_bytes(void **state)
     assert_int_equal(weft_executor_free(ex), WEFT_OK);
 }
 
+static void *nap_then_square(void *arg)
+{
+    weft_sleep(0.01 * (double)(uintptr_t)arg);
+    return square(arg);
+}
+
+/* wait and as_completed take process-pool futures like any others. */
+static void pool_futures_with_wait_and_as_completed(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(2, 0);
+    weft_future *fs[6];
+    for (uintptr_t i = 0; i < 6; i++)
+        assert_int_equal(weft_executor_submit(ex, nap_then_square, (void *)(5 - i), &fs[i]),
+                         WEFT_OK);
+    assert_int_equal(weft_wait(fs, 6, 20, WEFT_FIRST_COMPLETED, NULL), WEFT_OK);
+    weft_as_completed *it;
+    assert_int_equal(weft_as_completed_new(&it, fs, 6, 20), WEFT_OK);
+    uintptr_t sum = 0;
+    weft_future *f;
+    int n = 0;
+    while (weft_as_completed_next(it, &f) == WEFT_OK && f) {
+        void *r;
+        assert_int_equal(weft_future_result(f, &r), WEFT_OK);
+        sum += (uintptr_t)r;
+        weft_future_release(f);
+        n++;
+    }
+    weft_as_completed_free(it);
+    assert_int_equal(n, 6);
+    assert_int_equal(sum, 0 + 1 + 4 + 9 + 16 + 25);
+    bool done[6];
+    assert_int_equal(weft_wait(fs, 6, 20, WEFT_ALL_COMPLETED, done), WEFT_OK);
+    for (int i = 0; i < 6; i++) {
+        assert_true(done[i]);
+        weft_future_release(fs[i]);
+    }
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
 /* Beyond Python: a crash, an abort or an exit fails only its own task. */
 static void pool_crash_fails_only_its_task(void **state)
 {
@@ -718,6 +758,7 @@ int main(void)
         cmocka_unit_test(process_freed_while_running_is_reaped),
         cmocka_unit_test(process_children_at_exit),
         cmocka_unit_test(pool_submit_map_and_bytes),
+        cmocka_unit_test(pool_futures_with_wait_and_as_completed),
         cmocka_unit_test(pool_crash_fails_only_its_task),
         cmocka_unit_test(pool_task_timeout_kills_the_worker),
         cmocka_unit_test(pool_cancel_running_kills_the_worker),
