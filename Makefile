@@ -14,7 +14,7 @@ PREFIX  ?= /usr/local
 CTEST   := ctest --output-on-failure -j $(JOBS)
 
 # Debian packages the build and the tests need; the benchmarks' peers.
-PACKAGES := cmake make gcc pkg-config libcmocka-dev
+PACKAGES := cmake make gcc pkg-config libcmocka-dev libcurl4-openssl-dev
 BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev python3 gnuplot-nox
 BENCH_ARGS ?=
 
