@@ -1,5 +1,5 @@
 # weft — the quick start.
-#   make demo    build, then run the first demo (sequential vs threaded)
+#   make demo    build, then run the tour: the guides' programs in C
 #   make test    install missing packages (as root, with apt), build, run the
 #                whole suite: plain, portable-wait, ASan+UBSan, then TSan
 #   make bench   install the peers (as root), build, and run weft against
@@ -46,7 +46,7 @@ build: deps
 	$(call configure,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 
 demo: build
-	$(BUILD)/release/examples/sequential_vs_threads
+	sh examples/tour.sh $(BUILD)/release
 
 test-plain: build
 	cd $(BUILD)/release && $(CTEST)
