@@ -171,12 +171,17 @@ static bool unlink_idle(struct idle_thread *me)
 /* Park until handed work (true) or told / timed out to exit (false). */
 static bool wait_for_work(struct idle_thread *me)
 {
-    int64_t keep = atomic_load_explicit(&keep_ns, memory_order_relaxed);
-    if (keep <= 0)
-        return false;
     atomic_store_explicit(&me->word, IDLE_WAITING, memory_order_relaxed);
     me->since_ns = weft_pf_now_ns();
     pthread_mutex_lock(&idle_lock);
+    /* Read under the lock that weft_pf_thread_cache_keep holds while it
+     * ends the idle threads: a thread parking now sees the new keep, or
+     * is in the list it ends. */
+    int64_t keep = atomic_load_explicit(&keep_ns, memory_order_relaxed);
+    if (keep <= 0) {
+        pthread_mutex_unlock(&idle_lock);
+        return false;
+    }
     me->next = idle_top;
     idle_top = me;
     idle_count++;
@@ -237,9 +242,9 @@ int64_t weft_pf_thread_cache_keep(int64_t keep)
 {
     if (keep < 0)
         keep = 0;
-    int64_t old = atomic_exchange(&keep_ns, keep);
     int64_t now = weft_pf_now_ns();
     pthread_mutex_lock(&idle_lock);
+    int64_t old = atomic_exchange(&keep_ns, keep);
     for (struct idle_thread **p = &idle_top; *p;) {
         struct idle_thread *t = *p;
         if (now - t->since_ns >= keep) {
