@@ -544,6 +544,14 @@ void weft_future_set_poller(weft_future *future, weft_future_poller poll, void *
     future->flags |= FUTURE_HAS_POLLER;
 }
 
+bool weft_future_owns_result(weft_future *future)
+{
+    weft_lock_take(&future->lock);
+    bool owns = future->flags & FUTURE_OWNS_RESULT;
+    weft_lock_release(&future->lock);
+    return owns;
+}
+
 bool weft_future_cancel_requested(weft_future *future)
 {
     return atomic_load_explicit(&future->cancel.requested, memory_order_relaxed);

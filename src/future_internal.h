@@ -58,6 +58,9 @@ enum { WEFT_POLL_BEGIN, WEFT_POLL_STEP, WEFT_POLL_END };
 typedef void (*weft_future_poller)(void *ctx, int phase);
 void weft_future_set_poller(weft_future *future, weft_future_poller poll, void *ctx);
 
+/* Whether the future was completed by weft_future_set_owned_result. */
+bool weft_future_owns_result(weft_future *future);
+
 /* Whether cancel() was called on the future while it ran. */
 bool weft_future_cancel_requested(weft_future *future);
 

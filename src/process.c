@@ -308,13 +308,15 @@ int weft_process_join_timeout(weft_process *process, double timeout)
     if (weft_deadline_after(timeout < 0 ? 0 : timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     for (;;) {
-        if (weft_pf_wait_readable(fd, deadline) == WEFT_ETIMEDOUT)
-            return reap(process, false) ? WEFT_OK : WEFT_ETIMEDOUT;
-        if (reap(process, false))
-            return WEFT_OK;
-        /* readable but not yet reapable (the sentinel fallback): a moment */
+        if (weft_pf_wait_readable(fd, deadline) == WEFT_ETIMEDOUT || reap(process, false))
+            break;
+        /* Readable but not reapable: with the sentinel pipe (no pidfd), the
+         * child closed its end and runs on.  Poll, within the timeout. */
+        if (deadline != WEFT_NO_DEADLINE && weft_now_ns() >= deadline)
+            break;
         weft_sleep(0.001);
     }
+    return reap(process, false) ? WEFT_OK : WEFT_ETIMEDOUT;
 }
 
 int weft_process_join(weft_process *process)

@@ -300,6 +300,13 @@ static void free_task(struct ptask *t)
     free(t);
 }
 
+/* One thread at a time gives a slot its task: a store, not a locked add. */
+static void mark_handed(struct slot *s)
+{
+    uint32_t n = atomic_load_explicit(&s->tasks_handed, memory_order_relaxed);
+    atomic_store_explicit(&s->tasks_handed, n + 1, memory_order_release);
+}
+
 /* Hand the task to the slot's child: through the shared page (ringing the
  * worker's doorbell only if it is not spinning), or on the socket when the
  * payload is too large for the page.  A failed write means the child is
@@ -317,13 +324,13 @@ static void send_task(struct slot *s, struct ptask *t)
         sh->task = m;
         if (m.size)
             memcpy(sh->task_data, payload->data, m.size);
-        atomic_fetch_add_explicit(&s->tasks_handed, 1, memory_order_release);
+        mark_handed(s);
         atomic_fetch_add(&sh->task_seq, 1); /* then look for a spinning worker */
         if (!atomic_load(&sh->worker_spinning))
             ring_doorbell(s->child.channel);
         return;
     }
-    atomic_fetch_add_explicit(&s->tasks_handed, 1, memory_order_release);
+    mark_handed(s);
     (void)send_message(s->child.channel, &m, sizeof m, payload->data, payload->size);
 }
 
@@ -977,6 +984,8 @@ int weft_future_result_bytes(weft_future *future, double timeout, const weft_byt
 {
     void *r = NULL;
     int rc = weft_future_result_timeout(future, timeout, &r);
+    if (rc == WEFT_OK && !weft_future_owns_result(future))
+        rc = WEFT_EINVAL; /* finished, but not with bytes */
     if (result)
         *result = rc == WEFT_OK ? r : NULL;
     return rc;

@@ -327,6 +327,12 @@ static void pool_submit_map_and_bytes(void **state)
     assert_int_equal(weft_future_result_bytes(f, 20, &out), WEFT_OK);
     assert_int_equal(out->size, 0);
     weft_future_release(f);
+    /* a plain task's future holds no bytes: an error, not a bad pointer */
+    assert_int_equal(weft_executor_submit(ex, square, (void *)3, &f), WEFT_OK);
+    out = (const weft_bytes *)&n;
+    assert_int_equal(weft_future_result_bytes(f, 20, &out), WEFT_EINVAL);
+    assert_null(out);
+    weft_future_release(f);
     free(big);
     assert_int_equal(weft_executor_free(ex), WEFT_OK);
 }

@@ -117,7 +117,9 @@ typedef struct weft_map weft_map;
 typedef bool (*weft_map_source)(void *ctx, void **arg);
 
 typedef struct weft_map_options {
-    long chunksize;  /* accepted for Python's sake; a thread pool ignores it;
+    long chunksize;  /* accepted for Python's sake; the pools ignore it (a
+                        process pool's hand-off costs about a microsecond, so
+                        it sends tasks one by one; results are the same);
                         < 0 is WEFT_EINVAL */
     long buffersize; /* 0: submit every task at once (Python's None); else
                         at most this many tasks in flight, each next()

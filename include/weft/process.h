@@ -213,7 +213,8 @@ int weft_process_pool_submit_bytes(weft_executor *executor, weft_bytes_fn fn, co
 
 /* A bytes future's result: waits like weft_future_result_timeout, then
  * *result is the weft_bytes (owned by the future; NULL for none).  Returns
- * what weft_future_result_timeout returns. */
+ * what weft_future_result_timeout returns, or WEFT_EINVAL when the future
+ * finished with a result that is not bytes (not from submit_bytes). */
 int weft_future_result_bytes(weft_future *future, double timeout, const weft_bytes **result);
 
 /* Stop the pool now: signal every worker (SIGTERM / SIGKILL), fail running

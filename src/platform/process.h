@@ -74,8 +74,5 @@ void weft_pf_signal(long pid, int which);
 /* The name of a signal ("Segmentation fault"). */
 const char *weft_pf_signal_name(int signo);
 
-/* The calling process's id and its parent's. */
-long weft_pf_getpid(void);
-long weft_pf_getppid(void);
 
 #endif

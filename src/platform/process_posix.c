@@ -262,5 +262,3 @@ const char *weft_pf_signal_name(int signo)
     return s ? s : "unknown signal";
 }
 
-long weft_pf_getpid(void) { return (long)getpid(); }
-long weft_pf_getppid(void) { return (long)getppid(); }
