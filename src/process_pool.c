@@ -165,6 +165,32 @@ struct ppool {
 
 static struct ppool *pool_of(weft_executor *ex) { return (struct ppool *)ex; }
 
+/* The pools whose replies this thread takes now, innermost first: a
+ * minder's pool for the minder's whole life, and a waiting thread's while
+ * it polls.  Done-callbacks run on such a thread, inside that work: they
+ * must not wait for the pool's minders nor free it (ppool_is_worker). */
+struct serving {
+    struct ppool *pool;
+    struct serving *outer;
+};
+static _Thread_local struct serving *serving;
+
+static void serving_begin(struct serving *sv, struct ppool *p)
+{
+    *sv = (struct serving){.pool = p, .outer = serving};
+    serving = sv;
+}
+
+static void serving_end(struct serving *sv) { serving = sv->outer; }
+
+static bool serving_pool(const struct ppool *p)
+{
+    for (const struct serving *sv = serving; sv; sv = sv->outer)
+        if (sv->pool == p)
+            return true;
+    return false;
+}
+
 static _Atomic unsigned long pool_counter;
 
 /* ---- the child's side ------------------------------------------------------ */
@@ -684,6 +710,8 @@ static void *minder_main(void *arg)
 {
     struct slot *s = arg;
     struct ppool *p = s->pool;
+    struct serving sv;
+    serving_begin(&sv, p);
     weft_lock_take(&s->own);
     next_task(s);
     weft_lock_release(&s->own);
@@ -709,8 +737,10 @@ static void *minder_main(void *arg)
         else if (!doorbell && complete_reply(s, &r, data))
             next_task(s);
         weft_lock_release(&s->own);
-        if (!more)
+        if (!more) {
+            serving_end(&sv);
             return NULL;
+        }
     }
 }
 
@@ -730,8 +760,14 @@ static void poll_pool(void *ctx, int phase)
     if (last) /* then look once more: a worker may have counted on us */
         for (size_t i = 0; i < p->nslots; i++)
             atomic_fetch_sub(&p->shared[i].parent_spinning, 1);
+    /* Already taking this pool's replies further up (a done-callback that
+     * waits): it may hold a slot's lock, so never wait for one. */
+    bool may_wait = last && !serving_pool(p);
+    struct serving sv;
+    serving_begin(&sv, p);
     for (size_t i = 0; i < p->nslots; i++)
-        take_shared_reply(&p->slots[i], last);
+        take_shared_reply(&p->slots[i], may_wait);
+    serving_end(&sv);
     if (last)
         atomic_fetch_sub(&p->pollers, 1);
 }
@@ -835,16 +871,16 @@ static int ppool_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
         stop_child_locked(s);
     weft_lock_release(&p->lock);
     finish_detached(queued, WEFT_ECANCELLED, "cancelled at shutdown");
-    if (wait)
+    /* From a done-callback on a thread taking this pool's replies, waiting
+     * could wait for that very thread (or a lock it holds): do not. */
+    if (wait && !serving_pool(p))
         join_minders(p);
     return WEFT_OK;
 }
 
-static bool ppool_is_worker(weft_executor *ex)
-{
-    (void)ex;
-    return false; /* its workers are other processes */
-}
+/* Its workers are other processes; what may not free the pool is a
+ * done-callback running on a thread taking its replies. */
+static bool ppool_is_worker(weft_executor *ex) { return serving_pool(pool_of(ex)); }
 
 static void ppool_destroy(weft_executor *ex)
 {

@@ -4,6 +4,8 @@
  * (a crash fails only its task, timeouts and cancels kill the worker). */
 #include "testutil.h"
 
+#include "platform/process.h" /* weft_pf_shared_alloc: a flag the workers see */
+
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -520,8 +522,6 @@ static void pool_workers_and_shutdown_leave_no_child(void **state)
     assert_int_equal(errno, ECHILD);
 }
 
-static weft_event release_gate = WEFT_EVENT_INIT;
-
 /* shutdown(cancel_futures) cancels what waits; terminate_workers stops
  * what runs.  [cf.test_process_pool.test_force_shutdown_workers] */
 static void pool_cancel_futures_and_terminate_workers(void **state)
@@ -545,7 +545,83 @@ static void pool_cancel_futures_and_terminate_workers(void **state)
     assert_int_equal(weft_executor_submit(ex, square, (void *)2, NULL), WEFT_ESHUTDOWN);
     assert_int_equal(weft_executor_free(ex), WEFT_OK);
     assert_int_equal(weft_process_pool_kill_workers(NULL), WEFT_EINVAL);
-    (void)release_gate;
+}
+
+/* Done-callbacks that shut down and free their own pool.  They run on a
+ * thread taking the pool's replies: its minder, or a thread waiting in
+ * result() that takes the reply itself.  Such a thread must neither free
+ * the pool under itself nor wait for itself. */
+static weft_executor *callback_pool;
+static atomic_int callback_shutdown_rc, callback_free_rc, callbacks_run;
+static _Atomic uint32_t *flags; /* shared with the workers: started, go */
+
+static void shut_and_free_own_pool(weft_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    atomic_store(&callback_shutdown_rc, weft_executor_shutdown(callback_pool, true, false));
+    atomic_store(&callback_free_rc, weft_executor_free(callback_pool));
+    atomic_fetch_add(&callbacks_run, 1);
+}
+
+/* In a worker: say it started, then spin until the parent says go (10 s
+ * at most). */
+static void *wait_for_go(void *arg)
+{
+    atomic_store(&flags[0], 1);
+    double end = weft_monotonic() + 10;
+    while (!atomic_load(&flags[1]) && weft_monotonic() < end)
+        ;
+    end = weft_monotonic() + 20e-6; /* the parent is polling by then */
+    while (weft_monotonic() < end)
+        ;
+    return arg;
+}
+
+/* One pool: the callback is added while the task cannot finish yet, then
+ * the future is waited on.  by_waiter: the task is let go once it runs, so
+ * that it ends within the waiter's spin (the waiter takes the reply, in
+ * most runs); else it naps and the minder takes the reply. */
+static void callback_frees_pool(bool by_waiter)
+{
+    callback_pool = process_pool(2, 0);
+    atomic_store(&callback_shutdown_rc, -1);
+    atomic_store(&callback_free_rc, -1);
+    atomic_store(&callbacks_run, 0);
+    atomic_store(&flags[0], 0);
+    atomic_store(&flags[1], 0);
+    weft_future *f;
+    assert_int_equal(
+        weft_executor_submit(callback_pool, by_waiter ? wait_for_go : nap_then_square, (void *)3, &f),
+        WEFT_OK);
+    assert_int_equal(weft_future_add_done_callback(f, shut_and_free_own_pool, NULL), WEFT_OK);
+    if (by_waiter)
+        assert_eventually(atomic_load(&flags[0]), 20);
+    atomic_store(&flags[1], 1);
+    void *r = NULL;
+    assert_int_equal(weft_future_result_timeout(f, 20, &r), WEFT_OK);
+    assert_int_equal((uintptr_t)r, by_waiter ? 3 : 9);
+    assert_eventually(atomic_load(&callbacks_run) == 1, 20);
+    assert_int_equal(atomic_load(&callback_shutdown_rc), WEFT_OK);
+    assert_int_equal(atomic_load(&callback_free_rc), WEFT_ESTATE);
+    assert_int_equal(weft_executor_submit(callback_pool, square, (void *)2, NULL), WEFT_ESHUTDOWN);
+    weft_future_release(f);
+    assert_int_equal(weft_executor_free(callback_pool), WEFT_OK);
+}
+
+/* Beyond Python (whose shutdown(wait=True) there raises "cannot join
+ * current thread"): from a done-callback on the pool's own thread, free is
+ * WEFT_ESTATE and shutdown does not wait; neither hangs nor frees early. */
+static void pool_shutdown_and_free_from_done_callback(void **state)
+{
+    (void)state;
+    flags = weft_pf_shared_alloc(2 * sizeof *flags);
+    assert_non_null(flags);
+    for (int i = 0; i < 10; i++)
+        callback_frees_pool(true);
+    for (int i = 0; i < 3; i++)
+        callback_frees_pool(false);
+    weft_pf_shared_free((void *)flags, 2 * sizeof *flags);
 }
 
 static void *nap_then_crash(void *arg)
@@ -773,6 +849,7 @@ int main(void)
         cmocka_unit_test(pool_max_tasks_per_child),
         cmocka_unit_test(pool_workers_and_shutdown_leave_no_child),
         cmocka_unit_test(pool_cancel_futures_and_terminate_workers),
+        cmocka_unit_test(pool_shutdown_and_free_from_done_callback),
         cmocka_unit_test(pool_max_tasks_early_shutdown),
         cmocka_unit_test(pool_crash_during_shutdown),
         cmocka_unit_test(pool_bad_input),

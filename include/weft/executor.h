@@ -96,13 +96,18 @@ int weft_executor_submit_timeout(weft_executor *executor, weft_task_fn fn, void 
 /* Stop accepting work.  cancel_futures cancels the tasks not yet started
  * (their futures become cancelled and notified).  With wait, return once
  * every started and queued task has finished and the workers have exited
- * (from a task of this pool, every worker but the caller's own).  Calling
- * it again is allowed.  WEFT_OK or WEFT_EINVAL.
+ * (from a task of this pool, every worker but the caller's own; from a
+ * done-callback that a process pool runs on one of its own threads, it
+ * does not wait, as that thread is one of those waited for).  Calling it
+ * again is allowed.  WEFT_OK or WEFT_EINVAL.
  * Python: executor.shutdown(wait, cancel_futures=...). */
 int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futures);
 
 /* Shut down with wait, then free the executor.  WEFT_OK; WEFT_ESTATE when
- * called from one of its own tasks (nothing is freed); WEFT_EINVAL for NULL.
+ * called from one of its own tasks, or from a done-callback running on one
+ * of its threads (a thread pool's worker, a process pool's minder or a
+ * thread taking its replies while it waits): nothing is freed then, free
+ * it later from another thread.  WEFT_EINVAL for NULL.
  * Python: leaving `with ThreadPoolExecutor() as pool:`. */
 int weft_executor_free(weft_executor *executor);
 
