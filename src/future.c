@@ -362,8 +362,10 @@ int weft_future_set_running_or_notify_cancel(weft_future *future)
 
 /* ---- waiting for one ---------------------------------------------------- */
 
-static int outcome_locked(weft_future *f, void **result)
+/* The outcome as result() gives it (lock held); out is a void ** or NULL. */
+static int read_result(weft_future *f, void *out)
 {
+    void **result = out;
     int s = state_of(f);
     if (is_cancelled_state(s))
         return WEFT_ECANCELLED;
@@ -442,7 +444,10 @@ static int timed_wait(weft_future *f, double timeout, int64_t *deadline)
     return weft_deadline_after(timeout, deadline);
 }
 
-int weft_future_result_timeout(weft_future *future, double timeout, void **result)
+/* Wait up to `timeout` seconds for the future, then read its outcome
+ * with read(future, out) under its lock. */
+static int wait_then_read(weft_future *future, double timeout,
+                          int (*read)(weft_future *f, void *out), void *out)
 {
     int64_t deadline;
     int rc = timed_wait(future, timeout, &deadline);
@@ -451,9 +456,31 @@ int weft_future_result_timeout(weft_future *future, double timeout, void **resul
     weft_lock_take(&future->lock);
     rc = wait_done_locked(future, deadline);
     if (rc == WEFT_OK)
-        rc = outcome_locked(future, result);
+        rc = read(future, out);
     weft_lock_release(&future->lock);
     return rc;
+}
+
+struct exception_out {
+    int *code;
+    const char **message;
+};
+
+static int read_exception(weft_future *f, void *out)
+{
+    const struct exception_out *e = out;
+    if (is_cancelled_state(state_of(f)))
+        return WEFT_ECANCELLED;
+    if (e->code)
+        *e->code = f->error_code;
+    if (e->message)
+        *e->message = f->error_message;
+    return WEFT_OK;
+}
+
+int weft_future_result_timeout(weft_future *future, double timeout, void **result)
+{
+    return wait_then_read(future, timeout, read_result, result);
 }
 
 int weft_future_result(weft_future *future, void **result)
@@ -464,22 +491,8 @@ int weft_future_result(weft_future *future, void **result)
 int weft_future_exception_timeout(weft_future *future, double timeout, int *code,
                                   const char **message)
 {
-    int64_t deadline;
-    int rc = timed_wait(future, timeout, &deadline);
-    if (rc != WEFT_OK)
-        return rc;
-    weft_lock_take(&future->lock);
-    rc = wait_done_locked(future, deadline);
-    if (rc == WEFT_OK && is_cancelled_state(state_of(future)))
-        rc = WEFT_ECANCELLED;
-    if (rc == WEFT_OK) {
-        if (code)
-            *code = future->error_code;
-        if (message)
-            *message = future->error_message;
-    }
-    weft_lock_release(&future->lock);
-    return rc;
+    struct exception_out e = {code, message};
+    return wait_then_read(future, timeout, read_exception, &e);
 }
 
 int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, void *arg)
