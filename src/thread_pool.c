@@ -151,6 +151,16 @@ static void break_pool(struct pool *p)
     }
 }
 
+/* Python's _idle_semaphore.acquire(timeout=0): true if a token was taken. */
+static bool take_idle_token(struct pool *p)
+{
+    long tokens = atomic_load_explicit(&p->idle_tokens, memory_order_relaxed);
+    while (tokens > 0)
+        if (atomic_compare_exchange_weak(&p->idle_tokens, &tokens, tokens - 1))
+            return true;
+    return false;
+}
+
 /* After a resize down, more workers are alive than wanted. */
 static bool surplus_workers(struct pool *p)
 {
@@ -192,8 +202,12 @@ static void serve(struct worker *w)
                 while (rc == WEFT_EAGAIN && !surplus_workers(p));
                 atomic_fetch_sub(&p->idle_now, 1);
             }
-            if (rc == WEFT_EAGAIN)
-                continue; /* woken by a resize: leave */
+            if (rc == WEFT_EAGAIN) { /* woken by a resize: leave */
+                /* with the token it added, or a submit would count on it
+                 * (it adds one again if it stays after all) */
+                take_idle_token(p);
+                continue;
+            }
             if (rc != WEFT_OK)
                 break; /* shut down and drained */
             run_task(p, w, f);
@@ -265,10 +279,8 @@ static int adjust_workers(struct pool *p)
     if ((long)atomic_load_explicit(&p->alive, memory_order_relaxed) >=
         atomic_load_explicit(&p->max_workers, memory_order_relaxed))
         return WEFT_OK;
-    long tokens = atomic_load_explicit(&p->idle_tokens, memory_order_relaxed);
-    while (tokens > 0)
-        if (atomic_compare_exchange_weak(&p->idle_tokens, &tokens, tokens - 1))
-            return WEFT_OK;
+    if (take_idle_token(p))
+        return WEFT_OK;
     int rc = WEFT_OK;
     weft_lock_take(&p->lock);
     if ((long)p->alive < p->max_workers && !atomic_load(&p->shut_down))
