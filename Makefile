@@ -36,9 +36,10 @@ deps bench-deps:
 	    fi; \
 	fi
 
-# configure DIR [cmake options...]
+# configure DIR [cmake options...]; every build has the examples, whose
+# smoke tests then run under each sanitizer too
 define configure
-	cmake -S . -B $(BUILD)/$(1) $(2) >/dev/null
+	cmake -S . -B $(BUILD)/$(1) -DWEFT_BUILD_EXAMPLES=ON $(2) >/dev/null
 	cmake --build $(BUILD)/$(1) -j $(JOBS)
 endef
 
