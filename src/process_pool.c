@@ -291,6 +291,7 @@ static int worker_body(void *arg, int channel)
     struct slot *s = arg;
     struct ppool *p = s->pool;
     struct shared_slot *sh = s->shared;
+    serving = NULL; /* the forking thread's (a minder's) belongs to the parent */
     /* A crash must end the worker, whatever handler the parent installed
      * (a crash reporter, a test framework): its minder reports it. */
     weft_pf_default_fatal_signals();
