@@ -1,7 +1,8 @@
 /* bench_pool.c — BENCH.md W1 (pool throughput), W2 (round trip), W6
  * (CPU-bound map speed-up) and W7 (I/O-bound fan-out) for weft's thread
  * pool, and W9 (round trip) for its process pool.  Median of several runs
- * after a warm-up, [min..max]; each run checks its results.  Usage: bench_pool [--quick] [--scale N] [--reps N] [--csv FILE];
+ * after a warm-up, [min..max]; each run checks its results.
+ * Usage: bench_pool [--quick] [--scale N] [--reps N] [--csv FILE];
  * BENCH_ONLY=W6 (say) runs one workload. */
 #define _POSIX_C_SOURCE 200809L
 #include <weft.h>
@@ -212,7 +213,9 @@ static struct bench_figure w6_figure(const double *serial, const double *paralle
  * against it.  docs/benchmarks.md has measurements. */
 static void w6_rows(struct bench_args *args, long n)
 {
-    int reps = 2 * args->reps + 1; /* ~0.15 s each: more samples, better minima */
+    /* ~0.15 s a repetition: take more, as the machine's state changes
+     * within seconds */
+    int reps = 2 * args->reps + 1;
     if (reps > BENCH_MAX_REPS)
         reps = BENCH_MAX_REPS;
     double serial[BENCH_MAX_REPS], pool[BENCH_MAX_REPS], threads[BENCH_MAX_REPS];
