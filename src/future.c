@@ -141,6 +141,8 @@ void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void 
     future->queued_at = queued_at;
 }
 
+int weft_future_refs(weft_future *future) { return atomic_load(&future->refs); }
+
 int64_t weft_future_queued_at(weft_future *future) { return future->queued_at; }
 
 void weft_future_set_help_hook(weft_future_help_fn hook, void *owner)

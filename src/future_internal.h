@@ -25,6 +25,9 @@ void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void 
                           int64_t queued_at);
 int64_t weft_future_queued_at(weft_future *future);
 
+/* How many references the future has now (tests: who still holds it). */
+int weft_future_refs(weft_future *future);
+
 /* Run the future's task in this thread, if it was not cancelled, and
  * complete the future with its result or its weft_fail error.  When the
  * task has returned, before the future completes (and its waiter may

@@ -513,7 +513,17 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
             "A process initializer failed, the process pool is not usable anymore";
         weft_lock_take(&p->lock);
         struct ptask *queued = break_pool_locked(p);
+        struct ptask *given = s->task; /* handed over before the failure was known */
+        s->task = NULL;
+        if (given) {
+            p->running--;
+            p->completed++;
+        }
         weft_lock_release(&p->lock);
+        if (given) { /* running already: fail it as it is */
+            weft_future_set_exception(given->future, WEFT_EBROKEN, "%s", why);
+            free_task(given);
+        }
         finish_detached(queued, WEFT_EBROKEN, why);
         weft_bytes_free(data);
         return false;

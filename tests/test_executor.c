@@ -3,7 +3,8 @@
  * DESIGN.md lists beyond Python (helping, back-pressure, stats, resize). */
 #include "testutil.h"
 
-#include "sync_internal.h" /* weft_lock_take: the internal form under test */
+#include "future_internal.h" /* weft_future_refs: who holds a future */
+#include "sync_internal.h"   /* weft_lock_take: the internal form under test */
 
 #include <math.h>
 #include <unistd.h>
@@ -127,6 +128,24 @@ static void pool_threads_end_at_shutdown(void **state)
     assert_int_equal(workers_of(ex), 0);
     for (int i = 0; i < 3; i++)
         weft_future_release(fs[i]);
+    weft_executor_free(ex);
+}
+
+/* ThreadPool 8 [cf.executor.ExecutorTest.test_no_stale_references]: once
+ * a task finished, the pool holds no reference to its future (which holds
+ * the task's fn and arg); a future nobody asked for is freed then
+ * (LeakSanitizer checks that in the ASan build). */
+static void pool_keeps_no_reference_after_a_task(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(2, NULL);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, identity, (void *)5, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_OK);
+    assert_eventually(weft_future_refs(f) == 1, 10); /* the caller's own */
+    weft_future_release(f);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(weft_executor_submit(ex, identity, NULL, NULL), WEFT_OK);
     weft_executor_free(ex);
 }
 
@@ -730,7 +749,9 @@ static void **args_0_to(size_t n, void **storage)
     return storage;
 }
 
-/* map 1, 15 [cf.executor.ExecutorTest.test_map; ProcessPool test_map_chunksize] */
+/* map 1, 15 [cf.executor.ExecutorTest.test_map; ProcessPool test_map_chunksize],
+ * and 11's value check (buffersize < 0 is WEFT_EINVAL; 0 means unbounded,
+ * as a zeroed options struct means the defaults). */
 static void map_results_in_input_order(void **state)
 {
     (void)state;
@@ -1226,6 +1247,7 @@ int main(void)
         cmocka_unit_test(pool_running_task_sees_cancel),
         cmocka_unit_test(pool_bounded_pending_work),
         cmocka_unit_test(pool_resize_while_running),
+        cmocka_unit_test(pool_keeps_no_reference_after_a_task),
         cmocka_unit_test(pool_shutdown_from_own_task),
         cmocka_unit_test(pool_futures_with_wait_and_as_completed),
         cmocka_unit_test(pool_cancellable_waits_return_cancelled),

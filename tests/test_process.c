@@ -273,7 +273,9 @@ static uintptr_t result_of(weft_executor *ex, weft_task_fn fn, uintptr_t arg)
     return (uintptr_t)r;
 }
 
-/* Pool workers' pids, from tasks that block until all have reported. */
+/* Pool workers' pids, from tasks that block until all have reported.
+ * ProcessPool 8: as with Python's fork context, every worker is forked
+ * when the pool is made. */
 static void workers_of_pool(weft_executor *ex, size_t n, long *pids)
 {
     weft_executor_stats s;
@@ -379,7 +381,9 @@ static void pool_futures_with_wait_and_as_completed(void **state)
     assert_int_equal(weft_executor_free(ex), WEFT_OK);
 }
 
-/* Beyond Python: a crash, an abort or an exit fails only its own task. */
+/* ProcessPool 5, 15 (crashes and exits in the function): beyond Python, a
+ * crash, an abort or an exit fails only its own task; the message says
+ * how the worker ended, as 3.15's "terminated abruptly with exit code". */
 static void pool_crash_fails_only_its_task(void **state)
 {
     (void)state;
@@ -463,23 +467,34 @@ static int failing_initializer(void *arg)
     return 1;
 }
 
-/* ProcessPool 19 [cf.test_init.FailingInitializerMixin.test_initializer] */
+/* ProcessPool 19 [cf.test_init.FailingInitializerMixin.test_initializer],
+ * 4 (every pending future fails with its own error) and 14's "on a broken
+ * pool, terminate/kill_workers is no error". */
 static void pool_failing_initializer_breaks_it(void **state)
 {
     (void)state;
     weft_executor *ex;
     weft_process_pool_options o = {.max_workers = 2, .initializer = failing_initializer};
     assert_int_equal(weft_process_pool_new(&ex, &o), WEFT_OK);
-    weft_future *f;
-    int rc = weft_executor_submit(ex, square, (void *)2, &f);
-    if (rc == WEFT_OK) { /* submitted before the failure was known */
-        assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
-        assert_int_equal(weft_future_error_code(f), WEFT_EBROKEN);
-        weft_future_release(f);
-    } else {
-        assert_int_equal(rc, WEFT_EBROKEN);
+    weft_future *fs[3];
+    int submitted = 0;
+    for (int i = 0; i < 3; i++) {
+        int rc = weft_executor_submit(ex, square, (void *)2, &fs[submitted]);
+        if (rc == WEFT_OK)
+            submitted++; /* submitted before the failure was known */
+        else
+            assert_int_equal(rc, WEFT_EBROKEN);
     }
+    for (int i = 0; i < submitted; i++) {
+        assert_int_equal(weft_future_result_timeout(fs[i], 20, NULL), WEFT_EFAILED);
+        assert_int_equal(weft_future_error_code(fs[i]), WEFT_EBROKEN);
+        assert_non_null(strstr(weft_future_error_message(fs[i]), "initializer failed"));
+    }
+    for (int i = 0; i < submitted; i++)
+        weft_future_release(fs[i]);
     assert_eventually(weft_executor_submit(ex, square, (void *)2, NULL) == WEFT_EBROKEN, 10);
+    assert_int_equal(weft_process_pool_terminate_workers(ex), WEFT_OK);
+    assert_int_equal(weft_process_pool_kill_workers(ex), WEFT_OK);
     assert_int_equal(weft_executor_free(ex), WEFT_OK);
 }
 
@@ -632,24 +647,119 @@ static void *nap_then_crash(void *arg)
     return NULL;
 }
 
-/* ProcessPool 11 [test_max_tasks_early_shutdown]: replacements are forked
- * during shutdown, and every result arrives. */
+static void *fails_on_three(void *arg)
+{
+    if ((uintptr_t)arg == 3)
+        return weft_fail(7, "three");
+    return square(arg);
+}
+
+/* Workers that retire after each task, a backlog of n tasks (the fourth
+ * fails), and shutdown right away: replacements are forked during the
+ * shutdown and every result arrives; with wait, before shutdown returns. */
+static void retiring_workers_deliver_all(long workers, uintptr_t n, bool wait)
+{
+    weft_executor *ex;
+    weft_process_pool_options o = {.max_workers = workers, .max_tasks_per_child = 1};
+    assert_int_equal(weft_process_pool_new(&ex, &o), WEFT_OK);
+    weft_future *fs[8];
+    assert_true(n <= 8);
+    for (uintptr_t i = 0; i < n; i++)
+        assert_int_equal(weft_executor_submit(ex, fails_on_three, (void *)i, &fs[i]), WEFT_OK);
+    assert_int_equal(weft_executor_shutdown(ex, wait, false), WEFT_OK);
+    for (uintptr_t i = 0; i < n; i++) {
+        void *r = NULL;
+        int rc = weft_future_result_timeout(fs[i], wait ? 0 : 20, &r);
+        if (i == 3) {
+            assert_int_equal(rc, WEFT_EFAILED);
+            assert_int_equal(weft_future_error_code(fs[i]), 7);
+        } else {
+            assert_int_equal(rc, WEFT_OK);
+            assert_int_equal((uintptr_t)r, i * i);
+        }
+        weft_future_release(fs[i]);
+    }
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* every child reaped */
+}
+
+/* ProcessPool 11 [test_max_tasks_early_shutdown]: 3 workers, 6 tasks,
+ * shutdown(wait). */
 static void pool_max_tasks_early_shutdown(void **state)
 {
     (void)state;
-    weft_executor *ex;
-    weft_process_pool_options o = {.max_workers = 3, .max_tasks_per_child = 1};
-    assert_int_equal(weft_process_pool_new(&ex, &o), WEFT_OK);
-    weft_future *fs[6];
-    for (uintptr_t i = 0; i < 6; i++)
-        assert_int_equal(weft_executor_submit(ex, square, (void *)i, &fs[i]), WEFT_OK);
-    assert_int_equal(weft_executor_shutdown(ex, true, false), WEFT_OK);
-    for (uintptr_t i = 0; i < 6; i++) {
-        void *r;
-        assert_int_equal(weft_future_result_timeout(fs[i], 0, &r), WEFT_OK);
-        assert_int_equal((uintptr_t)r, i * i);
+    retiring_workers_deliver_all(3, 6, true);
+}
+
+/* ProcessPool 12, 13 [test_shutdown_no_wait_max_tasks_gh119592,
+ * test_shutdown_gh_132969]: the same with shutdown(wait=false): nothing
+ * hangs, the one failure stays its task's. */
+static void pool_retiring_workers_after_shutdown_no_wait(void **state)
+{
+    (void)state;
+    retiring_workers_deliver_all(2, 8, false);
+}
+
+/* ProcessPool 3 [test_killed_child]: a worker killed from outside while its
+ * task runs fails that task (Python breaks the whole pool; weft replaces
+ * the worker, as for a crash). */
+static void pool_worker_killed_from_outside(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(1, 0);
+    long pid = (long)result_of(ex, my_pid, 0);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, hangs, NULL, &f), WEFT_OK);
+    assert_eventually(weft_future_running(f), 10);
+    assert_int_equal(kill((pid_t)pid, SIGKILL), 0);
+    assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_EBROKEN);
+    assert_non_null(strstr(weft_future_error_message(f), "signal 9"));
+    weft_future_release(f);
+    assert_int_equal(result_of(ex, square, 4), 16);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+static weft_bytes *crash_on_bytes(const void *data, size_t size)
+{
+    (void)data;
+    (void)size;
+    raise(SIGSEGV);
+    return NULL;
+}
+
+/* ProcessPool 18 [test_crash_big_data, test_gh105829]: a worker crashing
+ * with a payload larger than a socket buffer fails its task; a hundred
+ * such payloads in a row all arrive and come back. */
+static void pool_big_payloads(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(2, 0);
+    enum { BIG = 1 << 20 };
+    unsigned char *data = malloc(BIG);
+    assert_non_null(data);
+    for (size_t i = 0; i < BIG; i++)
+        data[i] = (unsigned char)(i * 7);
+    weft_future *f;
+    assert_int_equal(weft_process_pool_submit_bytes(ex, crash_on_bytes, data, BIG, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_EBROKEN);
+    weft_future_release(f);
+    enum { N = 100, SIZE = 100000 };
+    weft_future *fs[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, data + i, SIZE, &fs[i]),
+                         WEFT_OK);
+    for (int i = 0; i < N; i++) {
+        const weft_bytes *b = NULL;
+        assert_int_equal(weft_future_result_bytes(fs[i], 20, &b), WEFT_OK);
+        assert_int_equal(b->size, SIZE);
+        const unsigned char *out = b->data;
+        assert_int_equal(out[0], data[i + SIZE - 1]);
+        assert_int_equal(out[SIZE - 1], data[i]);
         weft_future_release(fs[i]);
     }
+    free(data);
     assert_int_equal(weft_executor_free(ex), WEFT_OK);
 }
 
@@ -851,6 +961,9 @@ int main(void)
         cmocka_unit_test(pool_cancel_futures_and_terminate_workers),
         cmocka_unit_test(pool_shutdown_and_free_from_done_callback),
         cmocka_unit_test(pool_max_tasks_early_shutdown),
+        cmocka_unit_test(pool_retiring_workers_after_shutdown_no_wait),
+        cmocka_unit_test(pool_worker_killed_from_outside),
+        cmocka_unit_test(pool_big_payloads),
         cmocka_unit_test(pool_crash_during_shutdown),
         cmocka_unit_test(pool_bad_input),
         cmocka_unit_test(pool_fork_while_other_threads_hold_locks),

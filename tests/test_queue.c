@@ -609,7 +609,7 @@ static void queue_shutdown_wakes_pending_get(void **state)
     weft_queue_free(q);
 }
 
-/* Queue 25 [test_queue.BaseQueueTestMixin.test_shutdown_all_methods_in_many_threads,
+/* Queue 25, 26 [test_queue.BaseQueueTestMixin.test_shutdown_all_methods_in_many_threads,
  * test_shutdown_immediate_all_methods_in_many_threads]: 4 producers x 16k
  * items, 6 polling consumers; halfway through one producer has another
  * thread shut the queue down.  Everything accepted is received (or, after
