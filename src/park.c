@@ -60,9 +60,9 @@ void weft_unpark_n(_Atomic uint32_t *word, uint32_t n)
 
 bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value)
 {
-    weft_backoff backoff = WEFT_BACKOFF_INIT;
+    weft_poll poll = WEFT_POLL_INIT;
     while (atomic_load_explicit(word, memory_order_relaxed) == value)
-        if (!weft_backoff_pause(&backoff))
+        if (!weft_poll_pause(&poll))
             return false;
     return true;
 }

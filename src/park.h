@@ -74,7 +74,52 @@ static inline bool weft_backoff_pause(weft_backoff *b)
     return true;
 }
 
-/* Spin with backoff while *word == value.  True if it changed. */
+/* Polling for an event another thread causes (a flag it sets, an item it
+ * adds) before parking.  The gaps between looks grow 1, 2, 4, 8 pauses
+ * and stay at 8 (~200 ns here): a look at a line its writer keeps
+ * writing (a queue's count while a producer adds) pulls the line away
+ * from it, so not every pause, but the event is still seen within
+ * ~200 ns, not within the backoff's gaps of up to 3 µs.  It polls for up
+ * to WEFT_POLL_NS, about what parking and being woken cost on a VM (25-35
+ * µs measured here): spinning that long at most doubles the cost of a
+ * wait that parks anyway, and it bridges the short stalls (a vCPU taken
+ * away for a few µs) that used to put both sides of a hand-off to sleep:
+ * W2 made 37,000 futex calls per 1.6M round trips with the backoff's
+ * 6.5 µs, ~1,800 with this. */
+#ifndef WEFT_POLL_NS /* (-D for experiments) */
+#define WEFT_POLL_NS 30000
+#endif
+#ifndef WEFT_POLL_GAP_MAX
+#define WEFT_POLL_GAP_MAX 8
+#endif
+
+typedef struct weft_poll {
+    unsigned gap;
+    int64_t until; /* 0 until the first clock read */
+} weft_poll;
+
+#define WEFT_POLL_INIT { 1, 0 }
+
+/* Pause for one gap; false when the polling time is spent (park then).
+ * The clock is read once the gaps have reached their longest. */
+static inline bool weft_poll_pause(weft_poll *p)
+{
+    unsigned pauses = p->gap;
+    if (p->gap < WEFT_POLL_GAP_MAX) {
+        p->gap *= 2;
+    } else {
+        int64_t now = weft_pf_now_ns();
+        if (!p->until)
+            p->until = now + WEFT_POLL_NS;
+        else if (now >= p->until)
+            return false;
+    }
+    for (unsigned i = 0; i < pauses; i++)
+        weft_pf_cpu_relax();
+    return true;
+}
+
+/* Poll while *word == value (weft_poll).  True if it changed. */
 bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value);
 
 /* An eventcount: a way to wait for "something changed" without a lock

@@ -264,6 +264,7 @@ int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_
     if (!taker)
         taker = &one_off;
     weft_backoff backoff = WEFT_BACKOFF_INIT;
+    weft_poll poll = WEFT_POLL_INIT;
     for (;;) {
         int rc = try_take(list, node);
         if (rc == TAKE_OK) {
@@ -293,9 +294,14 @@ int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_
             continue;
         }
         if (may_spin && !taker->spinning && (taker->spinning = become_spinner(list)))
-            backoff = (weft_backoff)WEFT_BACKOFF_INIT;
+            poll = (weft_poll)WEFT_POLL_INIT;
         if (taker->spinning) {
-            if (weft_backoff_pause(&backoff))
+            /* Look with reads only (the counts); take the lock once
+             * something is there. */
+            bool more = weft_poll_pause(&poll);
+            while (more && !has_items(list) && !atomic_load(&list->sealed))
+                more = weft_poll_pause(&poll);
+            if (more)
                 continue;
             taker->spinning = false;
             atomic_store(&list->spinning, 0);
