@@ -58,6 +58,35 @@ void weft_unpark_n(_Atomic uint32_t *word, uint32_t n)
     weft_pf_wake(word, n > INT32_MAX ? INT32_MAX : (int32_t)n);
 }
 
+/* The leases of weft_poll_lease: when each ends (ns), 0 when never taken. */
+#define POLL_LEASES_MAX 64
+static _Atomic int64_t poll_leases[POLL_LEASES_MAX];
+static _Atomic int poll_lease_count; /* 0 until the first call */
+
+static _Thread_local unsigned poll_leases_to_skip;
+
+void weft_poll_lease_wasted(void) { poll_leases_to_skip = WEFT_POLL_SKIP; }
+
+bool weft_poll_lease(int64_t now, int64_t until)
+{
+    if (poll_leases_to_skip) {
+        poll_leases_to_skip--;
+        return false;
+    }
+    int n = atomic_load_explicit(&poll_lease_count, memory_order_relaxed);
+    if (!n) {
+        n = weft_pf_cpu_count();
+        n = n < 1 ? 1 : n > POLL_LEASES_MAX ? POLL_LEASES_MAX : n;
+        atomic_store_explicit(&poll_lease_count, n, memory_order_relaxed);
+    }
+    for (int i = 0; i < n; i++) {
+        int64_t end = atomic_load_explicit(&poll_leases[i], memory_order_relaxed);
+        if (end <= now && atomic_compare_exchange_strong(&poll_leases[i], &end, until))
+            return true;
+    }
+    return false;
+}
+
 bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value)
 {
     weft_poll poll = WEFT_POLL_INIT;

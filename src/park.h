@@ -79,26 +79,45 @@ static inline bool weft_backoff_pause(weft_backoff *b)
  * and stay at 8 (~200 ns here): a look at a line its writer keeps
  * writing (a queue's count while a producer adds) pulls the line away
  * from it, so not every pause, but the event is still seen within
- * ~200 ns, not within the backoff's gaps of up to 3 µs.  It polls for up
- * to WEFT_POLL_NS, about what parking and being woken cost on a VM (25-35
- * µs measured here): spinning that long at most doubles the cost of a
- * wait that parks anyway, and it bridges the short stalls (a vCPU taken
- * away for a few µs) that used to put both sides of a hand-off to sleep:
- * W2 made 37,000 futex calls per 1.6M round trips with the backoff's
- * 6.5 µs, ~1,800 with this. */
+ * ~200 ns, not within the backoff's gaps of up to 3 µs.
+ *
+ * Every poller polls for WEFT_POLL_SHORT_NS.  Then it may go on to
+ * WEFT_POLL_NS, about what parking and being woken cost on a VM (25-35
+ * µs measured here), if it gets one of the process-wide leases (one per
+ * CPU: more pollers than CPUs only take time from the threads they wait
+ * for) and its last leased poll did not end in parking anyway.  That
+ * bridges the short stalls (a vCPU taken away for a few µs) that used to
+ * put both sides of a hand-off to sleep (W2: 37,000-75,000 futex calls
+ * per 1.6M round trips with 6.5 µs, ~10,000 with this), while a crowd of
+ * waiters does not spin the CPUs away from the threads that would end
+ * their wait (64 threads waiting on 20 µs tasks of a 2-worker pool:
+ * 0.39-0.47 s with 6.5 µs for all, 0.60-0.65 s with 30 µs for all,
+ * 0.41-0.47 s with the leases). */
 #ifndef WEFT_POLL_NS /* (-D for experiments) */
 #define WEFT_POLL_NS 30000
 #endif
-#ifndef WEFT_POLL_GAP_MAX
+#define WEFT_POLL_SHORT_NS 6500
 #define WEFT_POLL_GAP_MAX 8
-#endif
 
 typedef struct weft_poll {
     unsigned gap;
+    bool leased;   /* polling on to WEFT_POLL_NS */
     int64_t until; /* 0 until the first clock read */
 } weft_poll;
 
-#define WEFT_POLL_INIT { 1, 0 }
+#define WEFT_POLL_INIT { 1, false, 0 }
+
+/* Take one of the process-wide leases to poll on until `until`; false if
+ * all are in use, or while this thread is skipping leases.  A lease ends
+ * by itself at its time: a poller that sees its event early gives nothing
+ * back. */
+bool weft_poll_lease(int64_t now, int64_t until);
+
+/* A leased poll ended without its event: this thread's waits are longer
+ * than polling can bridge (more waiters than CPUs, say), so it takes no
+ * lease for its next WEFT_POLL_SKIP polls. */
+void weft_poll_lease_wasted(void);
+#define WEFT_POLL_SKIP 16
 
 /* Pause for one gap; false when the polling time is spent (park then).
  * The clock is read once the gaps have reached their longest. */
@@ -109,10 +128,19 @@ static inline bool weft_poll_pause(weft_poll *p)
         p->gap *= 2;
     } else {
         int64_t now = weft_pf_now_ns();
-        if (!p->until)
-            p->until = now + WEFT_POLL_NS;
-        else if (now >= p->until)
-            return false;
+        if (!p->until) {
+            p->until = now + WEFT_POLL_SHORT_NS;
+        } else if (now >= p->until) {
+            int64_t until = now + (WEFT_POLL_NS - WEFT_POLL_SHORT_NS);
+            if (p->leased) {
+                weft_poll_lease_wasted();
+                return false;
+            }
+            if (!weft_poll_lease(now, until))
+                return false;
+            p->leased = true;
+            p->until = until;
+        }
     }
     for (unsigned i = 0; i < pauses; i++)
         weft_pf_cpu_relax();
