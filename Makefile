@@ -4,7 +4,8 @@
 #                whole suite: plain, portable-wait, ASan+UBSan, then TSan
 #   make bench   install the peers (as root), build, and run weft against
 #                them side by side; BENCH_ARGS=--quick for a short run (or
-#                BENCH_ARGS="--scale N --reps R"); writes results.csv, .md
+#                BENCH_ARGS="--scale N --reps R --rounds K"); ~5.5 min in
+#                full (three rounds); writes results.csv, .md
 #                and .png under build/release/bench
 #   make install PREFIX=/usr/local
 

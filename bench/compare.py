@@ -5,12 +5,14 @@ the ratio weft / peer (below 1 means weft is better; for W6, a speed-up,
 the ratio is peer / weft so that the same holds).  Writes every row to a
 CSV file, the table as Markdown, and a PNG chart of the ratios (gnuplot).
 
-Usage: compare.py --build DIR [--quick | --scale N] [--reps N]
+Usage: compare.py --build DIR [--quick | --scale N] [--reps N] [--rounds N]
                   [--csv FILE] [--markdown FILE] [--png FILE]
 
---quick is --scale 10 --reps 3: a smoke run.  Without it, the sizes are
-BENCH.md's and each figure is the median of each program's default
-repetitions after a warm-up.  A program that fails (a wrong result, a
+--quick is --scale 10 --reps 3 --rounds 1: a smoke run.  Without it, the
+sizes are BENCH.md's, every program runs --rounds times (3) one after
+another in turn, so that a slow minute of this shared machine falls on
+every implementation alike, and each figure is the median of the rounds'
+medians (each the median of a program's repetitions after a warm-up).  A program that fails (a wrong result, a
 crash) is reported and makes the exit status 1.
 """
 import argparse
@@ -132,6 +134,20 @@ def weft_rows(build, scale, reps, name, failures):
     return rows
 
 
+def combine_rounds(samples):
+    """One row per (workload, implementation) from the rounds' rows: the
+    median of their medians, the lowest min and the highest max."""
+    by_key = {}
+    for w, impl, med, lo, hi in samples:
+        by_key.setdefault((w, impl), []).append((med, lo, hi))
+    rows = []
+    for (w, impl), figures in by_key.items():
+        medians = sorted(f[0] for f in figures)
+        rows.append((w, impl, medians[len(medians) // 2], min(f[1] for f in figures),
+                     max(f[2] for f in figures)))
+    return rows
+
+
 def grouped(rows):
     """[(workload, weft row or None, [peer rows, best first])] in BENCH order."""
     names = sorted({r[0] for r in rows}, key=lambda w: (ORDER.index(w) if w in ORDER else 99, w))
@@ -221,6 +237,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="--scale 10 --reps 3")
     ap.add_argument("--scale", type=int, default=None, help="divide every size by N")
     ap.add_argument("--reps", type=int, default=None, help="repetitions per figure")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="run every program this many times in turn (default 3, 1 with --quick)")
     ap.add_argument("--csv", default=None)
     ap.add_argument("--markdown", default=None)
     ap.add_argument("--png", default=None)
@@ -229,18 +247,31 @@ def main():
     reps = args.reps or (3 if args.quick else None)
     if scale < 1 or (reps is not None and not 1 <= reps <= 64):
         ap.error("--scale must be >= 1 and --reps within 1..64")
+    rounds = args.rounds or (1 if args.quick else 3)
+    if rounds < 1:
+        ap.error("--rounds must be >= 1")
     bench = os.path.join(args.build, "bench")
-    failures, missing, rows = [], [], []
-    for name in ("bench_sync", "bench_queue", "bench_pool"):
-        rows += weft_rows(args.build, scale, str(reps) if reps else None, name, failures)
-    # Peers default to 5 repetitions unless told (the CPython ones to 3).
-    for name, command in peer_commands(bench, scale, str(reps or 5)):
-        if command[0] != sys.executable and not os.path.exists(command[0]):
-            missing.append(name)
-            continue
-        if reps is None and command[0] == sys.executable:
-            command[command.index("--reps") + 1] = "3"
-        rows += run_rows(name, command, failures)
+    failures, missing, samples = [], [], []
+    for r in range(rounds):
+        print(f"round {r + 1} of {rounds}", file=sys.stderr, flush=True)
+        for name in ("bench_sync", "bench_queue", "bench_pool"):
+            samples += weft_rows(args.build, scale, str(reps) if reps else None, name, failures)
+        # Peers default to 5 repetitions unless told (the CPython ones to 3,
+        # in the first round only: at 100x weft's times, their drift does
+        # not change a ratio).
+        for name, command in peer_commands(bench, scale, str(reps or 5)):
+            python = command[0] == sys.executable
+            if not python and not os.path.exists(command[0]):
+                if r == 0:
+                    missing.append(name)
+                continue
+            if python and r > 0:
+                continue
+            if reps is None and python:
+                command[command.index("--reps") + 1] = "3"
+            samples += run_rows(name, command, failures)
+    rows = combine_rounds(samples)
+    failures = sorted(set(failures))
 
     header = (f"weft benchmarks, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cpus, "
               f"{cpu_model()}" + (f", sizes / {scale}" if scale > 1 else ""))
