@@ -97,7 +97,9 @@ static inline bool weft_backoff_pause(weft_backoff *b)
 #define WEFT_POLL_NS 30000
 #endif
 #define WEFT_POLL_SHORT_NS 6500
+#ifndef WEFT_POLL_GAP_MAX
 #define WEFT_POLL_GAP_MAX 8
+#endif
 
 typedef struct weft_poll {
     unsigned gap;
