@@ -436,6 +436,20 @@ static struct ptask *break_pool_locked(struct ppool *p)
     return detach_all_locked(p);
 }
 
+/* Pool lock held: wait until the submitter that gave this slot its task
+ * has returned from writing it.  A payload too large for the shared page
+ * goes on the socket, and the worker can read it, run the task and reply
+ * while the submitter's last send() is still returning: the task (and
+ * its payload) must not be freed under it. */
+static void wait_for_sender_locked(struct ppool *p, struct slot *s)
+{
+    while (s->sending) {
+        weft_lock_release(&p->lock);
+        weft_pf_yield();
+        weft_lock_take(&p->lock);
+    }
+}
+
 static int fork_worker(struct slot *s)
 {
     s->tasks_done = 0;
@@ -459,11 +473,7 @@ static struct ptask *child_ended(struct slot *s, int *error, char *why, size_t w
     int code = 0;
     weft_pf_reap(s->child.pid, true, &code);
     weft_lock_take(&p->lock);
-    while (s->sending) { /* a submitter is still writing to the old socket */
-        weft_lock_release(&p->lock);
-        weft_pf_yield();
-        weft_lock_take(&p->lock);
-    }
+    wait_for_sender_locked(p, s); /* it may still be writing to the old socket */
     remove_idle_locked(p, s);
     struct ptask *t = s->task;
     s->task = NULL;
@@ -512,6 +522,7 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
         static const char why[] =
             "A process initializer failed, the process pool is not usable anymore";
         weft_lock_take(&p->lock);
+        wait_for_sender_locked(p, s);
         struct ptask *queued = break_pool_locked(p);
         struct ptask *given = s->task; /* handed over before the failure was known */
         s->task = NULL;
@@ -529,6 +540,7 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
         return false;
     }
     weft_lock_take(&p->lock);
+    wait_for_sender_locked(p, s);
     struct ptask *t = s->task;
     s->task = NULL;
     if (t) {
