@@ -540,16 +540,16 @@ int weft_future_repr(weft_future *future, char *buf, size_t size)
     return n;
 }
 
+/* Run under the future's lock as it completes (complete_then). */
+static void mark_result_owned(void *future, bool callbacks_follow)
+{
+    (void)callbacks_follow;
+    ((weft_future *)future)->flags |= FUTURE_OWNS_RESULT;
+}
+
 int weft_future_set_owned_result(weft_future *future, void *result)
 {
-    weft_lock_take(&future->lock);
-    int s = state_of(future);
-    bool open = s != WEFT_FUTURE_FINISHED && !is_cancelled_state(s);
-    if (open)
-        future->flags |= FUTURE_OWNS_RESULT;
-    weft_lock_release(&future->lock);
-    /* Nobody else completes a pool's running future: no race in between. */
-    return open ? complete(future, result, 0, NULL) : WEFT_ESTATE;
+    return complete_then(future, result, 0, NULL, mark_result_owned, future);
 }
 
 void weft_future_set_poller(weft_future *future, weft_future_poller poll, void *ctx)

@@ -136,7 +136,9 @@ struct slot {
     weft_pf_child child;
     bool alive;           /* a child is running in this slot */
     bool idle;            /* on the idle stack (under the pool lock) */
-    bool sending;         /* a submitter is writing to the socket (pool lock) */
+    /* A submitter is handing the task over (set under the pool lock,
+     * cleared with a release store once it is done writing). */
+    _Atomic bool sending;
     bool stopping;        /* its socket was closed for writing */
     struct slot *next_idle;
     struct ptask *task;   /* running task (pool lock) */
@@ -443,11 +445,25 @@ static struct ptask *break_pool_locked(struct ppool *p)
  * its payload) must not be freed under it. */
 static void wait_for_sender_locked(struct ppool *p, struct slot *s)
 {
-    while (s->sending) {
+    while (atomic_load_explicit(&s->sending, memory_order_acquire)) {
         weft_lock_release(&p->lock);
         weft_pf_yield();
         weft_lock_take(&p->lock);
     }
+}
+
+/* Pool lock held: take the slot's running task off it (NULL if none),
+ * counting it as done, once its submitter has finished handing it over. */
+static struct ptask *take_running_locked(struct ppool *p, struct slot *s)
+{
+    wait_for_sender_locked(p, s);
+    struct ptask *t = s->task;
+    s->task = NULL;
+    if (t) {
+        p->running--;
+        p->completed++;
+    }
+    return t;
 }
 
 static int fork_worker(struct slot *s)
@@ -473,16 +489,10 @@ static struct ptask *child_ended(struct slot *s, int *error, char *why, size_t w
     int code = 0;
     weft_pf_reap(s->child.pid, true, &code);
     weft_lock_take(&p->lock);
-    wait_for_sender_locked(p, s); /* it may still be writing to the old socket */
     remove_idle_locked(p, s);
-    struct ptask *t = s->task;
-    s->task = NULL;
+    struct ptask *t = take_running_locked(p, s); /* (the old socket's sender done) */
     s->alive = false;
     p->alive--;
-    if (t) {
-        p->running--;
-        p->completed++;
-    }
     weft_lock_release(&p->lock);
     weft_pf_close(s->child.channel);
     weft_pf_close(s->child.watch_fd);
@@ -522,14 +532,9 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
         static const char why[] =
             "A process initializer failed, the process pool is not usable anymore";
         weft_lock_take(&p->lock);
-        wait_for_sender_locked(p, s);
         struct ptask *queued = break_pool_locked(p);
-        struct ptask *given = s->task; /* handed over before the failure was known */
-        s->task = NULL;
-        if (given) {
-            p->running--;
-            p->completed++;
-        }
+        /* a task handed over before the failure was known */
+        struct ptask *given = take_running_locked(p, s);
         weft_lock_release(&p->lock);
         if (given) { /* running already: fail it as it is */
             weft_future_set_exception(given->future, WEFT_EBROKEN, "%s", why);
@@ -540,13 +545,7 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
         return false;
     }
     weft_lock_take(&p->lock);
-    wait_for_sender_locked(p, s);
-    struct ptask *t = s->task;
-    s->task = NULL;
-    if (t) {
-        p->running--;
-        p->completed++;
-    }
+    struct ptask *t = take_running_locked(p, s);
     weft_lock_release(&p->lock);
     s->tasks_done++;
     if (!t) {
@@ -829,7 +828,7 @@ static int submit_task(struct ppool *p, struct ptask *t, weft_future **out)
     if (rc == WEFT_OK && (s = p->idle)) {
         p->idle = s->next_idle;
         s->idle = false;
-        s->sending = true;
+        atomic_store_explicit(&s->sending, true, memory_order_relaxed);
         t->started_ns = weft_pf_now_ns(); /* before the minder can see it */
         s->task = t;
         p->running++;
@@ -852,9 +851,7 @@ static int submit_task(struct ppool *p, struct ptask *t, weft_future **out)
     }
     if (s) {
         send_task(s, t);
-        weft_lock_take(&p->lock);
-        s->sending = false;
-        weft_lock_release(&p->lock);
+        atomic_store_explicit(&s->sending, false, memory_order_release);
     }
     return WEFT_OK;
 }
