@@ -19,6 +19,7 @@
 #ifndef WEFT_CONDITION_H
 #define WEFT_CONDITION_H
 
+#include "weft/atomic_field.h"
 #include "weft/lock.h"
 
 #include <stdbool.h>
@@ -31,7 +32,7 @@ extern "C" {
 /* Private: one waiting thread, linked on the waiter's stack. */
 typedef struct weft_condition_waiter_ {
     struct weft_condition_waiter_ *next;
-    _Atomic(uint32_t) notified;
+    WEFT_ATOMIC_FIELD_(uint32_t) notified;
 } weft_condition_waiter_;
 
 /* Fields are private. */

@@ -9,7 +9,8 @@
 #ifndef WEFT_EVENT_H
 #define WEFT_EVENT_H
 
-#include <stdatomic.h>
+#include "weft/atomic_field.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,8 +21,8 @@ extern "C" {
 
 /* Fields are private. */
 typedef struct weft_event {
-    _Atomic(uint32_t) word_;     /* bit 0: the flag; above: count of sets */
-    _Atomic(uint32_t) sleepers_;
+    WEFT_ATOMIC_FIELD_(uint32_t) word_;     /* bit 0: the flag; above: count of sets */
+    WEFT_ATOMIC_FIELD_(uint32_t) sleepers_;
 } weft_event;
 
 #define WEFT_EVENT_INIT { 0, 0 }

@@ -21,7 +21,8 @@
 #ifndef WEFT_LOCAL_H
 #define WEFT_LOCAL_H
 
-#include <stdatomic.h>
+#include "weft/atomic_field.h"
+
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -33,7 +34,7 @@ typedef void (*weft_local_destroy_fn)(void *value);
 
 /* Fields are private. */
 typedef struct weft_local {
-    _Atomic(uint32_t) slot_; /* 0 until first use */
+    WEFT_ATOMIC_FIELD_(uint32_t) slot_; /* 0 until first use */
     weft_local_init_fn init_;
     void *init_arg_;
     weft_local_destroy_fn destroy_;

@@ -21,7 +21,8 @@
 #ifndef WEFT_LOCK_H
 #define WEFT_LOCK_H
 
-#include <stdatomic.h>
+#include "weft/atomic_field.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,7 +36,7 @@ extern "C" {
 /* A non-recursive lock.  Any thread may release it, not only the one that
  * acquired it (as in Python).  Fields are private. */
 typedef struct weft_lock {
-    _Atomic(uint32_t) state_; /* 0 free, 1 held, 2 held and maybe waited on */
+    WEFT_ATOMIC_FIELD_(uint32_t) state_; /* 0 free, 1 held, 2 held and maybe waited on */
 } weft_lock;
 
 #define WEFT_LOCK_INIT { 0 }
@@ -84,8 +85,8 @@ int weft_lock_repr(const weft_lock *lock, char *buf, size_t size);
  * Fields are private. */
 typedef struct weft_rlock {
     weft_lock lock_;
-    _Atomic(uint64_t) owner_; /* weft_get_ident() of the owner, 0 if none */
-    _Atomic(unsigned long) depth_;
+    WEFT_ATOMIC_FIELD_(uint64_t) owner_; /* weft_get_ident() of the owner, 0 if none */
+    WEFT_ATOMIC_FIELD_(unsigned long) depth_;
 } weft_rlock;
 
 #define WEFT_RLOCK_INIT { WEFT_LOCK_INIT, 0, 0 }

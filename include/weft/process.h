@@ -61,7 +61,16 @@ extern "C" {
 /* An owned run of bytes: what crosses between a parent and a pool worker. */
 typedef struct weft_bytes {
     size_t size;
+#if defined(__cplusplus) && defined(__GNUC__)
+/* C++ has no flexible array member; GCC and Clang accept C's as an
+ * extension with the same layout, which -Wpedantic would flag. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#endif
     unsigned char data[];
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 } weft_bytes;
 
 /* A new weft_bytes holding a copy of data[0..size) (data may be NULL when

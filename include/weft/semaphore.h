@@ -13,7 +13,8 @@
 #ifndef WEFT_SEMAPHORE_H
 #define WEFT_SEMAPHORE_H
 
-#include <stdatomic.h>
+#include "weft/atomic_field.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,8 +27,8 @@ extern "C" {
 
 /* Fields are private. */
 typedef struct weft_semaphore {
-    _Atomic(uint32_t) value_;
-    _Atomic(uint32_t) sleepers_;
+    WEFT_ATOMIC_FIELD_(uint32_t) value_;
+    WEFT_ATOMIC_FIELD_(uint32_t) sleepers_;
     uint32_t bound_;       /* the initial value, for a bounded semaphore */
     unsigned char bounded_;
 } weft_semaphore;

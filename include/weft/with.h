@@ -44,17 +44,70 @@ int weft_guard_condition_(weft_guard_ *guard, weft_condition *cond);
 void weft_guard_release_(weft_guard_ *guard);
 
 /* Acquire any lock-like object and fill a guard; returns the guard. */
+#ifdef __cplusplus
+#define WEFT_GUARD_(obj) ::weft_guard_acquire_
+#else
 #define WEFT_GUARD_(obj)                                                      \
     _Generic((obj),                                                           \
         weft_lock *: weft_guard_lock_,                                        \
         weft_rlock *: weft_guard_rlock_,                                      \
         weft_semaphore *: weft_guard_semaphore_,                              \
         weft_condition *: weft_guard_condition_)
+#endif
+
+#ifdef __cplusplus
+/* C++ has no _Generic: an overload set picks the same functions.  And the
+ * guard is an object whose destructor releases, so the lock is let go on
+ * every way out of the scope (exceptions included) with any C++ compiler,
+ * not only those with the cleanup attribute.  The guard stays the C struct,
+ * filled and released by the same C functions. */
+extern "C++" {
+inline int weft_guard_acquire_(weft_guard_ *guard, weft_lock *lock)
+{
+    return weft_guard_lock_(guard, lock);
+}
+inline int weft_guard_acquire_(weft_guard_ *guard, weft_rlock *rlock)
+{
+    return weft_guard_rlock_(guard, rlock);
+}
+inline int weft_guard_acquire_(weft_guard_ *guard, weft_semaphore *sem)
+{
+    return weft_guard_semaphore_(guard, sem);
+}
+inline int weft_guard_acquire_(weft_guard_ *guard, weft_condition *cond)
+{
+    return weft_guard_condition_(guard, cond);
+}
+
+struct weft_scope_guard_ {
+    weft_guard_ guard;
+    weft_scope_guard_() : guard() {}
+    ~weft_scope_guard_() { weft_guard_release_(&guard); }
+    weft_scope_guard_(const weft_scope_guard_ &) = delete;
+    weft_scope_guard_ &operator=(const weft_scope_guard_ &) = delete;
+};
+}
+#endif
 
 #define WEFT_CAT2_(a, b) a##b
 #define WEFT_CAT_(a, b) WEFT_CAT2_(a, b)
 
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__cplusplus)
+#define WEFT_HAVE_WITH 1
+
+#define WEFT_WITH(obj) WEFT_WITH_(obj, WEFT_CAT_(weft_with_guard_, __LINE__))
+#define WEFT_WITH_(obj, g)                                                    \
+    for (::weft_scope_guard_ g;                                               \
+         g.guard.active ||                                                    \
+         (!g.guard.object && WEFT_GUARD_(obj)(&g.guard, (obj)) == 0);        \
+         g.guard.active = 0)
+
+#define WEFT_SCOPED(obj) WEFT_SCOPED_(obj, WEFT_CAT_(weft_scoped_guard_, __LINE__))
+#define WEFT_SCOPED_(obj, g)                                                  \
+    ::weft_scope_guard_ g;                                                    \
+    (void)WEFT_GUARD_(obj)(&g.guard, (obj))
+
+#elif defined(__GNUC__) || defined(__clang__)
 #define WEFT_HAVE_WITH 1
 
 #define WEFT_WITH(obj) WEFT_WITH_(obj, WEFT_CAT_(weft_with_guard_, __LINE__))
