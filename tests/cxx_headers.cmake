@@ -7,8 +7,9 @@
 # (cxx_headers_use.cpp), are compiled (syntax only) as C++11, 14, 17, 20 and
 # 23 by each C++ compiler found (g++, clang++, and any given), with -Wall
 # -Wextra -Wpedantic -Werror; each header alone also as C11 by each C
-# compiler.  A missing compiler, or a standard it does not know, is skipped
-# (and said so); any error fails the test.
+# compiler.  The C++ builds add -Wold-style-cast (many C++ projects build
+# with it, and the macros expand in their code).  A missing compiler, or a
+# standard it does not know, is skipped (and said so); any error fails.
 cmake_minimum_required(VERSION 3.18)
 
 set(flags -Wall -Wextra -Wpedantic -Werror -fsyntax-only -I${SOURCE_DIR}/include)
@@ -88,7 +89,8 @@ foreach(cxx IN LISTS cxx_compilers)
             endif()
         endforeach()
         if(std_flag)
-            compile(${cxx} ${std_flag} "${cxx_units}" "each header alone, weft.h's macros")
+            compile(${cxx} "${std_flag};-Wold-style-cast" "${cxx_units}"
+                    "each header alone, weft.h's macros")
         else()
             message(STATUS "skipped: ${cxx} has no C++${std}")
         endif()

@@ -133,7 +133,7 @@ void test_lock_counts_under_with()
     CHECK(!weft_lock_locked(&g_lock));
 }
 
-void test_with_releases_on_every_way_out()
+void test_with_releases_at_the_end_and_on_return()
 {
     int runs = 0;
     WEFT_WITH(&g_lock) {
@@ -145,7 +145,10 @@ void test_with_releases_on_every_way_out()
 
     CHECK(leave_with_by_return(&g_lock) == 1);
     CHECK(!weft_lock_locked(&g_lock));
+}
 
+void test_with_and_scoped_release_on_exceptions()
+{
     bool caught = false;
     try {
         WEFT_WITH(&g_lock) {
@@ -165,8 +168,11 @@ void test_with_releases_on_every_way_out()
     }
     CHECK(caught);
     CHECK(!weft_lock_locked(&g_lock));
+}
 
-    runs = 0;
+void test_with_break_scoped_block_and_null()
+{
+    int runs = 0;
     for (int i = 0; i < 3; i++)
         WEFT_WITH(&g_lock) {
             runs++;
@@ -429,7 +435,9 @@ int main()
 {
     test_layout_matches_c();
     test_lock_counts_under_with();
-    test_with_releases_on_every_way_out();
+    test_with_releases_at_the_end_and_on_return();
+    test_with_and_scoped_release_on_exceptions();
+    test_with_break_scoped_block_and_null();
     test_rlock_nests_and_belongs_to_its_owner();
     test_condition_wakes_every_waiter();
     test_semaphores_from_static_initializers();

@@ -142,7 +142,11 @@ void *weft_fail(int code, const char *format, ...)
 
 /* The marker weft_fail returns. */
 extern char weft_failed_marker_;
+#ifdef __cplusplus
+#define WEFT_FAILED (static_cast<void *>(&weft_failed_marker_))
+#else
 #define WEFT_FAILED ((void *)&weft_failed_marker_)
+#endif
 
 /* Whether the running task's future was asked to cancel (beyond Python).
  * False outside a task. */

@@ -20,7 +20,11 @@ extern "C" {
 #endif
 
 /* Wait forever.  Python: timeout=None. */
+#ifdef __cplusplus
+#define WEFT_FOREVER (static_cast<double>(INFINITY))
+#else
 #define WEFT_FOREVER ((double)INFINITY)
+#endif
 
 /* The largest finite timeout accepted (about 292 years).  Python:
  * threading.TIMEOUT_MAX. */

@@ -105,7 +105,7 @@ struct weft_scope_guard_ {
 #define WEFT_SCOPED(obj) WEFT_SCOPED_(obj, WEFT_CAT_(weft_scoped_guard_, __LINE__))
 #define WEFT_SCOPED_(obj, g)                                                  \
     ::weft_scope_guard_ g;                                                    \
-    (void)WEFT_GUARD_(obj)(&g.guard, (obj))
+    static_cast<void>(WEFT_GUARD_(obj)(&g.guard, (obj)))
 
 #elif defined(__GNUC__) || defined(__clang__)
 #define WEFT_HAVE_WITH 1
