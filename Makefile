@@ -7,25 +7,40 @@
 #                BENCH_ARGS="--scale N --reps R --rounds K"); ~5.5 min in
 #                full (three rounds); writes results.csv, .md
 #                and .png under build/release/bench
-#   make install PREFIX=/usr/local
+#   make docs    the reference manual (man pages, HTML) in build/docs, with
+#                Doxygen (installed as root if missing)
+#   make install PREFIX=/usr/local   library, headers, pkg-config and CMake
+#                files, man pages (so: the docs too)
+#   make package .deb packages libweft0 and libweft-dev in build/package
+#   make test-package  (root) install those packages, run the install check
+#                against /usr, remove them
 
 BUILD   ?= build
 JOBS    ?= 2
 PREFIX  ?= /usr/local
 CTEST   := ctest --output-on-failure -j $(JOBS)
+# cmake --build runs make: no "Entering/Leaving directory" lines from it.
+MAKEFLAGS += --no-print-directory
 
 # Debian packages the build and the tests need; the benchmarks' peers.
 PACKAGES := cmake make gcc pkg-config libcmocka-dev libcurl4-openssl-dev
 BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev python3 gnuplot-nox
+# The reference manual; the .deb packages (dpkg-shlibdeps, and file for CPack).
+DOCS_PACKAGES := doxygen python3
+PACKAGE_PACKAGES := dpkg-dev file
 BENCH_ARGS ?=
 
 .PHONY: all demo test test-plain test-portable test-asan test-tsan test-install \
-        bench bench-deps deps build install clean
+        test-package bench bench-deps deps docs-deps package-deps build docs package \
+        install clean
 
 all: build
 
-deps bench-deps: WANT = $(if $(filter bench-deps,$@),$(BENCH_PACKAGES),$(PACKAGES))
-deps bench-deps:
+deps: WANT = $(PACKAGES)
+bench-deps: WANT = $(BENCH_PACKAGES)
+docs-deps: WANT = $(DOCS_PACKAGES)
+package-deps: WANT = $(PACKAGE_PACKAGES)
+deps bench-deps docs-deps package-deps:
 	@missing=""; \
 	for p in $(WANT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -44,8 +59,15 @@ define configure
 	cmake --build $(BUILD)/$(1) -j $(JOBS)
 endef
 
+RELEASE := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_DOCS_DIR=$(CURDIR)/$(BUILD)/docs
+
 build: deps
-	$(call configure,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+	$(call configure,release,$(RELEASE))
+
+# The release build with the manual on: once on, `make build` keeps it.
+docs: deps docs-deps
+	$(call configure,release,$(RELEASE) -DWEFT_BUILD_DOCS=ON)
+	@echo "reference manual: $(BUILD)/docs/man/man3 (man -l ...), $(BUILD)/docs/html/index.html"
 
 demo: build
 	sh examples/tour.sh $(BUILD)/release
@@ -67,9 +89,26 @@ test-tsan: deps
 
 # An installed weft is found by pkg-config and by CMake's find_package.
 test-install: build
-	rm -rf $(BUILD)/stage
+	@rm -rf $(BUILD)/stage
 	cmake --install $(BUILD)/release --prefix $(CURDIR)/$(BUILD)/stage >/dev/null
 	sh tests/install/check.sh $(CURDIR)/$(BUILD)/stage $(CURDIR)/$(BUILD)/install-check
+
+# Packages are built for /usr in a build of their own, manual included.
+package: deps docs-deps package-deps
+	$(call configure,package,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
+	    -DWEFT_BUILD_DOCS=ON -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=OFF)
+	@rm -f $(BUILD)/package/*.deb
+	cd $(BUILD)/package && cpack -G DEB >/dev/null
+	@ls $(BUILD)/package/*.deb
+
+# The install check once more, against the packages installed in /usr.
+test-package:
+	@if [ "$$(id -u)" != 0 ]; then \
+	    echo "test-package: skipped: installing the .deb packages needs root"; \
+	else \
+	    $(MAKE) package && \
+	    sh tests/install/packages.sh $(CURDIR)/$(BUILD)/package $(CURDIR)/$(BUILD)/package-check; \
+	fi
 
 test: test-plain test-install test-portable test-asan test-tsan
 	@echo "weft: all test builds passed (plain, install, portable, asan+ubsan, tsan)"
@@ -86,7 +125,7 @@ bench: deps bench-deps
 	    --markdown $(BUILD)/release/bench/results.md \
 	    --png $(BUILD)/release/bench/results.png
 
-install: build
+install: docs
 	cmake --install $(BUILD)/release --prefix $(PREFIX)
 
 clean:

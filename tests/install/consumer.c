@@ -1,4 +1,5 @@
-/* consumer.c — a user program built against an installed weft. */
+/* consumer.c — a user program built against an installed weft.  Its
+ * argument says how it was built (pkg-config or CMake), for the output. */
 #include <weft.h>
 
 #include <stdio.h>
@@ -17,8 +18,9 @@ static void *add(void *arg)
     return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    const char *how = argc > 1 ? argv[1] : "consumer";
     weft_thread *t[4];
     for (int i = 0; i < 4; i++) {
         weft_thread_new(&t[i], add, NULL, NULL);
@@ -28,6 +30,7 @@ int main(void)
         weft_thread_join(t[i], NULL);
         weft_thread_free(t[i]);
     }
-    printf("consumer: counter=%ld (weft %s)\n", counter, WEFT_VERSION);
+    printf("install check: built with %s: counter=%ld (weft %s)\n", how, counter,
+           WEFT_VERSION);
     return counter == 4000 ? 0 : 1;
 }

@@ -1,0 +1,55 @@
+# packaging.cmake — .deb packages with CPack (make package):
+#   libweft0     the shared library (component runtime)
+#   libweft-dev  headers, static library, pkg-config and CMake files, man
+#                pages and HTML manual (component dev); depends on the
+#                libweft0 of the same version.
+# Configure with -DCMAKE_INSTALL_PREFIX=/usr (the Makefile does) so that the
+# library goes to Debian's multiarch directory.
+set(CPACK_PACKAGE_NAME weft)
+set(CPACK_PACKAGE_VENDOR "the weft authors")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "${WEFT_PACKAGE_MAINTAINER}")
+set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
+set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
+set(CPACK_STRIP_FILES ON)
+set(CPACK_GENERATOR DEB)
+set(CPACK_SOURCE_GENERATOR "")
+
+set(CPACK_COMPONENTS_ALL runtime dev)
+set(CPACK_COMPONENT_DEV_DEPENDS runtime)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libweft${PROJECT_VERSION_MAJOR})
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)      # Depends: libc6 (>= ...)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+# Each description's first line is the package's one-line summary.
+set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
+    "Python's concurrency toolkit for C - shared library
+weft gives C programs Python's threading module (threads, thread-local
+data, locks, semaphores, events, conditions, barriers, timers), the queue
+module, concurrent.futures with a thread pool and a process pool, and
+multiprocessing.Process, with Python's names and semantics.
+.
+This package holds the shared library.  weft is under the MIT license.")
+
+set(CPACK_DEBIAN_DEV_PACKAGE_NAME libweft-dev)
+set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libc6-dev | libc-dev")
+set(CPACK_COMPONENT_DEV_DESCRIPTION
+    "Python's concurrency toolkit for C - development files
+weft gives C programs Python's threading module (threads, thread-local
+data, locks, semaphores, events, conditions, barriers, timers), the queue
+module, concurrent.futures with a thread pool and a process pool, and
+multiprocessing.Process, with Python's names and semantics.
+.
+This package holds the headers, the static library, the pkg-config file
+(pkg-config weft), the CMake package (find_package(weft)), and the
+reference manual: man pages (man weft_lock_acquire) and HTML.  weft is
+under the MIT license.")
+
+include(CPack)
