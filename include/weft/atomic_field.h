@@ -2,10 +2,10 @@
  * fields, so that the headers are valid C11 and valid C++11 and later.
  *
  * In C a field declared WEFT_ATOMIC_FIELD_(T) is _Atomic(T), exactly as
- * before.  C++ has no _Atomic before C++23 (and <stdatomic.h> only from
- * C++23), and std::atomic<T> would not do either: it is not copyable, so
+ * before.  C++ has no _Atomic before C++23 (and `<stdatomic.h>` only from
+ * C++23), and `std::atomic<T>` would not do either: it is not copyable, so
  * WEFT_LOCK_INIT and the other brace initializers could not fill it in
- * C++11/14, and <atomic> holds templates that cannot sit in the headers'
+ * C++11/14, and `<atomic>` holds templates that cannot sit in the headers'
  * extern "C" blocks.  So in C++ the field is a plain T aligned as GCC and
  * Clang align _Atomic(T) (to its size, for the 4- and 8-byte integers used
  * here): the struct keeps the size, alignment and field offsets the C
