@@ -588,15 +588,18 @@ static void as_completed_yields_each_once(void **state)
     }
     pthread_t t1 = start_plan(&a), t2 = start_plan(&b);
     int seen = 0;
-    for (;;) {
-        weft_future *f;
-        assert_int_equal(weft_as_completed_next(it, &f), WEFT_OK);
-        if (!f)
-            break;
+    weft_future *f;
+    int rc;
+    while ((rc = weft_as_completed_next(it, &f)) == WEFT_OK) {
         assert_true(f == a.f || f == b.f);
         seen++;
         weft_future_release(f);
     }
+    assert_int_equal(rc, WEFT_ESTOP); /* StopIteration, and again after it */
+    assert_null(f);
+    f = (weft_future *)1;
+    assert_int_equal(weft_as_completed_next(it, &f), WEFT_ESTOP);
+    assert_null(f);
     assert_int_equal(seen, 2);
     assert_int_equal(weft_as_completed_unfinished(it), 0);
     weft_as_completed_free(it);
@@ -623,12 +626,13 @@ static void as_completed_times_out_with_unfinished_count(void **state)
         int yielded = 0;
         weft_future *f = NULL;
         int rc;
-        while ((rc = weft_as_completed_next(it, &f)) == WEFT_OK && f) {
+        while ((rc = weft_as_completed_next(it, &f)) == WEFT_OK) {
             assert_true(f != slow);
             yielded++;
             weft_future_release(f);
         }
         assert_int_equal(rc, WEFT_ETIMEDOUT);
+        assert_null(f);
         assert_int_equal(yielded, 3);
         assert_true(weft_monotonic() - t0 >= timeouts[k]); /* from the call, not per next */
         assert_int_equal(weft_as_completed_unfinished(it), 1);
@@ -665,6 +669,28 @@ static void as_completed_keeps_no_reference_to_yielded(void **state)
     weft_future_release(keep_p);
 }
 
+/* as_completed 6 [probe]: futures that complete while the iterator waits
+ * on them, yielded and released by the caller (their last reference), are
+ * gone when the iterator is freed; freeing it must not touch them (it did:
+ * a use after free that ASan reports). */
+static void as_completed_free_after_yielded_futures_are_gone(void **state)
+{
+    (void)state;
+    weft_future *fs[3] = {fresh(), fresh(), fresh()};
+    weft_as_completed *it;
+    assert_int_equal(weft_as_completed_new(&it, fs, 3, WEFT_FOREVER), WEFT_OK);
+    for (int i = 0; i < 3; i++)
+        weft_future_release(fs[i]); /* only the iterator holds them now */
+    weft_future_set_result(fs[0], NULL);
+    weft_future_set_result(fs[1], NULL);
+    weft_future *f;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(weft_as_completed_next(it, &f), WEFT_OK);
+        weft_future_release(f); /* the last reference: freed */
+    }
+    weft_as_completed_free(it); /* still holds fs[2], registered on it */
+}
+
 /* as_completed 8 [probe] */
 static void as_completed_empty_and_negative_timeout(void **state)
 {
@@ -672,12 +698,18 @@ static void as_completed_empty_and_negative_timeout(void **state)
     weft_as_completed *it;
     weft_future *f = (weft_future *)1;
     assert_int_equal(weft_as_completed_new(&it, NULL, 0, WEFT_FOREVER), WEFT_OK);
-    assert_int_equal(weft_as_completed_next(it, &f), WEFT_OK);
+    assert_int_equal(weft_as_completed_next(it, &f), WEFT_ESTOP);
     assert_null(f);
     weft_as_completed_free(it);
     weft_future *p = fresh();
     weft_as_completed_new(&it, &p, 1, -1);
+    f = (weft_future *)1;
     assert_int_equal(weft_as_completed_next(it, &f), WEFT_ETIMEDOUT);
+    assert_null(f);
+    f = (weft_future *)1;
+    assert_int_equal(weft_as_completed_next(NULL, &f), WEFT_EINVAL);
+    assert_null(f);
+    assert_int_equal(weft_as_completed_next(it, NULL), WEFT_EINVAL);
     weft_as_completed_free(it);
     weft_future_release(p);
     assert_int_equal(weft_as_completed_new(NULL, &p, 1, 1), WEFT_EINVAL);
@@ -764,6 +796,7 @@ int main(void)
         cmocka_unit_test(as_completed_yields_each_once),
         cmocka_unit_test(as_completed_times_out_with_unfinished_count),
         cmocka_unit_test(as_completed_keeps_no_reference_to_yielded),
+        cmocka_unit_test(as_completed_free_after_yielded_futures_are_gone),
         cmocka_unit_test(as_completed_empty_and_negative_timeout),
         cmocka_unit_test(future_stress_each_ends_once),
     };

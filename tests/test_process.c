@@ -361,14 +361,16 @@ static void pool_futures_with_wait_and_as_completed(void **state)
     assert_int_equal(weft_as_completed_new(&it, fs, 6, 20), WEFT_OK);
     uintptr_t sum = 0;
     weft_future *f;
-    int n = 0;
-    while (weft_as_completed_next(it, &f) == WEFT_OK && f) {
+    int n = 0, rc;
+    while ((rc = weft_as_completed_next(it, &f)) == WEFT_OK) {
         void *r;
         assert_int_equal(weft_future_result(f, &r), WEFT_OK);
         sum += (uintptr_t)r;
         weft_future_release(f);
         n++;
     }
+    assert_int_equal(rc, WEFT_ESTOP);
+    assert_null(f);
     weft_as_completed_free(it);
     assert_int_equal(n, 6);
     assert_int_equal(sum, 0 + 1 + 4 + 9 + 16 + 25);
