@@ -100,6 +100,7 @@ int weft_future_new(weft_future **future)
 {
     if (!future)
         return WEFT_EINVAL;
+    *future = NULL;
     weft_future *f = malloc(sizeof *f);
     if (!f)
         return WEFT_ENOMEM;
@@ -213,10 +214,15 @@ static void notify_waiter(struct waiter *w, weft_future *f, bool failed)
     weft_lock_release(&w->lock);
 }
 
+/* Each node is read before its waiter is told: once told, an as_completed
+ * iterator may yield f and be freed, nodes and all, without taking f's
+ * lock again (see unregister_waiter). */
 static void notify_all_waiters(weft_future *f)
 {
-    for (struct waiter_node *n = f->waiters; n; n = n->next)
+    for (struct waiter_node *n = f->waiters, *next; n; n = next) {
+        next = n->next;
         notify_waiter(n->waiter, f, f->error_code != 0);
+    }
     f->waiters = NULL;
 }
 
@@ -521,6 +527,8 @@ static int read_exception(weft_future *f, void *out)
 
 int weft_future_result_timeout(weft_future *future, double timeout, void **result)
 {
+    if (result)
+        *result = NULL; /* what it holds on every status but WEFT_OK */
     return wait_then_read(future, timeout, read_result, result);
 }
 
@@ -532,8 +540,17 @@ int weft_future_result(weft_future *future, void **result)
 int weft_future_exception_timeout(weft_future *future, double timeout, int *code,
                                   const char **message)
 {
+    if (code) /* what they hold on every status but WEFT_OK */
+        *code = 0;
+    if (message)
+        *message = NULL;
     struct exception_out e = {code, message};
     return wait_then_read(future, timeout, read_exception, &e);
+}
+
+int weft_future_exception(weft_future *future, int *code, const char **message)
+{
+    return weft_future_exception_timeout(future, WEFT_FOREVER, code, message);
 }
 
 int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, void *arg)
@@ -802,6 +819,8 @@ static bool wait_goal_met(const struct waiter *w, const void *ctx)
 int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return_when when,
               bool *done)
 {
+    if (done && n) /* what it says when the wait could not be made */
+        memset(done, 0, n * sizeof *done);
     int64_t deadline;
     if ((n && !futures) || weft_deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
@@ -857,6 +876,8 @@ int weft_as_completed_new(weft_as_completed **it, weft_future *const *futures, s
                           double timeout)
 {
     int64_t deadline;
+    if (it)
+        *it = NULL;
     if (!it || (n && !futures) || weft_deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     for (size_t i = 0; i < n; i++)

@@ -318,13 +318,16 @@ static int pool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t de
         return rc;
     }
     rc = adjust_workers(p);
-    if (rc != WEFT_OK) /* no worker at all: the task cannot run */
+    if (rc != WEFT_OK) { /* no worker at all: the task cannot run */
         weft_future_set_exception(f, rc, "could not start a worker thread");
+        weft_future_release(f); /* the caller gets no future with an error */
+        return rc;
+    }
     if (future)
         *future = f;
     else
         weft_future_release(f);
-    return rc;
+    return WEFT_OK;
 }
 
 /* Cancel every task not yet started; their futures are notified. */
@@ -452,6 +455,8 @@ int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_option
     static const weft_thread_pool_options defaults;
     if (!options)
         options = &defaults;
+    if (executor)
+        *executor = NULL;
     if (!executor || options->max_workers < 0 || options->max_pending < 0)
         return WEFT_EINVAL;
     struct pool *p = aligned_alloc(_Alignof(struct pool),

@@ -997,6 +997,83 @@ static void map_after_shutdown_fails(void **state)
     weft_executor_free(ex);
 }
 
+/* Out-parameters [executor.h]: on every status but WEFT_OK, map_next's
+ * *result, submit's *future and map's *it are NULL, so a loop never
+ * handles an earlier element's result twice.  Before, map_next left the
+ * previous result there after a failed element, and a failed submit left
+ * *future as it was. */
+static void map_and_submit_out_parameters_on_every_status(void **state)
+{
+    (void)state;
+    static int stale;
+    weft_executor *ex = pool_with(1, NULL);
+    void *args[] = {(void *)2, (void *)0};
+    weft_map *m;
+    assert_int_equal(weft_executor_map(ex, divide_100_by, args, 2, 10, NULL, &m), WEFT_OK);
+    void *r = NULL;
+    assert_int_equal(weft_map_next(m, &r), WEFT_OK);
+    assert_int_equal((uintptr_t)r, 50);
+    assert_int_equal(weft_map_next(m, &r), WEFT_EFAILED);
+    assert_null(r); /* not the 50 of the element before */
+    r = &stale;
+    assert_int_equal(weft_map_next(m, &r), WEFT_ESTOP);
+    assert_null(r);
+    weft_map_free(m);
+
+    weft_event_clear(&gate); /* a busy pool: time out, then cancel */
+    weft_future *busy;
+    weft_executor_submit(ex, wait_for_gate, NULL, &busy);
+    assert_int_equal(weft_executor_map(ex, identity, args, 2, 0, NULL, &m), WEFT_OK);
+    r = &stale;
+    assert_int_equal(weft_map_next(m, &r), WEFT_ETIMEDOUT);
+    assert_null(r);
+    weft_map_free(m);
+    assert_int_equal(weft_executor_map(ex, identity, args, 2, 10, NULL, &m), WEFT_OK);
+    weft_executor_shutdown(ex, false, true); /* cancels both queued calls */
+    r = &stale;
+    assert_int_equal(weft_map_next(m, &r), WEFT_ECANCELLED);
+    assert_null(r);
+    weft_map_free(m);
+
+    weft_future *f = (weft_future *)&stale;
+    assert_int_equal(weft_executor_submit(ex, identity, NULL, &f), WEFT_ESHUTDOWN);
+    assert_null(f);
+    f = (weft_future *)&stale;
+    assert_int_equal(weft_executor_submit_timeout(ex, identity, NULL, NAN, &f), WEFT_EINVAL);
+    assert_null(f);
+    f = (weft_future *)&stale;
+    assert_int_equal(weft_executor_submit(ex, NULL, NULL, &f), WEFT_EINVAL);
+    assert_null(f);
+    m = (weft_map *)&stale;
+    assert_int_equal(weft_executor_map(ex, identity, args, 2, 1, NULL, &m), WEFT_ESHUTDOWN);
+    assert_null(m);
+    m = (weft_map *)&stale;
+    assert_int_equal(weft_executor_map(ex, identity, args, 2, NAN, NULL, &m), WEFT_EINVAL);
+    assert_null(m);
+    assert_int_equal(weft_map_next(NULL, &r), WEFT_EINVAL);
+    assert_null(r);
+    weft_event_set(&gate);
+    weft_future_release(busy);
+    weft_executor_free(ex);
+
+    weft_thread_pool_options bounded = {.max_workers = 1, .max_pending = 1};
+    assert_int_equal(weft_thread_pool_new(&ex, &bounded), WEFT_OK);
+    weft_event_clear(&gate);
+    weft_executor_submit(ex, wait_for_gate, NULL, &busy);
+    assert_eventually(weft_future_running(busy), 5);
+    weft_executor_submit(ex, identity, NULL, NULL); /* fills the one place */
+    f = (weft_future *)&stale;
+    assert_int_equal(weft_executor_submit_timeout(ex, identity, NULL, 0, &f), WEFT_EFULL);
+    assert_null(f);
+    weft_event_set(&gate);
+    weft_future_release(busy);
+    weft_executor_free(ex);
+    ex = (weft_executor *)&stale;
+    weft_thread_pool_options bad = {.max_workers = -1};
+    assert_int_equal(weft_thread_pool_new(&ex, &bad), WEFT_EINVAL);
+    assert_null(ex);
+}
+
 static void executor_bad_input(void **state)
 {
     (void)state;
@@ -1384,6 +1461,7 @@ int main(void)
         cmocka_unit_test(map_buffersize_and_endless_input),
         cmocka_unit_test(map_buffersize_consumes_lazily),
         cmocka_unit_test(map_after_shutdown_fails),
+        cmocka_unit_test(map_and_submit_out_parameters_on_every_status),
         cmocka_unit_test(executor_bad_input),
         cmocka_unit_test(executor_stress_million_tasks),
         cmocka_unit_test(idle_threads_serve_the_next_pool),

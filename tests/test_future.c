@@ -152,6 +152,84 @@ static void future_exception_with_zero_timeout(void **state)
         weft_future_release(all[i]);
 }
 
+/* Out-parameters [future.h]: on every status but WEFT_OK, result() and
+ * exception() leave NULL (and code 0) in what they were given, so a loop
+ * never sees a stale value from an earlier call.  Before, they were left
+ * as they were. */
+#define STALE ((void *)&text)
+static void future_out_parameters_on_every_status(void **state)
+{
+    (void)state;
+    weft_future *p = in_state(WEFT_FUTURE_PENDING), *c = in_state(WEFT_FUTURE_CANCELLED),
+                *bad = failed();
+    struct {
+        weft_future *f;
+        double timeout;
+        int rc;
+    } cases[] = {
+        {p, 0, WEFT_ETIMEDOUT},   {p, NAN, WEFT_EINVAL},     {c, 0, WEFT_ECANCELLED},
+        {bad, 0, WEFT_EFAILED},   {NULL, 0, WEFT_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        void *r = STALE;
+        assert_int_equal(weft_future_result_timeout(cases[i].f, cases[i].timeout, &r),
+                         cases[i].rc);
+        assert_null(r);
+        if (cases[i].rc == WEFT_EFAILED)
+            continue; /* exception() succeeds on it: see below */
+        int code = -1;
+        const char *message = STALE;
+        assert_int_equal(weft_future_exception_timeout(cases[i].f, cases[i].timeout, &code,
+                                                       &message),
+                         cases[i].rc);
+        assert_int_equal(code, 0);
+        assert_null(message);
+    }
+    void *r = STALE;
+    assert_int_equal(weft_future_result(c, &r), WEFT_ECANCELLED);
+    assert_null(r);
+    r = STALE;
+    assert_int_equal(weft_future_result(bad, &r), WEFT_EFAILED);
+    assert_null(r);
+    int code = -1;
+    const char *message = STALE;
+    assert_int_equal(weft_future_exception(c, &code, &message), WEFT_ECANCELLED);
+    assert_int_equal(code, 0);
+    assert_null(message);
+    assert_int_equal(weft_future_exception(NULL, &code, &message), WEFT_EINVAL);
+    /* weft_wait: done[] says "not done" when the wait could not be made */
+    bool done[2] = {true, true};
+    weft_future *with_null[] = {bad, NULL};
+    assert_int_equal(weft_wait(with_null, 2, 0, WEFT_ALL_COMPLETED, done), WEFT_EINVAL);
+    assert_false(done[0]);
+    assert_false(done[1]);
+    weft_as_completed *it = STALE;
+    assert_int_equal(weft_as_completed_new(&it, with_null, 2, 0), WEFT_EINVAL);
+    assert_null(it);
+    weft_future_release(p);
+    weft_future_release(c);
+    weft_future_release(bad);
+}
+
+/* Future 5 [cf.test_future.FutureTests.test_exception_with_success]:
+ * exception() without a timeout waits for the outcome. */
+static void future_exception_waits_forever(void **state)
+{
+    (void)state;
+    weft_future *ok = in_state(WEFT_FUTURE_FINISHED), *bad = failed();
+    int code = -1;
+    const char *message = STALE;
+    assert_int_equal(weft_future_exception(ok, &code, &message), WEFT_OK);
+    assert_int_equal(code, 0); /* None */
+    assert_null(message);
+    assert_int_equal(weft_future_exception(bad, &code, &message), WEFT_OK);
+    assert_int_equal(code, WEFT_EINVAL);
+    assert_string_equal(message, "bad value 7");
+    assert_int_equal(weft_future_exception(bad, NULL, NULL), WEFT_OK);
+    weft_future_release(ok);
+    weft_future_release(bad);
+}
+
 struct late {
     int kind;
     weft_future *f;
@@ -192,6 +270,17 @@ static void future_waiters_see_late_outcomes(void **state)
         }
         weft_future_release(l.f);
     }
+    /* exception() without a timeout waits for a late failure */
+    struct late l = {1, fresh()};
+    pthread_t t;
+    pthread_create(&t, NULL, late_completer, &l);
+    int code = 0;
+    const char *message = NULL;
+    assert_int_equal(weft_future_exception(l.f, &code, &message), WEFT_OK);
+    assert_int_equal(code, WEFT_EAGAIN);
+    assert_string_equal(message, "late failure");
+    pthread_join(t, NULL);
+    weft_future_release(l.f);
 }
 
 /* Future 8, 9 [cf.test_future.FutureTests.test_multiple_set_result,
@@ -775,6 +864,8 @@ int main(void)
         cmocka_unit_test(future_cancel_by_state),
         cmocka_unit_test(future_result_with_zero_timeout),
         cmocka_unit_test(future_exception_with_zero_timeout),
+        cmocka_unit_test(future_out_parameters_on_every_status),
+        cmocka_unit_test(future_exception_waits_forever),
         cmocka_unit_test(future_waiters_see_late_outcomes),
         cmocka_unit_test(future_second_completion_is_invalid_state),
         cmocka_unit_test(future_set_running_or_notify_cancel),
