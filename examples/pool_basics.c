@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     weft_as_completed_new(&it, futures, 5, WEFT_FOREVER);
     printf("as_completed order:");
     weft_future *done;
-    while (weft_as_completed_next(it, &done) == WEFT_OK && done) {
+    while (weft_as_completed_next(it, &done) == WEFT_OK) { /* until WEFT_ESTOP */
         weft_future_result(done, &result);
         printf(" %s", (const char *)result + sizeof "Done sleeping " - 1);
         weft_future_release(done);

@@ -79,21 +79,36 @@ void weft_executor_unregister(weft_executor *ex)
     weft_lock_release(&live_lock);
 }
 
+/* Submit until `deadline`.  *future is NULL on every status but WEFT_OK:
+ * a backend that fails has dropped the reference it may have stored. */
+static int submit_until(weft_executor *executor, weft_task_fn fn, void *arg, int64_t deadline,
+                        weft_future **future)
+{
+    int rc = executor->ops->submit(executor, fn, arg, deadline, future);
+    if (rc != WEFT_OK && future)
+        *future = NULL;
+    return rc;
+}
+
 int weft_executor_submit(weft_executor *executor, weft_task_fn fn, void *arg,
                          weft_future **future)
 {
+    if (future)
+        *future = NULL;
     if (!executor || !fn)
         return WEFT_EINVAL;
-    return executor->ops->submit(executor, fn, arg, WEFT_NO_DEADLINE, future);
+    return submit_until(executor, fn, arg, WEFT_NO_DEADLINE, future);
 }
 
 int weft_executor_submit_timeout(weft_executor *executor, weft_task_fn fn, void *arg,
                                  double timeout, weft_future **future)
 {
     int64_t deadline;
+    if (future)
+        *future = NULL;
     if (!executor || !fn || weft_deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
-    return executor->ops->submit(executor, fn, arg, deadline, future);
+    return submit_until(executor, fn, arg, deadline, future);
 }
 
 int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futures)
@@ -202,6 +217,8 @@ static int map_start(weft_executor *executor, weft_task_fn fn, weft_map_source s
 {
     static const weft_map_options defaults;
     int64_t deadline;
+    if (it)
+        *it = NULL;
     if (!options)
         options = &defaults;
     if (!executor || !fn || !it || options->chunksize < 0 || options->buffersize < 0 ||
@@ -252,6 +269,8 @@ int weft_executor_map(weft_executor *executor, weft_task_fn fn, void *const *arg
 
 int weft_map_next(weft_map *it, void **result)
 {
+    if (result)
+        *result = NULL; /* what it holds on every status but WEFT_OK */
     if (!it || !result)
         return WEFT_EINVAL;
     if (it->over)

@@ -100,6 +100,7 @@ int weft_future_new(weft_future **future)
 {
     if (!future)
         return WEFT_EINVAL;
+    *future = NULL;
     weft_future *f = malloc(sizeof *f);
     if (!f)
         return WEFT_ENOMEM;
@@ -213,10 +214,15 @@ static void notify_waiter(struct waiter *w, weft_future *f, bool failed)
     weft_lock_release(&w->lock);
 }
 
+/* Each node is read before its waiter is told: once told, an as_completed
+ * iterator may yield f and be freed, nodes and all, without taking f's
+ * lock again (see unregister_waiter). */
 static void notify_all_waiters(weft_future *f)
 {
-    for (struct waiter_node *n = f->waiters; n; n = n->next)
+    for (struct waiter_node *n = f->waiters, *next; n; n = next) {
+        next = n->next;
         notify_waiter(n->waiter, f, f->error_code != 0);
+    }
     f->waiters = NULL;
 }
 
@@ -401,42 +407,81 @@ static void poll_while_spinning(weft_future *f, int64_t deadline)
     weft_lock_take(&f->lock);
 }
 
-/* Wait until done or the deadline passes; lock held on entry and return. */
-static int wait_done_locked(weft_future *f, int64_t deadline)
+/* What one wait waits for.  Every future wait (result, exception,
+ * weft_wait, as_completed) goes through wait_until with one of these, so
+ * each of them helps its pool in the same way. */
+struct wait_spot {
+    weft_lock *lock;          /* guards what ready() reads */
+    weft_eventcount *changed; /* notified when ready() may have become true */
+    uint16_t *sleepers;       /* counted while asleep, saturating (NULL: none) */
+    bool (*ready)(const void *ctx);
+    const void *ctx;
+    bool can_help; /* some awaited future is of the pool this thread serves */
+};
+
+/* Whether this thread may run queued tasks of f's pool while it waits. */
+static bool can_help_with(const weft_future *f)
+{
+    return help_hook && f->owner && f->owner == help_owner;
+}
+
+static bool can_help_with_any(weft_future *const *fs, size_t n)
+{
+    for (size_t i = 0; help_hook && i < n; i++)
+        if (can_help_with(fs[i]))
+            return true;
+    return false;
+}
+
+/* Wait until ready() or the deadline passes (WEFT_ETIMEDOUT) or this
+ * thread's own cancellable task is cancelled (WEFT_ECANCELLED); the spot's
+ * lock is held on entry and return.  A pool thread waiting on futures of
+ * its own pool runs that pool's queued tasks meanwhile: the awaited ones
+ * may be among them, and no other worker may be free to run them. */
+static int wait_until(const struct wait_spot *w, int64_t deadline)
 {
     int rc = WEFT_OK;
-    if ((f->flags & FUTURE_HAS_POLLER) && !weft_future_done(f))
-        poll_while_spinning(f, deadline);
-    bool can_help = help_hook && f->owner && f->owner == help_owner;
-    while (!weft_future_done(f)) {
+    while (!w->ready(w->ctx)) {
         if (rc == WEFT_ECANCELLED)
-            return rc; /* this thread's own task was cancelled */
+            return rc;
         if (rc == WEFT_ETIMEDOUT || (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns()))
             return WEFT_ETIMEDOUT;
-        if (can_help) {
-            weft_lock_release(&f->lock);
-            bool helped = help_hook(f);
-            weft_lock_take(&f->lock);
+        if (w->can_help) {
+            weft_lock_release(w->lock);
+            bool helped = help_hook();
+            weft_lock_take(w->lock);
             if (helped)
                 continue;
         }
-        uint32_t seen = weft_eventcount_prepare(&f->done_ec);
-        if (f->result_waiters < UINT16_MAX)
-            f->result_waiters++;
-        weft_lock_release(&f->lock);
+        uint32_t seen = weft_eventcount_prepare(w->changed);
+        if (w->sleepers && *w->sleepers < UINT16_MAX)
+            ++*w->sleepers;
+        weft_lock_release(w->lock);
         /* A pool thread that found nothing to help with still checks
          * back now and then: new work may arrive in its pool. */
-        int64_t until = can_help && deadline - weft_now_ns() > 1000000
+        int64_t until = w->can_help && deadline - weft_now_ns() > 1000000
                             ? weft_now_ns() + 1000000
                             : deadline;
-        rc = weft_eventcount_wait(&f->done_ec, seen, until);
+        rc = weft_eventcount_wait(w->changed, seen, until);
         if (rc == WEFT_ETIMEDOUT && until != deadline)
             rc = WEFT_OK;
-        weft_lock_take(&f->lock);
-        if (f->result_waiters < UINT16_MAX)
-            f->result_waiters--;
+        weft_lock_take(w->lock);
+        if (w->sleepers && *w->sleepers < UINT16_MAX)
+            --*w->sleepers;
     }
     return WEFT_OK;
+}
+
+static bool future_is_done(const void *f) { return weft_future_done((weft_future *)f); }
+
+/* Wait until done or the deadline passes; lock held on entry and return. */
+static int wait_done_locked(weft_future *f, int64_t deadline)
+{
+    if ((f->flags & FUTURE_HAS_POLLER) && !weft_future_done(f))
+        poll_while_spinning(f, deadline);
+    struct wait_spot w = {&f->lock, &f->done_ec, &f->result_waiters, future_is_done, f,
+                          can_help_with(f)};
+    return wait_until(&w, deadline);
 }
 
 static int timed_wait(weft_future *f, double timeout, int64_t *deadline)
@@ -482,6 +527,8 @@ static int read_exception(weft_future *f, void *out)
 
 int weft_future_result_timeout(weft_future *future, double timeout, void **result)
 {
+    if (result)
+        *result = NULL; /* what it holds on every status but WEFT_OK */
     return wait_then_read(future, timeout, read_result, result);
 }
 
@@ -493,8 +540,17 @@ int weft_future_result(weft_future *future, void **result)
 int weft_future_exception_timeout(weft_future *future, double timeout, int *code,
                                   const char **message)
 {
+    if (code) /* what they hold on every status but WEFT_OK */
+        *code = 0;
+    if (message)
+        *message = NULL;
     struct exception_out e = {code, message};
     return wait_then_read(future, timeout, read_exception, &e);
+}
+
+int weft_future_exception(weft_future *future, int *code, const char **message)
+{
+    return weft_future_exception_timeout(future, WEFT_FOREVER, code, message);
 }
 
 int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, void *arg)
@@ -694,12 +750,15 @@ static void register_waiter(struct waiter *w, weft_future **fs, size_t n,
     }
 }
 
-/* Take w off every future it is still registered on. */
-static void unregister_waiter(struct waiter_node *nodes, size_t n)
+/* Take w off every future it is still registered on.  With `alive`, only
+ * off those with alive[i] set: the others may be freed already (as_completed
+ * holds no reference to what it yielded; a yielded future was done, and its
+ * completion took every waiter off it). */
+static void unregister_waiter(struct waiter_node *nodes, size_t n, const bool *alive)
 {
     for (size_t i = 0; i < n; i++) {
         weft_future *f = nodes[i].future;
-        if (!f)
+        if (!f || (alive && !alive[i]))
             continue;
         weft_lock_take(&f->lock);
         for (struct waiter_node **link = &f->waiters; *link; link = &(*link)->next) {
@@ -721,26 +780,27 @@ static bool condition_met(const struct waiter *w, size_t n, weft_return_when whe
     return when == WEFT_FIRST_EXCEPTION && w->failed > 0;
 }
 
-/* Wait on the waiter's eventcount until `ready(w)` or the deadline. */
-static int wait_waiter(struct waiter *w, int64_t deadline, bool (*ready)(const struct waiter *, const void *),
-                       const void *ctx)
+/* Wait on the waiter's eventcount until `ready(w, ctx)` or the deadline;
+ * can_help as for wait_until. */
+struct waiter_goal {
+    const struct waiter *waiter;
+    bool (*ready)(const struct waiter *, const void *);
+    const void *ctx;
+};
+
+static bool waiter_goal_met(const void *goal)
 {
-    int rc = WEFT_OK;
+    const struct waiter_goal *g = goal;
+    return g->ready(g->waiter, g->ctx);
+}
+
+static int wait_waiter(struct waiter *w, int64_t deadline, bool can_help,
+                       bool (*ready)(const struct waiter *, const void *), const void *ctx)
+{
+    struct waiter_goal goal = {w, ready, ctx};
+    struct wait_spot spot = {&w->lock, &w->changed, NULL, waiter_goal_met, &goal, can_help};
     weft_lock_take(&w->lock);
-    while (!ready(w, ctx)) {
-        if (rc == WEFT_ECANCELLED)
-            break;
-        if (rc == WEFT_ETIMEDOUT || (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns())) {
-            rc = WEFT_ETIMEDOUT;
-            break;
-        }
-        uint32_t seen = weft_eventcount_prepare(&w->changed);
-        weft_lock_release(&w->lock);
-        rc = weft_eventcount_wait(&w->changed, seen, deadline);
-        weft_lock_take(&w->lock);
-    }
-    if (ready(w, ctx))
-        rc = WEFT_OK;
+    int rc = wait_until(&spot, deadline);
     weft_lock_release(&w->lock);
     return rc;
 }
@@ -759,6 +819,8 @@ static bool wait_goal_met(const struct waiter *w, const void *ctx)
 int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return_when when,
               bool *done)
 {
+    if (done && n) /* what it says when the wait could not be made */
+        memset(done, 0, n * sizeof *done);
     int64_t deadline;
     if ((n && !futures) || weft_deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
@@ -790,8 +852,8 @@ int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return
     else if (when < WEFT_ALL_COMPLETED || when > WEFT_FIRST_EXCEPTION)
         rc = WEFT_EINVAL; /* Python: only checked when it has to wait */
     else
-        rc = wait_waiter(&w, deadline, wait_goal_met, &goal);
-    unregister_waiter(nodes, count);
+        rc = wait_waiter(&w, deadline, can_help_with_any(fs, count), wait_goal_met, &goal);
+    unregister_waiter(nodes, count, NULL);
     for (size_t i = 0; done && i < n; i++)
         done[i] = counts_as_done(state_of(futures[i]));
     free(nodes);
@@ -806,12 +868,16 @@ struct weft_as_completed {
     bool *held;
     size_t total, yielded;
     int64_t deadline;
+    void *help_checked_for; /* the pool can_help was last worked out for */
+    bool can_help;
 };
 
 int weft_as_completed_new(weft_as_completed **it, weft_future *const *futures, size_t n,
                           double timeout)
 {
     int64_t deadline;
+    if (it)
+        *it = NULL;
     if (!it || (n && !futures) || weft_deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     for (size_t i = 0; i < n; i++)
@@ -852,14 +918,28 @@ static bool has_ready(const struct waiter *w, const void *ctx)
     return w->ready_count > 0;
 }
 
+/* Whether the calling thread may help: worked out again only when it
+ * serves another pool than the last caller's. */
+static bool as_completed_can_help(weft_as_completed *it)
+{
+    if (!help_hook)
+        return false;
+    if (it->help_checked_for != help_owner) {
+        it->help_checked_for = help_owner;
+        it->can_help = can_help_with_any(it->futures, it->total);
+    }
+    return it->can_help;
+}
+
 int weft_as_completed_next(weft_as_completed *it, weft_future **future)
 {
+    if (future)
+        *future = NULL;
     if (!it || !future)
         return WEFT_EINVAL;
-    *future = NULL;
     if (it->yielded == it->total)
-        return WEFT_OK;
-    int rc = wait_waiter(&it->waiter, it->deadline, has_ready, NULL);
+        return WEFT_ESTOP;
+    int rc = wait_waiter(&it->waiter, it->deadline, as_completed_can_help(it), has_ready, NULL);
     if (rc != WEFT_OK)
         return rc;
     weft_lock_take(&it->waiter.lock);
@@ -887,7 +967,7 @@ void weft_as_completed_free(weft_as_completed *it)
 {
     if (!it)
         return;
-    unregister_waiter(it->nodes, it->total);
+    unregister_waiter(it->nodes, it->total, it->held);
     for (size_t i = 0; i < it->waiter.ready_count; i++)
         weft_future_release(it->waiter.ready[it->waiter.ready_head + i]);
     for (size_t i = 0; i < it->total; i++)

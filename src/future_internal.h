@@ -38,11 +38,12 @@ int weft_future_refs(weft_future *future);
 void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, bool callbacks_follow),
                      void *ctx);
 
-/* While a thread waits on a future whose owner is `owner`, it calls the
- * hook instead of only sleeping: the hook runs other work (a queued task
- * of that pool) and returns true if it did any.  Executors set it per
- * worker thread; futures of other owners are waited on normally. */
-typedef bool (*weft_future_help_fn)(weft_future *awaited);
+/* While a thread waits on futures of which one's owner is `owner` (in
+ * result, exception, weft_wait or as_completed), it calls the hook instead
+ * of only sleeping: the hook runs other work (a queued task of that pool)
+ * and returns true if it did any.  Executors set it per worker thread;
+ * futures of other owners are waited on normally. */
+typedef bool (*weft_future_help_fn)(void);
 void weft_future_set_help_hook(weft_future_help_fn hook, void *owner);
 
 /* Complete a future with a malloc'd result that the future then owns

@@ -1036,7 +1036,8 @@ int weft_process_pool_submit_bytes(weft_executor *executor, weft_bytes_fn fn, co
     return rc == WEFT_OK ? submit_task(pool_of(executor), t, future) : rc;
 }
 
-int weft_future_result_bytes(weft_future *future, double timeout, const weft_bytes **result)
+int weft_future_result_bytes_timeout(weft_future *future, double timeout,
+                                     const weft_bytes **result)
 {
     void *r = NULL;
     int rc = weft_future_result_timeout(future, timeout, &r);
@@ -1045,6 +1046,11 @@ int weft_future_result_bytes(weft_future *future, double timeout, const weft_byt
     if (result)
         *result = rc == WEFT_OK ? r : NULL;
     return rc;
+}
+
+int weft_future_result_bytes(weft_future *future, const weft_bytes **result)
+{
+    return weft_future_result_bytes_timeout(future, WEFT_FOREVER, result);
 }
 
 static int stop_workers(weft_executor *executor, int how)

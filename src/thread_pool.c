@@ -125,11 +125,10 @@ static void run_task(struct pool *p, struct worker *w, weft_future *f)
 }
 
 /* While a worker waits on a future of its own pool, run queued tasks. */
-static bool help_own_pool(weft_future *awaited)
+static bool help_own_pool(void)
 {
     struct pool *p = my_pool; /* the future layer only asks for its futures */
     weft_future *f;
-    (void)awaited;
     if (take(p, NULL, &f, false) != WEFT_OK)
         return false;
     run_task(p, NULL, f);
@@ -319,13 +318,16 @@ static int pool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t de
         return rc;
     }
     rc = adjust_workers(p);
-    if (rc != WEFT_OK) /* no worker at all: the task cannot run */
+    if (rc != WEFT_OK) { /* no worker at all: the task cannot run */
         weft_future_set_exception(f, rc, "could not start a worker thread");
+        weft_future_release(f); /* the caller gets no future with an error */
+        return rc;
+    }
     if (future)
         *future = f;
     else
         weft_future_release(f);
-    return rc;
+    return WEFT_OK;
 }
 
 /* Cancel every task not yet started; their futures are notified. */
@@ -402,6 +404,20 @@ static void pool_stats(weft_executor *ex, weft_executor_stats *s)
                                 : 0;
 }
 
+/* Start workers for the tasks queued beyond those the idle workers will
+ * take, up to max_workers (lock held).  Workers otherwise start only at
+ * submit, so a pool grown because of its backlog would leave that backlog
+ * to the old workers until more work arrived. */
+static void start_workers_for_backlog(struct pool *p)
+{
+    size_t queued = weft_work_list_count(&p->work);
+    size_t idle = atomic_load(&p->idle_now);
+    for (size_t wanted = queued > idle ? queued - idle : 0;
+         wanted > 0 && (long)p->alive < p->max_workers && !atomic_load(&p->shut_down); wanted--)
+        if (start_worker(p) != WEFT_OK)
+            return; /* the workers there are will get to it */
+}
+
 static int pool_resize(weft_executor *ex, long max_workers)
 {
     struct pool *p = pool_of(ex);
@@ -412,6 +428,7 @@ static int pool_resize(weft_executor *ex, long max_workers)
     /* Tokens are not kept while the pool is at full strength: start afresh
      * from the workers idle now. */
     atomic_store(&p->idle_tokens, (long)atomic_load(&p->idle_now));
+    start_workers_for_backlog(p);
     weft_lock_release(&p->lock);
     weft_work_list_wake_all(&p->work); /* surplus idle workers leave */
     return WEFT_OK;
@@ -438,6 +455,8 @@ int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_option
     static const weft_thread_pool_options defaults;
     if (!options)
         options = &defaults;
+    if (executor)
+        *executor = NULL;
     if (!executor || options->max_workers < 0 || options->max_pending < 0)
         return WEFT_EINVAL;
     struct pool *p = aligned_alloc(_Alignof(struct pool),

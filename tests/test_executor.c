@@ -546,12 +546,13 @@ static void pool_futures_with_wait_and_as_completed(void **state)
         weft_executor_submit(ex, i % 2 ? failing_task : identity, (void *)i, &fs[i]);
     weft_as_completed *it;
     weft_as_completed_new(&it, fs, 20, 30);
-    int n = 0;
+    int n = 0, rc;
     weft_future *f;
-    while (weft_as_completed_next(it, &f) == WEFT_OK && f) {
+    while ((rc = weft_as_completed_next(it, &f)) == WEFT_OK) {
         n++;
         weft_future_release(f);
     }
+    assert_int_equal(rc, WEFT_ESTOP);
     assert_int_equal(n, 20);
     weft_as_completed_free(it);
     bool done[20];
@@ -996,6 +997,83 @@ static void map_after_shutdown_fails(void **state)
     weft_executor_free(ex);
 }
 
+/* Out-parameters [executor.h]: on every status but WEFT_OK, map_next's
+ * *result, submit's *future and map's *it are NULL, so a loop never
+ * handles an earlier element's result twice.  Before, map_next left the
+ * previous result there after a failed element, and a failed submit left
+ * *future as it was. */
+static void map_and_submit_out_parameters_on_every_status(void **state)
+{
+    (void)state;
+    static int stale;
+    weft_executor *ex = pool_with(1, NULL);
+    void *args[] = {(void *)2, (void *)0};
+    weft_map *m;
+    assert_int_equal(weft_executor_map(ex, divide_100_by, args, 2, 10, NULL, &m), WEFT_OK);
+    void *r = NULL;
+    assert_int_equal(weft_map_next(m, &r), WEFT_OK);
+    assert_int_equal((uintptr_t)r, 50);
+    assert_int_equal(weft_map_next(m, &r), WEFT_EFAILED);
+    assert_null(r); /* not the 50 of the element before */
+    r = &stale;
+    assert_int_equal(weft_map_next(m, &r), WEFT_ESTOP);
+    assert_null(r);
+    weft_map_free(m);
+
+    weft_event_clear(&gate); /* a busy pool: time out, then cancel */
+    weft_future *busy;
+    weft_executor_submit(ex, wait_for_gate, NULL, &busy);
+    assert_int_equal(weft_executor_map(ex, identity, args, 2, 0, NULL, &m), WEFT_OK);
+    r = &stale;
+    assert_int_equal(weft_map_next(m, &r), WEFT_ETIMEDOUT);
+    assert_null(r);
+    weft_map_free(m);
+    assert_int_equal(weft_executor_map(ex, identity, args, 2, 10, NULL, &m), WEFT_OK);
+    weft_executor_shutdown(ex, false, true); /* cancels both queued calls */
+    r = &stale;
+    assert_int_equal(weft_map_next(m, &r), WEFT_ECANCELLED);
+    assert_null(r);
+    weft_map_free(m);
+
+    weft_future *f = (weft_future *)&stale;
+    assert_int_equal(weft_executor_submit(ex, identity, NULL, &f), WEFT_ESHUTDOWN);
+    assert_null(f);
+    f = (weft_future *)&stale;
+    assert_int_equal(weft_executor_submit_timeout(ex, identity, NULL, NAN, &f), WEFT_EINVAL);
+    assert_null(f);
+    f = (weft_future *)&stale;
+    assert_int_equal(weft_executor_submit(ex, NULL, NULL, &f), WEFT_EINVAL);
+    assert_null(f);
+    m = (weft_map *)&stale;
+    assert_int_equal(weft_executor_map(ex, identity, args, 2, 1, NULL, &m), WEFT_ESHUTDOWN);
+    assert_null(m);
+    m = (weft_map *)&stale;
+    assert_int_equal(weft_executor_map(ex, identity, args, 2, NAN, NULL, &m), WEFT_EINVAL);
+    assert_null(m);
+    assert_int_equal(weft_map_next(NULL, &r), WEFT_EINVAL);
+    assert_null(r);
+    weft_event_set(&gate);
+    weft_future_release(busy);
+    weft_executor_free(ex);
+
+    weft_thread_pool_options bounded = {.max_workers = 1, .max_pending = 1};
+    assert_int_equal(weft_thread_pool_new(&ex, &bounded), WEFT_OK);
+    weft_event_clear(&gate);
+    weft_executor_submit(ex, wait_for_gate, NULL, &busy);
+    assert_eventually(weft_future_running(busy), 5);
+    weft_executor_submit(ex, identity, NULL, NULL); /* fills the one place */
+    f = (weft_future *)&stale;
+    assert_int_equal(weft_executor_submit_timeout(ex, identity, NULL, 0, &f), WEFT_EFULL);
+    assert_null(f);
+    weft_event_set(&gate);
+    weft_future_release(busy);
+    weft_executor_free(ex);
+    ex = (weft_executor *)&stale;
+    weft_thread_pool_options bad = {.max_workers = -1};
+    assert_int_equal(weft_thread_pool_new(&ex, &bad), WEFT_EINVAL);
+    assert_null(ex);
+}
+
 static void executor_bad_input(void **state)
 {
     (void)state;
@@ -1225,6 +1303,125 @@ static void fork_child_starts_its_own_workers(void **state)
 #endif
 }
 
+/* Helping [executor.h]: every wait on futures of the caller's own pool
+ * helps, not only result().  A task of a one-worker pool submits siblings
+ * and waits on them with weft_wait (ALL_COMPLETED, FIRST_COMPLETED) or
+ * as_completed: no other worker exists to run them, so the wait must run
+ * them itself.  Without helping the inner wait times out (10 s) and the
+ * task reports WEFT_ETIMEDOUT. */
+static weft_executor *one_worker_pool;
+enum { SIBLINGS = 3 };
+static void submit_siblings(weft_future **fs)
+{
+    for (uintptr_t i = 0; i < SIBLINGS; i++)
+        weft_executor_submit(one_worker_pool, identity, (void *)(i + 1), &fs[i]);
+}
+static void release_all(weft_future **fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        weft_future_release(fs[i]);
+}
+static void *wait_on_siblings(void *arg)
+{
+    weft_return_when when = (weft_return_when)(uintptr_t)arg;
+    weft_future *fs[SIBLINGS];
+    bool done[SIBLINGS] = {false};
+    submit_siblings(fs);
+    int rc = weft_wait(fs, SIBLINGS, 10, when, done);
+    size_t n_done = 0;
+    for (int i = 0; i < SIBLINGS; i++)
+        n_done += done[i];
+    release_all(fs, SIBLINGS);
+    if (rc != WEFT_OK)
+        return weft_fail(rc, "weft_wait returned %s", weft_status_name(rc));
+    return (void *)n_done;
+}
+static void *iterate_siblings(void *arg)
+{
+    (void)arg;
+    weft_future *fs[SIBLINGS];
+    submit_siblings(fs);
+    weft_as_completed *it;
+    weft_as_completed_new(&it, fs, SIBLINGS, 10);
+    release_all(fs, SIBLINGS); /* the iterator holds them */
+    uintptr_t sum = 0;
+    weft_future *f;
+    int rc;
+    while ((rc = weft_as_completed_next(it, &f)) == WEFT_OK) {
+        void *r = NULL;
+        weft_future_result(f, &r);
+        sum += (uintptr_t)r;
+        weft_future_release(f);
+    }
+    weft_as_completed_free(it);
+    if (rc != WEFT_ESTOP)
+        return weft_fail(rc, "as_completed returned %s", weft_status_name(rc));
+    return (void *)sum;
+}
+static void pool_every_wait_helps(void **state)
+{
+    (void)state;
+    one_worker_pool = pool_with(1, NULL);
+    struct {
+        weft_task_fn fn;
+        uintptr_t arg, expected_at_least;
+    } cases[] = {
+        {wait_on_siblings, WEFT_ALL_COMPLETED, SIBLINGS},
+        {wait_on_siblings, WEFT_FIRST_COMPLETED, 1},
+        {wait_on_siblings, WEFT_FIRST_EXCEPTION, SIBLINGS},
+        {iterate_siblings, 0, 1 + 2 + 3},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        weft_future *f;
+        assert_int_equal(weft_executor_submit(one_worker_pool, cases[k].fn,
+                                              (void *)cases[k].arg, &f),
+                         WEFT_OK);
+        void *r = NULL;
+        int rc = weft_future_result_timeout(f, 60, &r);
+        if (rc != WEFT_OK)
+            fail_msg("case %zu: %s (%s)", k, weft_status_name(rc), weft_future_error_message(f));
+        assert_true((uintptr_t)r >= cases[k].expected_at_least);
+        weft_future_release(f);
+    }
+    assert_int_equal(weft_executor_free(one_worker_pool), WEFT_OK);
+}
+
+/* Resize [executor.h]: growing a pool with a backlog starts workers for
+ * the backlog at once.  N tasks that each wait at an N-party barrier are
+ * queued on a one-worker pool; after resize(N) they must all run at the
+ * same time.  Before, resize started nobody: one task waited at the
+ * barrier alone until its timeout broke it for the others. */
+enum { BACKLOG = 4 };
+static weft_barrier backlog_barrier;
+static void *meet_at_barrier(void *arg)
+{
+    (void)arg;
+    int rc = weft_barrier_wait_timeout(&backlog_barrier, 20, NULL);
+    return rc == WEFT_OK ? NULL : weft_fail(rc, "barrier: %s", weft_status_name(rc));
+}
+static void pool_resize_up_serves_the_backlog(void **state)
+{
+    (void)state;
+    weft_barrier_init(&backlog_barrier, BACKLOG, NULL, NULL, WEFT_FOREVER);
+    weft_executor *ex = pool_with(1, NULL);
+    weft_future *fs[BACKLOG];
+    for (int i = 0; i < BACKLOG; i++)
+        assert_int_equal(weft_executor_submit(ex, meet_at_barrier, NULL, &fs[i]), WEFT_OK);
+    assert_eventually(weft_future_running(fs[0]), 5); /* the rest are queued */
+    assert_int_equal(workers_of(ex), 1);
+    assert_int_equal(weft_executor_resize(ex, BACKLOG), WEFT_OK);
+    assert_int_equal(weft_wait(fs, BACKLOG, 30, WEFT_ALL_COMPLETED, NULL), WEFT_OK);
+    for (int i = 0; i < BACKLOG; i++) {
+        int rc = weft_future_result(fs[i], NULL);
+        if (rc != WEFT_OK)
+            fail_msg("task %d: %s", i, weft_future_error_message(fs[i]));
+        weft_future_release(fs[i]);
+    }
+    assert_int_equal(workers_of(ex), BACKLOG);
+    weft_executor_free(ex);
+    weft_barrier_destroy(&backlog_barrier);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1247,6 +1444,8 @@ int main(void)
         cmocka_unit_test(pool_running_task_sees_cancel),
         cmocka_unit_test(pool_bounded_pending_work),
         cmocka_unit_test(pool_resize_while_running),
+        cmocka_unit_test(pool_resize_up_serves_the_backlog),
+        cmocka_unit_test(pool_every_wait_helps),
         cmocka_unit_test(pool_keeps_no_reference_after_a_task),
         cmocka_unit_test(pool_shutdown_from_own_task),
         cmocka_unit_test(pool_futures_with_wait_and_as_completed),
@@ -1262,6 +1461,7 @@ int main(void)
         cmocka_unit_test(map_buffersize_and_endless_input),
         cmocka_unit_test(map_buffersize_consumes_lazily),
         cmocka_unit_test(map_after_shutdown_fails),
+        cmocka_unit_test(map_and_submit_out_parameters_on_every_status),
         cmocka_unit_test(executor_bad_input),
         cmocka_unit_test(executor_stress_million_tasks),
         cmocka_unit_test(idle_threads_serve_the_next_pool),

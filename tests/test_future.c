@@ -152,6 +152,84 @@ static void future_exception_with_zero_timeout(void **state)
         weft_future_release(all[i]);
 }
 
+/* Out-parameters [future.h]: on every status but WEFT_OK, result() and
+ * exception() leave NULL (and code 0) in what they were given, so a loop
+ * never sees a stale value from an earlier call.  Before, they were left
+ * as they were. */
+#define STALE ((void *)&text)
+static void future_out_parameters_on_every_status(void **state)
+{
+    (void)state;
+    weft_future *p = in_state(WEFT_FUTURE_PENDING), *c = in_state(WEFT_FUTURE_CANCELLED),
+                *bad = failed();
+    struct {
+        weft_future *f;
+        double timeout;
+        int rc;
+    } cases[] = {
+        {p, 0, WEFT_ETIMEDOUT},   {p, NAN, WEFT_EINVAL},     {c, 0, WEFT_ECANCELLED},
+        {bad, 0, WEFT_EFAILED},   {NULL, 0, WEFT_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        void *r = STALE;
+        assert_int_equal(weft_future_result_timeout(cases[i].f, cases[i].timeout, &r),
+                         cases[i].rc);
+        assert_null(r);
+        if (cases[i].rc == WEFT_EFAILED)
+            continue; /* exception() succeeds on it: see below */
+        int code = -1;
+        const char *message = STALE;
+        assert_int_equal(weft_future_exception_timeout(cases[i].f, cases[i].timeout, &code,
+                                                       &message),
+                         cases[i].rc);
+        assert_int_equal(code, 0);
+        assert_null(message);
+    }
+    void *r = STALE;
+    assert_int_equal(weft_future_result(c, &r), WEFT_ECANCELLED);
+    assert_null(r);
+    r = STALE;
+    assert_int_equal(weft_future_result(bad, &r), WEFT_EFAILED);
+    assert_null(r);
+    int code = -1;
+    const char *message = STALE;
+    assert_int_equal(weft_future_exception(c, &code, &message), WEFT_ECANCELLED);
+    assert_int_equal(code, 0);
+    assert_null(message);
+    assert_int_equal(weft_future_exception(NULL, &code, &message), WEFT_EINVAL);
+    /* weft_wait: done[] says "not done" when the wait could not be made */
+    bool done[2] = {true, true};
+    weft_future *with_null[] = {bad, NULL};
+    assert_int_equal(weft_wait(with_null, 2, 0, WEFT_ALL_COMPLETED, done), WEFT_EINVAL);
+    assert_false(done[0]);
+    assert_false(done[1]);
+    weft_as_completed *it = STALE;
+    assert_int_equal(weft_as_completed_new(&it, with_null, 2, 0), WEFT_EINVAL);
+    assert_null(it);
+    weft_future_release(p);
+    weft_future_release(c);
+    weft_future_release(bad);
+}
+
+/* Future 5 [cf.test_future.FutureTests.test_exception_with_success]:
+ * exception() without a timeout waits for the outcome. */
+static void future_exception_waits_forever(void **state)
+{
+    (void)state;
+    weft_future *ok = in_state(WEFT_FUTURE_FINISHED), *bad = failed();
+    int code = -1;
+    const char *message = STALE;
+    assert_int_equal(weft_future_exception(ok, &code, &message), WEFT_OK);
+    assert_int_equal(code, 0); /* None */
+    assert_null(message);
+    assert_int_equal(weft_future_exception(bad, &code, &message), WEFT_OK);
+    assert_int_equal(code, WEFT_EINVAL);
+    assert_string_equal(message, "bad value 7");
+    assert_int_equal(weft_future_exception(bad, NULL, NULL), WEFT_OK);
+    weft_future_release(ok);
+    weft_future_release(bad);
+}
+
 struct late {
     int kind;
     weft_future *f;
@@ -192,6 +270,17 @@ static void future_waiters_see_late_outcomes(void **state)
         }
         weft_future_release(l.f);
     }
+    /* exception() without a timeout waits for a late failure */
+    struct late l = {1, fresh()};
+    pthread_t t;
+    pthread_create(&t, NULL, late_completer, &l);
+    int code = 0;
+    const char *message = NULL;
+    assert_int_equal(weft_future_exception(l.f, &code, &message), WEFT_OK);
+    assert_int_equal(code, WEFT_EAGAIN);
+    assert_string_equal(message, "late failure");
+    pthread_join(t, NULL);
+    weft_future_release(l.f);
 }
 
 /* Future 8, 9 [cf.test_future.FutureTests.test_multiple_set_result,
@@ -588,15 +677,18 @@ static void as_completed_yields_each_once(void **state)
     }
     pthread_t t1 = start_plan(&a), t2 = start_plan(&b);
     int seen = 0;
-    for (;;) {
-        weft_future *f;
-        assert_int_equal(weft_as_completed_next(it, &f), WEFT_OK);
-        if (!f)
-            break;
+    weft_future *f;
+    int rc;
+    while ((rc = weft_as_completed_next(it, &f)) == WEFT_OK) {
         assert_true(f == a.f || f == b.f);
         seen++;
         weft_future_release(f);
     }
+    assert_int_equal(rc, WEFT_ESTOP); /* StopIteration, and again after it */
+    assert_null(f);
+    f = (weft_future *)1;
+    assert_int_equal(weft_as_completed_next(it, &f), WEFT_ESTOP);
+    assert_null(f);
     assert_int_equal(seen, 2);
     assert_int_equal(weft_as_completed_unfinished(it), 0);
     weft_as_completed_free(it);
@@ -623,12 +715,13 @@ static void as_completed_times_out_with_unfinished_count(void **state)
         int yielded = 0;
         weft_future *f = NULL;
         int rc;
-        while ((rc = weft_as_completed_next(it, &f)) == WEFT_OK && f) {
+        while ((rc = weft_as_completed_next(it, &f)) == WEFT_OK) {
             assert_true(f != slow);
             yielded++;
             weft_future_release(f);
         }
         assert_int_equal(rc, WEFT_ETIMEDOUT);
+        assert_null(f);
         assert_int_equal(yielded, 3);
         assert_true(weft_monotonic() - t0 >= timeouts[k]); /* from the call, not per next */
         assert_int_equal(weft_as_completed_unfinished(it), 1);
@@ -665,6 +758,28 @@ static void as_completed_keeps_no_reference_to_yielded(void **state)
     weft_future_release(keep_p);
 }
 
+/* as_completed 6 [probe]: futures that complete while the iterator waits
+ * on them, yielded and released by the caller (their last reference), are
+ * gone when the iterator is freed; freeing it must not touch them (it did:
+ * a use after free that ASan reports). */
+static void as_completed_free_after_yielded_futures_are_gone(void **state)
+{
+    (void)state;
+    weft_future *fs[3] = {fresh(), fresh(), fresh()};
+    weft_as_completed *it;
+    assert_int_equal(weft_as_completed_new(&it, fs, 3, WEFT_FOREVER), WEFT_OK);
+    for (int i = 0; i < 3; i++)
+        weft_future_release(fs[i]); /* only the iterator holds them now */
+    weft_future_set_result(fs[0], NULL);
+    weft_future_set_result(fs[1], NULL);
+    weft_future *f;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(weft_as_completed_next(it, &f), WEFT_OK);
+        weft_future_release(f); /* the last reference: freed */
+    }
+    weft_as_completed_free(it); /* still holds fs[2], registered on it */
+}
+
 /* as_completed 8 [probe] */
 static void as_completed_empty_and_negative_timeout(void **state)
 {
@@ -672,12 +787,18 @@ static void as_completed_empty_and_negative_timeout(void **state)
     weft_as_completed *it;
     weft_future *f = (weft_future *)1;
     assert_int_equal(weft_as_completed_new(&it, NULL, 0, WEFT_FOREVER), WEFT_OK);
-    assert_int_equal(weft_as_completed_next(it, &f), WEFT_OK);
+    assert_int_equal(weft_as_completed_next(it, &f), WEFT_ESTOP);
     assert_null(f);
     weft_as_completed_free(it);
     weft_future *p = fresh();
     weft_as_completed_new(&it, &p, 1, -1);
+    f = (weft_future *)1;
     assert_int_equal(weft_as_completed_next(it, &f), WEFT_ETIMEDOUT);
+    assert_null(f);
+    f = (weft_future *)1;
+    assert_int_equal(weft_as_completed_next(NULL, &f), WEFT_EINVAL);
+    assert_null(f);
+    assert_int_equal(weft_as_completed_next(it, NULL), WEFT_EINVAL);
     weft_as_completed_free(it);
     weft_future_release(p);
     assert_int_equal(weft_as_completed_new(NULL, &p, 1, 1), WEFT_EINVAL);
@@ -743,6 +864,8 @@ int main(void)
         cmocka_unit_test(future_cancel_by_state),
         cmocka_unit_test(future_result_with_zero_timeout),
         cmocka_unit_test(future_exception_with_zero_timeout),
+        cmocka_unit_test(future_out_parameters_on_every_status),
+        cmocka_unit_test(future_exception_waits_forever),
         cmocka_unit_test(future_waiters_see_late_outcomes),
         cmocka_unit_test(future_second_completion_is_invalid_state),
         cmocka_unit_test(future_set_running_or_notify_cancel),
@@ -764,6 +887,7 @@ int main(void)
         cmocka_unit_test(as_completed_yields_each_once),
         cmocka_unit_test(as_completed_times_out_with_unfinished_count),
         cmocka_unit_test(as_completed_keeps_no_reference_to_yielded),
+        cmocka_unit_test(as_completed_free_after_yielded_futures_are_gone),
         cmocka_unit_test(as_completed_empty_and_negative_timeout),
         cmocka_unit_test(future_stress_each_ends_once),
     };

@@ -310,8 +310,9 @@ static void pool_submit_map_and_bytes(void **state)
         assert_int_equal(weft_map_next(it, &r), WEFT_OK);
         assert_int_equal((uintptr_t)r, i * i); /* in input order */
     }
-    void *r;
+    void *r = (void *)1;
     assert_int_equal(weft_map_next(it, &r), WEFT_ESTOP);
+    assert_null(r);
     weft_map_free(it);
 
     /* bytes both ways, larger than a socket buffer */
@@ -322,19 +323,25 @@ static void pool_submit_map_and_bytes(void **state)
     weft_future *f;
     assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, big, n, &f), WEFT_OK);
     const weft_bytes *out;
-    assert_int_equal(weft_future_result_bytes(f, 20, &out), WEFT_OK);
+    assert_int_equal(weft_future_result_bytes_timeout(f, 20, &out), WEFT_OK);
     assert_int_equal(out->size, n);
     for (size_t i = 0; i < n; i += 4099)
         assert_int_equal(out->data[i], big[n - 1 - i]);
     weft_future_release(f); /* frees the result bytes (ASan checks) */
     assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, NULL, 0, &f), WEFT_OK);
-    assert_int_equal(weft_future_result_bytes(f, 20, &out), WEFT_OK);
+    assert_int_equal(weft_future_result_bytes(f, &out), WEFT_OK); /* waits forever */
     assert_int_equal(out->size, 0);
     weft_future_release(f);
     /* a plain task's future holds no bytes: an error, not a bad pointer */
     assert_int_equal(weft_executor_submit(ex, square, (void *)3, &f), WEFT_OK);
     out = (const weft_bytes *)&n;
-    assert_int_equal(weft_future_result_bytes(f, 20, &out), WEFT_EINVAL);
+    assert_int_equal(weft_future_result_bytes_timeout(f, 20, &out), WEFT_EINVAL);
+    assert_null(out);
+    out = (const weft_bytes *)&n;
+    assert_int_equal(weft_future_result_bytes(f, &out), WEFT_EINVAL);
+    assert_null(out);
+    out = (const weft_bytes *)&n;
+    assert_int_equal(weft_future_result_bytes(NULL, &out), WEFT_EINVAL);
     assert_null(out);
     weft_future_release(f);
     free(big);
@@ -361,14 +368,16 @@ static void pool_futures_with_wait_and_as_completed(void **state)
     assert_int_equal(weft_as_completed_new(&it, fs, 6, 20), WEFT_OK);
     uintptr_t sum = 0;
     weft_future *f;
-    int n = 0;
-    while (weft_as_completed_next(it, &f) == WEFT_OK && f) {
+    int n = 0, rc;
+    while ((rc = weft_as_completed_next(it, &f)) == WEFT_OK) {
         void *r;
         assert_int_equal(weft_future_result(f, &r), WEFT_OK);
         sum += (uintptr_t)r;
         weft_future_release(f);
         n++;
     }
+    assert_int_equal(rc, WEFT_ESTOP);
+    assert_null(f);
     weft_as_completed_free(it);
     assert_int_equal(n, 6);
     assert_int_equal(sum, 0 + 1 + 4 + 9 + 16 + 25);
@@ -744,6 +753,9 @@ static void pool_big_payloads(void **state)
     assert_int_equal(weft_process_pool_submit_bytes(ex, crash_on_bytes, data, BIG, &f), WEFT_OK);
     assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
     assert_int_equal(weft_future_error_code(f), WEFT_EBROKEN);
+    const weft_bytes *none = (const weft_bytes *)data; /* a failed bytes task: NULL */
+    assert_int_equal(weft_future_result_bytes(f, &none), WEFT_EFAILED);
+    assert_null(none);
     weft_future_release(f);
     enum { N = 100, SIZE = 100000 };
     weft_future *fs[N];
@@ -752,7 +764,7 @@ static void pool_big_payloads(void **state)
                          WEFT_OK);
     for (int i = 0; i < N; i++) {
         const weft_bytes *b = NULL;
-        assert_int_equal(weft_future_result_bytes(fs[i], 20, &b), WEFT_OK);
+        assert_int_equal(weft_future_result_bytes_timeout(fs[i], 20, &b), WEFT_OK);
         assert_int_equal(b->size, SIZE);
         const unsigned char *out = b->data;
         assert_int_equal(out[0], data[i + SIZE - 1]);

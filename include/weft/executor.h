@@ -20,6 +20,22 @@
  * (max_pending) with submit blocking, timing out or failing fast; the pool
  * reports statistics and can be resized while it runs.
  *
+ * Helping covers every wait on futures of the caller's own pool:
+ * weft_future_result and _exception (and their _timeout forms), weft_wait
+ * with any return_when, the as_completed iterator and weft_map_next.
+ *
+ * Results.  The executor never frees what a task returns: whoever takes it
+ * from the future owns it (weft/future.h, "Who owns a result").  Results
+ * nobody takes are not freed: tasks submitted with a NULL future (fire and
+ * forget), futures released unread, and the calls of a map iterator freed
+ * early that were already running.  Cancelled tasks never ran and have no
+ * result.  To free such results, add a done-callback to the future, which
+ * runs whether or not anyone reads it, or return memory the program keeps
+ * track of itself.
+ *
+ * Out-parameters are NULL on every status but WEFT_OK, and iterators end
+ * with WEFT_ESTOP (weft/future.h; docs/python.md, "Conventions").
+ *
  * At normal process exit, executors still running are shut down without
  * cancelling: queued tasks complete, then the workers end (as Python's
  * interpreter exit does).
@@ -52,7 +68,8 @@ typedef struct weft_thread_pool_options {
 
 /* Create a thread pool.  Workers start on demand, up to max_workers.
  * WEFT_OK; WEFT_EINVAL (NULL executor, max_workers or max_pending < 0:
- * Python's ValueError "max_workers must be greater than 0"); WEFT_ENOMEM.
+ * Python's ValueError "max_workers must be greater than 0"); WEFT_ENOMEM;
+ * *executor is NULL on every status but WEFT_OK.
  * Python: ThreadPoolExecutor(max_workers, thread_name_prefix, initializer,
  * initargs). */
 int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_options *options);
@@ -78,13 +95,15 @@ int weft_thread_pool_set_idle_keep(double seconds);
 /* The number of OS threads parked now, waiting to serve as pool workers. */
 size_t weft_thread_pool_idle_threads(void);
 
-/* Schedule fn(arg).  *future (may be NULL when the result is not wanted)
- * receives a new reference.  When max_pending tasks already wait, submit
- * waits for room.  WEFT_OK; WEFT_ESHUTDOWN after shutdown (Python's
- * RuntimeError "cannot schedule new futures after shutdown"); WEFT_EBROKEN
- * once an initializer failed (BrokenThreadPool); WEFT_EINVAL for NULL
- * executor or fn; WEFT_ENOMEM; WEFT_EAGAIN if no worker could be started
- * and none runs.  Python: executor.submit(fn, arg). */
+/* Schedule fn(arg).  *future (future may be NULL when the result is not
+ * wanted) receives a new reference on WEFT_OK, and is NULL on every other
+ * status: nothing was scheduled then, and there is nothing to release.
+ * When max_pending tasks already wait, submit waits for room.  WEFT_OK;
+ * WEFT_ESHUTDOWN after shutdown (Python's RuntimeError "cannot schedule new
+ * futures after shutdown"); WEFT_EBROKEN once an initializer failed
+ * (BrokenThreadPool); WEFT_EINVAL for NULL executor or fn; WEFT_ENOMEM;
+ * WEFT_EAGAIN if no worker could be started and none runs.
+ * Python: executor.submit(fn, arg). */
 int weft_executor_submit(weft_executor *executor, weft_task_fn fn, void *arg,
                          weft_future **future);
 
@@ -137,7 +156,8 @@ typedef struct weft_map_options {
  * (seconds; WEFT_FOREVER for none) counts from this call for the whole
  * iteration.  WEFT_OK and *it set; WEFT_ESHUTDOWN / WEFT_EBROKEN as for
  * submit (nothing is left running); WEFT_EINVAL (NULL arguments, NaN,
- * negative chunksize or buffersize); WEFT_ENOMEM.
+ * negative chunksize or buffersize); WEFT_ENOMEM; *it is NULL on every
+ * status but WEFT_OK.
  * Python: executor.map(fn, iterable, timeout, chunksize, buffersize). */
 int weft_executor_map(weft_executor *executor, weft_task_fn fn, void *const *args, size_t n,
                       double timeout, const weft_map_options *options, weft_map **it);
@@ -147,12 +167,19 @@ int weft_executor_map_source(weft_executor *executor, weft_task_fn fn, weft_map_
                              void *ctx, double timeout, const weft_map_options *options,
                              weft_map **it);
 
-/* The next result, in input order.  WEFT_OK and *result set; WEFT_EFAILED
- * when that call failed (see weft_map_error_code/_message; iteration goes
- * on, as in Python 3.15); WEFT_ECANCELLED when it was cancelled;
+/* The next result, in input order.  WEFT_OK: *result is that call's
+ * result (yours to free if it is memory); WEFT_EFAILED when that call
+ * failed (see weft_map_error_code/_message; iteration goes on, as in
+ * Python 3.15); WEFT_ECANCELLED when it was cancelled (iteration goes on);
  * WEFT_ETIMEDOUT when the map's timeout passed (the remaining calls are
  * cancelled and the iteration is over); WEFT_ESTOP when there are no more
- * results; WEFT_EINVAL for NULL. */
+ * results (StopIteration), and again on every later call; WEFT_ESHUTDOWN /
+ * WEFT_EBROKEN when a buffered map could not submit its next call (the
+ * iteration is over); WEFT_EINVAL for NULL.  On every status but WEFT_OK,
+ * *result is NULL.  Loop with
+ * `while ((rc = weft_map_next(it, &r)) != WEFT_ESTOP) { if (rc == WEFT_OK) ... }`
+ * to see every element, or `while (weft_map_next(it, &r) == WEFT_OK)` to
+ * stop at the first one that did not succeed. */
 int weft_map_next(weft_map *it, void **result);
 
 /* The error of the element weft_map_next last reported as WEFT_EFAILED. */
@@ -160,7 +187,8 @@ int weft_map_error_code(const weft_map *it);
 const char *weft_map_error_message(const weft_map *it);
 
 /* Free the iterator; calls not started yet are cancelled (Python: closing
- * the result generator). */
+ * the result generator).  Calls already running finish, and their results
+ * are dropped unread (not freed: see "Results" above). */
 void weft_map_free(weft_map *it);
 
 /* A snapshot of what the executor is doing (beyond Python). */
@@ -178,8 +206,9 @@ typedef struct weft_executor_stats {
 /* WEFT_OK or WEFT_EINVAL (NULL arguments). */
 int weft_executor_stats_get(weft_executor *executor, weft_executor_stats *stats);
 
-/* Change max_workers while the pool runs: growing lets more workers start
- * as work arrives; shrinking makes surplus workers exit, idle ones at once
+/* Change max_workers while the pool runs: growing starts workers at once
+ * for the tasks already queued (up to the new limit) and lets more start as
+ * work arrives; shrinking makes surplus workers exit, idle ones at once
  * and busy ones when their current task ends.
  * WEFT_OK; WEFT_EINVAL (NULL, max_workers < 1); WEFT_ESHUTDOWN.
  * Beyond Python. */

@@ -22,6 +22,31 @@
  * call owns one reference, weft_future_ref adds one, weft_future_release
  * drops one.  The executor and pending callbacks hold their own.
  *
+ * Who owns a result.  weft never frees the `void *` a task returns (or
+ * set_result was given): the future only carries it, and its last release
+ * does not free it.  Whoever takes it from result() owns it and frees it,
+ * once: when several threads read the same future, agree which one does.
+ * So a task returning malloc'd memory leaks it when nobody takes it: a
+ * future released unread, the results of a map iterator freed early (its
+ * calls already running still finish, and their results are dropped with
+ * their futures), a task that finished after a map's timeout.  A cancelled
+ * task never ran and returned nothing.  If such results need freeing, do
+ * it in a done-callback (it runs for every future that completes, read or
+ * not) or have the task store its result somewhere the program owns.
+ * Error messages (weft_fail's, set_exception's) are the future's: valid
+ * while a reference is held, freed with it; never free them.  A process
+ * pool's bytes results are the future's too (weft/process.h).
+ *
+ * Out-parameters.  A call that hands something back through a pointer
+ * (result, exception, weft_wait's done[], as_completed's next, map's next,
+ * submit's future) sets it on WEFT_OK; on every other status it sets it to
+ * NULL, 0 or false (when the pointer itself is not NULL), so a loop never
+ * sees an earlier call's value again.
+ *
+ * Iterators (as_completed here, map in weft/executor.h) end with
+ * WEFT_ESTOP, Python's StopIteration, and a NULL out-pointer; they keep
+ * returning WEFT_ESTOP after that (docs/python.md, "Conventions").
+ *
  * States, as in Python: PENDING -> RUNNING -> FINISHED, or PENDING ->
  * CANCELLED -> CANCELLED_AND_NOTIFIED (once whoever would have run it has
  * seen the cancellation; only then does weft_wait count it as done).
@@ -54,7 +79,7 @@ typedef void *(*weft_task_fn)(void *arg);
 typedef void (*weft_future_callback)(weft_future *future, void *arg);
 
 /* Make a pending future (a promise).  WEFT_OK, WEFT_EINVAL (NULL) or
- * WEFT_ENOMEM.  Python: Future(). */
+ * WEFT_ENOMEM (*future NULL then).  Python: Future(). */
 int weft_future_new(weft_future **future);
 
 /* Add a reference; returns `future`.  Drop one; the last frees it. */
@@ -74,22 +99,31 @@ bool weft_future_running(weft_future *future);
 bool weft_future_done(weft_future *future);
 weft_future_state weft_future_get_state(weft_future *future);
 
-/* Wait for the outcome.  WEFT_OK and *result (may be NULL) set; WEFT_EFAILED
- * when the task failed (the error is in weft_future_error_code/_message:
- * Python re-raises it); WEFT_ECANCELLED (CancelledError); WEFT_EINVAL for
- * NULL.  Python: f.result(). */
+/* Wait (forever) for the outcome.  WEFT_OK: *result is the task's result
+ * (may be NULL; you own it if it is memory: see "Who owns a result");
+ * WEFT_EFAILED when the task failed (the error is in
+ * weft_future_error_code/_message: Python re-raises it); WEFT_ECANCELLED
+ * (CancelledError); WEFT_EINVAL for a NULL future.  On every status but
+ * WEFT_OK, *result is NULL.  result may be NULL.  A task waiting on a
+ * future of its own pool runs queued tasks of that pool meanwhile
+ * (weft/executor.h).  Python: f.result(). */
 int weft_future_result(weft_future *future, void **result);
 
 /* As result, waiting at most `timeout` seconds (0 or negative: only look):
  * WEFT_ETIMEDOUT if not done by then (TimeoutError); WEFT_EINVAL also for
- * NaN or a finite timeout above WEFT_TIMEOUT_MAX.
+ * NaN or a finite timeout above WEFT_TIMEOUT_MAX.  *result as for result.
  * Python: f.result(timeout). */
 int weft_future_result_timeout(weft_future *future, double timeout, void **result);
 
-/* Wait, then report the error: WEFT_OK with *code = 0 when the future
- * succeeded, or its error code (and *message, which may be NULL) when it
- * failed; WEFT_ECANCELLED; WEFT_ETIMEDOUT; WEFT_EINVAL.  code and message
- * may be NULL.  Python: f.exception(timeout). */
+/* Wait (forever / at most `timeout` seconds), then report the error.
+ * WEFT_OK: *code is 0 and *message NULL when the future succeeded (Python's
+ * None), or its error code and message (NULL if it has none; the future's,
+ * valid while you hold a reference) when it failed.  WEFT_ECANCELLED
+ * (CancelledError); WEFT_ETIMEDOUT; WEFT_EINVAL (NULL future, NaN or too
+ * large a timeout).  On every status but WEFT_OK, *code is 0 and *message
+ * NULL.  code and message may be NULL.
+ * Python: f.exception(), f.exception(timeout). */
+int weft_future_exception(weft_future *future, int *code, const char **message);
 int weft_future_exception_timeout(weft_future *future, double timeout, int *code,
                                   const char **message);
 
@@ -107,8 +141,9 @@ int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, 
 /* Complete a pending or running future with a result / an error (code must
  * be nonzero; the message is formatted like printf and may be NULL).
  * WEFT_OK; WEFT_ESTATE when already finished or cancelled (Python's
- * InvalidStateError); WEFT_EINVAL.  Python: f.set_result(r),
- * f.set_exception(e). */
+ * InvalidStateError: the result stays yours then); WEFT_EINVAL.  The
+ * future never frees the result (see "Who owns a result").
+ * Python: f.set_result(r), f.set_exception(e). */
 int weft_future_set_result(weft_future *future, void *result);
 int weft_future_set_exception(weft_future *future, int code, const char *format, ...)
 #if defined(__GNUC__) || defined(__clang__)
@@ -132,8 +167,9 @@ int weft_future_repr(weft_future *future, char *buf, size_t size);
 
 /* Record an error for the running task and return the value that marks it
  * failed: `return weft_fail(WEFT_EINVAL, "bad row %d", row);`.  The task's
- * future then fails with that code and message.  Outside a task it only
- * returns the marker.  Python: raising an exception in the task. */
+ * future then fails with that code and message; weft copies the message,
+ * and the copy belongs to the future (freed with it).  Outside a task it
+ * only returns the marker.  Python: raising an exception in the task. */
 void *weft_fail(int code, const char *format, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 2, 3)))
@@ -172,33 +208,43 @@ typedef enum weft_return_when {
 } weft_return_when;
 
 /* Wait until the condition holds for futures[0..n-1] (the same future may
- * appear more than once).  done[i] (done may be NULL) says whether
- * futures[i] is done: finished or CANCELLED_AND_NOTIFIED (a bare CANCELLED
- * future is not, as in Python).  FIRST_EXCEPTION returns when any finished
- * with an error, else behaves as ALL_COMPLETED.  WEFT_OK when the condition
- * holds; WEFT_ETIMEDOUT when the timeout passed first (Python returns the
- * sets all the same; so does done[]); WEFT_EINVAL for NULL futures with
- * n > 0, a NULL entry, NaN, or an unknown return_when when it would have to
- * wait; WEFT_ENOMEM.  Python: concurrent.futures.wait(fs, timeout,
- * return_when). */
+ * appear more than once), at most `timeout` seconds (WEFT_FOREVER: no
+ * limit; 0 or negative: only look).  done[i] (done may be NULL) says
+ * whether futures[i] is done: finished or CANCELLED_AND_NOTIFIED (a bare
+ * CANCELLED future is not, as in Python).  FIRST_EXCEPTION returns when any
+ * finished with an error, else behaves as ALL_COMPLETED.  WEFT_OK when the
+ * condition holds; WEFT_ETIMEDOUT when the timeout passed first (Python
+ * returns the sets all the same; so does done[]); WEFT_ECANCELLED in a
+ * cancellable task that was cancelled (done[] filled as well); WEFT_EINVAL
+ * for NULL futures with n > 0, a NULL entry, NaN, or an unknown return_when
+ * when it would have to wait; WEFT_ENOMEM.  On WEFT_EINVAL and WEFT_ENOMEM
+ * every done[i] is false.  A task waiting on futures of its own pool runs
+ * queued tasks of that pool meanwhile (weft/executor.h).
+ * Python: concurrent.futures.wait(fs, timeout, return_when). */
 int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return_when when,
               bool *done);
 
 /* as_completed: an iterator that yields each distinct future once, as it
- * completes (those already done first).  The timeout counts from _new. */
+ * completes (those already done first).  The timeout counts from _new.  A
+ * task iterating over futures of its own pool runs queued tasks of that
+ * pool while it waits (weft/executor.h). */
 typedef struct weft_as_completed weft_as_completed;
 
-/* WEFT_OK; WEFT_EINVAL (NULL arguments with n > 0, a NULL entry, NaN);
- * WEFT_ENOMEM.  The iterator holds references to the futures it has not
- * yielded yet.  Python: as_completed(fs, timeout). */
+/* WEFT_OK and *it set; WEFT_EINVAL (NULL arguments with n > 0, a NULL
+ * entry, NaN); WEFT_ENOMEM; *it is NULL on every status but WEFT_OK.  The
+ * iterator holds references to the futures it has not yielded yet.
+ * Python: as_completed(fs, timeout). */
 int weft_as_completed_new(weft_as_completed **it, weft_future *const *futures, size_t n,
                           double timeout);
 
-/* Next completed future: WEFT_OK with *future set (a new reference: give it
- * back with weft_future_release), or WEFT_OK with *future NULL once every
- * future was yielded (StopIteration); WEFT_ETIMEDOUT when the timeout passed
- * (Python's TimeoutError "N (of M) futures unfinished": see
- * weft_as_completed_unfinished); WEFT_EINVAL. */
+/* Next completed future.  WEFT_OK: *future is a completed future (a new
+ * reference: give it back with weft_future_release); WEFT_ESTOP once every
+ * future was yielded (StopIteration), and again on every later call;
+ * WEFT_ETIMEDOUT when the timeout passed (Python's TimeoutError "N (of M)
+ * futures unfinished": see weft_as_completed_unfinished); WEFT_ECANCELLED
+ * in a cancellable task that was cancelled; WEFT_EINVAL (NULL arguments).
+ * On every status but WEFT_OK, *future is NULL.  Loop with
+ * `while (weft_as_completed_next(it, &f) == WEFT_OK) { ... }`. */
 int weft_as_completed_next(weft_as_completed *it, weft_future **future);
 
 /* How many futures have not been yielded, and how many there are in all. */

@@ -18,7 +18,7 @@
  *     weft_future *f;
  *     weft_process_pool_submit_bytes(pool, parse, text, len, &f);
  *     const weft_bytes *out;
- *     weft_future_result_bytes(f, WEFT_FOREVER, &out);   // owned by f
+ *     weft_future_result_bytes(f, &out);          // f.result(): owned by f
  *
  * Both fork(): the child is a copy of the parent made by the forking thread
  * alone, running the same program, so a function pointer means the same
@@ -220,11 +220,18 @@ int weft_process_pool_new(weft_executor **executor, const weft_process_pool_opti
 int weft_process_pool_submit_bytes(weft_executor *executor, weft_bytes_fn fn, const void *data,
                                    size_t size, weft_future **future);
 
-/* A bytes future's result: waits like weft_future_result_timeout, then
- * *result is the weft_bytes (owned by the future; NULL for none).  Returns
- * what weft_future_result_timeout returns, or WEFT_EINVAL when the future
- * finished with a result that is not bytes (not from submit_bytes). */
-int weft_future_result_bytes(weft_future *future, double timeout, const weft_bytes **result);
+/* A bytes future's result: waits like weft_future_result (forever) /
+ * weft_future_result_timeout (at most `timeout` seconds), then returns what
+ * that returns, or WEFT_EINVAL when the future finished with a result that
+ * is not bytes (not from submit_bytes).  On WEFT_OK *result is the
+ * weft_bytes, or NULL when the task returned none; on every other status
+ * it is NULL (result may be NULL).  The bytes belong to the future: valid
+ * while you hold a reference to it, freed with its last one; never free
+ * them yourself (copy them with weft_bytes_new to keep them longer).
+ * Python: f.result(), f.result(timeout) of a bytes task. */
+int weft_future_result_bytes(weft_future *future, const weft_bytes **result);
+int weft_future_result_bytes_timeout(weft_future *future, double timeout,
+                                     const weft_bytes **result);
 
 /* Stop the pool now: signal every worker (SIGTERM / SIGKILL), fail running
  * tasks (WEFT_ECANCELLED), cancel pending ones and shut the pool down
