@@ -240,9 +240,9 @@ static bool send_reply(int channel, struct shared_slot *sh, uint32_t kind, int c
 }
 
 /* Run one task; false when the parent is gone, or when the task failed
- * over the worker's memory cap (*over_cap): the worker then exits. */
+ * over the worker's memory cap: the worker then exits. */
 static bool serve_one(const struct ppool *p, int channel, struct shared_slot *sh,
-                      const struct task_msg *m, void *payload, bool *over_cap)
+                      const struct task_msg *m, void *payload)
 {
     void *result;
     if (m->kind == TASK_BYTES) {
@@ -259,8 +259,7 @@ static bool serve_one(const struct ppool *p, int channel, struct shared_slot *sh
         bool ok = send_reply(channel, sh, REPLY_FAILED, code, 0, message,
                              message ? strlen(message) + 1 : 0, false);
         free(message);
-        *over_cap = fails_over_cap(p, code);
-        return ok && !*over_cap;
+        return ok && !fails_over_cap(p, code);
     }
     if (m->kind == TASK_BYTES) {
         weft_bytes *b = result;
@@ -344,12 +343,11 @@ static int worker_body(void *arg, int channel)
         /* Spinning for the next task counts from before the reply is
          * published: else the parent, answering at once, would ring a
          * doorbell the worker never needs. */
-        bool over_cap = false;
-        bool ok = serve_one(p, channel, sh, &m, payload, &over_cap);
+        bool ok = serve_one(p, channel, sh, &m, payload);
         if (owned)
             free(payload);
         if (!ok)
-            return 0; /* over the cap: its memory may be full or leaked */
+            return 0; /* (over the cap: its memory may be full or leaked) */
     }
     return 0; /* max_tasks_per_child reached: the minder starts another */
 }
