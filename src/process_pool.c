@@ -20,6 +20,10 @@
  * (no zombie), fails only the task the child was running, and forks a
  * replacement.  The minder also watches the running task: past the pool's
  * task_timeout, or once its future's cancel was asked, it kills the child.
+ * With max_memory the child caps its own memory (weft_pf_cap_memory): a
+ * task that fails with WEFT_ENOMEM there, or that crashes after an
+ * allocation was refused, is reported as over the cap and its worker is
+ * replaced.
  * Shutting down closes each idle child's socket for writing: the child sees
  * the end of its input and exits; its minder reaps it and leaves.
  */
@@ -104,13 +108,21 @@ struct shared_slot {
     _Atomic uint32_t reply_seq;
     _Atomic uint32_t worker_spinning; /* 1 while the worker spins for a task */
     _Atomic uint32_t parent_spinning; /* threads of the parent taking replies */
+    /* Written by the worker before it dies of its memory cap: the signal
+     * that ends it, or OVER_CAP_EXITED; 0 otherwise (reset before a fork). */
+    _Atomic int32_t over_cap;
+    uint32_t unused;
     struct task_msg task;
     struct reply_msg reply;
     unsigned char task_data[TASK_INLINE];
-    unsigned char reply_data[SHARED_PAGE - TASK_INLINE - 16 - sizeof(struct task_msg) -
+    unsigned char reply_data[SHARED_PAGE - TASK_INLINE - 24 - sizeof(struct task_msg) -
                              sizeof(struct reply_msg)];
 };
 _Static_assert(sizeof(struct shared_slot) == SHARED_PAGE, "one page per worker");
+
+/* shared_slot.over_cap: the worker ran out of its cap in weft's own code
+ * (a large task's payload) and exits. */
+#define OVER_CAP_EXITED (-1)
 
 struct ptask {
     struct ptask *next;
@@ -143,6 +155,7 @@ struct slot {
     struct slot *next_idle;
     struct ptask *task;   /* running task (pool lock) */
     long tasks_done;      /* by the current child */
+    bool over_cap;        /* its child replied over its memory cap: it exits */
     int kill_reason;      /* 0, WEFT_ETIMEDOUT or WEFT_ECANCELLED */
     bool forced;          /* killed by terminate/kill_workers */
 };
@@ -160,6 +173,7 @@ struct ppool {
     bool shutting_down, broken, forced;
     long max_tasks_per_child;
     int64_t task_timeout_ns;
+    size_t max_memory; /* 0: no cap */
     int (*initializer)(void *);
     void *initializer_arg;
     char name[48];
@@ -195,6 +209,15 @@ static bool serving_pool(const struct ppool *p)
 
 static _Atomic unsigned long pool_counter;
 
+/* A capped worker whose task failed with WEFT_ENOMEM ran into its cap (the
+ * cap is what makes malloc return NULL there): the worker and its parent
+ * both apply this rule to the same reply, so the worker exits after it and
+ * the parent gives it no further task. */
+static bool fails_over_cap(const struct ppool *p, int code)
+{
+    return p->max_memory && code == WEFT_ENOMEM;
+}
+
 /* ---- the child's side ------------------------------------------------------ */
 
 /* The worker's reply: through the shared page when it fits, else (and
@@ -216,9 +239,10 @@ static bool send_reply(int channel, struct shared_slot *sh, uint32_t kind, int c
     return send_message(channel, &r, sizeof r, data, size) == WEFT_OK;
 }
 
-/* Run one task; false when the parent is gone. */
-static bool serve_one(int channel, struct shared_slot *sh, const struct task_msg *m,
-                      void *payload)
+/* Run one task; false when the parent is gone, or when the task failed
+ * over the worker's memory cap: the worker then exits. */
+static bool serve_one(const struct ppool *p, int channel, struct shared_slot *sh,
+                      const struct task_msg *m, void *payload)
 {
     void *result;
     if (m->kind == TASK_BYTES) {
@@ -235,7 +259,7 @@ static bool serve_one(int channel, struct shared_slot *sh, const struct task_msg
         bool ok = send_reply(channel, sh, REPLY_FAILED, code, 0, message,
                              message ? strlen(message) + 1 : 0, false);
         free(message);
-        return ok;
+        return ok && !fails_over_cap(p, code);
     }
     if (m->kind == TASK_BYTES) {
         weft_bytes *b = result;
@@ -281,6 +305,8 @@ static bool next_task_in_worker(int channel, struct shared_slot *sh, uint32_t *s
         if (m->size) {
             *payload = malloc((size_t)m->size);
             *owned = true;
+            if (!*payload)
+                atomic_store(&sh->over_cap, OVER_CAP_EXITED); /* read only under a cap */
             if (!*payload || weft_pf_recv_all(channel, *payload, (size_t)m->size) != WEFT_OK)
                 return false;
         }
@@ -297,6 +323,12 @@ static int worker_body(void *arg, int channel)
     /* A crash must end the worker, whatever handler the parent installed
      * (a crash reporter, a test framework): its minder reports it. */
     weft_pf_default_fatal_signals();
+    /* The cap counts what the initializer maps too.  A worker that cannot
+     * set it breaks the pool, as a failing initializer does. */
+    if (p->max_memory && weft_pf_cap_memory(p->max_memory, &sh->over_cap) != WEFT_OK) {
+        send_reply(channel, sh, REPLY_INIT_FAILED, WEFT_EBROKEN, 0, NULL, 0, false);
+        return 1;
+    }
     if (p->initializer && p->initializer(p->initializer_arg) != 0) {
         send_reply(channel, sh, REPLY_INIT_FAILED, WEFT_EBROKEN, 0, NULL, 0, false);
         return 1;
@@ -311,11 +343,11 @@ static int worker_body(void *arg, int channel)
         /* Spinning for the next task counts from before the reply is
          * published: else the parent, answering at once, would ring a
          * doorbell the worker never needs. */
-        bool ok = serve_one(channel, sh, &m, payload);
+        bool ok = serve_one(p, channel, sh, &m, payload);
         if (owned)
             free(payload);
         if (!ok)
-            return 0;
+            return 0; /* (over the cap: its memory may be full or leaked) */
     }
     return 0; /* max_tasks_per_child reached: the minder starts another */
 }
@@ -471,6 +503,8 @@ static int fork_worker(struct slot *s)
     s->tasks_done = 0;
     s->kill_reason = 0;
     s->stopping = false;
+    s->over_cap = false;
+    atomic_store(&s->shared->over_cap, 0); /* the old child is reaped */
     /* The child counts tasks from here: read before the fork, as a task
      * given right after it may bump the count before the child runs. */
     s->first_task_seq = atomic_load(&s->shared->task_seq);
@@ -515,6 +549,12 @@ static struct ptask *child_ended(struct slot *s, int *error, char *why, size_t w
     } else if (s->kill_reason == WEFT_ECANCELLED) {
         *error = WEFT_ECANCELLED;
         snprintf(why, why_size, "cancelled while running: worker %ld was killed", s->child.pid);
+    } else if (p->max_memory && atomic_load(&s->shared->over_cap)) {
+        *error = WEFT_ENOMEM;
+        snprintf(why, why_size,
+                 "the worker process %ld running this task exceeded its memory cap of %zu "
+                 "bytes: an allocation was refused, then it %s",
+                 s->child.pid, p->max_memory, how);
     } else {
         *error = WEFT_EBROKEN;
         snprintf(why, why_size, "the worker process %ld running this task %s", s->child.pid, how);
@@ -554,6 +594,14 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
     }
     if (r->size && !data) {
         weft_future_set_exception(t->future, WEFT_ENOMEM, "no memory for the task's result");
+    } else if (r->kind == REPLY_FAILED && fails_over_cap(p, r->code)) {
+        s->over_cap = true; /* the worker exits after this reply */
+        weft_future_set_exception(
+            t->future, WEFT_ENOMEM,
+            "the worker process %ld running this task exceeded its memory cap of %zu bytes: %s",
+            s->child.pid, p->max_memory,
+            data && data->size ? (const char *)data->data : "an allocation failed");
+        weft_bytes_free(data);
     } else if (r->kind == REPLY_FAILED) {
         weft_future_set_exception(t->future, r->code ? r->code : WEFT_EFAILED, "%s",
                                   data && data->size ? (const char *)data->data : "task failed");
@@ -628,7 +676,8 @@ static bool take_shared_reply(struct slot *s, bool wait)
 static void next_task(struct slot *s)
 {
     struct ppool *p = s->pool;
-    bool retiring = p->max_tasks_per_child && s->tasks_done >= p->max_tasks_per_child;
+    bool retiring =
+        s->over_cap || (p->max_tasks_per_child && s->tasks_done >= p->max_tasks_per_child);
     for (;;) {
         weft_lock_take(&p->lock);
         struct ptask *t = NULL;
@@ -713,7 +762,7 @@ static bool handle_child_end(struct slot *s)
         weft_lock_take(&s->own);
     }
     int error = 0;
-    char why[200];
+    char why[320];
     struct ptask *lost = child_ended(s, &error, why, sizeof why);
     atomic_store(&s->replies_taken, atomic_load(&sh->reply_seq)); /* nothing stale */
     bool replaced = replace_child(s);
@@ -985,13 +1034,21 @@ static int start_workers(struct ppool *p)
     return WEFT_OK;
 }
 
+/* 0 (no cap), or a cap this build can set that is not absurdly small or
+ * a negative number converted. */
+static bool valid_max_memory(size_t bytes)
+{
+    return !bytes || (bytes >= WEFT_PROCESS_POOL_MIN_MEMORY && bytes <= SIZE_MAX / 2 &&
+                      weft_pf_memory_cap_supported());
+}
+
 int weft_process_pool_new(weft_executor **executor, const weft_process_pool_options *options)
 {
     static const weft_process_pool_options defaults;
     if (!options)
         options = &defaults;
     if (!executor || options->max_workers < 0 || options->max_tasks_per_child < 0 ||
-        !(options->task_timeout >= 0))
+        !(options->task_timeout >= 0) || !valid_max_memory(options->max_memory))
         return WEFT_EINVAL;
     weft_install_fork_handlers();
     struct ppool *p = calloc(1, sizeof *p);
@@ -1012,6 +1069,7 @@ int weft_process_pool_new(weft_executor **executor, const weft_process_pool_opti
     p->max_tasks_per_child = options->max_tasks_per_child;
     double ns = options->task_timeout * 1e9;
     p->task_timeout_ns = ns >= (double)INT64_MAX ? INT64_MAX : (int64_t)ns;
+    p->max_memory = options->max_memory;
     p->initializer = options->initializer;
     p->initializer_arg = options->initializer_arg;
     snprintf(p->name, sizeof p->name, "ProcessPoolExecutor-%lu",

@@ -811,6 +811,251 @@ static void pool_bad_input(void **state)
     assert_null(weft_bytes_new(NULL, 3));
 }
 
+/* ---- the memory cap (beyond Python) ------------------------------------------ */
+
+/* The cap is refused where the build cannot enforce it (see process.h). */
+#ifdef UNDER_SANITIZER
+#define CAP_SUPPORTED 0
+#else
+#define CAP_SUPPORTED 1
+#endif
+
+#define MIB ((size_t)1 << 20)
+
+/* Fill a 1 MiB block, a page at a time, so that it is really mapped. */
+static void touch_block(void **block)
+{
+    for (size_t i = 0; i < MIB; i += 4096)
+        ((volatile char *)block)[i] = 1;
+}
+
+static void free_blocks(void **list)
+{
+    while (list) {
+        void **next = *list;
+        free(list);
+        list = next;
+    }
+}
+
+/* Allocate and touch `arg` MiB in 1 MiB blocks, checking malloc: on NULL,
+ * give them back and fail with WEFT_ENOMEM.  Returns the MiB count. */
+static void *eats_memory_checked(void *arg)
+{
+    size_t want = (uintptr_t)arg, got = 0;
+    void **list = NULL;
+    for (; got < want; got++) {
+        void **block = malloc(MIB);
+        if (!block)
+            break;
+        touch_block(block);
+        *block = list;
+        list = block;
+    }
+    free_blocks(list);
+    if (got < want)
+        return weft_fail(WEFT_ENOMEM, "malloc returned NULL after %zu MiB", got);
+    return (void *)(uintptr_t)got;
+}
+
+/* The same without looking at malloc's result: past the cap it writes
+ * through NULL. */
+static void *eats_memory_unchecked(void *arg)
+{
+    size_t want = (uintptr_t)arg;
+    void **list = NULL;
+    for (size_t got = 0; got < want; got++) {
+        void **block = malloc(MIB);
+        touch_block(block);
+        *block = list;
+        list = block;
+    }
+    free_blocks(list);
+    return arg;
+}
+
+/* One allocation of `arg` MiB, used unchecked. */
+static void *one_huge_block_unchecked(void *arg)
+{
+    volatile char *p = malloc((uintptr_t)arg * MIB);
+    p[0] = 1;
+    free((void *)p);
+    return arg;
+}
+
+/* A pool whose workers have this cap; NULL where the build refuses it
+ * (asserted: WEFT_EINVAL). */
+static weft_executor *capped_pool(long workers, size_t cap)
+{
+    weft_executor *ex = NULL;
+    weft_process_pool_options o = {.max_workers = workers, .max_memory = cap};
+    int rc = weft_process_pool_new(&ex, &o);
+    if (!CAP_SUPPORTED) {
+        assert_int_equal(rc, WEFT_EINVAL);
+        return NULL;
+    }
+    assert_int_equal(rc, WEFT_OK);
+    return ex;
+}
+
+/* Submit fn(arg); its future must fail with WEFT_ENOMEM saying the cap. */
+static void assert_over_cap(weft_executor *ex, weft_task_fn fn, uintptr_t arg, size_t cap,
+                            const char *also)
+{
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, fn, (void *)arg, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_timeout(f, 60, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_ENOMEM);
+    char says[96];
+    snprintf(says, sizeof says, "exceeded its memory cap of %zu bytes", cap);
+    const char *message = weft_future_error_message(f);
+    if (!strstr(message, says) || !strstr(message, also))
+        fail_msg("unexpected message: %s", message);
+    weft_future_release(f);
+}
+
+/* A task that allocates and touches four times the cap, checking malloc,
+ * fails with WEFT_ENOMEM and the cap in the message; its worker is
+ * replaced and the pool serves tasks under the cap again, the worker's
+ * inherited memory not counted against them. */
+static void pool_memory_cap_fails_the_task(void **state)
+{
+    (void)state;
+    size_t cap = 64 * MIB;
+    weft_executor *ex = capped_pool(1, cap);
+    if (!ex)
+        return;
+    assert_int_equal(result_of(ex, eats_memory_checked, 48), 48); /* under the cap */
+    long before = (long)result_of(ex, my_pid, 0);
+    assert_over_cap(ex, eats_memory_checked, 4 * cap / MIB, cap, "malloc returned NULL after");
+    long after = (long)result_of(ex, my_pid, 0);
+    assert_true(after != before); /* replaced */
+    assert_false(pid_exists(before)); /* and reaped */
+    assert_int_equal(result_of(ex, eats_memory_checked, 48), 48);
+    weft_executor_stats st;
+    weft_executor_stats_get(ex, &st);
+    assert_int_equal(st.workers, 1);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+/* A task that writes through malloc's NULL crashes; its crash is reported
+ * as the cap's, whether it ran out block by block or with one huge
+ * request.  A crash that has nothing to do with memory is still a crash. */
+static void pool_memory_cap_crash_on_null(void **state)
+{
+    (void)state;
+    size_t cap = 32 * MIB;
+    weft_executor *ex = capped_pool(2, cap);
+    if (!ex)
+        return;
+    assert_over_cap(ex, eats_memory_unchecked, 4 * cap / MIB, cap, "signal 11");
+    assert_int_equal(result_of(ex, eats_memory_checked, 16), 16);
+    assert_over_cap(ex, one_huge_block_unchecked, 1024, cap, "signal 11");
+    assert_int_equal(result_of(ex, square, 7), 49);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, segfault, NULL, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_EBROKEN); /* not the cap's */
+    assert_null(strstr(weft_future_error_message(f), "memory cap"));
+    weft_future_release(f);
+    weft_executor_stats st;
+    weft_executor_stats_get(ex, &st);
+    assert_int_equal(st.workers, 2);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+/* A bytes task whose payload does not fit under the worker's cap. */
+static void pool_memory_cap_payload_too_big(void **state)
+{
+    (void)state;
+    size_t cap = 2 * MIB;
+    weft_executor *ex = capped_pool(1, cap);
+    if (!ex)
+        return;
+    size_t n = 8 * MIB;
+    unsigned char *big = calloc(1, n);
+    weft_future *f;
+    assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, big, n, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_bytes(f, 60, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_ENOMEM);
+    assert_non_null(strstr(weft_future_error_message(f), "exceeded its memory cap"));
+    weft_future_release(f);
+    assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, big, 1000, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_bytes(f, 60, NULL), WEFT_OK);
+    weft_future_release(f);
+    free(big);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
+static void pool_memory_cap_bad_options(void **state)
+{
+    (void)state;
+    weft_executor *ex;
+    size_t bad[] = {1, 4096, WEFT_PROCESS_POOL_MIN_MEMORY - 1, (size_t)-1, SIZE_MAX / 2 + 1};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        weft_process_pool_options o = {.max_workers = 1, .max_memory = bad[i]};
+        assert_int_equal(weft_process_pool_new(&ex, &o), WEFT_EINVAL);
+    }
+    ex = capped_pool(1, WEFT_PROCESS_POOL_MIN_MEMORY); /* the smallest works */
+    if (ex) {
+        assert_int_equal(result_of(ex, square, 3), 9);
+        assert_int_equal(weft_executor_free(ex), WEFT_OK);
+    }
+}
+
+#define CAP_STRESS_TASKS 48
+static _Atomic int cap_stress_done[CAP_STRESS_TASKS];
+
+static void count_done(weft_future *f, void *arg)
+{
+    (void)f;
+    atomic_fetch_add(&cap_stress_done[(uintptr_t)arg], 1);
+}
+
+/* Several workers, over-cap tasks (checked and crashing) among good ones
+ * submitted at once: each future completes exactly once, with its own
+ * outcome, and the pool ends at full strength. */
+static void pool_memory_cap_stress(void **state)
+{
+    (void)state;
+    size_t cap = 32 * MIB;
+    weft_executor *ex = capped_pool(3, cap);
+    if (!ex)
+        return;
+    weft_future *fs[CAP_STRESS_TASKS];
+    for (uintptr_t i = 0; i < CAP_STRESS_TASKS; i++) {
+        atomic_store(&cap_stress_done[i], 0);
+        weft_task_fn fn = i % 4 == 0   ? eats_memory_checked
+                          : i % 4 == 1 ? eats_memory_unchecked
+                          : i % 4 == 2 ? eats_memory_checked
+                                       : square;
+        uintptr_t arg = i % 4 < 2 ? 4 * cap / MIB : i % 4 == 2 ? 8 : i;
+        assert_int_equal(weft_executor_submit(ex, fn, (void *)arg, &fs[i]), WEFT_OK);
+        assert_int_equal(weft_future_add_done_callback(fs[i], count_done, (void *)i), WEFT_OK);
+    }
+    assert_int_equal(weft_wait(fs, CAP_STRESS_TASKS, 240, WEFT_ALL_COMPLETED, NULL), WEFT_OK);
+    for (uintptr_t i = 0; i < CAP_STRESS_TASKS; i++) {
+        void *r = NULL;
+        int rc = weft_future_result_timeout(fs[i], 0, &r);
+        if (i % 4 < 2) {
+            assert_int_equal(rc, WEFT_EFAILED);
+            assert_int_equal(weft_future_error_code(fs[i]), WEFT_ENOMEM);
+            assert_non_null(strstr(weft_future_error_message(fs[i]), "memory cap"));
+        } else {
+            assert_int_equal(rc, WEFT_OK);
+            assert_int_equal((uintptr_t)r, i % 4 == 2 ? 8 : i * i);
+        }
+        weft_future_release(fs[i]);
+    }
+    for (int i = 0; i < CAP_STRESS_TASKS; i++)
+        assert_int_equal(atomic_load(&cap_stress_done[i]), 1); /* exactly once */
+    weft_executor_stats st;
+    weft_executor_stats_get(ex, &st);
+    assert_int_equal(st.completed, CAP_STRESS_TASKS);
+    assert_int_equal(st.workers, 3);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
 /* ---- fork safety --------------------------------------------------------------- */
 
 static _Atomic bool busy_stop;
@@ -978,6 +1223,11 @@ int main(void)
         cmocka_unit_test(pool_big_payloads),
         cmocka_unit_test(pool_crash_during_shutdown),
         cmocka_unit_test(pool_bad_input),
+        cmocka_unit_test(pool_memory_cap_fails_the_task),
+        cmocka_unit_test(pool_memory_cap_crash_on_null),
+        cmocka_unit_test(pool_memory_cap_payload_too_big),
+        cmocka_unit_test(pool_memory_cap_bad_options),
+        cmocka_unit_test(pool_memory_cap_stress),
         cmocka_unit_test(pool_fork_while_other_threads_hold_locks),
         cmocka_unit_test(pool_stress_ten_thousand_tasks),
     };

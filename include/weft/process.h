@@ -186,7 +186,14 @@ typedef struct weft_process_pool_options {
     double task_timeout;           /* 0: none; else a task running longer is
                                       killed with its worker: its future
                                       fails with WEFT_ETIMEDOUT (beyond Python) */
+    size_t max_memory;             /* 0: none; else each worker's memory cap
+                                      in bytes, at least
+                                      WEFT_PROCESS_POOL_MIN_MEMORY (beyond
+                                      Python: see below) */
 } weft_process_pool_options;
+
+/* The smallest nonzero max_memory: below it a worker has no room to run. */
+#define WEFT_PROCESS_POOL_MIN_MEMORY ((size_t)1 << 20)
 
 /* Create a process pool and fork its max_workers workers (as Python's fork
  * context does).  Submit work with weft_executor_submit (fn and arg cross
@@ -204,9 +211,32 @@ typedef struct weft_process_pool_options {
  * waits on futures of its own pool cannot be helped (the worker is another
  * process): don't.
  *
+ * Memory cap (beyond Python, which has none): with max_memory, each worker
+ * may map at most that many bytes of private writable memory (heap,
+ * anonymous mappings, the stacks of threads it starts: 8 MiB each by
+ * default) on top of what it inherited at the fork, its initializer's
+ * included; shared mappings, read-only file mappings and the main stack
+ * do not count.  It counts what is allocated, touched or not (malloc(n)
+ * counts n), and memory given back to the system counts no more (glibc
+ * unmaps large blocks at once; a leak stays counted until the worker is
+ * replaced).  Past the cap malloc returns NULL (Linux's RLIMIT_DATA, set
+ * in the worker).  A task that checks for it should fail with WEFT_ENOMEM
+ * (weft_fail(WEFT_ENOMEM, ...)); a task that crashes instead (SIGSEGV,
+ * SIGBUS or SIGABRT with errno ENOMEM, or with less than 1 MiB left under
+ * the cap) is recognised too.  Either way its future fails with WEFT_ENOMEM
+ * and a message saying "the worker process P running this task exceeded
+ * its memory cap of N bytes", its worker is replaced, and the pool carries
+ * on.  (A capped worker's task that fails with WEFT_ENOMEM for another
+ * reason is treated the same.)  Supported on Linux, in builds without
+ * AddressSanitizer, ThreadSanitizer or MemorySanitizer (their shadow
+ * memory and allocators make such a cap meaningless): elsewhere a nonzero
+ * max_memory is WEFT_EINVAL.
+ *
  * WEFT_OK; WEFT_EINVAL (NULL executor, negative max_workers,
- * max_tasks_per_child or task_timeout, NaN timeout); WEFT_EAGAIN (could not
- * fork or start a thread); WEFT_ENOMEM.
+ * max_tasks_per_child or task_timeout, NaN timeout, max_memory below
+ * WEFT_PROCESS_POOL_MIN_MEMORY or above SIZE_MAX / 2 (a negative number
+ * converted), or nonzero where unsupported); WEFT_EAGAIN (could not fork or
+ * start a thread); WEFT_ENOMEM.
  * Python: ProcessPoolExecutor(max_workers, mp_context=fork, initializer,
  * initargs, max_tasks_per_child). */
 int weft_process_pool_new(weft_executor **executor, const weft_process_pool_options *options);

@@ -74,5 +74,26 @@ void weft_pf_signal(long pid, int which);
 /* The name of a signal ("Segmentation fault"). */
 const char *weft_pf_signal_name(int signo);
 
+/* ---- a memory cap for a child (the process pool's max_memory) ---------------- */
+
+/* Whether weft_pf_cap_memory works in this build: on Linux (RLIMIT_DATA
+ * counts every private writable mapping since Linux 4.7, and /proc says how
+ * much is mapped), and not under AddressSanitizer, ThreadSanitizer or
+ * MemorySanitizer, whose shadow memory and own allocators make such a limit
+ * meaningless (their allocators abort instead of returning NULL). */
+bool weft_pf_memory_cap_supported(void);
+
+/* In a child: cap its private writable memory (heap, anonymous mappings,
+ * thread stacks; not shared or read-only mappings, nor the main stack) at
+ * what it has mapped now plus `extra` bytes (RLIMIT_DATA, never raising a
+ * lower limit already set): past it, mapping more fails and malloc returns
+ * NULL with errno ENOMEM.  Also handle SIGSEGV, SIGBUS and SIGABRT (on an
+ * alternate stack): when such a crash follows a refused allocation (errno
+ * ENOMEM at the crash, or less than 1 MiB left under the cap), the handler
+ * stores the signal's number in *noted; either way the crash then goes on
+ * (default action: the child dies by that signal).  WEFT_OK; WEFT_EINVAL
+ * where unsupported; WEFT_ENOMEM (no room for the alternate stack);
+ * WEFT_EAGAIN (the limit could not be set). */
+int weft_pf_cap_memory(size_t extra, _Atomic int32_t *noted);
 
 #endif
