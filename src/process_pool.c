@@ -893,8 +893,10 @@ static int submit_task(struct ppool *p, struct ptask *t, weft_future **out)
     }
     weft_lock_release(&p->lock);
     if (rc != WEFT_OK) {
-        if (out)
+        if (out) {
             weft_future_release(*out);
+            *out = NULL; /* no future on a failed submit */
+        }
         free_task(t);
         return rc;
     }
@@ -1087,6 +1089,8 @@ int weft_process_pool_new(weft_executor **executor, const weft_process_pool_opti
 int weft_process_pool_submit_bytes(weft_executor *executor, weft_bytes_fn fn, const void *data,
                                    size_t size, weft_future **future)
 {
+    if (future)
+        *future = NULL; /* what it holds on every status but WEFT_OK */
     if (!is_process_pool(executor) || !fn || (!data && size))
         return WEFT_EINVAL;
     struct ptask *t;

@@ -537,6 +537,12 @@ static void pool_workers_and_shutdown_leave_no_child(void **state)
     workers_of_pool(ex, 3, pids);
     assert_int_equal(weft_executor_shutdown(ex, true, false), WEFT_OK);
     assert_int_equal(weft_executor_submit(ex, square, (void *)2, NULL), WEFT_ESHUTDOWN);
+    weft_future *f = (weft_future *)&pids; /* any non-NULL value */
+    assert_int_equal(weft_executor_submit(ex, square, (void *)2, &f), WEFT_ESHUTDOWN);
+    assert_null(f); /* no future on a failed submit */
+    f = (weft_future *)&pids;
+    assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, "ab", 2, &f), WEFT_ESHUTDOWN);
+    assert_null(f);
     for (int i = 0; i < 3; i++)
         if (pids[i])
             assert_false(pid_exists(pids[i]));
@@ -976,12 +982,12 @@ static void pool_memory_cap_payload_too_big(void **state)
     unsigned char *big = calloc(1, n);
     weft_future *f;
     assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, big, n, &f), WEFT_OK);
-    assert_int_equal(weft_future_result_bytes(f, 60, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_result_bytes_timeout(f, 60, NULL), WEFT_EFAILED);
     assert_int_equal(weft_future_error_code(f), WEFT_ENOMEM);
     assert_non_null(strstr(weft_future_error_message(f), "exceeded its memory cap"));
     weft_future_release(f);
     assert_int_equal(weft_process_pool_submit_bytes(ex, reverse, big, 1000, &f), WEFT_OK);
-    assert_int_equal(weft_future_result_bytes(f, 60, NULL), WEFT_OK);
+    assert_int_equal(weft_future_result_bytes_timeout(f, 60, NULL), WEFT_OK);
     weft_future_release(f);
     free(big);
     assert_int_equal(weft_executor_free(ex), WEFT_OK);

@@ -246,7 +246,8 @@ int weft_process_pool_new(weft_executor **executor, const weft_process_pool_opti
  * until its last reference is released.  WEFT_OK; WEFT_ESHUTDOWN after
  * shutdown; WEFT_EBROKEN when the pool is broken; WEFT_EINVAL (NULL
  * executor or fn, data NULL with size > 0, not a process pool);
- * WEFT_ENOMEM.  Python: executor.submit(fn, data) with bytes. */
+ * WEFT_ENOMEM.  *future is NULL on every status but WEFT_OK.
+ * Python: executor.submit(fn, data) with bytes. */
 int weft_process_pool_submit_bytes(weft_executor *executor, weft_bytes_fn fn, const void *data,
                                    size_t size, weft_future **future);
 
