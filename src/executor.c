@@ -29,7 +29,7 @@ static void shut_down_live_executors(void)
     for (weft_executor *ex = live; ex; ex = ex->next) {
         if (!atomic_load(&ex->shut_down) && weft_debug_on())
             weft_debug_report("executor '%s' was never shut down", ex->name);
-        ex->ops->shutdown(ex, false, false);
+        ex->ops->shutdown(ex, false, WEFT_NO_DEADLINE, false);
     }
     weft_lock_release(&live_lock);
 }
@@ -116,7 +116,16 @@ int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futur
     if (!executor)
         return WEFT_EINVAL;
     atomic_store(&executor->shut_down, true);
-    return executor->ops->shutdown(executor, wait, cancel_futures);
+    return executor->ops->shutdown(executor, wait, WEFT_NO_DEADLINE, cancel_futures);
+}
+
+int weft_executor_shutdown_timeout(weft_executor *executor, double timeout, bool cancel_futures)
+{
+    int64_t deadline;
+    if (!executor || weft_deadline_after(timeout < 0 ? 0 : timeout, &deadline) != WEFT_OK)
+        return WEFT_EINVAL;
+    atomic_store(&executor->shut_down, true);
+    return executor->ops->shutdown(executor, true, deadline, cancel_futures);
 }
 
 int weft_executor_free(weft_executor *executor)
@@ -125,7 +134,7 @@ int weft_executor_free(weft_executor *executor)
         return WEFT_EINVAL;
     if (executor->ops->is_worker(executor))
         return WEFT_ESTATE;
-    executor->ops->shutdown(executor, true, false);
+    executor->ops->shutdown(executor, true, WEFT_NO_DEADLINE, false);
     weft_executor_unregister(executor);
     executor->ops->destroy(executor);
     return WEFT_OK;

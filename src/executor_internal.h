@@ -13,7 +13,9 @@ struct weft_executor_ops {
     /* Queue fn(arg); wait for room until `deadline` (a weft deadline). */
     int (*submit)(weft_executor *ex, weft_task_fn fn, void *arg, int64_t deadline,
                   weft_future **future);
-    int (*shutdown)(weft_executor *ex, bool wait, bool cancel_futures);
+    /* Stop taking work; with wait, wait for the workers to end, giving up
+     * with WEFT_ETIMEDOUT at `deadline` (WEFT_NO_DEADLINE: never). */
+    int (*shutdown)(weft_executor *ex, bool wait, int64_t deadline, bool cancel_futures);
     /* True when the calling thread is one of the executor's workers. */
     bool (*is_worker)(weft_executor *ex);
     /* Free everything; called after a waiting shutdown. */

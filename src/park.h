@@ -11,6 +11,7 @@
 
 #include "platform/platform.h"
 
+#include <math.h>
 #include <stdbool.h>
 
 #define WEFT_NO_DEADLINE WEFT_PF_NO_DEADLINE
@@ -195,5 +196,15 @@ static inline int64_t weft_now_ns(void) { return weft_pf_now_ns(); }
  * caller applies its own Python rule for negatives before calling.
  * Returns WEFT_EINVAL for NaN or a finite timeout above WEFT_TIMEOUT_MAX. */
 int weft_deadline_after(double timeout, int64_t *deadline);
+
+/* The other way: the seconds left before a deadline, for the calls that take
+ * a timeout (+inf for WEFT_NO_DEADLINE, 0 once it has passed). */
+static inline double weft_seconds_until(int64_t deadline)
+{
+    if (deadline == WEFT_NO_DEADLINE)
+        return HUGE_VAL;
+    int64_t left = deadline - weft_now_ns();
+    return left > 0 ? (double)left / 1e9 : 0;
+}
 
 #endif

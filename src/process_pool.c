@@ -916,11 +916,17 @@ static int ppool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t d
     return rc == WEFT_OK ? submit_task(pool_of(ex), t, future) : rc;
 }
 
-static void join_minders(struct ppool *p)
+/* Join every minder (each ends once its worker is reaped), or give up at
+ * the deadline. */
+static int join_minders(struct ppool *p, int64_t deadline)
 {
-    for (size_t i = 0; i < p->nslots; i++)
-        if (p->slots[i].minder && p->slots[i].minder != weft_current_thread())
-            weft_thread_join(p->slots[i].minder, NULL);
+    for (size_t i = 0; i < p->nslots; i++) {
+        weft_thread *m = p->slots[i].minder;
+        if (m && m != weft_current_thread() &&
+            weft_thread_join_timeout(m, weft_seconds_until(deadline), NULL) != WEFT_OK)
+            return WEFT_ETIMEDOUT;
+    }
+    return WEFT_OK;
 }
 
 /* Cancel every queued task's future and take them out (lock held): the
@@ -932,7 +938,7 @@ static struct ptask *cancel_queued_locked(struct ppool *p)
     return detach_all_locked(p);
 }
 
-static int ppool_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
+static int ppool_shutdown(weft_executor *ex, bool wait, int64_t deadline, bool cancel_futures)
 {
     struct ppool *p = pool_of(ex);
     weft_lock_take(&p->lock);
@@ -944,9 +950,7 @@ static int ppool_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
     finish_detached(queued, WEFT_ECANCELLED, "cancelled at shutdown");
     /* From a done-callback on a thread taking this pool's replies, waiting
      * could wait for that very thread (or a lock it holds): do not. */
-    if (wait && !serving_pool(p))
-        join_minders(p);
-    return WEFT_OK;
+    return wait && !serving_pool(p) ? join_minders(p, deadline) : WEFT_OK;
 }
 
 /* Its workers are other processes; what may not free the pool is a
@@ -956,7 +960,7 @@ static bool ppool_is_worker(weft_executor *ex) { return serving_pool(pool_of(ex)
 static void ppool_destroy(weft_executor *ex)
 {
     struct ppool *p = pool_of(ex);
-    join_minders(p);
+    join_minders(p, WEFT_NO_DEADLINE);
     while (atomic_load(&p->pollers)) /* a waiter still polling, its future done */
         weft_pf_yield();
     for (size_t i = 0; i < p->nslots; i++)

@@ -344,7 +344,8 @@ static void cancel_queued(struct pool *p)
 static bool pool_is_worker(weft_executor *ex) { return my_pool == pool_of(ex); }
 
 /* Join every worker started so far but the calling thread. */
-static void join_workers(struct pool *p)
+/* Join every worker but the caller's own, or give up at the deadline. */
+static int join_workers(struct pool *p, int64_t deadline)
 {
     size_t joined = 0;
     for (;;) {
@@ -352,29 +353,28 @@ static void join_workers(struct pool *p)
         weft_thread *t = joined < p->started ? p->workers[joined]->thread : NULL;
         weft_lock_release(&p->lock);
         if (!t)
-            return;
-        if (t != weft_current_thread())
-            weft_thread_join(t, NULL);
+            return WEFT_OK;
+        if (t != weft_current_thread() &&
+            weft_thread_join_timeout(t, weft_seconds_until(deadline), NULL) != WEFT_OK)
+            return WEFT_ETIMEDOUT;
         joined++;
     }
 }
 
-static int pool_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
+static int pool_shutdown(weft_executor *ex, bool wait, int64_t deadline, bool cancel_futures)
 {
     struct pool *p = pool_of(ex);
     atomic_store(&p->shut_down, true);
     weft_work_list_close(&p->work); /* workers drain it, then leave */
     if (cancel_futures)
         cancel_queued(p);
-    if (wait)
-        join_workers(p);
-    return WEFT_OK;
+    return wait ? join_workers(p, deadline) : WEFT_OK;
 }
 
 static void pool_destroy(weft_executor *ex)
 {
     struct pool *p = pool_of(ex);
-    join_workers(p);
+    join_workers(p, WEFT_NO_DEADLINE);
     for (size_t i = 0; i < p->started; i++) {
         weft_thread_free(p->workers[i]->thread);
         free(p->workers[i]);

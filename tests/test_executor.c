@@ -216,6 +216,51 @@ static void pool_shutdown_cancel_futures(void **state)
     weft_executor_free(ex);
 }
 
+/* Beyond Python: shutdown that gives up waiting after a timeout, and
+ * holds anyway. */
+static void pool_shutdown_timeout(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(2, NULL);
+    weft_event_clear(&gate);
+    weft_future *busy, *queued[3];
+    assert_int_equal(weft_executor_submit(ex, wait_for_gate, NULL, &busy), WEFT_OK);
+    assert_eventually(weft_future_running(busy), 10);
+    assert_int_equal(weft_executor_shutdown_timeout(NULL, 1, false), WEFT_EINVAL);
+    assert_int_equal(weft_executor_shutdown_timeout(ex, NAN, false), WEFT_EINVAL);
+    double t0 = weft_monotonic();
+    assert_int_equal(weft_executor_shutdown_timeout(ex, 0.1, false), WEFT_ETIMEDOUT);
+    double waited = weft_monotonic() - t0;
+    assert_true(waited >= 0.1 && waited < 5);
+    assert_false(weft_future_done(busy));
+    weft_future *f = (weft_future *)1;
+    assert_int_equal(weft_executor_submit(ex, identity, NULL, &f), WEFT_ESHUTDOWN);
+    assert_null(f);
+    assert_int_equal(weft_executor_shutdown_timeout(ex, -1, false), WEFT_ETIMEDOUT);
+    weft_event_set(&gate);
+    assert_int_equal(weft_executor_shutdown_timeout(ex, 30, false), WEFT_OK);
+    assert_true(weft_future_done(busy));
+    weft_future_release(busy);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+
+    /* with cancel_futures, what has not started is cancelled at once */
+    ex = pool_with(1, NULL);
+    weft_event_clear(&gate);
+    assert_int_equal(weft_executor_submit(ex, wait_for_gate, NULL, &busy), WEFT_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(weft_executor_submit(ex, identity, NULL, &queued[i]), WEFT_OK);
+    assert_eventually(weft_future_running(busy), 10);
+    assert_int_equal(weft_executor_shutdown_timeout(ex, 0.05, true), WEFT_ETIMEDOUT);
+    for (int i = 0; i < 3; i++) {
+        assert_true(weft_future_cancelled(queued[i]));
+        weft_future_release(queued[i]);
+    }
+    weft_event_set(&gate);
+    assert_int_equal(weft_executor_shutdown_timeout(ex, 30, false), WEFT_OK);
+    weft_future_release(busy);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
 /* ThreadPool 12 [cf.test_shutdown.ExecutorShutdownTest.test_hang_gh94440] */
 static void pool_shutdown_after_cancel_returns(void **state)
 {
@@ -1434,6 +1479,7 @@ int main(void)
         cmocka_unit_test(pool_shutdown_completes_queued_work),
         cmocka_unit_test(pool_shutdown_cancel_futures),
         cmocka_unit_test(pool_shutdown_after_cancel_returns),
+        cmocka_unit_test(pool_shutdown_timeout),
         cmocka_unit_test(pool_work_completes_at_process_exit),
         cmocka_unit_test(pool_shutdown_without_wait_still_finishes),
         cmocka_unit_test(pool_thread_names),

@@ -354,6 +354,26 @@ static void *nap_then_square(void *arg)
     return square(arg);
 }
 
+/* Beyond Python: a shutdown that stops waiting at its timeout, and holds. */
+static void pool_shutdown_timeout(void **state)
+{
+    (void)state;
+    weft_executor *ex = process_pool(1, 0);
+    weft_future *slow;
+    assert_int_equal(weft_executor_submit(ex, nap_then_square, (void *)50, &slow), WEFT_OK);
+    double t0 = weft_monotonic();
+    assert_int_equal(weft_executor_shutdown_timeout(ex, 0.05, false), WEFT_ETIMEDOUT);
+    double waited = weft_monotonic() - t0;
+    assert_true(waited >= 0.05 && waited < 5);
+    assert_int_equal(weft_executor_submit(ex, square, (void *)2, NULL), WEFT_ESHUTDOWN);
+    assert_int_equal(weft_executor_shutdown_timeout(ex, 60, false), WEFT_OK);
+    void *r;
+    assert_int_equal(weft_future_result_timeout(slow, 0, &r), WEFT_OK);
+    assert_int_equal((uintptr_t)r, 2500);
+    weft_future_release(slow);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
 /* wait and as_completed take process-pool futures like any others. */
 static void pool_futures_with_wait_and_as_completed(void **state)
 {
@@ -1214,6 +1234,7 @@ int main(void)
         cmocka_unit_test(process_children_at_exit),
         cmocka_unit_test(pool_submit_map_and_bytes),
         cmocka_unit_test(pool_futures_with_wait_and_as_completed),
+        cmocka_unit_test(pool_shutdown_timeout),
         cmocka_unit_test(pool_crash_fails_only_its_task),
         cmocka_unit_test(pool_task_timeout_kills_the_worker),
         cmocka_unit_test(pool_cancel_running_kills_the_worker),

@@ -122,6 +122,17 @@ int weft_executor_submit_timeout(weft_executor *executor, weft_task_fn fn, void 
  * Python: executor.shutdown(wait, cancel_futures=...). */
 int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futures);
 
+/* Shut down, and wait at most `timeout` seconds for the tasks to finish and
+ * the workers to exit (beyond Python, whose shutdown(wait=True) cannot time
+ * out).  The shutdown holds either way: WEFT_OK when everything finished in
+ * time; WEFT_ETIMEDOUT when some task still runs (a later
+ * weft_executor_shutdown, _shutdown_timeout or weft_executor_free waits for
+ * it); WEFT_EINVAL for NULL, NaN or a finite timeout above
+ * WEFT_TIMEOUT_MAX (a negative timeout is 0: look once).  From one of the
+ * pool's own tasks or threads it skips them, as weft_executor_shutdown
+ * does. */
+int weft_executor_shutdown_timeout(weft_executor *executor, double timeout, bool cancel_futures);
+
 /* Shut down with wait, then free the executor.  WEFT_OK; WEFT_ESTATE when
  * called from one of its own tasks, or from a done-callback running on one
  * of its threads (a thread pool's worker, a process pool's minder or a
