@@ -89,7 +89,21 @@ static void unlink_locked(weft_thread *t)
     registry_count--;
 }
 
-static const char *current_name(void) { return current ? current->name : NULL; }
+static _Thread_local bool known_not_main;
+
+/* Debug mode's namer: the main thread is "MainThread" even before it asked
+ * for weft_current_thread.  Installed only once main_thread is set up, so
+ * it may point `current` at it; takes no lock. */
+static const char *current_name(void)
+{
+    if (!current && !known_not_main) {
+        if (weft_pf_is_main_thread())
+            current = &main_thread;
+        else
+            known_not_main = true; /* a foreign thread: ask the OS once */
+    }
+    return current ? current->name : NULL;
+}
 
 /* The main thread's object exists from the registry's first use on. */
 static void lock_registry(void)
@@ -98,7 +112,6 @@ static void lock_registry(void)
     if (registry_ready)
         return;
     registry_ready = true;
-    weft_debug_set_thread_namer(current_name);
     atomic_init(&main_thread.refs, 1);
     main_thread.kind = KIND_MAIN;
     main_thread.name = "MainThread";
@@ -108,6 +121,8 @@ static void lock_registry(void)
     weft_event_init(&main_thread.finished);
     weft_lock_init(&main_thread.name_lock);
     link_locked(&main_thread);
+    /* Last: the namer reads main_thread without the lock. */
+    weft_debug_set_thread_namer(current_name);
 }
 
 static void unlock_registry(void) { weft_lock_release(&registry_lock); }
