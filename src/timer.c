@@ -43,6 +43,7 @@ static bool thread_started;
 static bool stopping;                  /* process exit: the thread returns */
 static weft_exit_hook exit_hook;
 static weft_service service;
+static _Thread_local bool on_timer_thread;
 
 void weft_timer_atfork(int phase)
 {
@@ -162,6 +163,7 @@ static void timer_thread(void *unused)
 {
     (void)unused;
     weft_pf_set_thread_name(weft_pf_thread_self(), "weft-timer");
+    on_timer_thread = true;
     weft_lock_take(&sched_lock);
     for (;;) {
         if (stopping) {
@@ -207,7 +209,9 @@ static void wait_for_timers(void)
     for (;;) {
         weft_timer *wait = NULL;
         weft_lock_take(&sched_lock);
-        if (firing && !firing->daemon)
+        /* exit() called from the firing timer's function: it cannot wait
+         * for itself. */
+        if (firing && !firing->daemon && !on_timer_thread)
             wait = firing;
         for (size_t i = 0; !wait && i < heap_size; i++)
             if (!heap[i]->daemon)

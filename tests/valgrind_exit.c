@@ -7,7 +7,8 @@
  *   valgrind_exit all        everything used, shut down and freed
  *   valgrind_exit unfreed    pools never shut down, a daemon timer pending
  *   valgrind_exit worker     exit() called from a thread-pool task
- *   valgrind_exit timer      exit() called from a (daemon) timer's function
+ *   valgrind_exit timer      exit() called from a daemon timer's function
+ *   valgrind_exit timer_nondaemon   the same from a non-daemon timer's
  *   valgrind_exit fork       after all that, a fork()ed child calls exit()
  *
  * Children forked by the process pool (and by mode fork) are checked by
@@ -185,10 +186,10 @@ int main(int argc, char **argv)
         for (;;)
             weft_sleep(1);
     }
-    if (!strcmp(mode, "timer")) {
+    if (!strncmp(mode, "timer", 5)) {
         weft_executor_free(processes);
         weft_executor_free(threads);
-        start_timer(0.01, exit_from_timer, true);
+        start_timer(0.01, exit_from_timer, !strcmp(mode, "timer"));
         for (;;)
             weft_sleep(1);
     }
