@@ -42,14 +42,15 @@ typedef struct weft_semaphore {
 #define WEFT_BOUNDED_SEMAPHORE_INIT(value)                                    \
     { WEFT_SEMAPHORE_ENCODE_(value), 0, WEFT_SEMAPHORE_ENCODE_(value), 1 }
 
-/* Private: 0..2^31-1 as itself, anything else (a negative value converts
- * to a huge unsigned one) as WEFT_SEMAPHORE_INVALID_, a value no valid
- * semaphore has.  A shift rather than a comparison: comparing a small
- * unsigned argument draws GCC's -Wtype-limits. */
+/* Private: 0..2^31-1 as itself, anything else as WEFT_SEMAPHORE_INVALID_,
+ * a value no valid semaphore has.  Adding 0ULL makes a negative value a
+ * huge unsigned one; a shift rather than a comparison, since comparing a
+ * small unsigned argument draws GCC's -Wtype-limits; the mask keeps both
+ * branches within 32 unsigned bits (Clang checks the unused one too); and
+ * no cast, for C++ code built with -Wold-style-cast. */
 #define WEFT_SEMAPHORE_INVALID_ 0xffffffffu
 #define WEFT_SEMAPHORE_ENCODE_(value)                                        \
-    ((unsigned long long)(value) >> 31 == 0 ? (uint32_t)(value)              \
-                                            : WEFT_SEMAPHORE_INVALID_)
+    (((value) + 0ULL) >> 31 == 0 ? (value) & 0x7fffffffu : WEFT_SEMAPHORE_INVALID_)
 
 /* Initialize with a starting value.  WEFT_OK; WEFT_EINVAL for NULL, a
  * negative value (Python's ValueError "semaphore initial value must be
