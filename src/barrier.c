@@ -2,7 +2,14 @@
  * until the last party arrives, then drains (1) while the parties leave;
  * reset (-1) drains the current waiters with an error; broken (-2) stays
  * until reset.  A new round cannot start filling until the previous one has
- * fully drained, so two rounds never mix. */
+ * fully drained, so two rounds never mix.
+ *
+ * state_ and count_ change only under the lock, but n_waiting, broken and
+ * repr read them without it, as Python's properties do: the action runs
+ * with the lock held and may call them.  So every write is an atomic store
+ * and those readers use atomic loads (relaxed: the answer is a snapshot
+ * anyway); readers under the lock may read plainly.  The builtins keep the
+ * public struct free of _Atomic fields. */
 #include "weft/barrier.h"
 
 #include "park.h"
@@ -14,6 +21,27 @@
 
 enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
 
+/* Writers hold the lock; see the comment at the top. */
+static void store_state(weft_barrier *barrier, int state)
+{
+    __atomic_store_n(&barrier->state_, state, __ATOMIC_RELAXED);
+}
+
+static void store_count(weft_barrier *barrier, size_t count)
+{
+    __atomic_store_n(&barrier->count_, count, __ATOMIC_RELAXED);
+}
+
+static int load_state(const weft_barrier *barrier)
+{
+    return __atomic_load_n(&barrier->state_, __ATOMIC_RELAXED);
+}
+
+static size_t load_count(const weft_barrier *barrier)
+{
+    return __atomic_load_n(&barrier->count_, __ATOMIC_RELAXED);
+}
+
 int weft_barrier_init(weft_barrier *barrier, long parties, weft_barrier_action action,
                       void *action_arg, double timeout)
 {
@@ -22,8 +50,8 @@ int weft_barrier_init(weft_barrier *barrier, long parties, weft_barrier_action a
     weft_lock_init(&barrier->lock_);
     weft_condition_init_lock(&barrier->cond_, &barrier->lock_);
     barrier->parties_ = (size_t)parties;
-    barrier->count_ = 0;
-    barrier->state_ = FILLING;
+    store_count(barrier, 0);
+    store_state(barrier, FILLING);
     barrier->timeout_ = timeout;
     barrier->action_ = action;
     barrier->action_arg_ = action_arg;
@@ -42,7 +70,7 @@ int weft_barrier_destroy(weft_barrier *barrier)
 
 static void set_state(weft_barrier *barrier, int state)
 {
-    barrier->state_ = state;
+    store_state(barrier, state);
     weft_condition_notify_all(&barrier->cond_);
 }
 
@@ -89,7 +117,8 @@ static int wait_until(weft_barrier *barrier, int64_t deadline, size_t *index)
     }
     rc = WEFT_EBROKEN;
     if (barrier->state_ != BROKEN) {
-        size_t mine = barrier->count_++;
+        size_t mine = barrier->count_;
+        store_count(barrier, mine + 1);
         if (mine + 1 == barrier->parties_)
             rc = release_round(barrier);
         else
@@ -97,7 +126,8 @@ static int wait_until(weft_barrier *barrier, int64_t deadline, size_t *index)
         if (rc == WEFT_OK && index)
             *index = mine;
         /* The last one out of a draining or reset round reopens it. */
-        if (--barrier->count_ == 0 &&
+        store_count(barrier, barrier->count_ - 1);
+        if (barrier->count_ == 0 &&
             (barrier->state_ == DRAINING || barrier->state_ == RESETTING))
             set_state(barrier, FILLING);
     }
@@ -130,9 +160,9 @@ int weft_barrier_reset(weft_barrier *barrier)
         /* Waiters still inside: they leave with an error, the last one out
          * reopens the barrier. */
         if (barrier->state_ == FILLING || barrier->state_ == BROKEN)
-            barrier->state_ = RESETTING;
+            store_state(barrier, RESETTING);
     } else {
-        barrier->state_ = FILLING;
+        store_state(barrier, FILLING);
     }
     weft_condition_notify_all(&barrier->cond_);
     weft_lock_release(&barrier->lock_);
@@ -158,20 +188,14 @@ size_t weft_barrier_n_waiting(weft_barrier *barrier)
 {
     if (!barrier)
         return 0;
-    weft_lock_take(&barrier->lock_);
-    size_t n = barrier->state_ == FILLING ? barrier->count_ : 0;
-    weft_lock_release(&barrier->lock_);
-    return n;
+    /* Two separate loads, as Python reads two fields: exact whenever the
+     * barrier is not changing, and never blocks (the action may ask). */
+    return load_state(barrier) == FILLING ? load_count(barrier) : 0;
 }
 
 bool weft_barrier_broken(weft_barrier *barrier)
 {
-    if (!barrier)
-        return false;
-    weft_lock_take(&barrier->lock_);
-    bool broken = barrier->state_ == BROKEN;
-    weft_lock_release(&barrier->lock_);
-    return broken;
+    return barrier && load_state(barrier) == BROKEN;
 }
 
 int weft_barrier_repr(weft_barrier *barrier, char *buf, size_t size)

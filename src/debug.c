@@ -104,6 +104,10 @@ static void name_me(char *buf, size_t size)
 {
     weft_debug_name_fn fn = atomic_load(&namer);
     const char *name = fn ? fn() : NULL;
+    /* No namer yet: the thread layer was never used, and the main thread
+     * still has Python's name for it. */
+    if (!name && !fn && weft_pf_is_main_thread())
+        name = "MainThread";
     snprintf(buf, size, "%s", name ? name : "unnamed");
 }
 

@@ -7,6 +7,13 @@
  * consistent, so either the waiter sees the new value or the releaser sees
  * the waiter and wakes it: no lost wake-up, and no system call on release
  * when nobody sleeps.
+ *
+ * A static initializer given an out-of-range value stores
+ * WEFT_SEMAPHORE_INVALID_, above every valid value.  Acquire's fast path
+ * tests nothing more for it: its "is there a unit to take" test is one
+ * unsigned comparison that an invalid value fails as 0 does, and only then
+ * does the slow path tell an invalid semaphore from an empty one.  Release
+ * adds one comparison beside its limit test.
  */
 #include "weft/semaphore.h"
 
@@ -15,6 +22,15 @@
 #include "weft/time.h"
 
 #include <stdio.h>
+
+_Static_assert(WEFT_SEMAPHORE_VALUE_MAX == 0x7fffffffL,
+               "WEFT_SEMAPHORE_ENCODE_ tests the bits above bit 30");
+
+static bool invalid(const weft_semaphore *sem)
+{
+    return atomic_load_explicit(&sem->value_, memory_order_relaxed) >
+           (uint32_t)WEFT_SEMAPHORE_VALUE_MAX;
+}
 
 static int init(weft_semaphore *sem, long value, bool bounded)
 {
@@ -36,15 +52,19 @@ int weft_semaphore_init_bounded(weft_semaphore *sem, long value)
 
 int weft_semaphore_destroy(weft_semaphore *sem)
 {
-    if (!sem)
+    if (!sem || invalid(sem))
         return WEFT_EINVAL;
     return atomic_load(&sem->sleepers_) ? WEFT_ESTATE : WEFT_OK;
 }
 
+/* Whether v holds a unit to take: 1..MAX.  One comparison (v - 1 wraps
+ * for 0), false for an invalid value too. */
+static bool has_unit(uint32_t v) { return v - 1u < (uint32_t)WEFT_SEMAPHORE_VALUE_MAX; }
+
 static bool try_take(weft_semaphore *sem)
 {
     uint32_t v = atomic_load_explicit(&sem->value_, memory_order_relaxed);
-    while (v > 0) {
+    while (has_unit(v)) {
         if (atomic_compare_exchange_weak_explicit(&sem->value_, &v, v - 1,
                                                   memory_order_acquire,
                                                   memory_order_relaxed))
@@ -57,6 +77,8 @@ static int acquire_until(weft_semaphore *sem, int64_t deadline)
 {
     if (try_take(sem))
         return WEFT_OK;
+    if (invalid(sem))
+        return WEFT_EINVAL;
     if (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns())
         return WEFT_ETIMEDOUT;
     if (weft_spin_while_equal(&sem->value_, 0) && try_take(sem))
@@ -96,7 +118,9 @@ int weft_semaphore_try_acquire(weft_semaphore *sem)
 {
     if (!sem)
         return WEFT_EINVAL;
-    return try_take(sem) ? WEFT_OK : WEFT_ETIMEDOUT;
+    if (try_take(sem))
+        return WEFT_OK;
+    return invalid(sem) ? WEFT_EINVAL : WEFT_ETIMEDOUT;
 }
 
 int weft_semaphore_release_n(weft_semaphore *sem, long n)
@@ -106,7 +130,9 @@ int weft_semaphore_release_n(weft_semaphore *sem, long n)
     uint32_t limit = sem->bounded_ ? sem->bound_ : (uint32_t)WEFT_SEMAPHORE_VALUE_MAX;
     uint32_t v = atomic_load_explicit(&sem->value_, memory_order_relaxed);
     do {
-        if ((uint32_t)n > limit - v)
+        /* An invalid v passes the first test only when limit - v wraps,
+         * which needs v > limit. */
+        if ((uint32_t)n > limit - v || v > limit)
             return WEFT_EINVAL;
     } while (!atomic_compare_exchange_weak(&sem->value_, &v, v + (uint32_t)n));
     if (atomic_load(&sem->sleepers_))
@@ -118,11 +144,15 @@ int weft_semaphore_release(weft_semaphore *sem) { return weft_semaphore_release_
 
 long weft_semaphore_value(const weft_semaphore *sem)
 {
-    return sem ? (long)atomic_load_explicit(&sem->value_, memory_order_relaxed) : 0;
+    if (!sem)
+        return 0;
+    return invalid(sem) ? -1 : (long)atomic_load_explicit(&sem->value_, memory_order_relaxed);
 }
 
 int weft_semaphore_repr(const weft_semaphore *sem, char *buf, size_t size)
 {
+    if (sem && invalid(sem))
+        return snprintf(buf, size, "<weft_semaphore at %p: invalid>", (const void *)sem);
     if (sem && sem->bounded_)
         return snprintf(buf, size, "<weft_semaphore at %p: value=%ld/%lu>", (const void *)sem,
                         weft_semaphore_value(sem), (unsigned long)sem->bound_);

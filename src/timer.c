@@ -40,7 +40,10 @@ static size_t heap_size, heap_capacity;
 static weft_timer *firing;             /* the timer whose function runs */
 static _Atomic uint32_t wake_word;     /* bumped to wake the timer thread */
 static bool thread_started;
+static bool stopping;                  /* process exit: the thread returns */
 static weft_exit_hook exit_hook;
+static weft_service service;
+static _Thread_local bool on_timer_thread;
 
 void weft_timer_atfork(int phase)
 {
@@ -160,8 +163,13 @@ static void timer_thread(void *unused)
 {
     (void)unused;
     weft_pf_set_thread_name(weft_pf_thread_self(), "weft-timer");
+    on_timer_thread = true;
     weft_lock_take(&sched_lock);
     for (;;) {
+        if (stopping) {
+            weft_lock_release(&sched_lock);
+            return;
+        }
         int64_t now = weft_now_ns();
         if (heap_size == 0 || heap[0]->due > now) {
             int64_t deadline = heap_size ? heap[0]->due : WEFT_NO_DEADLINE;
@@ -201,7 +209,9 @@ static void wait_for_timers(void)
     for (;;) {
         weft_timer *wait = NULL;
         weft_lock_take(&sched_lock);
-        if (firing && !firing->daemon)
+        /* exit() called from the firing timer's function: it cannot wait
+         * for itself. */
+        if (firing && !firing->daemon && !on_timer_thread)
             wait = firing;
         for (size_t i = 0; !wait && i < heap_size; i++)
             if (!heap[i]->daemon)
@@ -216,12 +226,28 @@ static void wait_for_timers(void)
     }
 }
 
+/* At exit, after wait_for_timers: the thread ends unless a (daemon)
+ * timer's function is running on it. */
+static bool stop_timer_thread(void *unused)
+{
+    (void)unused;
+    weft_lock_take(&sched_lock);
+    bool idle = !firing;
+    if (idle) {
+        stopping = true;
+        poke_timer_thread();
+    }
+    weft_lock_release(&sched_lock);
+    return idle;
+}
+
 /* sched_lock held. */
 static int ensure_timer_thread(void)
 {
     if (thread_started)
         return WEFT_OK;
-    int rc = weft_pf_thread_start(timer_thread, NULL, 0, NULL);
+    service = (weft_service){.loop = timer_thread, .stop = stop_timer_thread};
+    int rc = weft_service_start(&service);
     if (rc == WEFT_OK) {
         thread_started = true;
         exit_hook.run = wait_for_timers;

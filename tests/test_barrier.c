@@ -100,6 +100,81 @@ static void barrier_action_runs_once_before_release(void **state)
     assert_int_equal(atomic_load(&returned_before_action), 0);
 }
 
+/* The action reads the barrier's state, as a Python action may. */
+static weft_barrier reading_barrier;
+static atomic_size_t waiting_in_action = 99;
+static atomic_int broken_in_action = -1;
+static char repr_in_action[128];
+static int reading_action(void *arg)
+{
+    (void)arg;
+    atomic_store(&waiting_in_action, weft_barrier_n_waiting(&reading_barrier));
+    atomic_store(&broken_in_action, weft_barrier_broken(&reading_barrier));
+    weft_barrier_repr(&reading_barrier, repr_in_action, sizeof repr_in_action);
+    return 0;
+}
+static atomic_int reading_ok;
+static void wait_for_reading_round(int index, void *arg)
+{
+    (void)index;
+    (void)arg;
+    if (weft_barrier_wait_timeout(&reading_barrier, 30, NULL) == WEFT_OK)
+        atomic_fetch_add(&reading_ok, 1);
+}
+
+/* Barrier 4b [probe: CPython's action sees n_waiting == parties, not
+ * broken, repr "waiters=3/3"]: the action may call n_waiting, broken and
+ * repr; they used to take the lock the action runs under and hung. */
+static void barrier_action_may_read_the_barrier(void **state)
+{
+    (void)state;
+    weft_barrier_init(&reading_barrier, 3, reading_action, NULL, WEFT_FOREVER);
+    bunch *three = bunch_start(3, wait_for_reading_round, NULL);
+    /* A deadlock fails here, by this timeout, instead of hanging. */
+    assert_eventually(bunch_finished(three) == 3, 30);
+    bunch_join(three);
+    assert_int_equal(atomic_load(&reading_ok), 3);
+    assert_int_equal(atomic_load(&waiting_in_action), 3);
+    assert_int_equal(atomic_load(&broken_in_action), 0);
+    assert_non_null(strstr(repr_in_action, ": waiters=3/3>"));
+    assert_int_equal(weft_barrier_n_waiting(&reading_barrier), 0);
+    assert_int_equal(weft_barrier_destroy(&reading_barrier), WEFT_OK);
+}
+
+/* Readers racing with the waits never block and stay in range. */
+static weft_barrier raced_barrier;
+static atomic_bool racing_done;
+static atomic_int out_of_range;
+static void race_rounds(int index, void *arg)
+{
+    (void)arg;
+    if (index == STRESS_THREADS) {
+        char buf[128];
+        while (!atomic_load(&racing_done)) {
+            if (weft_barrier_n_waiting(&raced_barrier) > STRESS_THREADS ||
+                weft_barrier_broken(&raced_barrier))
+                atomic_fetch_add(&out_of_range, 1);
+            weft_barrier_repr(&raced_barrier, buf, sizeof buf);
+            nap(0.0001);
+        }
+        return;
+    }
+    for (int r = 0; r < 1000; r++)
+        weft_barrier_wait(&raced_barrier, NULL);
+}
+
+static void barrier_readers_race_with_waits(void **state)
+{
+    (void)state;
+    weft_barrier_init(&raced_barrier, STRESS_THREADS, NULL, NULL, WEFT_FOREVER);
+    bunch *b = bunch_start(STRESS_THREADS + 1, race_rounds, NULL);
+    assert_eventually(bunch_finished(b) == STRESS_THREADS, 120);
+    atomic_store(&racing_done, true);
+    bunch_join(b);
+    assert_int_equal(atomic_load(&out_of_range), 0);
+    assert_int_equal(weft_barrier_n_waiting(&raced_barrier), 0);
+}
+
 static int failing_action(void *arg)
 {
     (void)arg;
@@ -347,6 +422,8 @@ int main(void)
         cmocka_unit_test(barrier_keeps_threads_in_lockstep),
         cmocka_unit_test(barrier_wait_returns_distinct_indices),
         cmocka_unit_test(barrier_action_runs_once_before_release),
+        cmocka_unit_test(barrier_action_may_read_the_barrier),
+        cmocka_unit_test(barrier_readers_race_with_waits),
         cmocka_unit_test(barrier_failing_action_breaks_it),
         cmocka_unit_test(barrier_abort_breaks_waiters),
         cmocka_unit_test(barrier_reset_breaks_current_waiters_then_works),

@@ -56,6 +56,53 @@ static void debug_reports_two_lock_inversion_once(void **state)
     weft_lock_destroy(&b);
 }
 
+/* The main thread is "MainThread" in reports even though it never called
+ * weft_current_thread: these two tests run first, before anything in this
+ * process asks for it on the main thread.  It used to be "unnamed". */
+static void debug_names_main_thread_before_any_thread_call(void **state)
+{
+    (void)state;
+    weft_lock a = WEFT_LOCK_INIT, b = WEFT_LOCK_INIT;
+    take_in_order(&a, &b);
+    take_in_order(&b, &a);
+    assert_int_equal(reports, 1);
+    assert_non_null(strstr(last, "thread 'MainThread'"));
+    assert_null(strstr(last, "unnamed"));
+    weft_lock_destroy(&a);
+    weft_lock_destroy(&b);
+}
+
+static weft_lock early_a = WEFT_LOCK_INIT, early_b = WEFT_LOCK_INIT;
+static atomic_bool early_done;
+static void *early_order(void *arg)
+{
+    (void)arg;
+    take_in_order(&early_a, &early_b);
+    atomic_store(&early_done, true);
+    return NULL;
+}
+
+/* Same once a weft thread exists (the thread layer is set up), as long as
+ * the main thread itself has not asked: no join before the report, since
+ * join asks for the current thread. */
+static void debug_names_main_thread_beside_a_weft_thread(void **state)
+{
+    (void)state;
+    weft_thread *t;
+    weft_thread_options o = {.name = "early-ab", .daemon = WEFT_NON_DAEMON};
+    assert_int_equal(weft_thread_new(&t, early_order, NULL, &o), WEFT_OK);
+    assert_int_equal(weft_thread_start(t), WEFT_OK);
+    assert_eventually(atomic_load(&early_done), 30);
+    take_in_order(&early_b, &early_a);
+    assert_int_equal(reports, 1);
+    assert_non_null(strstr(last, "thread 'MainThread'"));
+    assert_non_null(strstr(last, "'early-ab'"));
+    assert_int_equal(weft_thread_join(t, NULL), WEFT_OK);
+    weft_thread_free(t);
+    weft_lock_destroy(&early_a);
+    weft_lock_destroy(&early_b);
+}
+
 static void debug_consistent_order_is_quiet(void **state)
 {
     (void)state;
@@ -201,6 +248,11 @@ static void debug_reports_unjoined_threads_at_exit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /* First: nothing before them may call weft_current_thread here. */
+        cmocka_unit_test_setup_teardown(debug_names_main_thread_before_any_thread_call, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(debug_names_main_thread_beside_a_weft_thread, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(debug_reports_two_lock_inversion_once, setup, teardown),
         cmocka_unit_test_setup_teardown(debug_consistent_order_is_quiet, setup, teardown),
         cmocka_unit_test_setup_teardown(debug_reports_longer_cycles, setup, teardown),

@@ -17,6 +17,81 @@ static void semaphore_rejects_negative_value(void **state)
     assert_int_equal(weft_semaphore_init(&s, 0), WEFT_OK);
 }
 
+/* Static initializers with values weft_semaphore_init refuses: each one
+ * reports WEFT_EINVAL at every use, as init would have (they used to wrap:
+ * -1 became 2^32 - 1 and could be acquired). */
+static weft_semaphore bad_static[] = {
+    WEFT_SEMAPHORE_INIT(-1),
+    WEFT_SEMAPHORE_INIT(-2147483647L),
+    WEFT_SEMAPHORE_INIT(WEFT_SEMAPHORE_VALUE_MAX + 1),
+    WEFT_SEMAPHORE_INIT(0x100000001LL), /* would wrap to 1 */
+    WEFT_SEMAPHORE_INIT(0xffffffffffffffffULL),
+    WEFT_BOUNDED_SEMAPHORE_INIT(-1),
+    WEFT_BOUNDED_SEMAPHORE_INIT(WEFT_SEMAPHORE_VALUE_MAX + 1),
+    WEFT_BOUNDED_SEMAPHORE_INIT(0x100000000LL), /* would wrap to 0 */
+};
+
+static void assert_invalid_everywhere(weft_semaphore *s)
+{
+    double t0 = weft_monotonic();
+    assert_int_equal(weft_semaphore_acquire_timeout(s, 0.05), WEFT_EINVAL);
+    assert_int_equal(weft_semaphore_acquire_timeout(s, 0), WEFT_EINVAL);
+    assert_int_equal(weft_semaphore_try_acquire(s), WEFT_EINVAL);
+    assert_true(weft_monotonic() - t0 < IMMEDIATE); /* refused, not waited */
+    assert_int_equal(weft_semaphore_release(s), WEFT_EINVAL);
+    assert_int_equal(weft_semaphore_release_n(s, 1), WEFT_EINVAL);
+    assert_int_equal(weft_semaphore_release_n(s, 3), WEFT_EINVAL);
+    assert_int_equal(weft_semaphore_value(s), -1);
+    assert_int_equal(weft_semaphore_destroy(s), WEFT_EINVAL);
+    assert_non_null(strstr(REPR(weft_semaphore_repr, s, text), ": invalid>"));
+    /* Still invalid after all that: nothing above changed it. */
+    assert_int_equal(weft_semaphore_try_acquire(s), WEFT_EINVAL);
+}
+
+/* Semaphore 1b [doc: ValueError at construction; a static object reports
+ * it at first use] */
+static void semaphore_static_init_rejects_out_of_range(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_static / sizeof bad_static[0]; i++)
+        assert_invalid_everywhere(&bad_static[i]);
+    /* The plain acquire: the two that wrapped to nonzero values would have
+     * returned at once before; now they refuse at once. */
+    assert_int_equal(weft_semaphore_acquire(&bad_static[0]), WEFT_EINVAL);
+    assert_int_equal(weft_semaphore_acquire(&bad_static[3]), WEFT_EINVAL);
+    WEFT_WITH(&bad_static[5]) {
+        fail_msg("the body ran on an invalid semaphore");
+    }
+    /* init makes one valid again. */
+    assert_int_equal(weft_semaphore_init(&bad_static[0], 1), WEFT_OK);
+    assert_int_equal(weft_semaphore_try_acquire(&bad_static[0]), WEFT_OK);
+    assert_int_equal(weft_semaphore_release(&bad_static[0]), WEFT_OK);
+}
+
+/* The edges of the range still initialize as values. */
+static weft_semaphore edge_zero = WEFT_BOUNDED_SEMAPHORE_INIT(0);
+static weft_semaphore edge_max = WEFT_SEMAPHORE_INIT(WEFT_SEMAPHORE_VALUE_MAX);
+static weft_semaphore edge_unsigned = WEFT_SEMAPHORE_INIT(3u);
+
+static void semaphore_static_init_accepts_the_range(void **state)
+{
+    (void)state;
+    assert_int_equal(weft_semaphore_value(&edge_zero), 0);
+    assert_int_equal(weft_semaphore_try_acquire(&edge_zero), WEFT_ETIMEDOUT);
+    assert_int_equal(weft_semaphore_release(&edge_zero), WEFT_EINVAL); /* bound 0 */
+    assert_non_null(strstr(REPR(weft_semaphore_repr, &edge_zero, text), ": value=0/0>"));
+    assert_int_equal(weft_semaphore_value(&edge_max), WEFT_SEMAPHORE_VALUE_MAX);
+    assert_int_equal(weft_semaphore_release(&edge_max), WEFT_EINVAL); /* above the max */
+    assert_int_equal(weft_semaphore_try_acquire(&edge_max), WEFT_OK);
+    assert_int_equal(weft_semaphore_release(&edge_max), WEFT_OK);
+    assert_int_equal(weft_semaphore_value(&edge_max), WEFT_SEMAPHORE_VALUE_MAX);
+    assert_int_equal(weft_semaphore_value(&edge_unsigned), 3);
+    unsigned char small = 2; /* a small unsigned type: no -Wtype-limits */
+    weft_semaphore local = WEFT_BOUNDED_SEMAPHORE_INIT(small);
+    assert_int_equal(weft_semaphore_acquire(&local), WEFT_OK);
+    assert_non_null(strstr(REPR(weft_semaphore_repr, &local, text), ": value=1/2>"));
+}
+
 static atomic_int acquired_count;
 static void acquire_once(int index, void *arg)
 {
@@ -349,6 +424,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(semaphore_rejects_negative_value),
+        cmocka_unit_test(semaphore_static_init_rejects_out_of_range),
+        cmocka_unit_test(semaphore_static_init_accepts_the_range),
         cmocka_unit_test(semaphore_acquire_release_and_default_one),
         cmocka_unit_test(semaphore_contended_counts),
         cmocka_unit_test(semaphore_release_n_wakes_n),

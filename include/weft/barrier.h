@@ -80,13 +80,17 @@ int weft_barrier_abort(weft_barrier *barrier);
 size_t weft_barrier_parties(const weft_barrier *barrier);
 
 /* The number of threads waiting for the current round to fill (0 while it
- * drains or resets).  Python: barrier.n_waiting. */
+ * drains or resets; 0 for NULL).  Inside the action it is `parties`: the
+ * thread running it counts, as in Python.  This and the two calls below
+ * never block and may be called from any thread at any time, the action
+ * included; while threads arrive or leave the answer is a snapshot, as
+ * Python's.  Python: barrier.n_waiting. */
 size_t weft_barrier_n_waiting(weft_barrier *barrier);
 
-/* Whether the barrier is broken.  Python: barrier.broken. */
+/* Whether the barrier is broken (false for NULL).  Python: barrier.broken. */
 bool weft_barrier_broken(weft_barrier *barrier);
 
-/* "<weft_barrier at 0x…: waiters=2/3>" or "…: broken>".
+/* "<weft_barrier at 0x…: waiters=2/3>" or "…: broken>", as snprintf does.
  * Python: repr(barrier). */
 int weft_barrier_repr(weft_barrier *barrier, char *buf, size_t size);
 

@@ -47,8 +47,10 @@ typedef struct weft_pf_thread {
     _Alignas(8) unsigned char bytes_[16];
 } weft_pf_thread;
 
-/* Start fn(arg) on a new detached OS thread with the given stack size
- * (0 = the system default); *handle (may be NULL) receives its handle.
+/* Start fn(arg) on a new OS thread with the given stack size (0 = the
+ * system default); *handle (may be NULL) receives its handle.  Nobody
+ * joins it: once fn returns it ends by itself (joined by the next such
+ * thread to end, or by weft_pf_threads_close).
  * Returns 0, WEFT_EAGAIN (the OS refused: thread limit), WEFT_EINVAL (bad
  * stack size) or WEFT_ENOMEM. */
 int weft_pf_thread_start(void (*fn)(void *), void *arg, size_t stack_size,
@@ -71,6 +73,20 @@ int64_t weft_pf_thread_cache_keep(int64_t keep_ns);
 
 /* Number of idle reusable threads waiting in the cache now. */
 size_t weft_pf_thread_cache_idle(void);
+
+/* Called by fn (of either start call) when it is about to return and will
+ * not block again before it does, just before it makes its end known (sets
+ * the event its joiners wait on): weft_pf_threads_close then waits for
+ * this thread to be gone or parked. */
+void weft_pf_thread_returning(void);
+
+/* At normal process exit, after everything that joins threads: end the
+ * idle reusable threads and make later ones leave instead of parking, wait
+ * for them and for threads marked returning, and join them all, so that no
+ * OS thread of weft's that has nothing left to do is alive at exit (tools
+ * such as valgrind report one as a leak).  Threads still running
+ * something are not waited for.  Waits at most 2 s, in case of a bug. */
+void weft_pf_threads_close(void);
 
 /* The calling thread's handle. */
 weft_pf_thread weft_pf_thread_self(void);

@@ -54,11 +54,77 @@ struct start_box {
     size_t stack_size;
 };
 
+/* ---- the end of weft's OS threads -----------------------------------------
+ * An OS thread still alive when the process exits keeps its TLS block, and
+ * valgrind reports it as "possibly lost".  So weft's OS threads are
+ * joinable, and at exit weft_pf_threads_close waits for the ones that are
+ * ending or idle to be gone.  A thread that ends joins the one that ended
+ * before it (gone, or about to be) and leaves itself to be joined by the
+ * next: at most one ended thread waits to be joined, and joining the last
+ * one waits for the whole chain.
+ *
+ * All of it is under threads_lock: the chain, the cache of idle reusable
+ * threads below, and the counts the closer waits on. */
+
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t threads_changed = PTHREAD_COND_INITIALIZER;
+static pthread_t last_ended;     /* under threads_lock */
+static bool have_last_ended;     /* under threads_lock */
+static size_t returning_count;   /* marked returning, not yet ended or parked */
+static size_t exiting_count;     /* idle threads told to leave, not yet ended */
+static bool threads_closed;      /* process exit: idle threads leave */
+static _Thread_local bool marked_returning;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void install_fork_handlers(void);
+
+/* The caller's fn has returned for good (threads_lock held): leave myself
+ * to be joined; returns whether *previous is a thread for me to join. */
+static bool end_me_locked(pthread_t *previous)
+{
+    if (marked_returning) {
+        marked_returning = false;
+        returning_count--;
+    }
+    bool join = have_last_ended;
+    *previous = last_ended;
+    last_ended = pthread_self();
+    have_last_ended = true;
+    pthread_cond_broadcast(&threads_changed);
+    return join;
+}
+
+static void join_previous(bool join, pthread_t previous)
+{
+    if (join)
+        (void)pthread_join(previous, NULL);
+}
+
+static void end_me(void)
+{
+    pthread_t previous;
+    pthread_mutex_lock(&threads_lock);
+    bool join = end_me_locked(&previous);
+    pthread_mutex_unlock(&threads_lock);
+    join_previous(join, previous);
+}
+
+void weft_pf_thread_returning(void)
+{
+    pthread_mutex_lock(&threads_lock);
+    if (!marked_returning) {
+        marked_returning = true;
+        returning_count++;
+    }
+    pthread_mutex_unlock(&threads_lock);
+}
+
 static void *thread_entry(void *p)
 {
     struct start_box box = *(struct start_box *)p;
     free(p);
     box.fn(box.arg);
+    end_me();
     return NULL;
 }
 
@@ -80,9 +146,11 @@ static void set_handle(weft_pf_thread *handle, pthread_t tid)
     }
 }
 
+/* Joinable: see "the end of weft's OS threads". */
 static int create_thread(void *(*entry)(void *), void (*fn)(void *), void *arg,
                          size_t stack_size, weft_pf_thread *handle)
 {
+    pthread_once(&fork_once, install_fork_handlers);
     struct start_box *box = malloc(sizeof *box);
     if (!box)
         return WEFT_ENOMEM;
@@ -96,7 +164,6 @@ static int create_thread(void *(*entry)(void *), void (*fn)(void *), void *arg,
         free(box);
         return status_from_errno(err);
     }
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (stack_size)
         err = pthread_attr_setstacksize(&attr, stack_size);
     pthread_t tid;
@@ -136,27 +203,32 @@ struct idle_thread {
     struct idle_thread *next;
 };
 
-static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct idle_thread *idle_top; /* under idle_lock */
-static size_t idle_count;            /* under idle_lock */
+static struct idle_thread *idle_top; /* under threads_lock */
+static size_t idle_count;            /* under threads_lock */
 static _Atomic int64_t keep_ns = 30 * (int64_t)1000000000;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-static void before_fork(void) { pthread_mutex_lock(&idle_lock); }
-static void after_fork_parent(void) { pthread_mutex_unlock(&idle_lock); }
+static void before_fork(void) { pthread_mutex_lock(&threads_lock); }
+static void after_fork_parent(void) { pthread_mutex_unlock(&threads_lock); }
 static void after_fork_child(void)
 {
-    /* The idle threads did not cross the fork: only their stacks did. */
+    /* The other threads did not cross the fork: only their stacks did.
+     * None of them is to be joined or waited for here. */
     idle_top = NULL;
     idle_count = 0;
-    pthread_mutex_unlock(&idle_lock);
+    have_last_ended = false;
+    returning_count = 0;
+    exiting_count = 0;
+    threads_closed = false;
+    marked_returning = false;
+    pthread_cond_init(&threads_changed, NULL);
+    pthread_mutex_unlock(&threads_lock);
 }
 static void install_fork_handlers(void)
 {
     (void)pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
-/* Take me out of the list if I am still in it (under idle_lock). */
+/* Take me out of the list if I am still in it (under threads_lock). */
 static bool unlink_idle(struct idle_thread *me)
 {
     for (struct idle_thread **p = &idle_top; *p; p = &(*p)->next)
@@ -168,36 +240,63 @@ static bool unlink_idle(struct idle_thread *me)
     return false;
 }
 
-/* Park until handed work (true) or told / timed out to exit (false). */
+/* Told to leave (IDLE_EXIT): I was counted in exiting_count. */
+static bool leave_told(void)
+{
+    pthread_t previous;
+    pthread_mutex_lock(&threads_lock);
+    exiting_count--;
+    bool join = end_me_locked(&previous);
+    pthread_mutex_unlock(&threads_lock);
+    join_previous(join, previous);
+    return false;
+}
+
+/* Park until handed work (true) or told / timed out to exit (false, and
+ * this thread has ended its part: it only has to return). */
 static bool wait_for_work(struct idle_thread *me)
 {
     atomic_store_explicit(&me->word, IDLE_WAITING, memory_order_relaxed);
     me->since_ns = weft_pf_now_ns();
-    pthread_mutex_lock(&idle_lock);
+    pthread_mutex_lock(&threads_lock);
+    if (marked_returning) {
+        marked_returning = false;
+        returning_count--;
+        pthread_cond_broadcast(&threads_changed);
+    }
     /* Read under the lock that weft_pf_thread_cache_keep holds while it
      * ends the idle threads: a thread parking now sees the new keep, or
      * is in the list it ends. */
     int64_t keep = atomic_load_explicit(&keep_ns, memory_order_relaxed);
-    if (keep <= 0) {
-        pthread_mutex_unlock(&idle_lock);
+    if (keep <= 0 || threads_closed) {
+        pthread_t previous;
+        bool join = end_me_locked(&previous);
+        pthread_mutex_unlock(&threads_lock);
+        join_previous(join, previous);
         return false;
     }
     me->next = idle_top;
     idle_top = me;
     idle_count++;
-    pthread_mutex_unlock(&idle_lock);
+    pthread_mutex_unlock(&threads_lock);
     int64_t deadline = keep >= WEFT_PF_NO_DEADLINE - me->since_ns ? WEFT_PF_NO_DEADLINE
                                                                   : me->since_ns + keep;
     for (;;) {
         uint32_t w = atomic_load_explicit(&me->word, memory_order_acquire);
-        if (w != IDLE_WAITING)
-            return w == IDLE_HANDED;
+        if (w == IDLE_HANDED)
+            return true;
+        if (w == IDLE_EXIT)
+            return leave_told();
         if (weft_pf_wait(&me->word, IDLE_WAITING, deadline) == WEFT_ETIMEDOUT) {
-            pthread_mutex_lock(&idle_lock);
+            pthread_t previous;
+            pthread_mutex_lock(&threads_lock);
             bool mine = unlink_idle(me);
-            pthread_mutex_unlock(&idle_lock);
-            if (mine)
+            bool join = mine && end_me_locked(&previous);
+            pthread_mutex_unlock(&threads_lock);
+            if (mine) {
+                join_previous(join, previous);
                 return false;
+            }
             deadline = WEFT_PF_NO_DEADLINE; /* a starter took me: its word comes */
         }
     }
@@ -219,7 +318,7 @@ int weft_pf_thread_start_reusable(void (*fn)(void *), void *arg, size_t stack_si
 {
     pthread_once(&fork_once, install_fork_handlers);
     struct idle_thread *t = NULL;
-    pthread_mutex_lock(&idle_lock);
+    pthread_mutex_lock(&threads_lock);
     for (struct idle_thread **p = &idle_top; *p; p = &(*p)->next)
         if ((*p)->stack_size == stack_size) {
             t = *p;
@@ -227,7 +326,7 @@ int weft_pf_thread_start_reusable(void (*fn)(void *), void *arg, size_t stack_si
             idle_count--;
             break;
         }
-    pthread_mutex_unlock(&idle_lock);
+    pthread_mutex_unlock(&threads_lock);
     if (!t)
         return create_thread(reusable_entry, fn, arg, stack_size, handle);
     set_handle(handle, t->tid);
@@ -238,34 +337,72 @@ int weft_pf_thread_start_reusable(void (*fn)(void *), void *arg, size_t stack_si
     return WEFT_OK;
 }
 
+/* Tell an idle thread, already out of the list, to leave (threads_lock
+ * held). */
+static void tell_to_leave_locked(struct idle_thread *t)
+{
+    exiting_count++;
+    atomic_store_explicit(&t->word, IDLE_EXIT, memory_order_release);
+    weft_pf_wake(&t->word, 1);
+}
+
 int64_t weft_pf_thread_cache_keep(int64_t keep)
 {
     if (keep < 0)
         keep = 0;
     int64_t now = weft_pf_now_ns();
-    pthread_mutex_lock(&idle_lock);
+    pthread_mutex_lock(&threads_lock);
     int64_t old = atomic_exchange(&keep_ns, keep);
     for (struct idle_thread **p = &idle_top; *p;) {
         struct idle_thread *t = *p;
         if (now - t->since_ns >= keep) {
             *p = t->next;
             idle_count--;
-            atomic_store_explicit(&t->word, IDLE_EXIT, memory_order_release);
-            weft_pf_wake(&t->word, 1);
+            tell_to_leave_locked(t);
         } else {
             p = &t->next;
         }
     }
-    pthread_mutex_unlock(&idle_lock);
+    pthread_mutex_unlock(&threads_lock);
     return old;
 }
 
 size_t weft_pf_thread_cache_idle(void)
 {
-    pthread_mutex_lock(&idle_lock);
+    pthread_mutex_lock(&threads_lock);
     size_t n = idle_count;
-    pthread_mutex_unlock(&idle_lock);
+    pthread_mutex_unlock(&threads_lock);
     return n;
+}
+
+/* How long the closer waits at most for threads that are ending: they
+ * never block on anything, so this is only a guard against a bug turning
+ * into a hang at exit. */
+#define CLOSE_WAIT_MAX_S 2
+
+void weft_pf_threads_close(void)
+{
+    pthread_once(&fork_once, install_fork_handlers);
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += CLOSE_WAIT_MAX_S;
+    pthread_mutex_lock(&threads_lock);
+    threads_closed = true;
+    while (idle_top) {
+        struct idle_thread *t = idle_top;
+        idle_top = t->next;
+        idle_count--;
+        tell_to_leave_locked(t);
+    }
+    int err = 0;
+    while ((returning_count > 0 || exiting_count > 0) && err != ETIMEDOUT)
+        err = pthread_cond_timedwait(&threads_changed, &threads_lock, &limit);
+    bool join = have_last_ended;
+    pthread_t last = last_ended;
+    have_last_ended = false;
+    pthread_mutex_unlock(&threads_lock);
+    if (join && !pthread_equal(last, pthread_self()))
+        (void)pthread_join(last, NULL);
 }
 
 weft_pf_thread weft_pf_thread_self(void)
