@@ -356,6 +356,44 @@ static void timer_function_joins_a_later_timer(void **state)
     weft_timer_free(later_timer);
 }
 
+/* A timer started while a function blocks, with nothing else pending, also
+ * fires on time: started from another thread, and started and joined by
+ * the blocking function itself. */
+static atomic_bool blocker_running;
+static atomic_int own_timer_rc = -1;
+static void start_join_then_sleep(void *unused)
+{
+    (void)unused;
+    atomic_store(&blocker_running, true);
+    weft_timer *own;
+    weft_timer_new(&own, 0.05, fire, (void *)11);
+    weft_timer_start(own);
+    atomic_store(&own_timer_rc, weft_timer_join_timeout(own, 3.0));
+    weft_timer_free(own);
+    nap(1.0);
+}
+static void timer_started_while_a_function_blocks_fires_on_time(void **state)
+{
+    (void)state;
+    weft_timer *blocker, *quick;
+    weft_timer_new(&blocker, 0, start_join_then_sleep, NULL);
+    double t0 = weft_monotonic();
+    weft_timer_start(blocker);
+    assert_int_equal(weft_timer_join_timeout(blocker, 0.5), WEFT_ETIMEDOUT);
+    assert_true(atomic_load(&blocker_running));
+    assert_int_equal(atomic_load(&own_timer_rc), WEFT_OK);
+    assert_int_equal(atomic_load(&fired[11]), 1);
+    weft_timer_new(&quick, 0.05, stamp_quick, NULL);
+    double t1 = weft_monotonic();
+    weft_timer_start(quick);
+    assert_int_equal(weft_timer_join_timeout(quick, 10), WEFT_OK);
+    assert_true(quick_fired_at - t1 < 0.3); /* the blocker sleeps on until t0 + 1 s */
+    assert_true(weft_monotonic() - t0 < 0.95);
+    assert_int_equal(weft_timer_join_timeout(blocker, 10), WEFT_OK);
+    weft_timer_free(blocker);
+    weft_timer_free(quick);
+}
+
 /* Stress: 600 timers due over 0.6 s, every 20th of which blocks for 1 s
  * (sleeping, waiting for an event a later timer sets, or joining a later
  * timer), while another thread cancels a quarter of them at random
@@ -533,6 +571,7 @@ int main(void)
         cmocka_unit_test(timer_self_join_is_an_error),
         cmocka_unit_test(timer_blocking_function_delays_no_other),
         cmocka_unit_test(timer_function_joins_a_later_timer),
+        cmocka_unit_test(timer_started_while_a_function_blocks_fires_on_time),
         cmocka_unit_test(timer_stress_blocking_functions),
         cmocka_unit_test(timer_fork_child_has_none_of_the_parents),
     };
