@@ -79,13 +79,15 @@ static bool serving;               /* a thread holds the server role */
 static uint64_t server_gen;        /* changes whenever the role changes hands */
 static weft_timer *server_task;    /* the timer whose function the server runs */
 static int64_t server_task_since;  /* ... since then */
-static bool watching;              /* the watcher thread is up */
+static bool server_starting;       /* a start() is starting the server thread */
+static bool watching;              /* the watcher thread is up (or starting) */
 static int64_t watch_at;           /* when it looks next (0: about to) */
 static bool exit_hook_added;       /* not reset by fork: the hook list crosses */
 static weft_exit_hook exit_hook;
 
 static _Atomic uint32_t wake_word;  /* bumped to wake the server */
 static _Atomic uint32_t watch_word; /* bumped to wake the watcher */
+static _Atomic uint32_t start_word; /* bumped when a server start ends */
 
 /* The timer whose function this thread runs: joining it is an error. */
 static _Thread_local weft_timer *current_timer;
@@ -145,7 +147,7 @@ void weft_timer_atfork(int phase)
                 orphan(t);
             }
         }
-        serving = watching = false;
+        serving = server_starting = watching = false;
         watch_at = 0;
         server_task = NULL;
         server_gen++;
@@ -245,6 +247,8 @@ static void finish(weft_timer *t)
     weft_event_set(&t->finished);
 }
 
+/* Never with sched_lock held: starting a thread on a cached OS thread takes
+ * the cache's lock, which the fork handlers take before sched_lock. */
 static int start_timer_thread(weft_thread_fn role)
 {
     static const weft_thread_options options = {.name = "weft-timer", .daemon = WEFT_DAEMON};
@@ -286,19 +290,33 @@ static void poke(_Atomic uint32_t *word)
     weft_unpark_one(word);
 }
 
-/* sched_lock held.  Make the watcher look by `when`: start it, or wake it
- * if it sleeps longer.  If no watcher can be started, the function runs
- * unwatched and delays the timers due after it (the next call retries). */
-static void watch_by(int64_t when)
+/* sched_lock held.  Make the watcher look by `when`: wake it if it sleeps
+ * longer, or, if there is none, return true: the caller then calls
+ * start_watcher once it has released sched_lock. */
+static bool watch_by(int64_t when)
 {
     if (when == WEFT_NO_DEADLINE)
-        return;
+        return false;
     if (!watching) {
-        watching = start_timer_thread(watch) == WEFT_OK;
+        watching = true;
         watch_at = 0; /* it looks as it starts */
-    } else if (watch_at > when) {
+        return true;
+    }
+    if (watch_at > when) {
         watch_at = when;
         poke(&watch_word);
+    }
+    return false;
+}
+
+/* If no watcher can be started, the function runs unwatched and delays the
+ * timers due after it; the next function or start() tries again. */
+static void start_watcher(void)
+{
+    if (start_timer_thread(watch) != WEFT_OK) {
+        weft_lock_take(&sched_lock);
+        watching = false;
+        weft_lock_release(&sched_lock);
     }
 }
 
@@ -311,8 +329,10 @@ static void run_due_timer(uint64_t gen, int64_t now)
     running_link(t);
     server_task = t;
     server_task_since = now;
-    watch_by(next_look(now));
+    bool need_watcher = watch_by(next_look(now));
     weft_lock_release(&sched_lock);
+    if (need_watcher)
+        start_watcher();
 
     current_timer = t;
     t->fn(t->arg);
@@ -357,7 +377,7 @@ static void *server_main(void *unused)
 {
     (void)unused;
     weft_lock_take(&sched_lock);
-    /* ensure_server set the generation, and it cannot move on before this
+    /* start_server set the generation, and it cannot move on before this
      * thread has run a function. */
     serve(server_gen);
     weft_lock_release(&sched_lock);
@@ -421,22 +441,65 @@ static void wait_for_timers(void)
     }
 }
 
-/* sched_lock held. */
-static int ensure_server(void)
+/* sched_lock held, released while the thread starts.  The timer is in the
+ * heap, so that the new server finds it; other start() calls wait for the
+ * outcome (server_starting), so that none counts on a server that could not
+ * be started.  On failure the timer is taken back out. */
+static int start_server(weft_timer *timer)
 {
-    if (serving)
-        return WEFT_OK;
-    if (!exit_hook_added) {
+    bool add_exit_hook = !exit_hook_added;
+    exit_hook_added = true;
+    server_starting = serving = true;
+    server_gen++;
+    weft_lock_release(&sched_lock);
+    if (add_exit_hook) {
         exit_hook.run = wait_for_timers;
         weft_add_exit_hook(&exit_hook);
-        exit_hook_added = true;
     }
-    server_gen++;
-    serving = true;
     int rc = start_timer_thread(server_main);
-    if (rc != WEFT_OK)
-        serving = false;
+    weft_lock_take(&sched_lock);
+    server_starting = false;
+    atomic_fetch_add(&start_word, 1);
+    weft_unpark_all(&start_word);
+    if (rc == WEFT_OK)
+        return WEFT_OK;
+    serving = false;
+    if (watching)
+        poke(&watch_word); /* a watcher still retiring from the last server */
+    if (timer->state == PENDING) {
+        heap_remove(timer);
+        timer->state = NEW;
+        unref(timer); /* the schedule's reference: the caller holds another */
+    }
     return rc;
+}
+
+/* sched_lock held, released while waiting. */
+static void await_server_start(void)
+{
+    uint32_t seen = atomic_load(&start_word);
+    weft_lock_release(&sched_lock);
+    weft_park(&start_word, seen, WEFT_NO_DEADLINE);
+    weft_lock_take(&sched_lock);
+}
+
+/* sched_lock held.  Put a NEW timer in the heap; true if the watcher must
+ * be started (start_watcher, after releasing sched_lock). */
+static int schedule(weft_timer *timer, int64_t due, bool *need_watcher)
+{
+    timer->due = due;
+    if (!heap_push(timer))
+        return WEFT_ENOMEM;
+    timer->state = PENDING;
+    atomic_fetch_add(&timer->refs, 1); /* the schedule's */
+    if (!serving)
+        return start_server(timer);
+    if (timer->slot == 0) {
+        poke(&wake_word);
+        if (server_task) /* the server is busy: it may have to be relieved */
+            *need_watcher = watch_by(next_look(weft_now_ns()));
+    }
+    return WEFT_OK;
 }
 
 /* ---- API -------------------------------------------------------------- */
@@ -461,27 +524,18 @@ int weft_timer_start(weft_timer *timer)
         return WEFT_EINVAL;
     int64_t delay;
     weft_deadline_after(timer->interval, &delay); /* validated in new */
+    bool need_watcher = false;
     weft_lock_take(&sched_lock);
+    while (server_starting && !timer->started)
+        await_server_start();
     int rc = timer->started ? WEFT_ESTATE : WEFT_OK;
-    if (rc == WEFT_OK && timer->state == NEW) {
-        timer->due = delay;
-        if (!heap_push(timer)) {
-            rc = WEFT_ENOMEM;
-        } else if ((rc = ensure_server()) != WEFT_OK) {
-            heap_remove(timer);
-        } else {
-            timer->state = PENDING;
-            atomic_fetch_add(&timer->refs, 1);
-            if (timer->slot == 0) {
-                poke(&wake_word);
-                if (server_task) /* the server is busy: it may have to be relieved */
-                    watch_by(next_look(weft_now_ns()));
-            }
-        }
-    }
+    if (rc == WEFT_OK && timer->state == NEW)
+        rc = schedule(timer, delay, &need_watcher);
     if (rc == WEFT_OK)
         timer->started = true;
     weft_lock_release(&sched_lock);
+    if (need_watcher)
+        start_watcher();
     return rc;
 }
 
