@@ -57,17 +57,18 @@ struct weft_timer {
     weft_event finished;
 };
 
-/* How long the server may run a function before the watcher takes its job
- * over.  Measured here (2 vCPUs under a VM, Linux, release build): setting
- * an event or printing a line, what a timer's function typically does,
- * takes under 1 us, so an ordinary function never hands off; one look of
- * the watcher (wake, lock, sleep) costs about 16 us of CPU, and while
- * functions run back to back it looks once per budget: 1.6% of a CPU with
- * 1 ms, 16% with 100 us.  A timer due behind a blocked function fires
- * 1.2 ms (mean; at worst 1.9 ms) after it was due, about what a thread's
- * wake-up is late by on a busy machine.  (200,000 timers due at once fire
- * at 0.25-0.37 us each as before; timers 5 ms apart cost 27 us of CPU per
- * fire instead of 17 us, the watcher's look after each.) */
+/* How long the server may run a function before the watcher may take its
+ * job over.  Measured here (2 shared vCPUs under a VM, Linux, release
+ * build): setting an event or printing a line, what a timer's function
+ * typically does, takes under 1 us, so an ordinary function never hands
+ * off.  One look of the watcher (wake, lock, park) costs 16-24 us of CPU,
+ * and while functions run back to back it looks once per budget: about 2%
+ * of a CPU with 1 ms, 20% with 100 us.  A timer due behind a blocked
+ * function fires 1.2 ms (mean; at worst 1.9 ms) after it was due, about
+ * what a thread's wake-up is late by on a busy machine.  (200,000 timers
+ * due at once still fire at 0.25-0.37 us each; timers 5 ms apart cost about
+ * 10 us more CPU per fire than with one plain timer thread, the watcher's
+ * look after each.) */
 #define RUN_BUDGET_NS 1000000 /* 1 ms */
 
 /* All under sched_lock. */

@@ -3,13 +3,14 @@
  * Runs a function once after an interval, unless cancelled first.  All
  * timers share one timer thread, so ten thousand pending timers cost ten
  * thousand small records, not ten thousand threads.  The function runs on
- * that shared thread; one that runs past about a millisecond (it sleeps,
- * waits on a lock, joins another timer, or just computes) hands the timer
- * thread's job to another thread and finishes on its own, so it delays
- * the other timers by at most that millisecond, as if each timer were a
- * thread of its own as in Python.  Such a function costs a thread while it
- * runs.  The functions run on reused daemon weft threads named
- * "weft-timer": keep no thread-local state from one call to the next.
+ * that shared thread; one that has run about a millisecond when another
+ * timer is due (it sleeps, waits on a lock, joins a later timer, or just
+ * computes) hands the timer thread's job to another thread and finishes
+ * on its own, so it delays the other timers by at most that millisecond,
+ * as if each timer were a thread of its own as in Python.  Such a function
+ * costs a thread while it runs.  The functions run on reused daemon weft
+ * threads named "weft-timer" (listed by weft_enumerate while they serve):
+ * keep no thread-local state from one call to the next.
  *
  *     weft_timer *t;
  *     weft_timer_new(&t, 2.5, say_hello, "world");  // Timer(2.5, hello, …)
