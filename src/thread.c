@@ -63,7 +63,6 @@ static weft_thread main_thread;
 static _Thread_local weft_thread *current;
 
 static weft_exit_hook *exit_hooks;
-static weft_service *services; /* under registry_lock */
 static _Atomic int exit_handler_state; /* 0 none, 1 registering, 2 registered */
 
 /* ---- registry ---------------------------------------------------------- */
@@ -146,7 +145,6 @@ void weft_thread_atfork(int phase)
                 atomic_store(&t->state, STOPPED);
             }
         }
-        services = NULL; /* their threads stayed in the parent */
         weft_lock_init(&registry_lock);
         return;
     }
@@ -266,14 +264,12 @@ static void thread_main(void *arg)
 }
 
 static void join_leftover_threads(void);
-static void stop_services(void);
 
 static void at_process_exit(void)
 {
     for (weft_exit_hook *h = exit_hooks; h; h = h->next)
         h->run();
     join_leftover_threads();
-    stop_services();
     weft_pf_threads_close();
 }
 
@@ -303,68 +299,6 @@ void weft_add_exit_hook(weft_exit_hook *hook)
     hook->next = NULL;
     *tail = hook;
     unlock_registry();
-}
-
-/* ---- service threads ---------------------------------------------------- */
-
-static _Thread_local weft_service *my_service;
-
-static void service_main(void *arg)
-{
-    weft_service *s = arg;
-    my_service = s;
-    s->loop(s->arg);
-    my_service = NULL;
-    weft_pf_thread_returning(); /* before the exit may see `ended_` */
-    atomic_store_explicit(&s->ended_, 1, memory_order_release);
-    weft_unpark_all(&s->ended_);
-}
-
-int weft_service_start(weft_service *service)
-{
-    int rc = ensure_exit_handler();
-    if (rc != WEFT_OK)
-        return rc;
-    atomic_init(&service->ended_, 0);
-    lock_registry();
-    service->next_ = services;
-    services = service;
-    unlock_registry();
-    /* A fresh OS thread, not a cached one: the caller may hold a lock that
-     * weft's fork handlers take, and the cache's lock is taken before them
-     * (by its own fork handler). */
-    rc = weft_pf_thread_start(service_main, service, 0, NULL);
-    if (rc != WEFT_OK) {
-        lock_registry();
-        for (weft_service **p = &services; *p; p = &(*p)->next_)
-            if (*p == service) {
-                *p = service->next_;
-                break;
-            }
-        unlock_registry();
-    }
-    return rc;
-}
-
-/* How long exit waits at most for a stopped service's loop to return: it
- * said it would return soon, so this only keeps a bug from hanging exit. */
-#define SERVICE_STOP_WAIT_NS (2 * (int64_t)1000000000)
-
-/* At exit: stop each service and wait for its loop to return. */
-static void stop_services(void)
-{
-    lock_registry();
-    weft_service *list = services;
-    services = NULL;
-    unlock_registry();
-    for (weft_service *s = list; s; s = s->next_) {
-        if (s == my_service || !s->stop(s->arg))
-            continue;
-        int64_t deadline = weft_now_ns() + SERVICE_STOP_WAIT_NS;
-        while (atomic_load_explicit(&s->ended_, memory_order_acquire) == 0 &&
-               weft_park(&s->ended_, 0, deadline) != WEFT_ETIMEDOUT) {
-        }
-    }
 }
 
 int weft_thread_start(weft_thread *thread)

@@ -16,32 +16,12 @@ typedef struct weft_exit_hook {
 
 void weft_add_exit_hook(weft_exit_hook *hook);
 
-/* A service thread: an OS thread weft keeps for itself, which parks with
- * nothing to do between jobs (the timer thread).  At normal exit, after
- * the exit hooks and the joining of non-daemon threads, weft calls
- * stop(arg), waits for loop to return when stop said it would, and then
- * ends every OS thread of weft's that has nothing left to do (idle cached
- * threads, ended threads, stopped services), so that none is alive at
- * exit: valgrind reports such a thread's TLS as "possibly lost".
- *
- * loop(arg) runs on an OS thread of its own; the caller may hold its own
- * locks while it starts one (the timer's schedule lock).  stop(arg)
- * must make loop return soon and return true, or return false when loop is
- * busy and cannot (a callback running: the thread is then left to end
- * with the process, as a daemon thread is).  stop is never called on the
- * service's own thread (exit() called from loop).  The struct is the
- * caller's, static; fields after `arg` are private.  After fork() the
- * child has no service thread: the parent's struct may be started again.
- * WEFT_OK, or the thread start's error. */
-typedef struct weft_service {
-    void (*loop)(void *arg);
-    bool (*stop)(void *arg);
-    void *arg;
-    struct weft_service *next_;
-    _Atomic uint32_t ended_;
-} weft_service;
-
-int weft_service_start(weft_service *service);
+/* At normal exit, after the exit hooks and the joining of non-daemon
+ * threads, weft ends every OS thread of its own that has nothing left to
+ * do (idle cached threads, ended threads), so that none is alive at exit:
+ * valgrind reports such a thread's TLS as "possibly lost".  A module that
+ * parks threads of its own (the timers) makes them return in its exit
+ * hook. */
 
 /* A thread whose joining its owner (an executor) takes care of: debug mode
  * does not report it as never joined. */

@@ -2,6 +2,35 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+/* The sanitizers' runtimes do not make thread creation fork-safe (a thread
+ * being created or ending at the fork can leave the runtime's own thread
+ * registry locked in the child, see test_process.c): under them a fork
+ * child starts no threads.  Under LeakSanitizer a fork child's exit also
+ * reports the parent's thread objects, which only the threads that did not
+ * cross held. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifdef UNDER_ASAN
+#include <sanitizer/lsan_interface.h>
+#define NOT_LEAKS_IN_FORK_CHILD(stmt) (__lsan_disable(), (stmt), __lsan_enable())
+#else
+#define NOT_LEAKS_IN_FORK_CHILD(stmt) (stmt)
+#endif
 
 static atomic_int fired[16];
 static void fire(void *arg) { atomic_fetch_add(&fired[(intptr_t)arg], 1); }
@@ -218,6 +247,357 @@ static void timer_stress_start_cancel(void **state)
     assert_true(atomic_load(&stress_fired) > 0);
 }
 
+
+/* Python's Thread.join raises RuntimeError "cannot join current thread":
+ * a timer's function joining its own timer gets WEFT_ESTATE, from both
+ * join forms, instead of waiting forever.  The untimed join is tried only
+ * once the timed one gave WEFT_ESTATE, and the timer is a daemon, so a
+ * broken join fails this test by the main thread's timeout, not a hang. */
+static weft_timer *self_joiner;
+static atomic_int self_join_timed_rc = -1, self_join_rc = -1;
+static void join_myself(void *unused)
+{
+    (void)unused;
+    int rc = weft_timer_join_timeout(self_joiner, 1.0);
+    atomic_store(&self_join_timed_rc, rc);
+    if (rc == WEFT_ESTATE)
+        atomic_store(&self_join_rc, weft_timer_join(self_joiner));
+}
+static void timer_self_join_is_an_error(void **state)
+{
+    (void)state;
+    assert_int_equal(weft_timer_new(&self_joiner, 0, join_myself, NULL), WEFT_OK);
+    weft_timer_set_daemon(self_joiner, true);
+    double t0 = weft_monotonic();
+    assert_int_equal(weft_timer_start(self_joiner), WEFT_OK);
+    assert_int_equal(weft_timer_join_timeout(self_joiner, 10), WEFT_OK);
+    assert_true(weft_monotonic() - t0 < IMMEDIATE);
+    assert_int_equal(atomic_load(&self_join_timed_rc), WEFT_ESTATE);
+    assert_int_equal(atomic_load(&self_join_rc), WEFT_ESTATE);
+    weft_timer_free(self_joiner);
+}
+
+/* In Python each Timer is a thread of its own, so a function that blocks
+ * delays no other timer.  Here one function sleeps 1 s and another waits
+ * for an event that only a timer due later sets; a timer due 0.1 s after
+ * start still fires on time, and the waiting function sees its event. */
+static double quick_fired_at;
+static void stamp_quick(void *unused)
+{
+    (void)unused;
+    quick_fired_at = weft_monotonic();
+}
+static void sleep_one_second(void *unused)
+{
+    (void)unused;
+    nap(1.0);
+}
+static weft_event late_event;
+static atomic_int late_wait_rc = -1;
+static void wait_for_late_event(void *unused)
+{
+    (void)unused;
+    atomic_store(&late_wait_rc, weft_event_wait_timeout(&late_event, 3.0));
+}
+static void set_late_event(void *unused)
+{
+    (void)unused;
+    weft_event_set(&late_event);
+}
+static void timer_blocking_function_delays_no_other(void **state)
+{
+    (void)state;
+    weft_event_init(&late_event);
+    weft_timer *sleeper, *waiter, *setter, *quick;
+    weft_timer_new(&sleeper, 0, sleep_one_second, NULL);
+    weft_timer_new(&waiter, 0, wait_for_late_event, NULL);
+    weft_timer_new(&setter, 0.2, set_late_event, NULL);
+    weft_timer_new(&quick, 0.1, stamp_quick, NULL);
+    double t0 = weft_monotonic();
+    weft_timer_start(sleeper);
+    weft_timer_start(waiter);
+    weft_timer_start(setter);
+    weft_timer_start(quick);
+    assert_int_equal(weft_timer_join_timeout(quick, 10), WEFT_OK);
+    assert_true(quick_fired_at - t0 >= 0.1);
+    assert_true(quick_fired_at - t0 < 0.5); /* the sleeper blocks for 1 s */
+    assert_int_equal(weft_timer_join_timeout(waiter, 10), WEFT_OK);
+    assert_int_equal(atomic_load(&late_wait_rc), WEFT_OK);
+    assert_true(weft_monotonic() - t0 < 0.9); /* the event came at 0.2 s, not 3 s */
+    assert_int_equal(weft_timer_join_timeout(sleeper, 10), WEFT_OK);
+    assert_int_equal(weft_timer_join_timeout(setter, 10), WEFT_OK);
+    weft_timer_free(sleeper);
+    weft_timer_free(waiter);
+    weft_timer_free(setter);
+    weft_timer_free(quick);
+    weft_event_destroy(&late_event);
+}
+
+/* A function may join a timer due after it: the later timer fires while
+ * the earlier function waits (in Python both are threads). */
+static weft_timer *later_timer;
+static atomic_int join_later_rc = -1;
+static void join_the_later_timer(void *unused)
+{
+    (void)unused;
+    atomic_store(&join_later_rc, weft_timer_join_timeout(later_timer, 3.0));
+}
+static void timer_function_joins_a_later_timer(void **state)
+{
+    (void)state;
+    weft_timer *first;
+    weft_timer_new(&first, 0, join_the_later_timer, NULL);
+    weft_timer_new(&later_timer, 0.1, fire, (void *)8);
+    double t0 = weft_monotonic();
+    weft_timer_start(later_timer); /* before `first` joins it */
+    weft_timer_start(first);
+    assert_int_equal(weft_timer_join_timeout(first, 10), WEFT_OK);
+    assert_int_equal(atomic_load(&join_later_rc), WEFT_OK);
+    assert_int_equal(atomic_load(&fired[8]), 1);
+    assert_true(weft_monotonic() - t0 < 1.5);
+    weft_timer_free(first);
+    weft_timer_free(later_timer);
+}
+
+/* A timer started while a function blocks, with nothing else pending, also
+ * fires on time: started from another thread, and started and joined by
+ * the blocking function itself. */
+static atomic_bool blocker_running;
+static atomic_int own_timer_rc = -1;
+static void start_join_then_sleep(void *unused)
+{
+    (void)unused;
+    atomic_store(&blocker_running, true);
+    weft_timer *own;
+    weft_timer_new(&own, 0.05, fire, (void *)11);
+    weft_timer_start(own);
+    atomic_store(&own_timer_rc, weft_timer_join_timeout(own, 3.0));
+    weft_timer_free(own);
+    nap(1.0);
+}
+static void timer_started_while_a_function_blocks_fires_on_time(void **state)
+{
+    (void)state;
+    weft_timer *blocker, *quick;
+    weft_timer_new(&blocker, 0, start_join_then_sleep, NULL);
+    double t0 = weft_monotonic();
+    weft_timer_start(blocker);
+    assert_int_equal(weft_timer_join_timeout(blocker, 0.5), WEFT_ETIMEDOUT);
+    assert_true(atomic_load(&blocker_running));
+    assert_int_equal(atomic_load(&own_timer_rc), WEFT_OK);
+    assert_int_equal(atomic_load(&fired[11]), 1);
+    weft_timer_new(&quick, 0.05, stamp_quick, NULL);
+    double t1 = weft_monotonic();
+    weft_timer_start(quick);
+    assert_int_equal(weft_timer_join_timeout(quick, 10), WEFT_OK);
+    assert_true(quick_fired_at - t1 < 0.3); /* the blocker sleeps on until t0 + 1 s */
+    assert_true(weft_monotonic() - t0 < 0.95);
+    assert_int_equal(weft_timer_join_timeout(blocker, 10), WEFT_OK);
+    weft_timer_free(blocker);
+    weft_timer_free(quick);
+}
+
+/* Stress: 600 timers due over 0.6 s, every 20th of which blocks: it sleeps
+ * 1 s, or waits for a timer due 7 ms after it (for the event that timer
+ * sets, or joining it).  Meanwhile another thread cancels a quarter of the
+ * others around their due times.  Every function runs at most once, and
+ * exactly once unless its cancel won; both outcomes of the race occur; no
+ * timer fires more than 0.3 s late (the blocking functions run one after
+ * another would make them seconds late). */
+enum { MIX_COUNT = 600, MIX_BLOCK_EVERY = 20 };
+struct mix_timer {
+    weft_timer *timer;
+    double due;
+    double fired_at;
+    atomic_int runs;
+    int kind;    /* 0 quick, 1 sleeps, 2 waits for an event, 3 joins a later timer */
+    int partner; /* the later timer of kinds 2 and 3 */
+    weft_event event;
+    bool cancelled;
+};
+static struct mix_timer mix[MIX_COUNT];
+static atomic_int mix_block_errors;
+static void mix_fire(void *arg)
+{
+    struct mix_timer *m = arg;
+    m->fired_at = weft_monotonic();
+    atomic_fetch_add(&m->runs, 1);
+    weft_event_set(&m->event);
+    int rc = WEFT_OK;
+    if (m->kind == 1)
+        nap(1.0);
+    else if (m->kind == 2)
+        rc = weft_event_wait_timeout(&mix[m->partner].event, 5.0);
+    else if (m->kind == 3)
+        rc = weft_timer_join_timeout(mix[m->partner].timer, 5.0);
+    if (rc != WEFT_OK)
+        atomic_fetch_add(&mix_block_errors, 1);
+}
+static void mix_canceller(int index, void *arg)
+{
+    (void)index;
+    (void)arg;
+    unsigned seed = 12345;
+    for (int i = 0; i < MIX_COUNT; i++) {
+        if (!mix[i].cancelled)
+            continue;
+        seed = seed * 1103515245u + 12345u;
+        double wait = mix[i].due - 0.005 + (seed >> 16) % 8 * 0.001 - weft_monotonic();
+        if (wait > 0)
+            nap(wait);
+        weft_timer_cancel(mix[i].timer);
+    }
+}
+static void timer_stress_blocking_functions(void **state)
+{
+    (void)state;
+    unsigned seed = 99;
+    for (int i = 0; i < MIX_COUNT; i++) {
+        struct mix_timer *m = &mix[i];
+        m->kind = i % MIX_BLOCK_EVERY == 5 ? 1 + i / MIX_BLOCK_EVERY % 3 : 0;
+        m->partner = i + 7 < MIX_COUNT ? i + 7 : i; /* kinds 2, 3: a later, quick timer */
+        if (m->partner == i)
+            m->kind = m->kind ? 1 : 0;
+        seed = seed * 1103515245u + 12345u;
+        /* Neither a blocker nor a partner of one is cancelled. */
+        m->cancelled = !m->kind && (i < 7 || !mix[i - 7].kind) && ((seed >> 16) & 3) == 3;
+        weft_event_init(&m->event);
+        assert_int_equal(weft_timer_new(&m->timer, 0.001 * i, mix_fire, m), WEFT_OK);
+    }
+    double t0 = weft_monotonic();
+    for (int i = 0; i < MIX_COUNT; i++) {
+        mix[i].due = t0 + 0.001 * i;
+        assert_int_equal(weft_timer_start(mix[i].timer), WEFT_OK);
+    }
+    bunch *canceller = bunch_start(1, mix_canceller, NULL);
+    int cancels_won = 0, cancels_lost = 0, late_count = 0, blockers = 0;
+    double worst = 0;
+    for (int i = 0; i < MIX_COUNT; i++) {
+        assert_int_equal(weft_timer_join_timeout(mix[i].timer, 30), WEFT_OK);
+        assert_true(weft_timer_finished(mix[i].timer));
+        assert_false(weft_timer_is_alive(mix[i].timer));
+    }
+    bunch_join(canceller);
+    for (int i = 0; i < MIX_COUNT; i++) {
+        struct mix_timer *m = &mix[i];
+        int runs = atomic_load(&m->runs);
+        assert_true(runs == 1 || (runs == 0 && m->cancelled));
+        if (m->cancelled)
+            runs ? cancels_lost++ : cancels_won++;
+        blockers += m->kind != 0;
+        double late = runs ? m->fired_at - m->due : 0;
+        if (late > worst)
+            worst = late;
+        if (late > 0.3)
+            late_count++;
+        weft_timer_free(m->timer);
+        weft_event_destroy(&m->event);
+    }
+    print_message("timer stress: %d blockers, cancels won %d lost %d, worst lateness %.3f s\n",
+                  blockers, cancels_won, cancels_lost, worst);
+    assert_int_equal(late_count, 0);
+    assert_int_equal(atomic_load(&mix_block_errors), 0);
+    assert_true(cancels_won > 0);
+    assert_true(cancels_lost > 0);
+}
+
+/* After fork the child has no timer thread: the parent's pending timer is
+ * not alive there (Python marks the other threads stopped), cancelling and
+ * joining it return at once, a new timer fires, and the child's normal
+ * exit, which waits for its own pending timer, ends. */
+static int child_checks_timers(weft_timer *parents)
+{
+    alarm(20); /* a hang fails the test instead of stalling it */
+    int code = 0;
+    if (weft_timer_is_alive(parents))
+        code |= 1;
+    if (weft_timer_cancel(parents) != WEFT_OK)
+        code |= 2;
+    if (weft_timer_join_timeout(parents, 1) != WEFT_OK)
+        code |= 4;
+#ifdef UNDER_SANITIZER
+    return code;
+#endif
+    weft_timer *t;
+    weft_timer_new(&t, 0.01, fire, (void *)10);
+    if (weft_timer_start(t) != WEFT_OK || weft_timer_join_timeout(t, 5) != WEFT_OK ||
+        atomic_load(&fired[10]) != 1)
+        code |= 8;
+    weft_timer_free(t);
+    weft_timer_new(&t, 0.05, fire, (void *)10); /* waited for by exit() */
+    weft_timer_start(t);
+    weft_timer_free(t);
+    return code;
+}
+static void timer_fork_child_has_none_of_the_parents(void **state)
+{
+    (void)state;
+    weft_timer *pending;
+    weft_timer_new(&pending, 30, fire, (void *)9);
+    NOT_LEAKS_IN_FORK_CHILD(weft_timer_start(pending));
+    nap(0.05); /* the server thread has started and parked */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        exit(child_checks_timers(pending));
+    int status = 0;
+    double end = weft_monotonic() + 20;
+    pid_t done;
+    while ((done = waitpid(pid, &status, WNOHANG)) == 0 && weft_monotonic() < end)
+        nap(0.01);
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("the child did not exit within 20 s");
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(weft_timer_is_alive(pending)); /* the parent's is untouched */
+    weft_timer_cancel(pending);
+    assert_int_equal(weft_timer_join_timeout(pending, 1), WEFT_OK);
+    assert_int_equal(atomic_load(&fired[9]), 0);
+    weft_timer_free(pending);
+}
+
+/* Forks while other threads start timers (each start of a lone timer
+ * starts a server thread, on a cached OS thread) never deadlock: no timer
+ * thread is started under the lock the fork handlers take after the
+ * thread cache's.  A deadlock ends the test by the alarm. */
+static atomic_bool churn_stop;
+static void churn_timers(int index, void *arg)
+{
+    (void)index;
+    (void)arg;
+    while (!atomic_load(&churn_stop)) {
+        weft_timer *t;
+        weft_timer_new(&t, 0, fire, (void *)12);
+        weft_timer_start(t);
+        weft_timer_join(t);
+        weft_timer_free(t);
+    }
+}
+static void timer_fork_while_timers_start(void **state)
+{
+    (void)state;
+    bunch *churn = bunch_start(2, churn_timers, NULL);
+    alarm(120);
+    int forks = 0;
+    for (; forks < 300; forks++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(0);
+        int status;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+            break;
+    }
+    alarm(0);
+    atomic_store(&churn_stop, true);
+    bunch_join(churn);
+    assert_int_equal(forks, 300);
+    assert_true(atomic_load(&fired[12]) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +610,13 @@ int main(void)
         cmocka_unit_test(timer_keeps_process_alive_unless_daemon),
         cmocka_unit_test(timer_bad_input),
         cmocka_unit_test(timer_stress_start_cancel),
+        cmocka_unit_test(timer_self_join_is_an_error),
+        cmocka_unit_test(timer_blocking_function_delays_no_other),
+        cmocka_unit_test(timer_function_joins_a_later_timer),
+        cmocka_unit_test(timer_started_while_a_function_blocks_fires_on_time),
+        cmocka_unit_test(timer_stress_blocking_functions),
+        cmocka_unit_test(timer_fork_child_has_none_of_the_parents),
+        cmocka_unit_test(timer_fork_while_timers_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,8 +3,14 @@
  * Runs a function once after an interval, unless cancelled first.  All
  * timers share one timer thread, so ten thousand pending timers cost ten
  * thousand small records, not ten thousand threads.  The function runs on
- * that shared thread: keep it short, or hand longer work to a thread or a
- * pool, or it delays the timers due after it.
+ * that shared thread; one that has run about a millisecond when another
+ * timer is due (it sleeps, waits on a lock, joins a later timer, or just
+ * computes) hands the timer thread's job to another thread and finishes
+ * on its own, so it delays the other timers by at most that millisecond,
+ * as if each timer were a thread of its own as in Python.  Such a function
+ * costs a thread while it runs.  The functions run on reused daemon weft
+ * threads named "weft-timer" (listed by weft_enumerate while they serve):
+ * keep no thread-local state from one call to the next.
  *
  *     weft_timer *t;
  *     weft_timer_new(&t, 2.5, say_hello, "world");  // Timer(2.5, hello, …)
@@ -60,12 +66,17 @@ int weft_timer_start(weft_timer *timer);
 int weft_timer_cancel(weft_timer *timer);
 
 /* Wait until the timer has fired (its function returned) or was
- * cancelled.  WEFT_OK; WEFT_ESTATE before start; WEFT_ETIMEDOUT; WEFT_EINVAL.
- * Python: timer.join(timeout). */
+ * cancelled.  WEFT_OK (also at once in the child of a fork for a timer the
+ * parent had pending or running: it never fires there); WEFT_ESTATE before
+ * start, or when called from the timer's own function (Python's
+ * RuntimeError "cannot join current thread"); WEFT_ETIMEDOUT; WEFT_EINVAL
+ * for NULL or a NaN timeout.  A function may join any other timer, also one
+ * due after it.  Python: timer.join(timeout). */
 int weft_timer_join(weft_timer *timer);
 int weft_timer_join_timeout(weft_timer *timer, double timeout);
 
-/* Started and neither fired nor cancelled.  Python: timer.is_alive(). */
+/* Started and neither fired nor cancelled (false in the child of a fork for
+ * the parent's timers).  Python: timer.is_alive(). */
 bool weft_timer_is_alive(const weft_timer *timer);
 
 /* Fired or cancelled.  Python: timer.finished.is_set(). */
