@@ -100,6 +100,10 @@ int weft_lock_init(weft_lock *lock)
     if (!lock)
         return WEFT_EINVAL;
     atomic_init(&lock->state_, FREE);
+    /* Free again: held by nobody, the caller included (a fork child's
+     * handlers make the locks they took free this way). */
+    if (weft_debug_on())
+        weft_debug_released(lock);
     return WEFT_OK;
 }
 
