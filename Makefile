@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # weft — the quick start.
 #   make demo    build, then run the tour: the guides' programs in C
 #   make test    install missing packages (as root, with apt), build, run the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_pool.c — BENCH.md W1 (pool throughput), W2 (round trip), W6
  * (CPU-bound map speed-up) and W7 (I/O-bound fan-out) for weft's thread
  * pool, and W9 (round trip) for its process pool.  Median of several runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_queue.c — BENCH.md W3, queue hand-off: producers put N items into a
  * queue of capacity 1024 with blocking put/get, consumers take them; ns per
  * item.  weft_queue against the classic pthread mutex + two condition

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_sync.c — BENCH.md W4 (uncontended lock), W5 (contended lock) and
  * W10 (thread start + join): weft and plain pthreads side by side in one
  * run.  Each figure is the median of several repetitions after a warm-up,

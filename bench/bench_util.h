@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_util.h — what weft's bench programs share: command line, median
  * and spread, CSV rows (read by bench/compare.py). */
 #ifndef WEFT_BENCH_UTIL_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """compare.py — run weft's benchmarks and every peer of BENCH.md that is
 available, one after another in one run, and print them side by side with
 the ratio weft / peer (below 1 means weft is better; for W6, a speed-up,

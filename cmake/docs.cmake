@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # docs.cmake — the reference manual, from the headers' comments: man pages
 # (section 3, a page or a link per public name) and HTML in WEFT_DOCS_DIR.
 # Target `docs`, part of `all` when WEFT_BUILD_DOCS is on.  Any Doxygen

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # packaging.cmake — .deb packages with CPack (make package):
 #   libweft0     the shared library (component runtime)
 #   libweft-dev  headers, static library, pkg-config and CMake files, man

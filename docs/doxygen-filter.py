@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """doxygen-filter.py — turn weft's plain header comments into Doxygen's.
 
 weft's headers document every declaration with a plain C comment directly
@@ -34,6 +35,8 @@ import sys
 # Doxygen reports an unknown command as an error: this is the marker.
 MARKER = "/** @public_function_without_a_comment */ "
 RULER = re.compile(r"/\*\s*-{3,}")
+# The licence line atop every file: not documentation.
+SPDX = re.compile(r"/\*\s*SPDX-License-Identifier:")
 FILE_PREFIX = re.compile(r"/\*+\s*[\w./]+\.h\s+(?:—|--?)\s+")
 # A column gap: 3 spaces, or 2 not after the end of a sentence.
 COLUMNS = re.compile(r"\S {3,}\S|[^\s.?!:;]  \S")
@@ -228,7 +231,7 @@ class Filter:
     def run(self):
         first_item = self.scan.items[0]["start"] if self.scan.items else len(self.scan.text)
         for c in self.scan.comments:
-            if c["in_directive"]:
+            if c["in_directive"] or SPDX.match(self.scan.text, c["start"]):
                 continue
             if c["depth"] > 0 and c["in_stmt"]:
                 self.member_comment(c)

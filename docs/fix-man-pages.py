@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """fix-man-pages.py MAN3DIR — tidy the man pages Doxygen wrote for weft.
 
 Doxygen names a header's page after the file alone ("lock.h.3") and, with

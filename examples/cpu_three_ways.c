@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cpu_three_ways.c — the guides' CPU-bound program, sum(i * i for i in
  * range(n)) over 8 values of n from 10,000,000, run three ways: on one
  * thread, on the thread pool, and on the process pool.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* deadlock.c — the guides' two-lock deadlock, and two ways out.
  *
  * Two threads each need locks A and B.  One takes A then B, the other B

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* download_images.c — the guides' "download images concurrently": the same
  * downloads one after another, then on a thread pool, with libcurl.  The
  * images come from file_server's code, started here in a child process

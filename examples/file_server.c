@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* file_server.c — the guides' "server handling many client connections":
  * a multi-threaded HTTP server, one thread per connection, serving the
  * made-up images of http_server.h with a per-request delay.  Try it with

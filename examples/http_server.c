@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http_server.c — see http_server.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "http_server.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http_server.h — a small multi-threaded HTTP/1.0 file server, shared by
  * the file_server and download_images examples.  It serves made-up
  * "images" (/images/photo-N.jpg: 20,000 + N x 1,000 bytes of a pattern) so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pool_basics.c — the guides' thread-pool programs: executor.map, submit
  * and result, as_completed, and how map and submit differ.
  *

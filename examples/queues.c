@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* queues.c — the guides' queue programs: producer/consumer ended by a
  * sentinel, the same ended by shutdown (Python 3.13), task_done/join to
  * wait until every item was processed, and a priority queue.

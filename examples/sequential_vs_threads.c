@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sequential_vs_threads.c — the first program of the threading guides:
  * five tasks that each wait one second, run one after another and then on
  * five threads.  Waiting (I/O, sleeping) overlaps across threads, so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shared_counter.c — the guides' race condition and its fix.
  *
  * Ten threads each read a shared counter, pause (the guides' "simulate some

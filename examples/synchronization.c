@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* synchronization.c — the guides' synchronization primitives, one small
  * program each: a bank account behind a lock, an RLock taken again by
  * nested calls, a semaphore letting 3 of 6 workers in at once, an event

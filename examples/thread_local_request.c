@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* thread_local_request.c — thread-local data, as the guides use it for
  * per-request state: each thread handling a request keeps its own request
  * id and user in a weft_local (Python's threading.local()), so that deep

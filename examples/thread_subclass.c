@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* thread_subclass.c — Python's "subclass Thread and override run()" in C.
  *
  *     class Downloader(threading.Thread):

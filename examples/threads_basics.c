@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* threads_basics.c — the guides' first thread programs: create and start
  * two threads, join them, pass an argument, and keep many threads in a
  * list.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tour.sh BUILD_DIR — `make demo`: the guides' programs in C, in the order
 # the guides teach them, each saying what it shows and how long it took.
 set -e

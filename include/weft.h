@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft.h — Python's concurrency toolkit for C.  Include this one header.
  *
  * Python name            weft

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* barrier.c — Barrier, with Python's state machine: a round fills (state 0)
  * until the last party arrives, then drains (1) while the parties leave;
  * reset (-1) drains the current waiters with an error; broken (-2) stays

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* condition.c — Condition.
  *
  * Each waiter links a node on its own stack into a FIFO list that the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* debug.c — lock-order inversion detection and the reporter.
  *
  * Each thread keeps the weft locks it holds on a small stack.  Taking lock

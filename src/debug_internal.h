@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* debug_internal.h — the hooks debug mode puts in the lock paths. */
 #ifndef WEFT_DEBUG_INTERNAL_H
 #define WEFT_DEBUG_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* event.c — Event.
  *
  * The word holds the flag in bit 0 and, above it, a count of set() calls.

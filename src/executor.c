@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* executor.c — the executor calls, written once over the backends' table
  * of operations: submit, shutdown, free, stats, resize and map; and the
  * shutdown of live executors at process exit. */

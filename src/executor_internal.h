@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* executor_internal.h — the interface every executor backend implements
  * (DESIGN.md §3, layer 7).  submit, shutdown and friends are written once
  * over this table of operations. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* future.c — Future, wait and as_completed.
  *
  * Each future has a small lock guarding its state, outcome, callbacks and

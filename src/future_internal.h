@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* future_internal.h — what executors need from futures. */
 #ifndef WEFT_FUTURE_INTERNAL_H
 #define WEFT_FUTURE_INTERNAL_H

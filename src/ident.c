@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ident.c — thread identities that are never reused.
  * Python's get_ident() may be recycled once a thread exits; weft's are not,
  * so a recycled id can never make a new thread the owner of an RLock that a

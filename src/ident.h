@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ident.h — the calling thread's weft identity (used by RLock ownership and
  * by the thread layer).  Idents are never 0 and never reused; the process's
  * main thread is always ident 1. */

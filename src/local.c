@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* local.c — thread-local values without a limit on the number of locals.
  *
  * Each local gets a slot number on first use.  Each thread keeps a table of

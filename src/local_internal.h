@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* local_internal.h — thread-exit cleanup of weft_local values. */
 #ifndef WEFT_LOCAL_INTERNAL_H
 #define WEFT_LOCAL_INTERNAL_H

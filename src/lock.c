@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lock.c — Lock and RLock.
  *
  * The lock is one 32-bit word: 0 free, 1 held, 2 held with possible sleepers.

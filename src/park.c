@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* park.c — parking threads on futex words (see park.h). */
 #include "park.h"
 

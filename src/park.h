@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* park.h — the one way a weft primitive waits and is woken (DESIGN.md §3,
  * layer 2).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* process.c — weft_process (multiprocessing.Process), weft_bytes, and the
  * fork handlers that keep weft's own state usable in a forked child. */
 #include "weft/process.h"

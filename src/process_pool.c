@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* process_pool.c — the process-pool backend of the executor interface.
  *
  * Each worker is a forked child with a stream socket to the parent, a page

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* queue.c — Queue, LifoQueue, PriorityQueue and SimpleQueue.
  *
  * One lock guards the items, the counters and the flags; it is held only to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* semaphore.c — Semaphore and BoundedSemaphore.
  *
  * The value is a futex word.  Acquire decrements it with a compare-and-swap

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* status.c — names and descriptions of weft statuses. */
 #include "weft/status.h"
 

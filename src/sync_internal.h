@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sync_internal.h — calls the sync objects share inside the library. */
 #ifndef WEFT_SYNC_INTERNAL_H
 #define WEFT_SYNC_INTERNAL_H

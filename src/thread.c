@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* thread.c — threads, their registry, and joining non-daemon threads at
  * process exit.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* thread_internal.h — process-exit bookkeeping shared by threads and timers. */
 #ifndef WEFT_THREAD_INTERNAL_H
 #define WEFT_THREAD_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* thread_pool.c — the thread-pool executor (Python's ThreadPoolExecutor).
  *
  * Work travels through a work list of futures (work_list.h: lock-free for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* time.c — Python's time.monotonic, perf_counter and sleep. */
 #include "weft/time.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* timer.c — Timer, served by one shared timer thread that hands its job
  * on when a timer's function runs long.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* with.c — guards behind WEFT_WITH / WEFT_SCOPED. */
 #include "weft/with.h"
 

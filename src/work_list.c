@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* work_list.c — lock-free adding, serialised taking (see work_list.h). */
 #include "work_list.h"
 

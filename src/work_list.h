@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* work_list.h — the queue between an executor's submitters and its workers.
  *
  * A general weft_queue serves any number of threads through one lock; a

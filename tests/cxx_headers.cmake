@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cxx_headers.cmake — the public headers are valid C++ and stay valid C11.
 #
 #   cmake -DSOURCE_DIR=<weft> -DWORK_DIR=<scratch> [-DCXX_COMPILERS=a;b]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cxx_headers_use.cpp — compiled (not run) by cxx_headers.cmake under every
  * C++ standard and compiler: expands each public macro of weft.h in C++,
  * so the macros, not only the declarations, are checked. */

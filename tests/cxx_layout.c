@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cxx_layout.c — the C compiler's view of weft's struct layouts, for
  * test_cxx.cpp to compare with the C++ compiler's. */
 #include "cxx_layout.h"

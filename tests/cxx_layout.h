@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cxx_layout.h — the layout of weft's public structs, as one translation
  * unit sees it: built once as C (cxx_layout.c, the library's view) and once
  * as C++ (test_cxx.cpp), so the test can check that a C++ program lays the

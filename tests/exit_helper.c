@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* exit_helper.c — tiny programs whose exit behaviour the thread and timer
  * tests check from outside (PYTHON-SEMANTICS.md Thread 19-21, Timer).
  * Usage: exit_helper MODE */

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/snippets.sh — compile every C snippet of the documentation, so that
 # what a reader copies from README.md or docs/*.md is C that builds cleanly.
 #

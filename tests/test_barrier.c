@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_barrier.c — weft_barrier against PYTHON-SEMANTICS.md "Barrier". */
 #include "testutil.h"
 

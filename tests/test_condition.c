@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_condition.c — weft_condition against PYTHON-SEMANTICS.md
  * "Condition". */
 #include "testutil.h"

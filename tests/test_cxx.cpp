@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_cxx.cpp — weft used from a C++ program: the headers compile as C++,
  * the static initializers work for namespace-scope objects (and are
  * constant initialization), WEFT_WITH / WEFT_SCOPED release on every way out

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_debug.c — debug mode (DESIGN.md "Beyond Python"): lock-order
  * inversions are reported before they deadlock; threads never joined are
  * reported at exit. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_event.c — weft_event against PYTHON-SEMANTICS.md "Event". */
 #include "testutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_executor.c — the thread-pool executor against PYTHON-SEMANTICS.md
  * "ThreadPoolExecutor", plus wait/as_completed over pool futures and what
  * DESIGN.md lists beyond Python (helping, back-pressure, stats, resize). */

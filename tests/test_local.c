@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_local.c — weft_local against PYTHON-SEMANTICS.md "local". */
 #include "testutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_lock.c — weft_lock and weft_rlock against PYTHON-SEMANTICS.md
  * "Lock" and "RLock" (CPython Lib/test/lock_tests.py). */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_park.c — the park layer's polling (src/park.h): a poll sees a
  * change another thread makes, gives up within its time when none comes,
  * and the long-poll leases are one per CPU, end by themselves, and are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_process.c — weft_process against PYTHON-SEMANTICS.md
  * "multiprocessing.Process", and the process pool against
  * "ProcessPoolExecutor" plus what DESIGN.md and issue 6 add beyond Python

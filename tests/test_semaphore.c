@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_semaphore.c — weft_semaphore against PYTHON-SEMANTICS.md
  * "Semaphore" and "BoundedSemaphore". */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_status.c — weft_strerror and weft_status_name. */
 #include "testutil.h"
 

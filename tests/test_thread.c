@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_thread.c — weft_thread and the module functions against
  * PYTHON-SEMANTICS.md "Thread". */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_time.c — weft_monotonic, weft_perf_counter, weft_sleep. */
 #include "testutil.h"
 

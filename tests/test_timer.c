@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_timer.c — weft_timer against PYTHON-SEMANTICS.md "Timer". */
 #include "testutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_with.c — WEFT_WITH / WEFT_SCOPED, Python's `with lock:`. */
 #include "testutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_work_list.c — the executor's internal work list (src/work_list.h):
  * order, closing, the bound, parking, and a many-adders many-takers stress
  * in which every item must be taken exactly once. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testutil.h — helpers shared by the weft tests.
  *
  * cmocka's assertions jump back to the test runner, so they may only be

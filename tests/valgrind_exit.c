@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* valgrind_exit.c — a program that uses a thread pool, a timer, a process
  * pool and threads, and then exits in one of several ways.  CTest runs it
  * under `valgrind --leak-check=full --error-exitcode=1`: at exit no OS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w12_glib.c — BENCH.md W1 and W2 peer: GLib's GThreadPool with 2 threads
  * (no future: completion is counted).  W1: push N no-op tasks, wait for all;
  * W2: push one, wait for it, repeat.  Prints CSV rows like the others. */

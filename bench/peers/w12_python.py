@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """w12_python.py — BENCH.md W1 and W2 peer: CPython's ThreadPoolExecutor with
 2 workers.  W1: submit N no-op tasks keeping every future, wait for all;
 W2: submit one, wait for its result, repeat.  CSV rows."""

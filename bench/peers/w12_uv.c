@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w12_uv.c — BENCH.md W1 and W2 peer: libuv's uv_queue_work on a 2-thread
  * pool (UV_THREADPOOL_SIZE=2).  W1: queue N no-op works, run the loop until
  * every after-work callback ran; W2: queue one, run the loop, repeat.  CSV

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w1_omp.c — BENCH.md W1 peer: OpenMP tasks on 2 threads (no future): one
  * thread creates N no-op tasks, taskwait waits for all.  CSV rows. */
 #include "../bench_util.h"

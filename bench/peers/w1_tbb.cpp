@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // w1_tbb.cpp — BENCH.md W1 peer: oneTBB task_group in a 2-thread arena (no
 // future): run N no-op tasks, wait for all.  CSV rows.
 #include <tbb/task_arena.h>

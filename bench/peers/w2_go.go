@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // w2_go.go — BENCH.md W2 peer: Go unbuffered channel ping-pong between two
 // goroutines: send a request, receive the reply, repeat; ns per round trip.
 package main

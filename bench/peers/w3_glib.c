@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w3_glib.c — BENCH.md W3 peer: GLib's GAsyncQueue (unbounded), 1P/1C and
  * 2P/2C, ns per item.  Prints CSV rows like the weft benches. */
 #include "../bench_util.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // w3_go.go — BENCH.md W3 peer: Go's buffered channel (capacity 1024),
 // 1 producer/1 consumer and 2/2, ns per item, median of interleaved reps.
 // Prints CSV rows: workload,implementation,median_ns,min_ns,max_ns

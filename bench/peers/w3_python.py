@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """w3_python.py — BENCH.md W3 peer: CPython's queue.Queue(1024) with threads,
 1P/1C and 2P/2C, ns per item.  CSV rows like the other peers."""
 import argparse

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // w3_tbb.cpp — BENCH.md W3 peer: oneTBB concurrent_bounded_queue with
 // capacity 1024, 1P/1C and 2P/2C, ns per item.  CSV rows like the others.
 #include <tbb/concurrent_queue.h>

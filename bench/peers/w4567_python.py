@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """w4567_python.py — BENCH.md peers in CPython: W4 (uncontended
 threading.Lock), W5 (two threads adding to a counter under a Lock), W6 (the
 seed's CPU-bound map over 8 values with threads and with processes, speed-up

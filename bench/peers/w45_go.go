@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // w45_go.go — BENCH.md W4 and W5 peer: Go's sync.Mutex.  W4: Lock + Unlock
 // on one goroutine, ns per pair; W5: two goroutines each add 1 to a shared
 // counter under the mutex n times, ns per add, the count checked.  CSV

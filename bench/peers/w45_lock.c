@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* w45_lock.c — BENCH.md W4 (uncontended lock) and W5 (contended lock)
  * peer for a C library's mutex, built once per library: -DPEER_GLIB
  * (GMutex) or -DPEER_UV (uv_mutex_t).  W4: acquire + release on one

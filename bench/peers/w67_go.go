@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // w67_go.go — BENCH.md W6 and W7 with goroutines.  W6: the seed's
 // sum(i*i for i in range(n)) for 8 values of n, one goroutine each, against
 // the same calls in sequence: the speed-up x1000 (higher is better), results

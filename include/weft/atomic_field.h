@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/atomic_field.h — private: how the public structs declare their atomic
  * fields, so that the headers are valid C11 and valid C++11 and later.
  *

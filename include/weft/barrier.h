@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/barrier.h — Barrier.  Python: threading.Barrier.
  *
  * `parties` threads each call wait; all are released together when the last

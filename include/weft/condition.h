@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/condition.h — Condition.  Python: threading.Condition.
  *
  * Threads wait on a condition while holding its lock; wait releases the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/debug.h — debug mode: potential deadlocks and forgotten threads.
  *
  * Off by default, and then it costs one predictable branch per lock

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/event.h — Event.  Python: threading.Event.
  *
  * A flag that threads wait for: set() wakes every waiter, clear() resets it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/executor.h — executors and the thread pool.
  * Python: concurrent.futures.Executor, ThreadPoolExecutor.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/future.h — futures.  Python: concurrent.futures.Future, wait and
  * as_completed.
  *

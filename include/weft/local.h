@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/local.h — thread-local data.  Python: threading.local.
  *
  * A weft_local holds one `void *` value per thread.  Each thread sees only

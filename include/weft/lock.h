@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/lock.h — Lock and RLock.  Python: threading.Lock, threading.RLock.
  *
  * Both are small structs the caller owns: declare one, initialize it with

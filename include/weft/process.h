@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/process.h — child processes and the process pool.  Python:
  * multiprocessing.Process and concurrent.futures.ProcessPoolExecutor.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/queue.h — thread-safe queues.  Python: the queue module (Queue,
  * LifoQueue, PriorityQueue, SimpleQueue).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/semaphore.h — Semaphore and BoundedSemaphore.
  * Python: threading.Semaphore, threading.BoundedSemaphore.
  *

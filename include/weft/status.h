@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/status.h — status codes returned by every weft call that can fail.
  *
  * C has no exceptions, so each Python exception a call can raise becomes one

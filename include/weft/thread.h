@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/thread.h — threads.  Python: threading.Thread and the threading
  * module's functions.
  *

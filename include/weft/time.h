@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/time.h — clocks, sleeping and the timeout convention.
  *
  * Durations and timeouts are `double` seconds, as in Python.  Every blocking

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/timer.h — Timer.  Python: threading.Timer.
  *
  * Runs a function once after an interval, unless cancelled first.  All

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* weft/with.h — Python's `with lock:` for C.
  *
  *     WEFT_WITH(&lock) {

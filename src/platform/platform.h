@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* platform.h — the few OS services weft needs (DESIGN.md §3, layer 1).
  *
  * Nothing above this layer includes an OS header: everything that differs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* posix.c — clocks, threads, names and ids over POSIX (+ Linux extras). */
 #define _GNU_SOURCE
 #include "platform.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* process.h — the OS services weft's processes need (DESIGN.md §3, layer 1):
  * forking a child under weft's fork lock, a channel (a stream socket pair)
  * between parent and child, waiting for readability with a deadline,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* process_posix.c — fork, channels, waiting and reaping over POSIX (with
  * Linux's pidfd when there is one). */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* wait_futex.c — weft_pf_wait/wake on the Linux futex system call.
  * FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a wait
  * that is interrupted and restarted never drifts. */

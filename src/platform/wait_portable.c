@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* wait_portable.c — weft_pf_wait/wake without futexes, for systems that lack
  * them (selected with -DWEFT_PORTABLE_WAIT=ON).
  *

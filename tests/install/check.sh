@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check.sh PREFIX WORKDIR [--man] — build a small program against an
 # installed weft, once with pkg-config and once with CMake's
 # find_package(weft), and run both; check that pkg-config prints plain paths

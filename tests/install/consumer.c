@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* consumer.c — a user program built against an installed weft.  Its
  * argument says how it was built (pkg-config or CMake), for the output. */
 #include <weft.h>

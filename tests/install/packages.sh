@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # packages.sh DEBDIR WORKDIR — install the .deb packages in DEBDIR (as root),
 # run the install check against /usr, man pages included, and remove the
 # packages again, whatever the outcome.
