@@ -23,6 +23,13 @@ set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 
+# What both packages' descriptions say after their summary line.
+set(weft_about "weft gives C programs Python's threading module (threads, thread-local
+data, locks, semaphores, events, conditions, barriers, timers), the queue
+module, concurrent.futures with a thread pool and a process pool, and
+multiprocessing.Process, with Python's names and semantics.
+.")
+
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libweft${PROJECT_VERSION_MAJOR})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)      # Depends: libc6 (>= ...)
@@ -31,11 +38,7 @@ set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 # Each description's first line is the package's one-line summary.
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
     "Python's concurrency toolkit for C - shared library
-weft gives C programs Python's threading module (threads, thread-local
-data, locks, semaphores, events, conditions, barriers, timers), the queue
-module, concurrent.futures with a thread pool and a process pool, and
-multiprocessing.Process, with Python's names and semantics.
-.
+${weft_about}
 This package holds the shared library.  weft is under the MIT license.")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libweft-dev)
@@ -43,11 +46,7 @@ set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libc6-dev | libc-dev")
 set(CPACK_COMPONENT_DEV_DESCRIPTION
     "Python's concurrency toolkit for C - development files
-weft gives C programs Python's threading module (threads, thread-local
-data, locks, semaphores, events, conditions, barriers, timers), the queue
-module, concurrent.futures with a thread pool and a process pool, and
-multiprocessing.Process, with Python's names and semantics.
-.
+${weft_about}
 This package holds the headers, the static library, the pkg-config file
 (pkg-config weft), the CMake package (find_package(weft)), and the
 reference manual: man pages (man weft_lock_acquire) and HTML.  weft is

@@ -17,15 +17,8 @@
 /* The sanitizers' runtimes do not make thread creation fork-safe: a
  * thread another thread was creating or ending at the fork can leave the
  * runtime's own thread registry locked in the child (a thread started there
- * then never runs).  Under them, the fork-safety test does not start
- * threads in the child. */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
+ * then never runs).  Under them (UNDER_SANITIZER, testutil.h), the
+ * fork-safety test does not start threads in the child. */
 
 /* Whether a process with this pid exists (a zombie counts: it does). */
 static bool pid_exists(long pid)

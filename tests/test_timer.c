@@ -12,20 +12,6 @@
  * child starts no threads.  Under LeakSanitizer a fork child's exit also
  * reports the parent's thread objects, which only the threads that did not
  * cross held. */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 #ifdef UNDER_ASAN
 #include <sanitizer/lsan_interface.h>
 #define NOT_LEAKS_IN_FORK_CHILD(stmt) (__lsan_disable(), (stmt), __lsan_enable())

@@ -31,6 +31,24 @@
 
 #include "weft.h"
 
+/* UNDER_SANITIZER: built with ASan or TSan, whose runtimes make a fork
+ * child that starts threads unsafe (see test_process.c and test_timer.c);
+ * UNDER_ASAN: with ASan (LeakSanitizer) alone. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 /* Stress sizes: the issue asks for 8+ threads x 100k operations. */
 #define STRESS_THREADS 8
 #define STRESS_OPS 100000
