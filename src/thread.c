@@ -128,6 +128,8 @@ static void lock_registry(void)
 
 static void unlock_registry(void) { weft_lock_release(&registry_lock); }
 
+static void unref(weft_thread *t);
+
 void weft_thread_atfork(int phase)
 {
     if (phase == WEFT_FORK_PREPARE) {
@@ -137,13 +139,15 @@ void weft_thread_atfork(int phase)
     if (phase == WEFT_FORK_CHILD) {
         /* Only the forking thread crossed: the others are gone, unjoinable
          * and never to be waited for at exit.  Their objects are left to
-         * whoever holds them (as Python's _after_fork does). */
+         * whoever holds them (as Python's _after_fork does); the reference
+         * each running thread held on its own object goes with it. */
         weft_thread *me = current;
         for (weft_thread *t = registry, *next; t; t = next) {
             next = t->next;
             if (t != me) {
                 unlink_locked(t);
                 atomic_store(&t->state, STOPPED);
+                unref(t);
             }
         }
         weft_lock_init(&registry_lock);
