@@ -39,6 +39,7 @@
 #include "weft/thread.h"
 #include "weft/time.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -246,6 +247,9 @@ static bool serve_one(const struct ppool *p, int channel, struct shared_slot *sh
                       const struct task_msg *m, void *payload)
 {
     void *result;
+    /* A crash with ENOMEM in errno is taken for the memory cap's: only
+     * this task's failed allocations may leave it there. */
+    errno = 0;
     if (m->kind == TASK_BYTES) {
         weft_bytes_fn fn = (weft_bytes_fn)(uintptr_t)m->fn;
         result = fn(payload, (size_t)m->size);

@@ -210,6 +210,11 @@ static void debug_init_releases_the_lock(void **state)
 static void debug_fork_child_holds_no_handler_lock(void **state)
 {
     (void)state;
+#ifdef UNDER_TSAN
+    /* TSan's fork child reports the parent's last ended thread, which
+     * weft joins later (at the next thread's end, or at exit), as leaked. */
+    skip();
+#endif
     weft_current_thread(); /* the thread layer's fork handler is in place */
     pid_t pid = fork();
     assert_true(pid >= 0);

@@ -984,6 +984,60 @@ static void pool_memory_cap_crash_on_null(void **state)
     assert_int_equal(weft_executor_free(ex), WEFT_OK);
 }
 
+/* A refused allocation the task got over (a fallback that worked). */
+static void *falls_back_after_a_refusal(void *arg)
+{
+    (void)arg;
+    void *huge = malloc(1024 * MIB); /* past the cap: NULL, errno ENOMEM */
+    void *small = malloc(4096);
+    bool refused = huge == NULL;
+    free(huge);
+    free(small);
+    return (void *)(uintptr_t)refused;
+}
+
+/* Touch `arg` MiB (under the cap), then crash on a NULL pointer. */
+static void *touches_then_segfaults(void *arg)
+{
+    void **list = NULL;
+    for (uintptr_t i = 0; i < (uintptr_t)arg; i++) {
+        void **block = malloc(MIB);
+        assert_non_null(block);
+        touch_block(block);
+        *block = list;
+        list = block;
+    }
+    return segfault(list);
+}
+
+static void assert_plain_crash(weft_executor *ex, weft_task_fn fn, uintptr_t arg)
+{
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, fn, (void *)arg, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_timeout(f, 20, NULL), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_EBROKEN);
+    assert_null(strstr(weft_future_error_message(f), "memory cap"));
+    weft_future_release(f);
+}
+
+/* A crash is the cap's only for what the crashing task did: an ENOMEM an
+ * earlier task of the same worker left in errno does not count, nor does
+ * a crash well under a small cap. */
+static void pool_memory_cap_blames_only_its_own(void **state)
+{
+    (void)state;
+    weft_executor *ex = capped_pool(1, 64 * MIB);
+    if (!ex)
+        return;
+    assert_int_equal(result_of(ex, falls_back_after_a_refusal, 0), 1);
+    assert_plain_crash(ex, segfault, 0);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+
+    ex = capped_pool(1, 2 * MIB); /* 1 MiB touched leaves ~1 MiB of room */
+    assert_plain_crash(ex, touches_then_segfaults, 1);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
 /* A bytes task whose payload does not fit under the worker's cap. */
 static void pool_memory_cap_payload_too_big(void **state)
 {
@@ -1246,6 +1300,7 @@ int main(void)
         cmocka_unit_test(pool_bad_input),
         cmocka_unit_test(pool_memory_cap_fails_the_task),
         cmocka_unit_test(pool_memory_cap_crash_on_null),
+        cmocka_unit_test(pool_memory_cap_blames_only_its_own),
         cmocka_unit_test(pool_memory_cap_payload_too_big),
         cmocka_unit_test(pool_memory_cap_bad_options),
         cmocka_unit_test(pool_memory_cap_stress),

@@ -33,12 +33,19 @@
 
 /* UNDER_SANITIZER: built with ASan or TSan, whose runtimes make a fork
  * child that starts threads unsafe (see test_process.c and test_timer.c);
- * UNDER_ASAN: with ASan (LeakSanitizer) alone. */
+ * UNDER_TSAN, UNDER_ASAN: with that one. */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define UNDER_SANITIZER 1
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
 #define UNDER_SANITIZER 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
 #endif
 #endif
 #if defined(__SANITIZE_ADDRESS__)

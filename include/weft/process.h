@@ -223,8 +223,9 @@ typedef struct weft_process_pool_options {
  * replaced).  Past the cap malloc returns NULL (Linux's RLIMIT_DATA, set
  * in the worker).  A task that checks for it should fail with WEFT_ENOMEM
  * (weft_fail(WEFT_ENOMEM, ...)); a task that crashes instead (SIGSEGV,
- * SIGBUS or SIGABRT with errno ENOMEM, or with less than 1 MiB left under
- * the cap) is recognised too.  Either way its future fails with WEFT_ENOMEM
+ * SIGBUS or SIGABRT with errno ENOMEM set during that task, or with less
+ * than 1 MiB, or a sixteenth of the cap if that is less, left under it) is
+ * recognised too.  Either way its future fails with WEFT_ENOMEM
  * and a message saying "the worker process P running this task exceeded
  * its memory cap of N bytes", its worker is replaced, and the pool carries
  * on.  (A capped worker's task that fails with WEFT_ENOMEM for another

@@ -280,54 +280,68 @@ const char *weft_pf_signal_name(int signo)
 
 /* Less room than this left under the cap at a crash: the crash is taken
  * as the cap's (a refused allocation leaves at most about one brk or mmap
- * step of room, 128 KiB for small requests). */
-#define CAP_NEARLY_FULL ((uint64_t)1 << 20)
+ * step of room, 128 KiB for small requests).  A sixteenth of a small cap,
+ * so that a 2 MiB cap does not take every crash for its own. */
+#define CAP_NEARLY_FULL_MAX ((uint64_t)1 << 20)
 
 static _Atomic int32_t *cap_noted;
-static uint64_t cap_limit;
+static uint64_t cap_limit, cap_margin;
+static pid_t cap_pid; /* the capped child: not a child it forked itself */
 
 /* The private writable memory mapped now: Linux's "VmData:" in
  * /proc/self/status, in bytes (0 if unknown).  Async-signal-safe: open,
- * read and close, and no library parsing. */
+ * read and close, and no library parsing; read in pieces, as the lines
+ * before it (Groups:) have no bound. */
 static uint64_t private_memory(void)
 {
-    char buf[4096];
+    static const char key[] = "\nVmData:";
     int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    size_t len = 0;
+    char buf[512];
+    size_t matched = 0;
+    int phase = 0; /* 0: looking for the key, 1: blanks after it, 2: digits */
+    uint64_t kb = 0;
+    bool done = false;
     ssize_t n;
-    while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    close(fd);
-    static const char key[] = "\nVmData:";
-    for (size_t i = 0; i + sizeof key - 1 <= len; i++) {
-        if (memcmp(buf + i, key, sizeof key - 1) != 0)
-            continue;
-        uint64_t kb = 0;
-        for (i += sizeof key - 1; i < len && (buf[i] == ' ' || buf[i] == '\t'); i++)
-            ;
-        for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++)
-            kb = kb * 10 + (uint64_t)(buf[i] - '0');
-        return kb * 1024;
+    while (!done && (n = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n && !done; i++) {
+            char c = buf[i];
+            if (phase == 0) {
+                /* the key's first character occurs in it only once */
+                matched = c == key[matched] ? matched + 1 : c == key[0];
+                phase = matched == sizeof key - 1;
+            } else if (c >= '0' && c <= '9') {
+                kb = kb * 10 + (uint64_t)(c - '0');
+                phase = 2;
+            } else {
+                done = phase == 2 || (c != ' ' && c != '\t');
+            }
+        }
     }
-    return 0;
+    close(fd);
+    return phase == 2 ? kb * 1024 : 0;
 }
 
 /* A crash in a capped child: note whether the cap caused it, then let it
  * go on.  errno is the crashing thread's: a task that used malloc's NULL
- * crashes with ENOMEM still in it. */
+ * crashes with ENOMEM still in it (the worker clears errno before each
+ * task, so an earlier task's ENOMEM does not count). */
 static void on_crash(int signo)
 {
     int err = errno;
-    uint64_t used = err == ENOMEM ? 0 : private_memory();
-    if (err == ENOMEM || (used && used + CAP_NEARLY_FULL > cap_limit))
-        atomic_store(cap_noted, signo);
+    if (getpid() == cap_pid) {
+        uint64_t used = err == ENOMEM ? 0 : private_memory();
+        if (err == ENOMEM || (used && used + cap_margin > cap_limit))
+            atomic_store(cap_noted, signo);
+    }
     /* SA_RESETHAND made the action the default: a fault recurs on return,
      * a raised or sent signal is delivered again once this returns. */
     raise(signo);
     errno = err;
 }
+
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGABRT};
 
 static int handle_crashes(void)
 {
@@ -340,9 +354,15 @@ static int handle_crashes(void)
         return WEFT_ENOMEM;
     struct sigaction sa = {.sa_handler = on_crash, .sa_flags = SA_ONSTACK | SA_RESETHAND};
     sigemptyset(&sa.sa_mask);
-    static const int crashes[] = {SIGSEGV, SIGBUS, SIGABRT};
-    for (size_t i = 0; i < sizeof crashes / sizeof crashes[0]; i++)
-        (void)sigaction(crashes[i], &sa, NULL);
+    sigset_t crashes;
+    sigemptyset(&crashes);
+    for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++) {
+        (void)sigaction(crash_signals[i], &sa, NULL);
+        sigaddset(&crashes, crash_signals[i]);
+    }
+    /* Blocked in the forking thread, a fault would kill the child without
+     * the handler. */
+    (void)sigprocmask(SIG_UNBLOCK, &crashes, NULL);
     return WEFT_OK;
 }
 
@@ -350,6 +370,10 @@ bool weft_pf_memory_cap_supported(void) { return true; }
 
 int weft_pf_cap_memory(size_t extra, _Atomic int32_t *noted)
 {
+    cap_noted = noted; /* before the handler can run */
+    cap_limit = UINT64_MAX;
+    cap_margin = extra / 16 < CAP_NEARLY_FULL_MAX ? extra / 16 : CAP_NEARLY_FULL_MAX;
+    cap_pid = getpid();
     int rc = handle_crashes(); /* its stack mapped first: under the baseline */
     if (rc != WEFT_OK)
         return rc;
@@ -363,7 +387,6 @@ int weft_pf_cap_memory(size_t extra, _Atomic int32_t *noted)
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > want)
         rl.rlim_cur = (rlim_t)want;
     cap_limit = (uint64_t)rl.rlim_cur;
-    cap_noted = noted;
     return setrlimit(RLIMIT_DATA, &rl) == 0 ? WEFT_OK : WEFT_EAGAIN;
 }
 
