@@ -35,6 +35,20 @@ static void *cpu_bound_task(void *arg)
     return (void *)(uintptr_t)sum;
 }
 
+/* A weft call or a task that failed: say which and why, and end the
+ * program. */
+static void fail(const char *what, const char *why)
+{
+    fprintf(stderr, "%s: %s\n", what, why);
+    exit(1);
+}
+
+static void check(int rc, const char *what)
+{
+    if (rc != WEFT_OK)
+        fail(what, weft_strerror(rc));
+}
+
 /* Run the 8 tasks with executor.map (or in this thread when pool is NULL);
  * returns the seconds taken and stores the results. */
 static double run(weft_executor *pool, long base, uint64_t results[VALUES])
@@ -49,14 +63,16 @@ static double run(weft_executor *pool, long base, uint64_t results[VALUES])
         return weft_perf_counter() - start;
     }
     weft_map *it;
-    if (weft_executor_map(pool, cpu_bound_task, args, VALUES, WEFT_FOREVER, NULL, &it) !=
-        WEFT_OK) {
-        fprintf(stderr, "map failed\n");
-        exit(1);
-    }
+    check(weft_executor_map(pool, cpu_bound_task, args, VALUES, WEFT_FOREVER, NULL, &it),
+          "weft_executor_map");
     void *r;
-    for (int i = 0; weft_map_next(it, &r) == WEFT_OK; i++)
+    int rc;
+    for (int i = 0; (rc = weft_map_next(it, &r)) != WEFT_ESTOP; i++) {
+        if (rc != WEFT_OK) /* no sum to compare (a worker process may have died) */
+            fail("cpu_bound_task",
+                 rc == WEFT_EFAILED ? weft_map_error_message(it) : weft_strerror(rc));
         results[i] = (uintptr_t)r;
+    }
     weft_map_free(it);
     return weft_perf_counter() - start;
 }
@@ -81,15 +97,14 @@ int main(int argc, char **argv)
     printf("one thread:    %.2f s\n", t_one);
 
     weft_executor *thread_pool, *process_pool;
-    weft_thread_pool_new(&thread_pool, NULL); /* ThreadPoolExecutor() */
+    /* ThreadPoolExecutor() */
+    check(weft_thread_pool_new(&thread_pool, NULL), "weft_thread_pool_new");
     double t_threads = run(thread_pool, base, threads);
     weft_executor_free(thread_pool);
     printf("thread pool:   %.2f s (%.1fx)\n", t_threads, t_one / t_threads);
 
-    if (weft_process_pool_new(&process_pool, NULL) != WEFT_OK) { /* ProcessPoolExecutor() */
-        fprintf(stderr, "could not start the process pool\n");
-        return 1;
-    }
+    /* ProcessPoolExecutor() */
+    check(weft_process_pool_new(&process_pool, NULL), "weft_process_pool_new");
     double t_processes = run(process_pool, base, processes);
     printf("process pool:  %.2f s (%.1fx)\n", t_processes, t_one / t_processes);
 
@@ -102,13 +117,18 @@ int main(int argc, char **argv)
 
     /* Isolation: a crashing task fails its own future; the pool goes on. */
     weft_future *f;
-    weft_executor_submit(process_pool, crash, NULL, &f);
-    if (weft_future_result(f, NULL) == WEFT_EFAILED)
-        printf("a crashing task: %s\n", weft_future_error_message(f));
+    check(weft_executor_submit(process_pool, crash, NULL, &f), "weft_executor_submit");
+    int rc = weft_future_result(f, NULL);
+    if (rc != WEFT_EFAILED) /* the one outcome expected here */
+        fail("a crashing task", rc == WEFT_OK ? "did not fail" : weft_strerror(rc));
+    printf("a crashing task: %s\n", weft_future_error_message(f));
     weft_future_release(f);
     void *r;
-    weft_executor_submit(process_pool, cpu_bound_task, (void *)(uintptr_t)10, &f);
-    weft_future_result(f, &r);
+    check(weft_executor_submit(process_pool, cpu_bound_task, (void *)(uintptr_t)10, &f),
+          "weft_executor_submit");
+    if ((rc = weft_future_result(f, &r)) != WEFT_OK)
+        fail("cpu_bound_task",
+             rc == WEFT_EFAILED ? weft_future_error_message(f) : weft_strerror(rc));
     weft_future_release(f);
     printf("the process pool still works: sum of squares below 10 = %lu\n",
            (unsigned long)(uintptr_t)r);

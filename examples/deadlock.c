@@ -66,16 +66,25 @@ static void *in_order(void *arg)
     return NULL;
 }
 
+/* A weft call that failed: say which and why, and end the program. */
+static void check(int rc, const char *what)
+{
+    if (rc != WEFT_OK) {
+        fprintf(stderr, "%s: %s\n", what, weft_strerror(rc));
+        exit(1); /* not return: a running thread may use main's orders */
+    }
+}
+
 static long run_pair(weft_thread_fn fn, void *arg1, void *arg2)
 {
     shared_total = 0;
     weft_thread *t1, *t2;
-    weft_thread_new(&t1, fn, arg1, NULL);
-    weft_thread_new(&t2, fn, arg2, NULL);
-    weft_thread_start(t1);
-    weft_thread_start(t2);
-    weft_thread_join(t1, NULL);
-    weft_thread_join(t2, NULL);
+    check(weft_thread_new(&t1, fn, arg1, NULL), "weft_thread_new");
+    check(weft_thread_new(&t2, fn, arg2, NULL), "weft_thread_new");
+    check(weft_thread_start(t1), "weft_thread_start");
+    check(weft_thread_start(t2), "weft_thread_start");
+    check(weft_thread_join(t1, NULL), "weft_thread_join");
+    check(weft_thread_join(t2, NULL), "weft_thread_join");
     weft_thread_free(t1);
     weft_thread_free(t2);
     return shared_total;

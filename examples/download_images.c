@@ -80,12 +80,22 @@ static void forget(struct download *d, int count)
     }
 }
 
+/* A weft call that failed: say which and why, and end the program (the
+ * server, a daemon process, is terminated at exit). */
+static void check(int rc, const char *what)
+{
+    if (rc != WEFT_OK) {
+        fprintf(stderr, "%s: %s\n", what, weft_strerror(rc));
+        exit(1);
+    }
+}
+
 /* The server's child process: serve until terminated. */
 static int serve(void *arg)
 {
     int *setup = arg; /* {listening socket, delay in ms} */
     http_serve(setup[0], setup[1] / 1000.0);
-    return 0;
+    return 1; /* accept failed */
 }
 
 int main(int argc, char **argv)
@@ -102,21 +112,26 @@ int main(int argc, char **argv)
     int setup[2] = {fd, (int)(delay * 1000)};
     weft_process *server;
     weft_process_options daemon = {.name = "file-server", .daemon = WEFT_DAEMON};
-    weft_process_new(&server, serve, setup, &daemon);
-    if (weft_process_start(server) != WEFT_OK) {
-        fprintf(stderr, "could not start the server\n");
+    check(weft_process_new(&server, serve, setup, &daemon), "weft_process_new");
+    check(weft_process_start(server), "starting the server"); /* WEFT_EAGAIN: no fork */
+    close(fd); /* the child serves on it */
+    CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT); /* once, before any thread uses it */
+    if (init != CURLE_OK) {
+        fprintf(stderr, "curl_global_init: %s\n", curl_easy_strerror(init));
         return 1;
     }
-    close(fd); /* the child serves on it */
-    curl_global_init(CURL_GLOBAL_DEFAULT); /* once, before any thread uses libcurl */
 
     struct download d[100] = {{0}};
     forget(d, count);
     int ok = 0;
 
     double start = weft_perf_counter();
-    for (int i = 0; i < count; i++)
-        ok += download_image(&d[i]) == &d[i] && complete(&d[i]);
+    for (int i = 0; i < count; i++) {
+        if (download_image(&d[i]) == &d[i] && complete(&d[i]))
+            ok++;
+        else /* outside a pool, weft_fail's message goes nowhere */
+            fprintf(stderr, "failed: photo-%d.jpg\n", d[i].n);
+    }
     double sequential = weft_perf_counter() - start;
     printf("sequential: %d of %d images complete\n", ok, count);
     forget(d, count);
@@ -124,20 +139,24 @@ int main(int argc, char **argv)
     /* with ThreadPoolExecutor(max_workers=count) as executor: map(...) */
     weft_executor *pool;
     weft_thread_pool_options o = {.max_workers = count};
-    weft_thread_pool_new(&pool, &o);
+    check(weft_thread_pool_new(&pool, &o), "weft_thread_pool_new");
     void *args[100];
     for (int i = 0; i < count; i++)
         args[i] = &d[i];
     start = weft_perf_counter();
     weft_map *results;
-    weft_executor_map(pool, download_image, args, (size_t)count, 60, NULL, &results);
+    check(weft_executor_map(pool, download_image, args, (size_t)count, 60, NULL, &results),
+          "weft_executor_map");
     void *r;
     int pooled_ok = 0, rc;
-    while ((rc = weft_map_next(results, &r)) != WEFT_ESTOP) {
-        if (rc == WEFT_OK)
-            pooled_ok += complete(r);
+    while ((rc = weft_map_next(results, &r)) != WEFT_ESTOP) { /* one failure stops no other */
+        if (rc != WEFT_OK) /* WEFT_ETIMEDOUT after 60 s: the rest are cancelled */
+            fprintf(stderr, "failed: %s\n",
+                    rc == WEFT_EFAILED ? weft_map_error_message(results) : weft_strerror(rc));
+        else if (complete(r))
+            pooled_ok++;
         else
-            fprintf(stderr, "failed: %s\n", weft_map_error_message(results));
+            fprintf(stderr, "failed: photo-%d.jpg is incomplete\n", ((struct download *)r)->n);
     }
     double pooled = weft_perf_counter() - start;
     weft_map_free(results);

@@ -30,5 +30,5 @@ int main(int argc, char **argv)
     printf("serving http://127.0.0.1:%d/images/photo-N.jpg, %.2f s per request\n", port, delay);
     fflush(stdout);
     http_serve(fd, delay);
-    return 0;
+    return 1; /* accept failed */
 }

@@ -96,19 +96,26 @@ void http_serve(int listen_fd, double delay)
 {
     for (;;) {
         int fd = accept(listen_fd, NULL, NULL);
-        if (fd < 0)
+        if (fd < 0) {
+            perror("http_serve: accept");
             return;
+        }
+        /* Without memory or a thread, drop this client (it sees the
+         * connection close) and serve the next. */
         struct connection *c = malloc(sizeof *c);
         weft_thread *t;
         weft_thread_options daemon = {.daemon = WEFT_DAEMON};
-        if (!c || weft_thread_new(&t, handle_connection, c, &daemon) != WEFT_OK) {
+        int rc = c ? weft_thread_new(&t, handle_connection, c, &daemon) : WEFT_ENOMEM;
+        if (rc != WEFT_OK) {
+            fprintf(stderr, "http_serve: dropping a connection: %s\n", weft_strerror(rc));
             free(c);
             close(fd);
             continue;
         }
         c->fd = fd;
         c->delay = delay;
-        if (weft_thread_start(t) != WEFT_OK) {
+        if ((rc = weft_thread_start(t)) != WEFT_OK) {
+            fprintf(stderr, "http_serve: dropping a connection: %s\n", weft_strerror(rc));
             free(c);
             close(fd);
         }

@@ -14,8 +14,9 @@
 int http_listen(int *port);
 
 /* Accept connections forever, one weft thread per connection (Python's
- * socketserver.ThreadingMixIn).  Returns when accept fails (the socket was
- * closed) . */
+ * socketserver.ThreadingMixIn); a connection no thread could be started for
+ * is closed, with a message on stderr.  Returns, with a message on stderr,
+ * when accept fails (the socket was closed). */
 void http_serve(int listen_fd, double delay);
 
 /* The size and the i-th byte of image n, for checking downloads. */

@@ -15,18 +15,37 @@
 static int items = 20;
 #define SENTINEL ((void *)-1) /* Python's None put at the end */
 
-static weft_thread *start(weft_thread_fn fn, void *arg)
+/* A weft call that failed: say which and why, and end the program. */
+static void check(int rc, const char *what)
+{
+    if (rc != WEFT_OK) {
+        fprintf(stderr, "%s: %s\n", what, weft_strerror(rc));
+        exit(1);
+    }
+}
+
+/* As check, for a call on a queue that threads use: shut it down first, so
+ * that they stop instead of waiting forever for the rest (exit joins them). */
+static void check_on(weft_queue *q, int rc, const char *what)
+{
+    if (rc != WEFT_OK)
+        weft_queue_shutdown(q, true);
+    check(rc, what);
+}
+
+/* Start fn(q) on a new thread. */
+static weft_thread *start(weft_thread_fn fn, weft_queue *q)
 {
     weft_thread *t;
-    weft_thread_new(&t, fn, arg, NULL);
-    weft_thread_start(t);
+    check_on(q, weft_thread_new(&t, fn, q, NULL), "weft_thread_new");
+    check_on(q, weft_thread_start(t), "weft_thread_start"); /* WEFT_EAGAIN: no thread */
     return t;
 }
 
 static void *finish(weft_thread *t)
 {
     void *r;
-    weft_thread_join(t, &r);
+    check(weft_thread_join(t, &r), "weft_thread_join");
     weft_thread_free(t);
     return r;
 }
@@ -90,20 +109,21 @@ int main(int argc, char **argv)
 
     /* 1. A sentinel tells the consumer there is no more. */
     weft_queue *q;
-    weft_queue_new(&q, 5); /* Queue(maxsize=5): the producer waits when it is full */
+    /* Queue(maxsize=5): the producer waits when it is full */
+    check(weft_queue_new(&q, 5), "weft_queue_new");
     weft_thread *consumer = start(consume_until_sentinel, q);
     for (uintptr_t i = 1; i <= (uintptr_t)items; i++)
-        weft_queue_put(q, (void *)i);
-    weft_queue_put(q, SENTINEL);
+        check_on(q, weft_queue_put(q, (void *)i), "weft_queue_put"); /* WEFT_ENOMEM */
+    check_on(q, weft_queue_put(q, SENTINEL), "weft_queue_put");
     printf("sentinel: consumer summed %lu (expected %lu)\n", (unsigned long)(uintptr_t)finish(consumer),
            (unsigned long)expected);
     weft_queue_free(q);
 
     /* 2. shutdown() ends every consumer once the queue is drained. */
-    weft_queue_new(&q, 5);
+    check(weft_queue_new(&q, 5), "weft_queue_new");
     weft_thread *c1 = start(consume_until_shutdown, q), *c2 = start(consume_until_shutdown, q);
     for (uintptr_t i = 1; i <= (uintptr_t)items; i++)
-        weft_queue_put(q, (void *)i);
+        check_on(q, weft_queue_put(q, (void *)i), "weft_queue_put");
     weft_queue_shutdown(q, false);
     uintptr_t sum = (uintptr_t)finish(c1) + (uintptr_t)finish(c2);
     printf("shutdown: two consumers summed %lu (expected %lu)\n", (unsigned long)sum,
@@ -111,10 +131,10 @@ int main(int argc, char **argv)
     weft_queue_free(q);
 
     /* 3. join() waits until task_done was called for every item put. */
-    weft_queue_new(&q, 0);
+    check(weft_queue_new(&q, 0), "weft_queue_new");
     weft_thread *w1 = start(worker, q), *w2 = start(worker, q);
     for (uintptr_t i = 1; i <= (uintptr_t)items; i++)
-        weft_queue_put(q, (void *)i);
+        check_on(q, weft_queue_put(q, (void *)i), "weft_queue_put");
     weft_queue_join(q);
     uintptr_t done = 0;
     WEFT_WITH(&processed_lock) { done = processed; }
@@ -126,9 +146,9 @@ int main(int argc, char **argv)
 
     /* 4. A priority queue: the smallest priority comes out first. */
     static struct job jobs[] = {{3, "write report"}, {1, "fix outage"}, {2, "review code"}};
-    weft_priority_queue_new(&q, 0, by_priority, NULL);
+    check(weft_priority_queue_new(&q, 0, by_priority, NULL), "weft_priority_queue_new");
     for (int i = 0; i < 3; i++)
-        weft_queue_put(q, &jobs[i]);
+        check(weft_queue_put(q, &jobs[i]), "weft_queue_put");
     printf("priority:");
     void *item;
     while (weft_queue_get_nowait(q, &item) == WEFT_OK)

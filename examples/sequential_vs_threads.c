@@ -20,6 +20,15 @@ static void *do_something(void *arg)
     return "done sleeping";
 }
 
+/* A weft call that failed: say which and why, and end the program. */
+static void check(int rc, const char *what)
+{
+    if (rc != WEFT_OK) {
+        fprintf(stderr, "%s: %s\n", what, weft_strerror(rc));
+        exit(1); /* not return: threads still running use main's `seconds` */
+    }
+}
+
 int main(int argc, char **argv)
 {
     int tasks = argc > 1 ? atoi(argv[1]) : 5;
@@ -38,19 +47,18 @@ int main(int argc, char **argv)
 
     printf("the same %d tasks, one thread each:\n", tasks);
     weft_thread **threads = calloc((size_t)tasks, sizeof *threads);
-    if (!threads)
+    if (!threads) {
+        fprintf(stderr, "out of memory\n");
         return 1;
+    }
     start = weft_perf_counter();
     for (int i = 0; i < tasks; i++) {
         /* threading.Thread(target=do_something, args=[seconds]).start() */
-        if (weft_thread_new(&threads[i], do_something, &seconds, NULL) != WEFT_OK ||
-            weft_thread_start(threads[i]) != WEFT_OK) {
-            fprintf(stderr, "could not start thread %d\n", i);
-            return 1;
-        }
+        check(weft_thread_new(&threads[i], do_something, &seconds, NULL), "weft_thread_new");
+        check(weft_thread_start(threads[i]), "weft_thread_start"); /* WEFT_EAGAIN: no thread */
     }
     for (int i = 0; i < tasks; i++) {
-        weft_thread_join(threads[i], NULL); /* thread.join() */
+        check(weft_thread_join(threads[i], NULL), "weft_thread_join"); /* thread.join() */
         weft_thread_free(threads[i]);
     }
     double threaded = weft_perf_counter() - start;

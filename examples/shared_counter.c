@@ -48,15 +48,24 @@ static void *increment_counter(void *arg)
     return NULL;
 }
 
+/* A weft call that failed: say which and why, and end the program. */
+static void check(int rc, const char *what)
+{
+    if (rc != WEFT_OK) {
+        fprintf(stderr, "%s: %s\n", what, weft_strerror(rc));
+        exit(1);
+    }
+}
+
 static void run(weft_thread_fn fn)
 {
     weft_thread *threads[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        weft_thread_new(&threads[i], fn, NULL, NULL);
-        weft_thread_start(threads[i]);
+        check(weft_thread_new(&threads[i], fn, NULL, NULL), "weft_thread_new");
+        check(weft_thread_start(threads[i]), "weft_thread_start");
     }
     for (int i = 0; i < THREADS; i++) {
-        weft_thread_join(threads[i], NULL);
+        check(weft_thread_join(threads[i], NULL), "weft_thread_join");
         weft_thread_free(threads[i]);
     }
 }

@@ -15,17 +15,37 @@
 
 static double step = 0.1;
 
+/* A weft call that failed: say which and why, and end the program. */
+static void check(int rc, const char *what)
+{
+    if (rc != WEFT_OK) {
+        fprintf(stderr, "%s: %s\n", what, weft_strerror(rc));
+        exit(1);
+    }
+}
+
+/* Start fn(arg) on a new thread: WEFT_OK and *t set, or why not. */
+static int spawn(weft_thread **t, weft_thread_fn fn, void *arg)
+{
+    int rc = weft_thread_new(t, fn, arg, NULL);
+    if (rc == WEFT_OK && (rc = weft_thread_start(*t)) != WEFT_OK)
+        weft_thread_free(*t);
+    return rc;
+}
+
+static void join(weft_thread *t)
+{
+    check(weft_thread_join(t, NULL), "weft_thread_join");
+    weft_thread_free(t);
+}
+
 static void run_threads(int n, weft_thread_fn fn, void *arg)
 {
     weft_thread *threads[16];
-    for (int i = 0; i < n; i++) {
-        weft_thread_new(&threads[i], fn, arg, NULL);
-        weft_thread_start(threads[i]);
-    }
-    for (int i = 0; i < n; i++) {
-        weft_thread_join(threads[i], NULL);
-        weft_thread_free(threads[i]);
-    }
+    for (int i = 0; i < n; i++)
+        check(spawn(&threads[i], fn, arg), "starting a thread");
+    for (int i = 0; i < n; i++)
+        join(threads[i]);
 }
 
 /* ---- a bank account: a lock around each read-modify-write ------------------ */
@@ -169,29 +189,30 @@ int main(int argc, char **argv)
 
     weft_thread *runners[5];
     for (int i = 0; i < 5; i++) {
-        weft_thread_new(&runners[i], runner, NULL, NULL);
-        weft_thread_start(runners[i]);
+        int rc = spawn(&runners[i], runner, NULL);
+        if (rc != WEFT_OK) {
+            weft_event_set(&start_signal); /* or those started wait forever, and exit joins them */
+            check(rc, "starting a runner");
+        }
     }
     weft_sleep(step);
     int before = atomic_load(&started);
     weft_event_set(&start_signal); /* go! */
-    for (int i = 0; i < 5; i++) {
-        weft_thread_join(runners[i], NULL);
-        weft_thread_free(runners[i]);
-    }
+    for (int i = 0; i < 5; i++)
+        join(runners[i]);
     printf("event: %d started before the signal, %d after it\n", before + started_early,
            atomic_load(&started));
 
     long sum = 0;
     weft_thread *p, *c;
-    weft_thread_new(&p, producer, NULL, NULL);
-    weft_thread_new(&c, consumer, &sum, NULL);
-    weft_thread_start(c);
-    weft_thread_start(p);
-    weft_thread_join(p, NULL);
-    weft_thread_join(c, NULL);
-    weft_thread_free(p);
-    weft_thread_free(c);
+    check(spawn(&c, consumer, &sum), "starting the consumer");
+    int rc = spawn(&p, producer, NULL);
+    if (rc != WEFT_OK) {
+        producer(NULL); /* or the consumer waits forever for its items, and exit joins it */
+        check(rc, "starting the producer");
+    }
+    join(p);
+    join(c);
     printf("condition: consumed %d items through %d slots, sum %ld (expected %d)\n", ITEMS,
            SLOTS, sum, ITEMS * (ITEMS + 1) / 2);
     return 0;

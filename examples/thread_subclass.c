@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct downloader {
@@ -45,6 +46,15 @@ static int downloader_init(struct downloader *d, const char *url)
     return weft_thread_new(&d->thread, downloader_run, d, &options);
 }
 
+/* A weft call that failed: say which and why, and end the program. */
+static void check(int rc, const char *what)
+{
+    if (rc != WEFT_OK) {
+        fprintf(stderr, "%s: %s\n", what, weft_strerror(rc));
+        exit(1); /* not return: running threads use main's `workers` */
+    }
+}
+
 static void report(const size_t *size_field)
 {
     /* Only a pointer to the member is at hand: find the downloader. */
@@ -58,12 +68,11 @@ int main(void)
                           "https://example.org/ccc.jpg"};
     struct downloader workers[3];
     for (int i = 0; i < 3; i++) {
-        if (downloader_init(&workers[i], urls[i]) != WEFT_OK ||
-            weft_thread_start(workers[i].thread) != WEFT_OK)
-            return 1;
+        check(downloader_init(&workers[i], urls[i]), "weft_thread_new");
+        check(weft_thread_start(workers[i].thread), "weft_thread_start");
     }
     for (int i = 0; i < 3; i++)
-        weft_thread_join(workers[i].thread, NULL);
+        check(weft_thread_join(workers[i].thread, NULL), "weft_thread_join");
     for (int i = 0; i < 3; i++) {
         report(&workers[i].size);
         weft_thread_free(workers[i].thread);
