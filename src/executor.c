@@ -12,6 +12,7 @@
 #include "weft/lock.h"
 #include "weft/queue.h"
 #include "weft/status.h"
+#include "weft/thread.h"
 #include "weft/time.h"
 
 #include <stdlib.h>
@@ -110,6 +111,19 @@ int weft_executor_submit_timeout(weft_executor *executor, weft_task_fn fn, void 
     if (!executor || !fn || weft_deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     return submit_until(executor, fn, arg, deadline, future);
+}
+
+int weft_executor_join_thread(weft_thread *thread, int64_t deadline, bool cancellable)
+{
+    if (!thread || thread == weft_current_thread())
+        return WEFT_OK;
+    weft_cancel_source *source = weft_park_cancel_source();
+    if (!cancellable)
+        weft_park_set_cancel_source(NULL);
+    int rc = weft_thread_join_timeout(thread, weft_seconds_until(deadline), NULL);
+    if (!cancellable)
+        weft_park_set_cancel_source(source);
+    return rc;
 }
 
 int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futures)

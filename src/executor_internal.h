@@ -15,7 +15,8 @@ struct weft_executor_ops {
     int (*submit)(weft_executor *ex, weft_task_fn fn, void *arg, int64_t deadline,
                   weft_future **future);
     /* Stop taking work; with wait, wait for the workers to end, giving up
-     * with WEFT_ETIMEDOUT at `deadline` (WEFT_NO_DEADLINE: never). */
+     * with WEFT_ETIMEDOUT at `deadline` (WEFT_NO_DEADLINE: never), or with
+     * WEFT_ECANCELLED in a cancelled cancellable task. */
     int (*shutdown)(weft_executor *ex, bool wait, int64_t deadline, bool cancel_futures);
     /* True when the calling thread is one of the executor's workers. */
     bool (*is_worker)(weft_executor *ex);
@@ -36,5 +37,13 @@ struct weft_executor {
 int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
                            const char *name);
 void weft_executor_unregister(weft_executor *ex);
+
+/* Join one of a pool's threads (nothing to do for NULL or the caller's own)
+ * before the deadline: WEFT_OK or WEFT_ETIMEDOUT.  With cancellable, a
+ * cancelled cancellable task gives up with WEFT_ECANCELLED (shutdown);
+ * without, cancellation is ignored (destroy: a pool is freed only once its
+ * threads have ended, whoever frees it). */
+struct weft_thread;
+int weft_executor_join_thread(struct weft_thread *thread, int64_t deadline, bool cancellable);
 
 #endif

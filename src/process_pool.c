@@ -922,14 +922,13 @@ static int ppool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t d
 }
 
 /* Join every minder (each ends once its worker is reaped), or give up at
- * the deadline. */
-static int join_minders(struct ppool *p, int64_t deadline)
+ * the deadline (or at cancellation): see weft_executor_join_thread. */
+static int join_minders(struct ppool *p, int64_t deadline, bool cancellable)
 {
     for (size_t i = 0; i < p->nslots; i++) {
-        weft_thread *m = p->slots[i].minder;
-        if (m && m != weft_current_thread() &&
-            weft_thread_join_timeout(m, weft_seconds_until(deadline), NULL) != WEFT_OK)
-            return WEFT_ETIMEDOUT;
+        int rc = weft_executor_join_thread(p->slots[i].minder, deadline, cancellable);
+        if (rc != WEFT_OK)
+            return rc;
     }
     return WEFT_OK;
 }
@@ -955,7 +954,7 @@ static int ppool_shutdown(weft_executor *ex, bool wait, int64_t deadline, bool c
     finish_detached(queued, WEFT_ECANCELLED, "cancelled at shutdown");
     /* From a done-callback on a thread taking this pool's replies, waiting
      * could wait for that very thread (or a lock it holds): do not. */
-    return wait && !serving_pool(p) ? join_minders(p, deadline) : WEFT_OK;
+    return wait && !serving_pool(p) ? join_minders(p, deadline, true) : WEFT_OK;
 }
 
 /* Its workers are other processes; what may not free the pool is a
@@ -965,7 +964,7 @@ static bool ppool_is_worker(weft_executor *ex) { return serving_pool(pool_of(ex)
 static void ppool_destroy(weft_executor *ex)
 {
     struct ppool *p = pool_of(ex);
-    join_minders(p, WEFT_NO_DEADLINE);
+    join_minders(p, WEFT_NO_DEADLINE, false);
     while (atomic_load(&p->pollers)) /* a waiter still polling, its future done */
         weft_pf_yield();
     for (size_t i = 0; i < p->nslots; i++)

@@ -344,9 +344,9 @@ static void cancel_queued(struct pool *p)
 
 static bool pool_is_worker(weft_executor *ex) { return my_pool == pool_of(ex); }
 
-/* Join every worker started so far but the calling thread. */
-/* Join every worker but the caller's own, or give up at the deadline. */
-static int join_workers(struct pool *p, int64_t deadline)
+/* Join every worker but the caller's own, or give up at the deadline (or
+ * at cancellation): see weft_executor_join_thread. */
+static int join_workers(struct pool *p, int64_t deadline, bool cancellable)
 {
     size_t joined = 0;
     for (;;) {
@@ -355,9 +355,9 @@ static int join_workers(struct pool *p, int64_t deadline)
         weft_lock_release(&p->lock);
         if (!t)
             return WEFT_OK;
-        if (t != weft_current_thread() &&
-            weft_thread_join_timeout(t, weft_seconds_until(deadline), NULL) != WEFT_OK)
-            return WEFT_ETIMEDOUT;
+        int rc = weft_executor_join_thread(t, deadline, cancellable);
+        if (rc != WEFT_OK)
+            return rc;
         joined++;
     }
 }
@@ -369,13 +369,13 @@ static int pool_shutdown(weft_executor *ex, bool wait, int64_t deadline, bool ca
     weft_work_list_close(&p->work); /* workers drain it, then leave */
     if (cancel_futures)
         cancel_queued(p);
-    return wait ? join_workers(p, deadline) : WEFT_OK;
+    return wait ? join_workers(p, deadline, true) : WEFT_OK;
 }
 
 static void pool_destroy(weft_executor *ex)
 {
     struct pool *p = pool_of(ex);
-    join_workers(p, WEFT_NO_DEADLINE);
+    join_workers(p, WEFT_NO_DEADLINE, false);
     for (size_t i = 0; i < p->started; i++) {
         weft_thread_free(p->workers[i]->thread);
         free(p->workers[i]);

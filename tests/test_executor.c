@@ -262,6 +262,55 @@ static void pool_shutdown_timeout(void **state)
     assert_int_equal(weft_executor_free(ex), WEFT_OK);
 }
 
+/* A cancelled cancellable task shuts another pool down and frees it: the
+ * shutdown's wait gives up with WEFT_ECANCELLED, and free still waits for
+ * the busy worker before it frees the pool (it used to free it under the
+ * worker: ASan's use-after-free). */
+static weft_event other_started, stays_unset;
+static void *busy_a_while(void *arg)
+{
+    weft_event_set(&other_started);
+    weft_sleep(0.3);
+    return arg;
+}
+
+struct freeing {
+    weft_executor *other;
+    weft_future *other_task;
+    atomic_int shutdown_rc, other_done_at_free;
+};
+
+static void *cancelled_then_frees(void *arg)
+{
+    struct freeing *fr = arg;
+    weft_cancellable(true);
+    weft_event_wait(&stays_unset); /* returns WEFT_ECANCELLED once cancelled */
+    atomic_store(&fr->shutdown_rc, weft_executor_shutdown(fr->other, true, false));
+    weft_executor_free(fr->other);
+    atomic_store(&fr->other_done_at_free, weft_future_done(fr->other_task));
+    return NULL;
+}
+
+static void pool_free_from_a_cancelled_task_waits(void **state)
+{
+    (void)state;
+    weft_event_clear(&other_started);
+    struct freeing fr = {.other = pool_with(1, NULL), .shutdown_rc = -1};
+    weft_executor *ex = pool_with(1, NULL);
+    assert_int_equal(weft_executor_submit(fr.other, busy_a_while, NULL, &fr.other_task), WEFT_OK);
+    assert_int_equal(weft_event_wait_timeout(&other_started, 10), WEFT_OK);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, cancelled_then_frees, &fr, &f), WEFT_OK);
+    assert_eventually(weft_future_running(f), 10);
+    weft_future_cancel(f); /* running: the task sees it */
+    assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_OK);
+    assert_int_equal(atomic_load(&fr.shutdown_rc), WEFT_ECANCELLED);
+    assert_true(atomic_load(&fr.other_done_at_free));
+    weft_future_release(f);
+    weft_future_release(fr.other_task);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
 /* ThreadPool 12 [cf.test_shutdown.ExecutorShutdownTest.test_hang_gh94440] */
 static void pool_shutdown_after_cancel_returns(void **state)
 {
@@ -1481,6 +1530,7 @@ int main(void)
         cmocka_unit_test(pool_shutdown_cancel_futures),
         cmocka_unit_test(pool_shutdown_after_cancel_returns),
         cmocka_unit_test(pool_shutdown_timeout),
+        cmocka_unit_test(pool_free_from_a_cancelled_task_waits),
         cmocka_unit_test(pool_work_completes_at_process_exit),
         cmocka_unit_test(pool_shutdown_without_wait_still_finishes),
         cmocka_unit_test(pool_thread_names),

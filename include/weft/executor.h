@@ -119,7 +119,10 @@ int weft_executor_submit_timeout(weft_executor *executor, weft_task_fn fn, void 
  * (from a task of this pool, every worker but the caller's own; from a
  * done-callback that a process pool runs on one of its own threads, it
  * does not wait, as that thread is one of those waited for).  Calling it
- * again is allowed.  WEFT_OK or WEFT_EINVAL.
+ * again is allowed.  WEFT_OK; WEFT_ECANCELLED when a cancellable task
+ * (weft_cancellable) calling it with wait is cancelled while it waits (the
+ * shutdown holds; weft_executor_free still waits for everything);
+ * WEFT_EINVAL for NULL.
  * Python: executor.shutdown(wait, cancel_futures=...). */
 int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futures);
 
@@ -128,13 +131,15 @@ int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futur
  * out).  The shutdown holds either way: WEFT_OK when everything finished in
  * time; WEFT_ETIMEDOUT when some task still runs (a later
  * weft_executor_shutdown, _shutdown_timeout or weft_executor_free waits for
- * it); WEFT_EINVAL for NULL, NaN or a finite timeout above
- * WEFT_TIMEOUT_MAX (a negative timeout is 0: look once).  From one of the
+ * it); WEFT_ECANCELLED as for weft_executor_shutdown; WEFT_EINVAL for
+ * NULL, NaN or a finite timeout above WEFT_TIMEOUT_MAX (a negative timeout
+ * is 0: look once).  From one of the
  * pool's own tasks or threads it skips them, as weft_executor_shutdown
  * does. */
 int weft_executor_shutdown_timeout(weft_executor *executor, double timeout, bool cancel_futures);
 
-/* Shut down with wait, then free the executor.  WEFT_OK; WEFT_ESTATE when
+/* Shut down with wait, then free the executor; it waits for every task and
+ * worker, even in a cancelled cancellable task.  WEFT_OK; WEFT_ESTATE when
  * called from one of its own tasks, or from a done-callback running on one
  * of its threads (a thread pool's worker, a process pool's minder or a
  * thread taking its replies while it waits): nothing is freed then, free
