@@ -319,9 +319,12 @@ static int pool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t de
         return rc;
     }
     rc = adjust_workers(p);
-    if (rc != WEFT_OK) { /* no worker at all: the task cannot run */
-        weft_future_set_exception(f, rc, "could not start a worker thread");
-        weft_future_release(f); /* the caller gets no future with an error */
+    /* No worker could start, none was alive: the task cannot run, unless a
+     * worker another submit started meanwhile has taken it.  Cancelled, it
+     * never will (a worker skips it), and the caller gets no future. */
+    if (rc != WEFT_OK && weft_future_cancel(f)) {
+        weft_future_set_running_or_notify_cancel(f);
+        weft_future_release(f);
         return rc;
     }
     if (future)

@@ -311,6 +311,44 @@ static void pool_free_from_a_cancelled_task_waits(void **state)
     assert_int_equal(weft_executor_free(ex), WEFT_OK);
 }
 
+/* No worker can start and none runs: submit fails with WEFT_EAGAIN, hands
+ * back no future, and the task never runs later, when a worker can start
+ * (it is cancelled, not left in the queue for the next worker). */
+static atomic_int never_ran;
+static void *must_not_run(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&never_ran, 1);
+    return NULL;
+}
+
+static void pool_submit_without_any_worker(void **state)
+{
+    (void)state;
+    weft_executor *ex = pool_with(2, NULL);
+    size_t before = weft_get_stack_size();
+    if (weft_set_stack_size((size_t)1 << 45) != WEFT_OK) /* 32 TiB: no thread */
+        skip();
+    weft_future *f = (weft_future *)1;
+    int rc = weft_executor_submit(ex, must_not_run, NULL, &f);
+    assert_int_equal(weft_set_stack_size(before), WEFT_OK);
+    if (rc == WEFT_OK) { /* this system starts such threads after all */
+        weft_future_release(f);
+        weft_executor_free(ex);
+        skip();
+    }
+    assert_int_equal(rc, WEFT_EAGAIN);
+    assert_null(f);
+    void *r;
+    assert_int_equal(weft_executor_submit(ex, identity, (void *)7, &f), WEFT_OK); /* a worker now */
+    assert_int_equal(weft_future_result_timeout(f, 10, &r), WEFT_OK);
+    assert_int_equal((uintptr_t)r, 7);
+    weft_future_release(f);
+    assert_int_equal(weft_executor_shutdown(ex, true, false), WEFT_OK);
+    assert_int_equal(atomic_load(&never_ran), 0);
+    assert_int_equal(weft_executor_free(ex), WEFT_OK);
+}
+
 /* ThreadPool 12 [cf.test_shutdown.ExecutorShutdownTest.test_hang_gh94440] */
 static void pool_shutdown_after_cancel_returns(void **state)
 {
@@ -1531,6 +1569,7 @@ int main(void)
         cmocka_unit_test(pool_shutdown_after_cancel_returns),
         cmocka_unit_test(pool_shutdown_timeout),
         cmocka_unit_test(pool_free_from_a_cancelled_task_waits),
+        cmocka_unit_test(pool_submit_without_any_worker),
         cmocka_unit_test(pool_work_completes_at_process_exit),
         cmocka_unit_test(pool_shutdown_without_wait_still_finishes),
         cmocka_unit_test(pool_thread_names),
