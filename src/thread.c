@@ -275,6 +275,9 @@ static void at_process_exit(void)
     for (weft_exit_hook *h = exit_hooks; h; h = h->next)
         h->run();
     join_leftover_threads();
+    for (weft_exit_hook *h = exit_hooks; h; h = h->next)
+        if (h->stop)
+            h->stop();
     weft_pf_threads_close();
 }
 

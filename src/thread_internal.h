@@ -7,11 +7,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Something that must run at normal process exit before weft joins the
- * remaining non-daemon threads (e.g. waiting for non-daemon timers).
- * Registered once; hooks run in registration order. */
+/* Something that must run at normal process exit: run() before weft joins
+ * the remaining non-daemon threads (e.g. waiting for non-daemon timers),
+ * stop() (may be NULL) after them, when nothing of the program's is left
+ * to wait for (e.g. making the timer threads leave).  Registered once;
+ * hooks run in registration order. */
 typedef struct weft_exit_hook {
     void (*run)(void);
+    void (*stop)(void);
     struct weft_exit_hook *next;
 } weft_exit_hook;
 

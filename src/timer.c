@@ -91,7 +91,8 @@ static _Atomic uint32_t wake_word;  /* bumped to wake the server */
 static _Atomic uint32_t watch_word; /* bumped to wake the watcher */
 static _Atomic uint32_t start_word; /* bumped when a server start ends */
 static bool stopping;               /* process exit: the timer threads leave */
-static size_t timer_threads;        /* in server_main or watch */
+static size_t timer_threads;        /* started (or starting) as server or
+                                       watcher, and not yet left */
 static _Atomic uint32_t left_word;  /* bumped when one of them leaves */
 
 /* The timer whose function this thread runs: joining it is an error. */
@@ -305,6 +306,7 @@ static bool watch_by(int64_t when)
         return false;
     if (!watching) {
         watching = true;
+        timer_threads++; /* counted from now: exit waits for it to leave */
         watch_at = 0; /* it looks as it starts */
         return true;
     }
@@ -322,7 +324,9 @@ static void start_watcher(void)
     if (start_timer_thread(watch) != WEFT_OK) {
         weft_lock_take(&sched_lock);
         watching = false;
+        timer_threads--;
         weft_lock_release(&sched_lock);
+        poke(&left_word);
     }
 }
 
@@ -377,6 +381,8 @@ static void serve(uint64_t gen)
         }
         run_due_timer(gen, now);
     }
+    if (stopping && server_gen == gen)
+        serving = false;
 }
 
 /* sched_lock held on entry, released.  A timer thread leaves: marked as
@@ -399,7 +405,6 @@ static void *server_main(void *unused)
 {
     (void)unused;
     weft_lock_take(&sched_lock);
-    timer_threads++;
     /* start_server set the generation, and it cannot move on before this
      * thread has run a function. */
     serve(server_gen);
@@ -413,7 +418,6 @@ static void *watch(void *unused)
 {
     (void)unused;
     weft_lock_take(&sched_lock);
-    timer_threads++;
     while (serving && !stopping) {
         int64_t now = weft_now_ns();
         int64_t look = next_look(now);
@@ -498,7 +502,9 @@ static void stop_timer_threads(void)
     weft_lock_release(&sched_lock);
 }
 
-static void wait_for_timers(void)
+/* At exit, once the threads are joined: the non-daemon timers they
+ * started too, then no more timer threads. */
+static void wait_then_stop_timers(void)
 {
     wait_for_non_daemon_timers();
     stop_timer_threads();
@@ -514,9 +520,11 @@ static int start_server(weft_timer *timer)
     exit_hook_added = true;
     server_starting = serving = true;
     server_gen++;
+    timer_threads++; /* counted from now: exit waits for it to leave */
     weft_lock_release(&sched_lock);
     if (add_exit_hook) {
-        exit_hook.run = wait_for_timers;
+        exit_hook.run = wait_for_non_daemon_timers;
+        exit_hook.stop = wait_then_stop_timers;
         weft_add_exit_hook(&exit_hook);
     }
     int rc = start_timer_thread(server_main);
@@ -527,6 +535,8 @@ static int start_server(weft_timer *timer)
     if (rc == WEFT_OK)
         return WEFT_OK;
     serving = false;
+    timer_threads--;
+    poke(&left_word);
     if (watching)
         poke(&watch_word); /* a watcher still retiring from the last server */
     if (timer->state == PENDING) {
@@ -591,7 +601,7 @@ int weft_timer_start(weft_timer *timer)
     weft_lock_take(&sched_lock);
     while (server_starting && !timer->started)
         await_server_start();
-    int rc = timer->started ? WEFT_ESTATE : WEFT_OK;
+    int rc = timer->started ? WEFT_ESTATE : stopping ? WEFT_ESHUTDOWN : WEFT_OK;
     if (rc == WEFT_OK && timer->state == NEW)
         rc = schedule(timer, delay, &need_watcher);
     if (rc == WEFT_OK)

@@ -71,6 +71,37 @@ static void *never_runs(void *unused)
 
 static weft_executor *exit_pool;
 
+/* A pool task still queued when main returns starts a timer and joins it:
+ * the exit's joining of the pool must leave the timers running. */
+static void *timer_in_a_task(void *unused)
+{
+    (void)unused;
+    weft_sleep(0.2);
+    weft_timer *t;
+    if (weft_timer_new(&t, 0.01, timer_says, "the task's timer fired") != WEFT_OK ||
+        weft_timer_start(t) != WEFT_OK || weft_timer_join_timeout(t, 5) != WEFT_OK)
+        say("the task's timer failed");
+    weft_timer_free(t);
+    return NULL;
+}
+
+/* A non-daemon thread, left running when main returns, waits for an
+ * event a daemon timer sets. */
+static weft_event rung = WEFT_EVENT_INIT;
+static void ring(void *unused)
+{
+    (void)unused;
+    weft_event_set(&rung);
+}
+
+static void *wait_for_ring(void *unused)
+{
+    (void)unused;
+    say(weft_event_wait_timeout(&rung, 5) == WEFT_OK ? "the daemon timer rang"
+                                                     : "the daemon timer never rang");
+    return NULL;
+}
+
 /* Registered before the pool exists, so it runs after weft's exit hooks. */
 static void submit_at_exit(void)
 {
@@ -159,6 +190,21 @@ int main(int argc, char **argv)
             weft_executor_submit(exit_pool, sleep_then_say_apple, NULL, NULL);
         if (!strcmp(mode, "pool_exit_nowait"))
             weft_executor_shutdown(exit_pool, false, false);
+    } else if (!strcmp(mode, "timer_in_exit_task")) {
+        weft_timer *t; /* timers in use before the exit, too */
+        weft_timer_new(&t, 0.001, timer_says, "main's timer fired");
+        weft_timer_start(t);
+        weft_timer_join(t);
+        weft_timer_free(t);
+        weft_thread_pool_new(&exit_pool, NULL);
+        weft_executor_submit(exit_pool, timer_in_a_task, NULL, NULL);
+    } else if (!strcmp(mode, "daemon_timer_wakes_thread")) {
+        weft_timer *t;
+        weft_timer_new(&t, 0.3, ring, NULL);
+        weft_timer_set_daemon(t, true);
+        weft_timer_start(t);
+        weft_timer_free(t);
+        start(wait_for_ring, NULL, WEFT_NON_DAEMON);
     } else if (!strcmp(mode, "children")) {
         start_children();
     } else if (!strcmp(mode, "timer") || !strcmp(mode, "daemon_timer")) {

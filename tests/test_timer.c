@@ -181,6 +181,21 @@ static void timer_keeps_process_alive_unless_daemon(void **state)
     assert_true(seconds < 4);
 }
 
+/* What the program still runs at exit (threads joined, pool tasks still
+ * queued) may use timers, daemon ones included: the timer threads stop
+ * only once nothing is left to wait for. */
+static void timer_serves_the_exit_until_its_end(void **state)
+{
+    (void)state;
+    char out[256];
+    double seconds;
+    assert_int_equal(run_helper("timer_in_exit_task", out, sizeof out, &seconds), 0);
+    assert_string_equal(out, "main's timer fired\nend of main\nthe task's timer fired\n");
+    assert_int_equal(run_helper("daemon_timer_wakes_thread", out, sizeof out, &seconds), 0);
+    assert_string_equal(out, "end of main\nthe daemon timer rang\n");
+    assert_true(seconds < 4);
+}
+
 static void timer_bad_input(void **state)
 {
     (void)state;
@@ -595,6 +610,7 @@ int main(void)
         cmocka_unit_test(timer_start_twice_and_late_daemon_are_errors),
         cmocka_unit_test(timer_ten_thousand_share_one_thread),
         cmocka_unit_test(timer_keeps_process_alive_unless_daemon),
+        cmocka_unit_test(timer_serves_the_exit_until_its_end),
         cmocka_unit_test(timer_bad_input),
         cmocka_unit_test(timer_stress_start_cancel),
         cmocka_unit_test(timer_self_join_is_an_error),

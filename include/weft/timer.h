@@ -57,8 +57,12 @@ bool weft_timer_daemon(const weft_timer *timer);
 
 /* Start the countdown.  WEFT_OK; WEFT_ESTATE if already started (Python's
  * RuntimeError "threads can only be started once"); WEFT_ENOMEM or
- * WEFT_EAGAIN if the timer thread could not be started; WEFT_EINVAL for
- * NULL.  Python: timer.start(). */
+ * WEFT_EAGAIN if the timer thread could not be started; WEFT_ESHUTDOWN
+ * late in process exit, once every non-daemon thread and timer is done and
+ * the timer threads have stopped (Python's RuntimeError "can't create new
+ * thread at interpreter shutdown"; timers started by threads and pool
+ * tasks the exit still waits for run as usual); WEFT_EINVAL for NULL.
+ * Python: timer.start(). */
 int weft_timer_start(weft_timer *timer);
 
 /* Stop the timer if its function has not started yet; no effect otherwise
