@@ -230,6 +230,8 @@ static void reap_ended_orphans(void)
 int weft_process_new(weft_process **process, weft_process_fn target, void *arg,
                      const weft_process_options *options)
 {
+    if (process)
+        *process = NULL; /* what it holds on every status but WEFT_OK */
     weft_process_options none = {0};
     if (!options)
         options = &none;

@@ -1054,6 +1054,8 @@ static bool valid_max_memory(size_t bytes)
 
 int weft_process_pool_new(weft_executor **executor, const weft_process_pool_options *options)
 {
+    if (executor)
+        *executor = NULL; /* what it holds on every status but WEFT_OK */
     static const weft_process_pool_options defaults;
     if (!options)
         options = &defaults;

@@ -195,6 +195,8 @@ static int wait_unlocked(weft_queue *q, weft_eventcount *ec, unsigned *waiting,
 
 int weft_queue_new_with(weft_queue **queue, const weft_queue_options *options)
 {
+    if (queue)
+        *queue = NULL; /* what it holds on every status but WEFT_OK */
     static const weft_queue_options defaults;
     if (!options)
         options = &defaults;
@@ -345,14 +347,23 @@ int weft_queue_put_nowait(weft_queue *queue, void *item)
     return queue ? put_until(queue, item, POLL) : WEFT_EINVAL;
 }
 
+/* *item is NULL on every status but WEFT_OK. */
+static void clear_item(void **item)
+{
+    if (item)
+        *item = NULL;
+}
+
 int weft_queue_get(weft_queue *queue, void **item)
 {
+    clear_item(item);
     return queue && item ? get_until(queue, item, WEFT_NO_DEADLINE) : WEFT_EINVAL;
 }
 
 int weft_queue_get_timeout(weft_queue *queue, void **item, double timeout)
 {
     int64_t deadline;
+    clear_item(item);
     if (!queue || !item || timeout < 0)
         return WEFT_EINVAL;
     int rc = weft_deadline_after(timeout, &deadline);
@@ -361,6 +372,7 @@ int weft_queue_get_timeout(weft_queue *queue, void **item, double timeout)
 
 int weft_queue_get_nowait(weft_queue *queue, void **item)
 {
+    clear_item(item);
     return queue && item ? get_until(queue, item, POLL) : WEFT_EINVAL;
 }
 
@@ -505,6 +517,8 @@ int weft_queue_set_maxsize(weft_queue *queue, long maxsize)
 
 int weft_simple_queue_new(weft_simple_queue **queue)
 {
+    if (queue)
+        *queue = NULL; /* what it holds on every status but WEFT_OK */
     if (!queue)
         return WEFT_EINVAL;
     weft_queue *q;

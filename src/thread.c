@@ -215,6 +215,8 @@ static weft_thread *alloc_thread(int kind, const char *name)
 int weft_thread_new(weft_thread **thread, weft_thread_fn target, void *arg,
                     const weft_thread_options *options)
 {
+    if (thread)
+        *thread = NULL; /* what it holds on every status but WEFT_OK */
     static const weft_thread_options defaults;
     if (!options)
         options = &defaults;
@@ -348,6 +350,8 @@ int weft_thread_start(weft_thread *thread)
 
 int weft_thread_join_timeout(weft_thread *thread, double timeout, void **result)
 {
+    if (result)
+        *result = NULL; /* what it holds on every status but WEFT_OK */
     if (!thread)
         return WEFT_EINVAL;
     if (isnan(timeout))

@@ -164,6 +164,8 @@ void weft_timer_atfork(int phase)
 
 int weft_timer_new(weft_timer **timer, double interval, weft_timer_fn fn, void *arg)
 {
+    if (timer)
+        *timer = NULL; /* what it holds on every status but WEFT_OK */
     if (!timer || !fn || isnan(interval) || interval > WEFT_TIMEOUT_MAX)
         return WEFT_EINVAL;
     weft_timer *t = calloc(1, sizeof *t);

@@ -813,10 +813,15 @@ static void pool_crash_during_shutdown(void **state)
 static void pool_bad_input(void **state)
 {
     (void)state;
-    weft_executor *ex;
+    weft_executor *ex = (weft_executor *)1;
     weft_process_pool_options neg = {.max_workers = -1}, tasks = {.max_tasks_per_child = -1},
                               timeout = {.task_timeout = NAN};
     assert_int_equal(weft_process_pool_new(&ex, &neg), WEFT_EINVAL);
+    assert_null(ex); /* out-parameters: NULL on every status but WEFT_OK */
+    weft_process *proc = (weft_process *)1;
+    weft_process_options bad = {.daemon = (weft_daemon_mode)42};
+    assert_int_equal(weft_process_new(&proc, sleep_tenth, NULL, &bad), WEFT_EINVAL);
+    assert_null(proc);
     assert_int_equal(weft_process_pool_new(&ex, &tasks), WEFT_EINVAL);
     assert_int_equal(weft_process_pool_new(&ex, &timeout), WEFT_EINVAL);
     assert_int_equal(weft_process_pool_new(NULL, NULL), WEFT_EINVAL);

@@ -1004,10 +1004,41 @@ static void queue_stress_unbounded_polling_and_timed(void **state)
     stress_run(0, 1);
 }
 
+/* Out-parameters hold NULL on every status but WEFT_OK. */
+static void queue_out_parameters_on_failure(void **state)
+{
+    (void)state;
+    weft_queue *q = (weft_queue *)1;
+    assert_int_equal(weft_queue_new_with(&q, &(weft_queue_options){.kind = 99}), WEFT_EINVAL);
+    assert_null(q);
+    weft_simple_queue *sq = (weft_simple_queue *)1;
+    assert_int_equal(weft_simple_queue_new(&sq), WEFT_OK);
+    assert_int_equal(weft_queue_new(&q, 0), WEFT_OK);
+    void *item = (void *)1;
+    assert_int_equal(weft_queue_get_nowait(q, &item), WEFT_EEMPTY);
+    assert_null(item);
+    item = (void *)1;
+    assert_int_equal(weft_queue_get_timeout(q, &item, 0.01), WEFT_EEMPTY);
+    assert_null(item);
+    item = (void *)1;
+    assert_int_equal(weft_queue_get_timeout(q, &item, -1), WEFT_EINVAL);
+    assert_null(item);
+    item = (void *)1;
+    assert_int_equal(weft_simple_queue_get_nowait(sq, &item), WEFT_EEMPTY);
+    assert_null(item);
+    weft_queue_shutdown(q, false);
+    item = (void *)1;
+    assert_int_equal(weft_queue_get(q, &item), WEFT_ESHUTDOWN);
+    assert_null(item);
+    weft_queue_free(q);
+    weft_simple_queue_free(sq, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(queue_new_is_empty_and_unbounded_when_maxsize_not_positive),
+        cmocka_unit_test(queue_out_parameters_on_failure),
         cmocka_unit_test(queue_order_by_kind),
         cmocka_unit_test(queue_full_refuses_put),
         cmocka_unit_test(queue_blocking_put_waits_for_a_get),

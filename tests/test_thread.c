@@ -582,10 +582,29 @@ static void thread_stress_start_join_enumerate(void **state)
     assert_eventually(weft_active_count() == before, 5);
 }
 
+/* Out-parameters hold NULL on every status but WEFT_OK. */
+static void thread_out_parameters_on_failure(void **state)
+{
+    (void)state;
+    weft_thread *t = (weft_thread *)1;
+    weft_thread_options bad = {.daemon = (weft_daemon_mode)42};
+    assert_int_equal(weft_thread_new(&t, return_arg, NULL, &bad), WEFT_EINVAL);
+    assert_null(t);
+    weft_event_clear(&release_all);
+    t = started(wait_for_release, NULL, NULL);
+    void *result = (void *)1;
+    assert_int_equal(weft_thread_join_timeout(t, 0.01, &result), WEFT_ETIMEDOUT);
+    assert_null(result);
+    weft_event_set(&release_all);
+    assert_int_equal(weft_thread_join(t, NULL), WEFT_OK);
+    weft_thread_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(thread_takes_given_name),
+        cmocka_unit_test(thread_out_parameters_on_failure),
         cmocka_unit_test(thread_default_names_count_up),
         cmocka_unit_test(thread_passes_argument_and_result),
         cmocka_unit_test(thread_before_start_has_no_ident),

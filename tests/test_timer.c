@@ -199,9 +199,10 @@ static void timer_serves_the_exit_until_its_end(void **state)
 static void timer_bad_input(void **state)
 {
     (void)state;
-    weft_timer *t;
+    weft_timer *t = (weft_timer *)1;
     assert_int_equal(weft_timer_new(NULL, 1, fire, NULL), WEFT_EINVAL);
     assert_int_equal(weft_timer_new(&t, 1, NULL, NULL), WEFT_EINVAL);
+    assert_null(t); /* out-parameters: NULL on every status but WEFT_OK */
     assert_int_equal(weft_timer_new(&t, NAN, fire, NULL), WEFT_EINVAL);
     assert_int_equal(weft_timer_new(&t, 1e100, fire, NULL), WEFT_EINVAL);
     assert_int_equal(weft_timer_start(NULL), WEFT_EINVAL);

@@ -96,8 +96,8 @@ typedef struct weft_process_options {
 /* Create (not start) a process that will run target(arg) in a forked child
  * (target may be NULL: the child exits with status 0).
  * WEFT_OK; WEFT_EINVAL (NULL process, bad daemon mode);
- * WEFT_ENOMEM.  Python: multiprocessing.Process(target=, args=, name=,
- * daemon=). */
+ * WEFT_ENOMEM; *process is NULL on every status but WEFT_OK.
+ * Python: multiprocessing.Process(target=, args=, name=, daemon=). */
 int weft_process_new(weft_process **process, weft_process_fn target, void *arg,
                      const weft_process_options *options);
 
@@ -238,7 +238,8 @@ typedef struct weft_process_pool_options {
  * max_tasks_per_child or task_timeout, NaN timeout, max_memory below
  * WEFT_PROCESS_POOL_MIN_MEMORY or above SIZE_MAX / 2 (a negative number
  * converted), or nonzero where unsupported); WEFT_EAGAIN (could not fork or
- * start a thread); WEFT_ENOMEM.
+ * start a thread); WEFT_ENOMEM; *executor is NULL on every status but
+ * WEFT_OK.
  * Python: ProcessPoolExecutor(max_workers, mp_context=fork, initializer,
  * initargs, max_tasks_per_child). */
 int weft_process_pool_new(weft_executor **executor, const weft_process_pool_options *options);

@@ -67,8 +67,8 @@ typedef struct weft_queue_options {
 } weft_queue_options;
 
 /* Create a queue.  WEFT_OK and *queue set; WEFT_EINVAL for NULL or an
- * unknown kind; WEFT_ENOMEM.  Python: Queue(maxsize), LifoQueue(maxsize),
- * PriorityQueue(maxsize). */
+ * unknown kind; WEFT_ENOMEM; *queue is NULL on every status but WEFT_OK.
+ * Python: Queue(maxsize), LifoQueue(maxsize), PriorityQueue(maxsize). */
 int weft_queue_new_with(weft_queue **queue, const weft_queue_options *options);
 int weft_queue_new(weft_queue **queue, long maxsize);
 int weft_lifo_queue_new(weft_queue **queue, long maxsize);
@@ -97,7 +97,8 @@ int weft_queue_put_nowait(weft_queue *queue, void *item);
 
 /* Take the next item into *item, waiting while the queue is empty.
  * WEFT_OK; WEFT_ESHUTDOWN once shut down and empty (at once after an
- * immediate shutdown); WEFT_EINVAL for NULL arguments.  Python: q.get(). */
+ * immediate shutdown); WEFT_EINVAL for NULL arguments.  Every get form
+ * leaves *item NULL on every status but WEFT_OK.  Python: q.get(). */
 int weft_queue_get(weft_queue *queue, void **item);
 
 /* Wait at most `timeout` seconds: WEFT_EEMPTY when nothing came (0 does
@@ -155,7 +156,8 @@ int weft_queue_set_maxsize(weft_queue *queue, long maxsize);
  * C runs no code behind the caller's back. */
 typedef struct weft_simple_queue weft_simple_queue;
 
-/* WEFT_OK, WEFT_EINVAL (NULL) or WEFT_ENOMEM.  Python: SimpleQueue(). */
+/* WEFT_OK, WEFT_EINVAL (NULL) or WEFT_ENOMEM; *queue is NULL on every
+ * status but WEFT_OK.  Python: SimpleQueue(). */
 int weft_simple_queue_new(weft_simple_queue **queue);
 
 /* Free; remaining items go to `discard` (may be NULL).  WEFT_OK;

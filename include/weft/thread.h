@@ -61,7 +61,8 @@ typedef struct weft_thread_options {
 /* Create a thread, not yet started.  target may be NULL (the thread then
  * does nothing, as Thread() with no target).  WEFT_OK and *thread set;
  * WEFT_EINVAL for a NULL `thread`, an unknown daemon mode or a stack size
- * below the minimum (32 KiB, as Python's stack_size); WEFT_ENOMEM.
+ * below the minimum (32 KiB, as Python's stack_size); WEFT_ENOMEM;
+ * *thread is NULL on every status but WEFT_OK.
  * Python: threading.Thread(target=, args=, name=, daemon=). */
 int weft_thread_new(weft_thread **thread, weft_thread_fn target, void *arg,
                     const weft_thread_options *options);
@@ -90,7 +91,8 @@ int weft_thread_join(weft_thread *thread, void **result);
 
 /* As weft_thread_join, waiting at most `timeout` seconds (0 or negative:
  * only look).  WEFT_ETIMEDOUT if still running (Python returns None and the
- * caller checks is_alive()).  Python: thread.join(timeout). */
+ * caller checks is_alive()).  Both join forms leave *result NULL on every
+ * status but WEFT_OK.  Python: thread.join(timeout). */
 int weft_thread_join_timeout(weft_thread *thread, double timeout, void **result);
 
 /* Whether started and not yet finished.  Python: thread.is_alive(). */

@@ -41,7 +41,8 @@ typedef void (*weft_timer_fn)(void *arg);
 
 /* Create a timer that will call fn(arg) `interval` seconds after start (a
  * negative interval fires at once).  WEFT_OK and *timer set; WEFT_EINVAL for
- * NULL timer or fn, NaN or an interval above WEFT_TIMEOUT_MAX; WEFT_ENOMEM.
+ * NULL timer or fn, NaN or an interval above WEFT_TIMEOUT_MAX; WEFT_ENOMEM;
+ * *timer is NULL on every status but WEFT_OK.
  * Python: threading.Timer(interval, function, args). */
 int weft_timer_new(weft_timer **timer, double interval, weft_timer_fn fn, void *arg);
 
