@@ -59,7 +59,10 @@ typedef struct weft_thread_options {
 } weft_thread_options;
 
 /* Create a thread, not yet started.  target may be NULL (the thread then
- * does nothing, as Thread() with no target).  WEFT_OK and *thread set;
+ * does nothing, as Thread() with no target).  The target ends by
+ * returning; it must not call pthread_exit or be cancelled with
+ * pthread_cancel (weft could then neither report its end nor reclaim the
+ * OS thread).  WEFT_OK and *thread set;
  * WEFT_EINVAL for a NULL `thread`, an unknown daemon mode or a stack size
  * below the minimum (32 KiB, as Python's stack_size); WEFT_ENOMEM;
  * *thread is NULL on every status but WEFT_OK.
