@@ -17,8 +17,10 @@
  * WEFT_SCOPED(&lock); acquires at that point and releases when the
  * enclosing block ends, like a C++ lock_guard.
  *
- * Both need the `cleanup` attribute of GCC and Clang; WEFT_HAVE_WITH is 1
- * where they exist.  Elsewhere, use acquire and release.
+ * In C both need the `cleanup` attribute of GCC and Clang; WEFT_HAVE_WITH
+ * is 1 where they exist.  Elsewhere, use acquire and release.  In C++ they
+ * are guard objects instead (any compiler, WEFT_HAVE_WITH always 1), and
+ * an exception leaving the block releases too.
  */
 #ifndef WEFT_WITH_H
 #define WEFT_WITH_H
