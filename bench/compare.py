@@ -43,12 +43,14 @@ def cpu_model():
 
 
 def parse_rows(text):
+    """Rows "workload,implementation,median,min,max[,cpu_ns[,note]]" (see
+    bench_util.h); the CPU time and the note are optional."""
     rows = []
     for line in text.splitlines():
         parts = line.split(",")
-        if len(parts) == 5 and parts[0].startswith("W"):
+        if 5 <= len(parts) <= 7 and parts[0].startswith("W"):
             try:
-                rows.append((parts[0], parts[1], *map(float, parts[2:])))
+                rows.append((parts[0], parts[1], *map(float, parts[2:5])))
             except ValueError:
                 pass
     return rows
