@@ -1,26 +1,79 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """compare.py — run weft's benchmarks and every peer of BENCH.md that is
-available, one after another in one run, and print them side by side with
-the ratio weft / peer (below 1 means weft is better; for W6, a speed-up,
-the ratio is peer / weft so that the same holds).  Writes every row to a
-CSV file, the table as Markdown, and a PNG chart of the ratios (gnuplot).
+available, in turn, in one run, and print them side by side with the ratio
+weft / peer (below 1 means weft is better; for W6, a speed-up, the ratio is
+peer / weft so that the same holds), the CPU time per operation beside the
+wall time, and how far apart two CPUs were when each program ran.  Writes
+every row to a CSV file, the table as Markdown, and PNG charts (gnuplot).
 
 Usage: compare.py --build DIR [--quick | --scale N] [--reps N] [--rounds N]
-                  [--csv FILE] [--markdown FILE] [--png FILE]
+                  [--threads N | --sweep [--sweep-max N]] [--busy | --busy-too]
+                  [--only NAMES] [--csv FILE] [--markdown FILE] [--png FILE]
+                  [--sweep-png FILE]
 
---quick is --scale 10 --reps 3 --rounds 1: a smoke run.  Without it, the
-sizes are BENCH.md's, every program runs --rounds times (3) one after
-another in turn, so that a slow minute of this shared machine falls on
-every implementation alike, and each figure is the median of the rounds'
-medians (each the median of a program's repetitions after a warm-up).  A program that fails (a wrong result, a
-crash) is reported and makes the exit status 1.
+The rules every program runs under, weft's and the peers' alike:
+  - the same sizes (BENCH.md's, divided by --scale), the same warm-up (one
+    run on a quarter of the work) and the same number of timed repetitions,
+    --reps (5; 3 with --quick), CPython's peers included;
+  - every program runs --rounds times (3; 1 with --quick or --sweep), and
+    the order alternates between rounds (ABBA): round 1 runs the programs
+    weft first, round 2 in the reverse order, round 3 forward again..., so
+    that a slow minute of a shared machine does not always fall on the same
+    side.  A figure is the median of the rounds' medians (each the median
+    of a program's repetitions), with the lowest min and the highest max;
+  - `--threads N` (2, BENCH.md's, unless told) is passed to every program,
+    and GOMAXPROCS, OMP_NUM_THREADS and UV_THREADPOOL_SIZE are set to N in
+    its environment.  A program that refuses the flag (a peer not updated
+    yet) is run again without it, and its rows say so in their note;
+  - before each program, bench/c2c_probe (two threads ping-ponging an
+    atomic word, ~20 ms x 5, not pinned) measures the core-to-core round
+    trip; its median is printed beside that program's rows (c2c ns) and
+    the run's min/median/max in the header: a slow figure beside a slow
+    probe is a slow minute, beside a fast one a slow design.
+
+Columns: median [min..max] of wall time per operation (ns unless said: W6
+is a speed-up x1000, higher is better; W7 is in ms), cpu/op (the program's
+user + system CPU time per operation over its timed repetitions: a design
+that spins a second core to win a round trip shows it here), the ratio, the
+probe, and the program's note (e.g. how often a lock changed hands).
+
+Other runs:
+  --quick      --scale 10 --reps 3 --rounds 1: a smoke run (CI runs it);
+               like every run it fails only when a program fails (a wrong
+               result, a crash, no figures), never on a timing.
+  --threads N  run every multi-threaded workload with N threads.
+  --sweep      run everything at 1, 2, 4, ... threads up to 4x the CPU
+               count (and the CPU count itself), --rounds 1 unless told;
+               prints ns/op against threads and charts it (--sweep-png,
+               default results-sweep.png beside --png): one panel per
+               workload, one line per implementation, log scale.
+               --sweep-max N stops the sweep at N threads.
+  --busy       start one CPU-bound competitor process per CPU before the
+               programs (and stop them after, also on Ctrl-C or an error),
+               and run the same workloads on that busy machine: rows have
+               busy=1.
+  --busy-too   both, idle and busy, each round idle then busy: the table
+               shows the two figures side by side with weft / best peer
+               for each, so "weft / best peer no worse than idle" can be
+               checked.
+  --only A,B   run only the programs whose name contains one of these
+               (e.g. --only bench_sync,GLib); c2c_probe always runs.
+
+Outputs: --csv FILE (columns workload, implementation, median_ns, min_ns,
+max_ns, cpu_ns, note, c2c_ns, threads, busy: one row per workload,
+implementation, thread count and condition), --markdown FILE (the table),
+--png FILE (the ratios, a bar each), --sweep-png FILE.  A program that fails
+is reported and makes the exit status 1; peers not built are listed.
 """
 import argparse
+import contextlib
 import csv
+import math
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +82,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HIGHER_IS_BETTER = {"W6"}
 UNITS = {"W6": "speed-up x1000", "W7": "ms"}
 ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W7", "W9", "W10"]
+DEFAULT_THREADS = 2  # BENCH.md's
+WEFT_PROGRAMS = ("bench_sync", "bench_queue", "bench_pool")
+THREAD_VARS = ("GOMAXPROCS", "OMP_NUM_THREADS", "UV_THREADPOOL_SIZE")
+# What a program that does not know --threads says (argparse, Go's flag).
+NO_THREADS_FLAG = ("unrecognized arguments", "flag provided but not defined")
+# A competitor of --busy: a CPU-bound loop that also ends by itself once
+# compare.py is gone (its parent changes), should it be killed too hard to
+# stop it.
+SPINNER = ("import os\n"
+           "p = os.getppid()\n"
+           "while os.getppid() == p:\n"
+           "    for _ in range(1000000):\n"
+           "        pass\n")
 
 
 def cpu_model():
@@ -42,49 +108,55 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def parse_rows(text):
-    """Rows "workload,implementation,median,min,max[,cpu_ns[,note]]" (see
-    bench_util.h); the CPU time and the note are optional."""
-    rows = []
-    for line in text.splitlines():
-        parts = line.split(",")
-        if 5 <= len(parts) <= 7 and parts[0].startswith("W"):
-            try:
-                rows.append((parts[0], parts[1], *map(float, parts[2:5])))
-            except ValueError:
-                pass
-    return rows
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if values else None
 
 
-def run(name, command, failures):
-    """Run one program; its standard output, or None if it failed."""
-    print(f"  running {name} ...", file=sys.stderr, flush=True)
+def to_float(text):
     try:
-        return subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        detail = getattr(e, "stderr", "") or ""
-        print(f"  {name} FAILED: {e}\n{detail}", file=sys.stderr)
-        failures.append(name)
+        return float(text)
+    except (TypeError, ValueError):
         return None
 
 
-def run_rows(name, command, failures):
-    """Run a peer; return its CSV rows (workload, impl, median, min, max)."""
-    out = run(name, command, failures)
-    if out is None:
-        return []
-    rows = parse_rows(out)
-    if not rows:
-        print(f"  {name} FAILED: printed no figures", file=sys.stderr)
-        failures.append(name)
+def make_row(fields):
+    """A row dict from "workload,implementation,median,min,max[,cpu_ns[,note]]"
+    fields (see bench_util.h), or None; the CPU time and the note are
+    optional and may be empty."""
+    if not 5 <= len(fields) <= 7 or not fields[0].startswith("W"):
+        return None
+    figures = [to_float(x) for x in fields[2:5]]
+    if None in figures:
+        return None
+    return {"workload": fields[0], "impl": fields[1], "median": figures[0],
+            "min": figures[1], "max": figures[2],
+            "cpu": to_float(fields[5]) if len(fields) > 5 else None,
+            "note": fields[6].strip() if len(fields) > 6 else ""}
+
+
+def parse_rows(text):
+    rows = []
+    for line in text.splitlines():
+        row = make_row(line.strip().split(","))
+        if row:
+            rows.append(row)
     return rows
 
 
-def ratio(workload, weft, peer):
-    """Below 1: weft is better."""
-    if workload in HIGHER_IS_BETTER:
-        return peer / weft
-    return weft / peer
+class Program:
+    """One program to run: a weft bench program (rows in its --csv file) or
+    a peer (rows on its standard output)."""
+
+    def __init__(self, name, command, weft_csv=None):
+        self.name, self.command, self.weft_csv = name, command, weft_csv
+
+    @property
+    def python(self):
+        return self.command[0] == sys.executable
+
+    def available(self):
+        return self.python or self.weft_csv is not None or os.path.exists(self.command[0])
 
 
 def scaled(n, scale):
@@ -120,100 +192,375 @@ def peer_commands(bench, scale, reps):
     ]
 
 
-def weft_rows(build, scale, reps, name, failures):
-    path = os.path.join(build, "bench", name)
-    tmp = os.path.join(build, "bench", name + ".csv")
-    if os.path.exists(tmp):
-        os.remove(tmp)
-    args = [path, "--csv", tmp, "--scale", str(scale)] + (["--reps", reps] if reps else [])
-    if run(name, args, failures) is None:
-        return []
-    rows = []
-    if os.path.exists(tmp):
-        with open(tmp) as f:
-            for r in csv.DictReader(f):
-                rows.append((r["workload"], r["implementation"], float(r["median_ns"]),
-                             float(r["min_ns"]), float(r["max_ns"])))
-    return rows
+def all_programs(build, scale, reps):
+    """weft's programs, then the peers: the forward order of a round."""
+    bench = os.path.join(build, "bench")
+    programs = []
+    for name in WEFT_PROGRAMS:
+        programs.append(Program(name, [os.path.join(bench, name), "--scale", str(scale),
+                                       "--reps", reps],
+                                weft_csv=os.path.join(bench, name + ".csv")))
+    for name, command in peer_commands(bench, scale, reps):
+        programs.append(Program(name, command))
+    return programs
+
+
+class Runner:
+    def __init__(self, build, timeout):
+        self.failures, self.no_threads = [], set()
+        self.probes = {0: [], 1: []}  # every probe's figure, idle and busy
+        self.timeout = timeout
+        self.probe = os.path.join(build, "bench", "c2c_probe")
+        self.probe_missing = not os.path.exists(self.probe)
+        if self.probe_missing:
+            print(f"  {self.probe} not built: no core-to-core figures", file=sys.stderr)
+
+    def fail(self, name, why, detail=""):
+        print(f"  {name} FAILED: {why}\n{detail}", file=sys.stderr)
+        self.failures.append(name)
+
+    def c2c(self, busy):
+        """The core-to-core round trip now, ns (the probe's median), or None."""
+        if self.probe_missing:
+            return None
+        try:
+            out = subprocess.run([self.probe], check=True, capture_output=True, text=True,
+                                 timeout=60).stdout
+            fields = out.strip().split(",")
+            figure = float(fields[1]) if fields[0] == "c2c_ns" else None
+            self.probes[busy].append(figure)
+            return figure
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError) as e:
+            self.fail("c2c_probe", e, getattr(e, "stderr", "") or "")
+            return None
+
+    def execute(self, name, command, env):
+        """The completed process, or None if it could not run."""
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, env=env,
+                                  timeout=self.timeout)
+        except (OSError, subprocess.SubprocessError) as e:
+            self.fail(name, e)
+            return None
+        return done
+
+    def run(self, program, threads, busy, c2c):
+        """Run one program at `threads`; its rows, tagged."""
+        print(f"  running {program.name} (threads {threads}{', busy' if busy else ''}, "
+              f"c2c {fmt(c2c)} ns) ...", file=sys.stderr, flush=True)
+        env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
+        command = program.command + ["--threads", str(threads)]
+        note = ""
+        if program.weft_csv:
+            if os.path.exists(program.weft_csv):
+                os.remove(program.weft_csv)
+            command += ["--csv", program.weft_csv]
+        done = self.execute(program.name, command, env)
+        if done is not None and done.returncode == 2 and any(
+                s in done.stderr for s in NO_THREADS_FLAG):
+            # A peer not yet given --threads: its own default, said in the note.
+            self.no_threads.add(program.name)
+            note = "ran without --threads (not accepted)"
+            i = command.index("--threads")
+            done = self.execute(program.name, command[:i] + command[i + 2:], env)
+        if done is None:
+            return []
+        if done.returncode != 0:
+            self.fail(program.name, f"exit status {done.returncode}", done.stderr)
+            return []
+        if program.weft_csv:
+            rows = []
+            if os.path.exists(program.weft_csv):
+                with open(program.weft_csv) as f:
+                    for r in csv.reader(f):
+                        row = make_row(r)
+                        if row:
+                            rows.append(row)
+        else:
+            rows = parse_rows(done.stdout)
+        if not rows:
+            self.fail(program.name, "printed no figures", done.stderr)
+        for r in rows:
+            r.update(c2c=c2c, threads=threads, busy=busy, program=program.name)
+            if note:
+                r["note"] = f"{r['note']}; {note}" if r["note"] else note
+        return rows
+
+
+@contextlib.contextmanager
+def competitors(count):
+    """`count` CPU-bound processes running while inside; killed and reaped
+    on the way out, whatever the way."""
+    procs = []
+    try:
+        for _ in range(count):
+            procs.append(subprocess.Popen([sys.executable, "-c", SPINNER],
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        time.sleep(0.3)  # the interpreters are up and spinning
+        yield
+    finally:
+        for p in procs:
+            with contextlib.suppress(OSError):
+                p.kill()
+        for p in procs:
+            p.wait()
+
+
+def ratio(workload, weft, peer):
+    """Below 1: weft is better."""
+    if not weft or not peer:
+        return None
+    if workload in HIGHER_IS_BETTER:
+        return peer / weft
+    return weft / peer
 
 
 def combine_rounds(samples):
-    """One row per (workload, implementation) from the rounds' rows: the
-    median of their medians, the lowest min and the highest max."""
+    """One row per (workload, implementation, threads, busy) from the
+    rounds' rows: the median of their medians (with the note of the round
+    that gave it), the lowest min, the highest max, the median of the
+    rounds' CPU times and probe figures (empty ones left out)."""
     by_key = {}
-    for w, impl, med, lo, hi in samples:
-        by_key.setdefault((w, impl), []).append((med, lo, hi))
+    for r in samples:
+        by_key.setdefault((r["workload"], r["impl"], r["threads"], r["busy"]), []).append(r)
     rows = []
-    for (w, impl), figures in by_key.items():
-        medians = sorted(f[0] for f in figures)
-        rows.append((w, impl, medians[len(medians) // 2], min(f[1] for f in figures),
-                     max(f[2] for f in figures)))
+    for rounds in by_key.values():
+        rounds.sort(key=lambda r: r["median"])
+        middle = dict(rounds[len(rounds) // 2])
+        middle.update(min=min(r["min"] for r in rounds), max=max(r["max"] for r in rounds),
+                      cpu=median(r["cpu"] for r in rounds),
+                      c2c=median(r["c2c"] for r in rounds), rounds=len(rounds))
+        rows.append(middle)
     return rows
 
 
-def grouped(rows):
-    """[(workload, weft row or None, [peer rows, best first])] in BENCH order."""
-    names = sorted({r[0] for r in rows}, key=lambda w: (ORDER.index(w) if w in ORDER else 99, w))
+def workload_key(w):
+    return (ORDER.index(w) if w in ORDER else 99, w)
+
+
+def best_first(workload, rows):
+    return sorted(rows, key=lambda r: -r["median"] if workload in HIGHER_IS_BETTER
+                  else r["median"])
+
+
+def grouped(rows, conditions):
+    """[(workload, [(implementation, {busy: row})...])] in BENCH order,
+    weft first, then the peers best first (by the first condition)."""
     out = []
-    for w in names:
-        group = [r for r in rows if r[0] == w]
-        weft = next((r for r in group if r[1] == "weft"), None)
-        peers = sorted((r for r in group if r[1] != "weft"),
-                       key=lambda r: -r[2] if w in HIGHER_IS_BETTER else r[2])
-        out.append((w, weft, peers))
+    for w in sorted({r["workload"] for r in rows}, key=workload_key):
+        impls = {}
+        for r in rows:
+            if r["workload"] == w:
+                impls.setdefault(r["impl"], {})[r["busy"]] = r
+        first = conditions[0]
+        peers = best_first(w, [c[first] for i, c in impls.items() if i != "weft" and first in c])
+        names = (["weft"] if "weft" in impls else []) + [r["impl"] for r in peers]
+        names += sorted(i for i in impls if i not in names)
+        out.append((w, [(i, impls[i]) for i in names]))
     return out
 
 
-def print_table(groups, header):
+def best_peer(w, impls, busy):
+    peers = [c[busy] for i, c in impls if i != "weft" and busy in c]
+    return best_first(w, peers)[0] if peers else None
+
+
+def fmt(x, digits=1):
+    return "" if x is None else f"{x:.{digits}f}"
+
+
+COND_NAME = {0: "idle", 1: "busy"}
+
+
+def print_table(groups, conditions, header=None):
     print()
-    print(header)
-    print("median [min..max] in ns unless said (W6: speed-up x1000, higher is better; W7: ms);")
-    print("ratio = weft / peer, below 1: weft is better (W6: peer / weft)")
+    if header:
+        print(header)
+    print("median [min..max] in ns per operation unless said (W6: speed-up x1000, higher is "
+          "better; W7: ms); cpu/op: CPU ns per operation (user + system);")
+    print("ratio = weft / peer, below 1: weft is better (W6: peer / weft); c2c: core-to-core "
+          "round trip measured just before the program, ns")
     print()
-    print(f"{'workload':<12} {'implementation':<34} {'median':>10} {'spread':>22} {'ratio':>8}")
-    for w, weft, peers in groups:
-        for r in ([weft] if weft else []) + peers:
-            rat = "" if r is weft or not weft else f"{ratio(w, weft[2], r[2]):.2f}"
-            spread = f"[{r[3]:.1f}..{r[4]:.1f}]"
-            print(f"{w:<12} {r[1]:<34} {r[2]:>10.1f} {spread:>22} {rat:>8}")
+    if len(conditions) == 1:
+        print(f"{'workload':<10} {'implementation':<34} {'median':>10} {'spread':>22} "
+              f"{'cpu/op':>10} {'ratio':>7} {'c2c':>7}  note")
+        for w, impls in groups:
+            weft = dict(impls).get("weft", {})
+            for impl, c in impls:
+                r = c.get(conditions[0])
+                if not r:
+                    continue
+                wr = weft.get(conditions[0])
+                rat = "" if impl == "weft" else fmt(ratio(w, wr and wr["median"], r["median"]), 2)
+                spread = f"[{r['min']:.1f}..{r['max']:.1f}]"
+                print(f"{w:<10} {impl:<34} {r['median']:>10.1f} {spread:>22} "
+                      f"{fmt(r['cpu']):>10} {rat:>7} {fmt(r['c2c'], 0):>7}  {r['note']}")
+            print()
+        return
+    print(f"{'':<10} {'':<34} {'---------------- idle ----------------':>38}   "
+          f"{'---------------- busy ----------------':>38}")
+    print(f"{'workload':<10} {'implementation':<34} {'median':>10} {'cpu/op':>10} {'ratio':>7} "
+          f"{'c2c':>7}   {'median':>10} {'cpu/op':>10} {'ratio':>7} {'c2c':>7}  note")
+    for w, impls in groups:
+        weft = dict(impls).get("weft", {})
+        for impl, c in impls:
+            cells, notes = [], []
+            for busy in conditions:
+                r, wr = c.get(busy), weft.get(busy)
+                if not r:
+                    cells.append(f"{'-':>10} {'':>10} {'':>7} {'':>7}")
+                    continue
+                rat = "" if impl == "weft" else fmt(ratio(w, wr and wr["median"], r["median"]), 2)
+                cells.append(f"{r['median']:>10.1f} {fmt(r['cpu']):>10} {rat:>7} "
+                             f"{fmt(r['c2c'], 0):>7}")
+                if r["note"]:
+                    notes.append(f"{COND_NAME[busy]}: {r['note']}")
+            if len({n.split(": ", 1)[1] for n in notes}) == 1 and len(notes) == len(conditions):
+                notes = [notes[0].split(": ", 1)[1]]  # the same note idle and busy
+            print(f"{w:<10} {impl:<34} {cells[0]}   {cells[1]}  {' | '.join(notes)}")
         print()
+    print("weft / best peer, idle and busy (below 1: weft is better; "
+          "'no worse' when busy's ratio <= idle's):")
+    for w, impls in groups:
+        weft = dict(impls).get("weft", {})
+        line, rats = [], {}
+        for busy in conditions:
+            p, wr = best_peer(w, impls, busy), weft.get(busy)
+            rats[busy] = ratio(w, wr and wr["median"], p and p["median"])
+            line.append(f"{COND_NAME[busy]} {fmt(rats[busy], 2) or '-':>6} "
+                        f"({p['impl'] if p else 'no peer'})")
+        verdict = ""
+        if None not in rats.values():
+            verdict = "no worse" if rats[1] <= rats[0] else f"worse x{rats[1] / rats[0]:.2f}"
+        print(f"  {w:<10} {line[0]:<46} {line[1]:<46} {verdict}")
+    print()
 
 
-def write_markdown(path, groups, header):
+def print_sweep(rows, threads_list, conditions):
+    """ns/op by thread count, a line per (workload, implementation, condition)."""
+    print("sweep: median per operation by thread count (ns unless said)")
+    print(f"{'workload':<10} {'implementation':<34} {'':<5}" +
+          "".join(f"{t:>10}" for t in threads_list))
+    table = {}
+    for r in rows:
+        table.setdefault((r["workload"], r["impl"], r["busy"]), {})[r["threads"]] = r["median"]
+    for (w, impl, busy) in sorted(table, key=lambda k: (workload_key(k[0]), k[1] != "weft",
+                                                        k[1], k[2])):
+        if busy not in conditions:
+            continue
+        figures = table[(w, impl, busy)]
+        print(f"{w:<10} {impl:<34} {COND_NAME[busy]:<5}" +
+              "".join(f"{fmt(figures.get(t)):>10}" for t in threads_list))
+    print()
+
+
+def write_markdown(path, groups, conditions, header, sweep=None):
     with open(path, "w") as f:
-        f.write(f"{header}\n\n")
-        f.write("| workload | weft | peer | peer's figure | weft / peer |\n|---|---|---|---|---|\n")
-        for w, weft, peers in groups:
+        f.write(header.replace("\n", "\n\n") + "\n\n")
+        f.write("Figures per operation, ns unless said; cpu/op: CPU time (user + system) per "
+                "operation; weft / this: below 1, weft is better; c2c: core-to-core round trip "
+                "just before the program ran, ns.\n\n")
+        cols = []
+        for busy in conditions:
+            tag = f" ({COND_NAME[busy]})" if len(conditions) > 1 else ""
+            cols += [f"median{tag}", f"min..max{tag}", f"cpu/op{tag}", f"weft / this{tag}",
+                     f"c2c{tag}"]
+        f.write("| workload | implementation | " + " | ".join(cols) + " | note |\n")
+        f.write("|---" * (len(cols) + 3) + "|\n")
+        for w, impls in groups:
             unit = UNITS.get(w, "ns")
-            if not weft:
-                continue
-            for r in peers:
-                f.write(f"| {w} ({unit}) | {weft[2]:.1f} | {r[1]} | {r[2]:.1f} | "
-                        f"{ratio(w, weft[2], r[2]):.2f} |\n")
+            weft = dict(impls).get("weft", {})
+            for impl, c in impls:
+                cells, notes = [], []
+                for busy in conditions:
+                    r, wr = c.get(busy), weft.get(busy)
+                    if not r:
+                        cells += [""] * 5
+                        continue
+                    rat = "" if impl == "weft" else fmt(ratio(w, wr and wr["median"],
+                                                             r["median"]), 2)
+                    cells += [f"{r['median']:.1f}", f"{r['min']:.1f}..{r['max']:.1f}",
+                              fmt(r["cpu"]), rat, fmt(r["c2c"], 0)]
+                    if r["note"]:
+                        notes.append((f"{COND_NAME[busy]}: " if len(conditions) > 1 else "")
+                                     + r["note"])
+                name = f"**{impl}**" if impl == "weft" else impl
+                f.write(f"| {w} ({unit}) | {name} | " + " | ".join(cells) +
+                        f" | {'; '.join(notes)} |\n")
+        if sweep:
+            rows, threads_list = sweep
+            f.write("\n### Sweep: median per operation by thread count\n\n")
+            f.write("| workload | implementation | condition | " +
+                    " | ".join(f"{t} threads" for t in threads_list) + " |\n")
+            f.write("|---" * (len(threads_list) + 3) + "|\n")
+            table = {}
+            for r in rows:
+                table.setdefault((r["workload"], r["impl"], r["busy"]), {})[r["threads"]] = r
+            for key in sorted(table, key=lambda k: (workload_key(k[0]), k[1] != "weft", k[1],
+                                                    k[2])):
+                w, impl, busy = key
+                f.write(f"| {w} ({UNITS.get(w, 'ns')}) | {impl} | {COND_NAME[busy]} | " +
+                        " | ".join(fmt(table[key][t]["median"]) if t in table[key] else ""
+                                   for t in threads_list) + " |\n")
 
 
-def write_chart(path, groups, header):
-    """A bar per (workload, peer): the ratio, on a log scale."""
+def run_gnuplot(script, path):
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:
         print("gnuplot not found: no chart (make bench installs gnuplot-nox)", file=sys.stderr)
         return False
+    try:
+        subprocess.run([gnuplot], input=script, text=True, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"gnuplot failed on {path}: {e}\n{getattr(e, 'stderr', '')}", file=sys.stderr)
+        return False
+    return True
+
+
+def quoted(text):
+    return text.replace('"', "'").replace("\\", "/")
+
+
+def chart_title(text, width=110):
+    """`text` quoted for a gnuplot title, broken at commas into lines."""
+    lines, line = [], ""
+    for part in text.replace("\n", ", ").split(", "):
+        if line and len(line) + len(part) + 2 > width:
+            lines.append(line + ",")
+            line = part
+        else:
+            line = f"{line}, {part}" if line else part
+    return "\\n".join(quoted(x) for x in lines + [line])
+
+
+def write_chart(path, groups, conditions, header):
+    """A bar per (workload, peer[, condition]): the ratio, on a log scale;
+    busy bars in orange."""
     data = path + ".dat"
     lines = []
-    for w, weft, peers in groups:
-        for r in peers if weft else []:
-            label = f"{w} {r[1]}".replace('"', "'")
-            lines.append(f"\"{label}\" {ratio(w, weft[2], r[2]):.6f}\n")
+    for w, impls in groups:
+        weft = dict(impls).get("weft", {})
+        for impl, c in impls:
+            if impl == "weft":
+                continue
+            for busy in conditions:
+                r, wr = c.get(busy), weft.get(busy)
+                rat = ratio(w, wr and wr["median"], r and r["median"])
+                if rat is None:
+                    continue
+                label = f"{w} {impl}" + (f" ({COND_NAME[busy]})" if len(conditions) > 1 else "")
+                lines.append(f"\"{quoted(label)}\" {rat:.6f} {busy}\n")
     bars = len(lines)
-    with open(data, "w") as f:
-        f.writelines(reversed(lines))  # gnuplot draws the first line lowest
     if not bars:
         return False
+    with open(data, "w") as f:
+        f.writelines(reversed(lines))  # gnuplot draws the first line lowest
     height = max(480, 22 * bars + 160)
     script = f"""
 set terminal pngcairo size 1100,{height} font 'sans,10' noenhanced
 set output '{path}'
-set title "weft / peer, log scale: below 1 (left of the line) weft is better\\n{header}"
+set title "weft / peer, log scale: below 1 (left of the line) weft is better\\n{chart_title(header)}"
 set style fill solid 0.8
 set logscale x 10
 set xrange [0.0005:20]
@@ -222,77 +569,203 @@ set ytics nomirror
 set grid xtics
 set key off
 set arrow from 1, graph 0 to 1, graph 1 nohead lw 2 lc rgb 'black'
-plot '{data}' using 2:0:(0.0005):2:($0-0.4):($0+0.4):ytic(1) with boxxyerror \
-     lc rgb '#3b7dd8'
+plot '{data}' using 2:0:(0.0005):2:($0-0.4):($0+0.4):($3 > 0 ? 0xe07b39 : 0x3b7dd8):ytic(1) \\
+     with boxxyerror lc rgb variable
 """
-    try:
-        subprocess.run([gnuplot], input=script, text=True, check=True,
-                       capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        print(f"gnuplot failed: {e}\n{getattr(e, 'stderr', '')}", file=sys.stderr)
+    return run_gnuplot(script, path)
+
+
+def write_sweep_chart(path, rows, threads_list, conditions, header):
+    """One panel per workload: median per operation against threads (both
+    log scales), a line per implementation; busy runs dashed."""
+    workloads = sorted({r["workload"] for r in rows}, key=workload_key)
+    if not workloads:
         return False
-    return True
+    data = path + ".dat"
+    blocks, plots = [], []
+    for w in workloads:
+        impls = sorted({r["impl"] for r in rows if r["workload"] == w},
+                       key=lambda i: (i != "weft", i))
+        panel = []
+        for colour, impl in enumerate(impls):
+            for busy in conditions:
+                points = sorted((r["threads"], r["median"]) for r in rows
+                                if r["workload"] == w and r["impl"] == impl and r["busy"] == busy
+                                and r["median"] > 0)
+                if not points:
+                    continue
+                index = len(blocks)
+                blocks.append("".join(f"{t} {m:.6g}\n" for t, m in points))
+                title = impl + (" (busy)" if busy else "")
+                width = 3 if impl == "weft" else 1.5
+                panel.append(f"'{data}' index {index} using 1:2 with linespoints "
+                             f"lw {width} pt 7 ps 0.6 dt {2 if busy else 1} "
+                             f"lc {colour + 1} title \"{quoted(title)}\"")
+        if panel:
+            unit = UNITS.get(w, "ns per operation")
+            better = " (higher is better)" if w in HIGHER_IS_BETTER else ""
+            plots.append((w, unit + better, panel))
+    with open(data, "w") as f:
+        f.write("\n\n".join(blocks))
+    cols = min(3, len(plots))
+    nrows = math.ceil(len(plots) / cols)
+    xmax = max(threads_list) * 1.5
+    script = [f"set terminal pngcairo size {480 * cols},{360 * nrows + 60} font 'sans,9' "
+              "noenhanced",
+              f"set output '{path}'",
+              f"set multiplot layout {nrows},{cols} title \"ns/op against threads (log scales)"
+              f"\\n{chart_title(header)}\"",
+              "set logscale xy", "set grid", f"set xrange [0.8:{xmax}]",
+              "set xtics (" + ", ".join(f"'{t}' {t}" for t in threads_list) + ")",
+              "set xlabel 'threads'", "set key top left font ',8' samplen 2"]
+    for w, unit, panel in plots:
+        script += [f"set title \"{quoted(w)}\"", f"set ylabel \"{quoted(unit)}\"",
+                   "plot " + ", \\\n     ".join(panel)]
+    script.append("unset multiplot")
+    return run_gnuplot("\n".join(script) + "\n", path)
+
+
+def sweep_counts(cpus, limit):
+    counts, t = [], 1
+    while t <= min(4 * cpus, limit):
+        counts.append(t)
+        t *= 2
+    if cpus <= limit and cpus not in counts:
+        counts.append(cpus)
+    return sorted(counts)
+
+
+def probe_summary(figures):
+    figures = sorted(x for x in figures if x is not None)
+    if not figures:
+        return "not measured"
+    return f"{figures[0]:.0f} / {median(figures):.0f} / {figures[-1]:.0f} ns"
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", required=True)
-    ap.add_argument("--quick", action="store_true", help="--scale 10 --reps 3")
+    ap.add_argument("--quick", action="store_true", help="--scale 10 --reps 3 --rounds 1")
     ap.add_argument("--scale", type=int, default=None, help="divide every size by N")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions per figure")
+    ap.add_argument("--reps", type=int, default=None,
+                    help="timed repetitions per figure, for every program (5; 3 with --quick)")
     ap.add_argument("--rounds", type=int, default=None,
-                    help="run every program this many times in turn (default 3, 1 with --quick)")
+                    help="run every program this many times, the order alternating "
+                         "(3; 1 with --quick or --sweep)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help=f"threads of every multi-threaded workload ({DEFAULT_THREADS})")
+    ap.add_argument("--sweep", action="store_true",
+                    help="run at 1, 2, 4 ... threads up to 4x the CPU count")
+    ap.add_argument("--sweep-max", type=int, default=None, help="the sweep's highest count")
+    ap.add_argument("--busy", action="store_true",
+                    help="run with one CPU-bound competitor process per CPU")
+    ap.add_argument("--busy-too", action="store_true", help="run idle and busy, side by side")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated parts of program names: run only those")
+    ap.add_argument("--timeout", type=float, default=None,
+                    help="seconds a program may run before it counts as failed (no limit)")
     ap.add_argument("--csv", default=None)
     ap.add_argument("--markdown", default=None)
     ap.add_argument("--png", default=None)
+    ap.add_argument("--sweep-png", default=None,
+                    help="the sweep's chart (default: results-sweep.png beside --png)")
     args = ap.parse_args()
     scale = args.scale or (10 if args.quick else 1)
-    reps = args.reps or (3 if args.quick else None)
-    if scale < 1 or (reps is not None and not 1 <= reps <= 64):
+    reps = args.reps or (3 if args.quick else 5)
+    if scale < 1 or not 1 <= reps <= 64:
         ap.error("--scale must be >= 1 and --reps within 1..64")
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds or (1 if args.quick or args.sweep else 3)
     if rounds < 1:
         ap.error("--rounds must be >= 1")
-    bench = os.path.join(args.build, "bench")
-    failures, missing, samples = [], [], []
-    for r in range(rounds):
-        print(f"round {r + 1} of {rounds}", file=sys.stderr, flush=True)
-        for name in ("bench_sync", "bench_queue", "bench_pool"):
-            samples += weft_rows(args.build, scale, str(reps) if reps else None, name, failures)
-        # Peers default to 5 repetitions unless told (the CPython ones to 3,
-        # in the first round only: at 100x weft's times, their drift does
-        # not change a ratio).
-        for name, command in peer_commands(bench, scale, str(reps or 5)):
-            python = command[0] == sys.executable
-            if not python and not os.path.exists(command[0]):
-                if r == 0:
-                    missing.append(name)
-                continue
-            if python and r > 0:
-                continue
-            if reps is None and python:
-                command[command.index("--reps") + 1] = "3"
-            samples += run_rows(name, command, failures)
-    rows = combine_rounds(samples)
-    failures = sorted(set(failures))
+    if args.sweep and args.threads:
+        ap.error("--sweep and --threads: choose one")
+    if args.busy and args.busy_too:
+        ap.error("--busy-too already runs busy")
+    cpus = os.cpu_count() or 1
+    base_threads = args.threads or DEFAULT_THREADS
+    if not 1 <= base_threads <= 1024:
+        ap.error("--threads must be within 1..1024")
+    threads_list = sweep_counts(cpus, min(args.sweep_max or 1024, 1024)) if args.sweep \
+        else [base_threads]
+    if not threads_list:
+        ap.error("--sweep-max must be >= 1")
+    if base_threads not in threads_list:
+        base_threads = cpus if cpus in threads_list else threads_list[-1]
+    conditions = [0, 1] if args.busy_too else [1] if args.busy else [0]
+    sweep_png = args.sweep_png or (os.path.join(os.path.dirname(args.png), "results-sweep.png")
+                                   if args.sweep and args.png else None)
 
-    header = (f"weft benchmarks, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cpus, "
-              f"{cpu_model()}" + (f", sizes / {scale}" if scale > 1 else ""))
-    groups = grouped(rows)
-    print_table(groups, header)
+    programs = all_programs(args.build, scale, str(reps))
+    if args.only:
+        wanted = [w.strip().lower() for w in args.only.split(",") if w.strip()]
+        programs = [p for p in programs if any(w in p.name.lower() for w in wanted)]
+    missing = [p.name for p in programs if not p.available()]
+    programs = [p for p in programs if p.available()]
+
+    # A SIGTERM unwinds like Ctrl-C, so that the competitors are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    runner = Runner(args.build, args.timeout)
+    samples, turn = [], 0
+    for threads in threads_list:
+        for r in range(rounds):
+            for busy in conditions:
+                order = programs if turn % 2 == 0 else programs[::-1]
+                turn += 1
+                print(f"threads {threads}, round {r + 1} of {rounds}, "
+                      f"{COND_NAME[busy]}{f' ({cpus} competitors)' if busy else ''}, "
+                      f"{'forward' if order is programs else 'reverse'} order",
+                      file=sys.stderr, flush=True)
+                with competitors(cpus if busy else 0):
+                    for program in order:
+                        samples += runner.run(program, threads, busy, runner.c2c(busy))
+    rows = combine_rounds(samples)
+    failures = sorted(set(runner.failures))
+
+    header = (f"weft benchmarks, {time.strftime('%Y-%m-%d')}, {cpus} cpus, {cpu_model()}, "
+              + (f"threads {', '.join(map(str, threads_list))}" if args.sweep
+                 else f"{base_threads} threads")
+              + f", {reps} repetitions each (every program), {rounds} round(s) in alternating "
+              "order" + (f", sizes / {scale}" if scale > 1 else "")
+              + (f", busy: {cpus} CPU-bound competitors" if args.busy or args.busy_too else ""))
+    probe_line = "core-to-core round trip (c2c_probe) min / median / max over the run: " + \
+        "; ".join((f"{COND_NAME[b]} " if len(conditions) > 1 else "") +
+                  probe_summary(runner.probes[b]) for b in conditions)
+    header_full = f"{header}\n{probe_line}"
+
+    base_rows = [r for r in rows if r["threads"] == base_threads]
+    groups = grouped(base_rows, conditions)
+    if args.sweep:
+        print()
+        print(header_full)
+        print_sweep(rows, threads_list, conditions)
+        print(f"the table at {base_threads} threads:", end="")
+    print_table(groups, conditions, None if args.sweep else header_full)
+    if runner.no_threads:
+        print("did not accept --threads (ran at their own default; said in their notes): " +
+              ", ".join(sorted(runner.no_threads)))
     if missing:
         print("peers not built (run `make bench` as root to install them): " + ", ".join(missing))
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             out = csv.writer(f)
-            out.writerow(["workload", "implementation", "median_ns", "min_ns", "max_ns"])
-            out.writerows(rows)
+            out.writerow(["workload", "implementation", "median_ns", "min_ns", "max_ns",
+                          "cpu_ns", "note", "c2c_ns", "threads", "busy"])
+            for r in sorted(rows, key=lambda r: (r["threads"], r["busy"],
+                                                 workload_key(r["workload"]),
+                                                 r["impl"] != "weft", r["impl"])):
+                out.writerow([r["workload"], r["impl"], f"{r['median']:.2f}", f"{r['min']:.2f}",
+                              f"{r['max']:.2f}", fmt(r["cpu"], 2), r["note"],
+                              fmt(r["c2c"], 1), r["threads"], r["busy"]])
         print(f"CSV: {args.csv}")
     if args.markdown:
-        write_markdown(args.markdown, groups, header)
+        write_markdown(args.markdown, groups, conditions, header_full,
+                       (rows, threads_list) if args.sweep else None)
         print(f"Markdown: {args.markdown}")
-    if args.png and write_chart(args.png, groups, header):
+    if args.png and write_chart(args.png, groups, conditions, header_full):
         print(f"chart: {args.png}")
+    if sweep_png and write_sweep_chart(sweep_png, rows, threads_list, conditions, header_full):
+        print(f"sweep chart: {sweep_png}")
     if failures:
         print("FAILED: " + ", ".join(failures))
         return 1
