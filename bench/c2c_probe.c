@@ -16,7 +16,8 @@
  * on a 2-vCPU VM): ~100-150 ns, the two threads ran on SMT siblings;
  * ~200-400 ns, on separate cores; ~1.5 us or more, they shared one CPU
  * (the scheduler put them together, or the other CPU was taken) and every
- * hand-over waited for a yield.  The median of the runs is the figure;
+ * hand-over waited for a yield; milliseconds, every CPU was taken by other
+ * processes and a hand-over waited for a time slice (compare.py --busy).  The median of the runs is the figure;
  * a run's threads are created afresh, so runs may land differently.
  *
  * Usage: c2c_probe [--runs N] [--ms MS]   (defaults: 5 runs of 20 ms)

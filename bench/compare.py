@@ -9,8 +9,8 @@ every row to a CSV file, the table as Markdown, and PNG charts (gnuplot).
 
 Usage: compare.py --build DIR [--quick | --scale N] [--reps N] [--rounds N]
                   [--threads N | --sweep [--sweep-max N]] [--busy | --busy-too]
-                  [--only NAMES] [--csv FILE] [--markdown FILE] [--png FILE]
-                  [--sweep-png FILE]
+                  [--only NAMES] [--timeout S] [--csv FILE] [--markdown FILE]
+                  [--png FILE] [--sweep-png FILE]
 
 The rules every program runs under, weft's and the peers' alike:
   - the same sizes (BENCH.md's, divided by --scale), the same warm-up (one
@@ -59,6 +59,8 @@ Other runs:
                checked.
   --only A,B   run only the programs whose name contains one of these
                (e.g. --only bench_sync,GLib); c2c_probe always runs.
+  --timeout S  a program running longer than S seconds counts as failed
+               (no limit unless told).
 
 Outputs: --csv FILE (columns workload, implementation, median_ns, min_ns,
 max_ns, cpu_ns, note, c2c_ns, threads, busy: one row per workload,
@@ -76,6 +78,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -384,7 +387,7 @@ def print_table(groups, conditions, header=None):
     print()
     if len(conditions) == 1:
         print(f"{'workload':<10} {'implementation':<34} {'median':>10} {'spread':>22} "
-              f"{'cpu/op':>10} {'ratio':>7} {'c2c':>7}  note")
+              f"{'cpu/op':>10} {'ratio':>7} {'c2c':>8}  note")
         for w, impls in groups:
             weft = dict(impls).get("weft", {})
             for impl, c in impls:
@@ -395,7 +398,7 @@ def print_table(groups, conditions, header=None):
                 rat = "" if impl == "weft" else fmt(ratio(w, wr and wr["median"], r["median"]), 2)
                 spread = f"[{r['min']:.1f}..{r['max']:.1f}]"
                 print(f"{w:<10} {impl:<34} {r['median']:>10.1f} {spread:>22} "
-                      f"{fmt(r['cpu']):>10} {rat:>7} {fmt(r['c2c'], 0):>7}  {r['note']}")
+                      f"{fmt(r['cpu']):>10} {rat:>7} {fmt(r['c2c'], 0):>8}  {r['note']}")
             print()
         return
     print(f"{'':<10} {'':<34} {'---------------- idle ----------------':>38}   "
@@ -523,15 +526,9 @@ def quoted(text):
 
 
 def chart_title(text, width=110):
-    """`text` quoted for a gnuplot title, broken at commas into lines."""
-    lines, line = [], ""
-    for part in text.replace("\n", ", ").split(", "):
-        if line and len(line) + len(part) + 2 > width:
-            lines.append(line + ",")
-            line = part
-        else:
-            line = f"{line}, {part}" if line else part
-    return "\\n".join(quoted(x) for x in lines + [line])
+    """`text` quoted for a gnuplot title, its lines broken at spaces."""
+    lines = [x for line in text.split("\n") for x in textwrap.wrap(line, width)]
+    return "\\n".join(quoted(x) for x in lines)
 
 
 def write_chart(path, groups, conditions, header):
@@ -560,7 +557,7 @@ def write_chart(path, groups, conditions, header):
     script = f"""
 set terminal pngcairo size 1100,{height} font 'sans,10' noenhanced
 set output '{path}'
-set title "weft / peer, log scale: below 1 (left of the line) weft is better\\n{chart_title(header)}"
+set title "weft / peer, log scale: below 1 (left of the line) weft is better\\n{chart_title(header, 70)}"
 set style fill solid 0.8
 set logscale x 10
 set xrange [0.0005:20]
@@ -610,14 +607,16 @@ def write_sweep_chart(path, rows, threads_list, conditions, header):
     cols = min(3, len(plots))
     nrows = math.ceil(len(plots) / cols)
     xmax = max(threads_list) * 1.5
-    script = [f"set terminal pngcairo size {480 * cols},{360 * nrows + 60} font 'sans,9' "
+    lines = max(len(p[2]) for p in plots)  # the key below a panel: a line each
+    script = [f"set terminal pngcairo size {560 * cols},{(330 + 14 * lines) * nrows + 80} "
+              "font 'sans,9' "
               "noenhanced",
               f"set output '{path}'",
               f"set multiplot layout {nrows},{cols} title \"ns/op against threads (log scales)"
               f"\\n{chart_title(header)}\"",
               "set logscale xy", "set grid", f"set xrange [0.8:{xmax}]",
               "set xtics (" + ", ".join(f"'{t}' {t}" for t in threads_list) + ")",
-              "set xlabel 'threads'", "set key top left font ',8' samplen 2"]
+              "set xlabel 'threads'", "set key below font ',8' samplen 2"]
     for w, unit, panel in plots:
         script += [f"set title \"{quoted(w)}\"", f"set ylabel \"{quoted(unit)}\"",
                    "plot " + ", \\\n     ".join(panel)]
@@ -695,6 +694,10 @@ def main():
     conditions = [0, 1] if args.busy_too else [1] if args.busy else [0]
     sweep_png = args.sweep_png or (os.path.join(os.path.dirname(args.png), "results-sweep.png")
                                    if args.sweep and args.png else None)
+
+    for out in (args.csv, args.markdown, args.png, sweep_png):
+        if out and os.path.dirname(out):
+            os.makedirs(os.path.dirname(out), exist_ok=True)
 
     programs = all_programs(args.build, scale, str(reps))
     if args.only:
