@@ -126,7 +126,10 @@ def to_float(text):
 def make_row(fields):
     """A row dict from "workload,implementation,median,min,max[,cpu_ns[,note]]"
     fields (see bench_util.h), or None; the CPU time and the note are
-    optional and may be empty."""
+    optional and may be empty (a note's commas, should it have any, are
+    kept as semicolons)."""
+    if len(fields) > 7:  # a note with commas in it
+        fields = fields[:6] + [";".join(fields[6:])]
     if not 5 <= len(fields) <= 7 or not fields[0].startswith("W"):
         return None
     figures = [to_float(x) for x in fields[2:5]]
@@ -709,12 +712,15 @@ def main():
     # A SIGTERM unwinds like Ctrl-C, so that the competitors are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     runner = Runner(args.build, args.timeout)
-    samples, turn = [], 0
-    for threads in threads_list:
+    samples = []
+    for ti, threads in enumerate(threads_list):
         for r in range(rounds):
-            for busy in conditions:
-                order = programs if turn % 2 == 0 else programs[::-1]
-                turn += 1
+            # ABBA: the programs forward in one round, reversed in the next
+            # (and from one thread count to the next); with --busy-too, idle
+            # then busy in one round, busy then idle in the next.
+            forward = (ti + r) % 2 == 0
+            for busy in conditions if forward else conditions[::-1]:
+                order = programs if forward else programs[::-1]
                 print(f"threads {threads}, round {r + 1} of {rounds}, "
                       f"{COND_NAME[busy]}{f' ({cpus} competitors)' if busy else ''}, "
                       f"{'forward' if order is programs else 'reverse'} order",
