@@ -5,8 +5,14 @@
  * variables ring, side by side in one run (median of interleaved runs after
  * a warm-up, [min..max]).  Each run checks that every item arrived once:
  * the sum of what the consumers took must equal the sum of what was put.
+ * Each row also carries the process's CPU time per item over the timed
+ * runs; weft and the ring take turns going first (ABBA).
  *
- * Usage: bench_queue [--quick] [--scale N] [--reps N] [--csv FILE]
+ * Two rows: 1 producer / 1 consumer, and N producers / N consumers with
+ * N = --threads (2 by default: BENCH.md's 2P/2C), labelled "W3 NP/NC" and
+ * left out when N is 1 (it would be the first row again).
+ *
+ * Usage: bench_queue [--quick] [--scale N] [--reps N] [--threads N] [--csv FILE]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <weft.h>
@@ -106,15 +112,21 @@ static double run_pairs(bool use_weft, int pairs, long items)
         pthread_cond_init(&ring->not_full, NULL);
         r.ring = ring;
     }
-    pthread_t threads[8];
+    pthread_t *threads = malloc(2 * (size_t)pairs * sizeof *threads);
+    if (!threads)
+        abort();
     double t0 = weft_perf_counter();
     for (int i = 0; i < pairs; i++) {
-        pthread_create(&threads[2 * i], NULL, consumer, &r);
-        pthread_create(&threads[2 * i + 1], NULL, producer, &r);
+        if (pthread_create(&threads[2 * i], NULL, consumer, &r) ||
+            pthread_create(&threads[2 * i + 1], NULL, producer, &r)) {
+            fprintf(stderr, "W3: cannot create threads\n");
+            exit(1);
+        }
     }
     for (int i = 0; i < 2 * pairs; i++)
         pthread_join(threads[i], NULL);
     double dt = weft_perf_counter() - t0;
+    free(threads);
     uint64_t n = (uint64_t)r.per_producer;
     if (atomic_load(&r.taken_sum) != (uint64_t)pairs * n * (n + 1) / 2) {
         fprintf(stderr, "W3: items lost or duplicated\n");
@@ -140,21 +152,39 @@ int main(int argc, char **argv)
         return 2;
     long items = 2000000 / args.scale;
     printf("W3 queue hand-off, capacity %d, blocking put/get, ns per item: "
-           "median of %d [min..max]\n", CAPACITY, args.reps);
-    printf("%-10s %24s %24s %s\n", "", "weft_queue", "pthread mutex+cond ring", "weft/peer");
-    for (int pairs = 1; pairs <= 2; pairs++) {
-        double w[BENCH_MAX_REPS], p[BENCH_MAX_REPS];
-        run_pairs(true, pairs, items / 4);
-        run_pairs(false, pairs, items / 4);
-        for (int i = 0; i < args.reps; i++) { /* interleaved: drift hits both */
-            w[i] = run_pairs(true, pairs, items);
-            p[i] = run_pairs(false, pairs, items);
+           "median of %d [min..max], CPU ns per item\n", CAPACITY, args.reps);
+    printf("%-10s %24s %9s %24s %9s %s\n", "", "weft_queue", "cpu", "pthread mutex+cond ring",
+           "cpu", "weft/peer");
+    int counts[2] = {1, args.threads};
+    for (int row = 0; row < 2; row++) {
+        int pairs = counts[row];
+        if (row == 1 && pairs == 1)
+            break;
+        if (items / pairs < 1) {
+            fprintf(stderr, "W3: fewer items than producers\n");
+            return 1;
         }
+        double w[BENCH_MAX_REPS], p[BENCH_MAX_REPS], cw = 0, cp = 0;
+        run_pairs(true, pairs, items / 4 + 1); /* warm-up: a quarter of the work */
+        run_pairs(false, pairs, items / 4 + 1);
+        for (int i = 0; i < args.reps; i++) { /* ABBA: drift hits both alike */
+            for (int step = 0; step < 2; step++) {
+                bool weft_now = (i % 2 == 0) == (step == 0);
+                double c0 = bench_cpu_ns();
+                double ns = run_pairs(weft_now, pairs, items);
+                *(weft_now ? &cw : &cp) += bench_cpu_ns() - c0;
+                (weft_now ? w : p)[i] = ns;
+            }
+        }
+        /* every run hands over items / pairs * pairs items */
+        double handed = (double)(items / pairs * pairs) * args.reps;
         struct bench_figure fw = bench_summarize(w, args.reps), fp = bench_summarize(p, args.reps);
-        char wt[48], pt[48], label[16];
+        fw.cpu = cw / handed;
+        fp.cpu = cp / handed;
+        char wt[48], pt[48], label[40];
         snprintf(label, sizeof label, "W3 %dP/%dC", pairs, pairs);
-        printf("%-10s %24s %24s %.2f\n", label + 3, bench_text(fw, wt, sizeof wt),
-               bench_text(fp, pt, sizeof pt), fw.median / fp.median);
+        printf("%-10s %24s %9.1f %24s %9.1f %.2f\n", label + 3, bench_text(fw, wt, sizeof wt),
+               fw.cpu, bench_text(fp, pt, sizeof pt), fp.cpu, fw.median / fp.median);
         bench_csv(&args, label, "weft", fw);
         bench_csv(&args, label, "pthread mutex+cond ring", fp);
     }
