@@ -116,12 +116,15 @@ test-package:
 test: test-plain test-install test-portable test-asan test-tsan
 	@echo "weft: all test builds passed (plain, install, portable, asan+ubsan, tsan)"
 
+# Each Go peer is built together with bench/peers/gobench.go, the harness
+# (command line, warm-up, rows with CPU time) every Go peer shares.
 bench: deps bench-deps
 	$(call configure,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
-	for g in w2_go w3_go w45_go w67_go; do \
+	for g in w12_go w3_go w45_go w67_go; do \
 	    GOCACHE=$(CURDIR)/$(BUILD)/gocache GOPATH=$(CURDIR)/$(BUILD)/gopath \
 	    GO111MODULE=off GOTOOLCHAIN=local \
-	        go build -o $(BUILD)/release/bench/$$g bench/peers/$$g.go || exit 1; \
+	        go build -o $(BUILD)/release/bench/$$g bench/peers/$$g.go bench/peers/gobench.go \
+	        || exit 1; \
 	done
 	python3 bench/compare.py --build $(BUILD)/release $(BENCH_ARGS) \
 	    --csv $(BUILD)/release/bench/results.csv \

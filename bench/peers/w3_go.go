@@ -1,25 +1,21 @@
 // SPDX-License-Identifier: MIT
-// w3_go.go — BENCH.md W3 peer: Go's buffered channel (capacity 1024),
-// 1 producer/1 consumer and 2/2, ns per item, median of interleaved reps.
-// Prints CSV rows: workload,implementation,median_ns,min_ns,max_ns
+// w3_go.go — BENCH.md W3 peer: Go's buffered channel (capacity 1024, the
+// queue's size in every W3 row), 1 producer / 1 consumer and 2 / 2
+// goroutines, blocking send and receive; ns per item, the sum of the items
+// checked.  The shapes are W3's own; --threads sets GOMAXPROCS (how many
+// of those goroutines run at once), as it sets the OS threads of the other
+// peers.  cpu_ns is per item.
 package main
 
-import (
-	"flag"
-	"fmt"
-	"os"
-	"sort"
-	"sync"
-	"time"
-)
+import "sync"
 
 func run(pairs int, items int) float64 {
 	ch := make(chan uintptr, 1024)
-	per := items / pairs
+	per := benchPart(items, pairs)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var total uint64
-	start := time.Now()
+	start := benchNow()
 	for p := 0; p < pairs; p++ {
 		wg.Add(2)
 		go func() {
@@ -40,27 +36,21 @@ func run(pairs int, items int) float64 {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed := benchSince(start)
 	n := uint64(per)
 	if total != uint64(pairs)*n*(n+1)/2 {
-		fmt.Fprintln(os.Stderr, "W3 go: items lost")
-		os.Exit(1)
+		benchFail("W3 go: items lost")
 	}
-	return float64(elapsed.Nanoseconds()) / float64(per*pairs)
+	return elapsed / float64(per*pairs)
 }
 
 func main() {
-	items := flag.Int("items", 2000000, "items per run")
-	reps := flag.Int("reps", 9, "repetitions")
-	flag.Parse()
+	items, reps := benchInit(2000000, 9, "items per run")
 	for pairs := 1; pairs <= 2; pairs++ {
-		run(pairs, *items/4)
-		samples := make([]float64, *reps)
-		for i := range samples {
-			samples[i] = run(pairs, *items)
-		}
-		sort.Float64s(samples)
-		fmt.Printf("W3 %dP/%dC,Go buffered chan,%.2f,%.2f,%.2f\n", pairs, pairs,
-			samples[len(samples)/2], samples[0], samples[len(samples)-1])
+		pairs := pairs
+		fn := func(n int) float64 { return run(pairs, n) }
+		name := map[int]string{1: "W3 1P/1C", 2: "W3 2P/2C"}[pairs]
+		benchRowOps(name, "Go buffered chan", fn, items, reps,
+			float64(benchPart(items, pairs)*pairs))
 	}
 }

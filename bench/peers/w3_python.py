@@ -1,15 +1,20 @@
 # SPDX-License-Identifier: MIT
-"""w3_python.py — BENCH.md W3 peer: CPython's queue.Queue(1024) with threads,
-1P/1C and 2P/2C, ns per item.  CSV rows like the other peers."""
-import argparse
+"""w3_python.py — BENCH.md W3 peer: CPython's queue.Queue(1024) with
+threads, 1 producer / 1 consumer and 2 / 2, blocking put/get, ns per item,
+the items' sum checked.  The shapes are W3's own: --threads is accepted for
+a command line like every peer's and changes nothing here (Go's W3 peer
+takes it as GOMAXPROCS; CPython's GIL runs one thread at a time whatever
+it is).  CSV rows with the CPU time per item."""
 import queue
 import threading
 import time
 
+import pybench
+
 
 def run(pairs, items):
     q = queue.Queue(1024)
-    per = items // pairs
+    per = max(1, items // pairs)
     totals = []
 
     def producer():
@@ -33,20 +38,16 @@ def run(pairs, items):
         t.join()
     elapsed = time.perf_counter() - start
     if sum(totals) != pairs * per * (per + 1) // 2:
-        raise SystemExit("W3 python: items lost")
+        pybench.fail("W3 python: items lost")
     return elapsed * 1e9 / (per * pairs)
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=200000)
-    parser.add_argument("--reps", type=int, default=5)
-    args = parser.parse_args()
+    args = pybench.parse(pybench.parser(200000, 5, "items per run"))
     for pairs in (1, 2):
-        run(pairs, args.items // 4)
-        samples = sorted(run(pairs, args.items) for _ in range(args.reps))
-        print(f"W3 {pairs}P/{pairs}C,CPython queue.Queue,"
-              f"{samples[len(samples) // 2]:.2f},{samples[0]:.2f},{samples[-1]:.2f}")
+        pybench.row(f"W3 {pairs}P/{pairs}C", "CPython queue.Queue",
+                    lambda n, pairs=pairs: run(pairs, n), args.items, args.reps,
+                    ops=max(1, args.items // pairs) * pairs)
 
 
 if __name__ == "__main__":
