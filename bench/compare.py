@@ -82,9 +82,11 @@ import textwrap
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HIGHER_IS_BETTER = {"W6"}
-UNITS = {"W6": "speed-up x1000", "W7": "ms"}
-ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W7", "W9", "W10"]
+HIGHER_IS_BETTER = {"W6", "W6 uneven"}
+UNITS = {"W6": "speed-up x1000", "W6 uneven": "speed-up x1000", "W7 first pool": "ms",
+         "W7 reused pool": "ms"}
+ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W6 uneven", "W7 first pool",
+         "W7 reused pool", "W9", "W10"]
 DEFAULT_THREADS = 2  # BENCH.md's
 WEFT_PROGRAMS = ("bench_sync", "bench_queue", "bench_pool")
 THREAD_VARS = ("GOMAXPROCS", "OMP_NUM_THREADS", "UV_THREADPOOL_SIZE")
@@ -180,7 +182,7 @@ def peer_commands(bench, scale, reps):
 
     return [
         ("Go W3", c_peer("w3_go", 2000000)),
-        ("Go W2", c_peer("w2_go", 200000)),
+        ("Go W1/W2", c_peer("w12_go", 1000000)),
         ("Go W4/W5", c_peer("w45_go", 20000000)),
         ("Go W6/W7", c_peer("w67_go", 10000000)),
         ("GLib W3", c_peer("w3_glib", 2000000)),
