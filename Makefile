@@ -4,10 +4,14 @@
 #   make test    install missing packages (as root, with apt), build, run the
 #                whole suite: plain, portable-wait, ASan+UBSan, then TSan
 #   make bench   install the peers (as root), build, and run weft against
-#                them side by side; BENCH_ARGS=--quick for a short run (or
-#                BENCH_ARGS="--scale N --reps R --rounds K"); ~5.5 min in
-#                full (three rounds); writes results.csv, .md
-#                and .png under build/release/bench
+#                them side by side under one rule (same repetitions, order
+#                alternated between rounds, CPU time per operation and a
+#                core-to-core probe beside every figure); BENCH_ARGS=--quick
+#                for a short run (or "--scale N --reps R --rounds K
+#                --threads N"); "--sweep" for 1..4x the CPUs' threads
+#                (results-sweep.png), "--busy" or "--busy-too" for a machine
+#                kept busy by one CPU-bound process per CPU; writes
+#                results.csv, .md and .png under build/release/bench
 #   make docs    the reference manual (man pages, HTML) in build/docs, with
 #                Doxygen (installed as root if missing)
 #   make install PREFIX=/usr/local   library, headers, pkg-config and CMake
