@@ -97,6 +97,7 @@ int main(int argc, char **argv)
     if (bench_peer_args(argc, argv, &items, &reps))
         return 2;
     bench_peer_row("W1", "GLib GThreadPool (no future; wait by pool free)", w1, items, reps);
-    bench_peer_row("W2", "GLib GThreadPool (GAsyncQueue reply)", w2, items >= 10 ? items / 10 : 1, reps);
+    bench_peer_row("W2", "GLib GThreadPool (GAsyncQueue reply)", w2, items >= 10 ? items / 10 : 1,
+                   reps);
     return 0;
 }

@@ -55,7 +55,8 @@ static double w1(long n)
             });
         group.wait();
     }
-    auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    auto ns =
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
     if (done != n) {
         std::fprintf(stderr, "W1 tbb: tasks lost\n");
         std::exit(1);

@@ -40,7 +40,8 @@ static double run(int pairs, long items)
     }
     for (auto &t : threads)
         t.join();
-    auto ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    auto ns =
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
     if (total != w3_expected(pairs, per)) {
         std::fprintf(stderr, "W3 tbb: items lost\n");
         std::exit(1);
