@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* w3_glib.c — BENCH.md W3 peer: GLib's GAsyncQueue (unbounded), 1P/1C and
- * 2P/2C, ns per item.  Prints CSV rows like the weft benches. */
-#include "../bench_util.h"
+ * 2P/2C (and NP/NC for --threads N above 2: w3_rows.h), ns per item, the
+ * consumers' checksum verified.  CSV rows through bench_peer_row. */
+#include "w3_rows.h"
 #include <glib.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,9 +38,9 @@ static gpointer consumer(gpointer arg)
 
 static double run(int pairs, long items)
 {
-    struct run r = {.queue = g_async_queue_new(), .per = items / pairs};
+    struct run r = {.queue = g_async_queue_new(), .per = items >= pairs ? items / pairs : 1};
     g_mutex_init(&r.lock);
-    GThread *threads[8];
+    GThread **threads = g_new(GThread *, 2 * pairs);
     gint64 t0 = g_get_monotonic_time();
     for (int i = 0; i < pairs; i++) {
         threads[2 * i] = g_thread_new("consumer", consumer, &r);
@@ -48,8 +49,8 @@ static double run(int pairs, long items)
     for (int i = 0; i < 2 * pairs; i++)
         g_thread_join(threads[i]);
     double us = (double)(g_get_monotonic_time() - t0);
-    guint64 n = (guint64)r.per;
-    if (r.total != (guint64)pairs * n * (n + 1) / 2) {
+    g_free(threads);
+    if (r.total != w3_expected(pairs, r.per)) {
         fprintf(stderr, "W3 glib: items lost\n");
         exit(1);
     }
@@ -58,16 +59,12 @@ static double run(int pairs, long items)
     return us * 1000.0 / (double)(r.per * pairs);
 }
 
-static double one_pair(long items) { return run(1, items); }
-static double two_pairs(long items) { return run(2, items); }
-
 int main(int argc, char **argv)
 {
     long items = 2000000;
     int reps = 9;
     if (bench_peer_args(argc, argv, &items, &reps))
         return 2;
-    bench_peer_row("W3 1P/1C", "GLib GAsyncQueue", one_pair, items, reps);
-    bench_peer_row("W3 2P/2C", "GLib GAsyncQueue", two_pairs, items, reps);
+    w3_rows("GLib GAsyncQueue", run, items, reps);
     return 0;
 }
