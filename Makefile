@@ -31,7 +31,8 @@ MAKEFLAGS += --no-print-directory
 # checked as C++ by both; valgrind: programs exit valgrind-clean); the
 # benchmarks' peers.
 PACKAGES := cmake make gcc g++ clang pkg-config libcmocka-dev libcurl4-openssl-dev valgrind
-BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev python3 gnuplot-nox
+BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev libconcurrentqueue-dev \
+                  libck-dev python3 gnuplot-nox
 # The reference manual; the .deb packages (dpkg-shlibdeps, and file for CPack).
 DOCS_PACKAGES := doxygen python3
 PACKAGE_PACKAGES := dpkg-dev file

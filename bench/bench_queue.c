@@ -8,9 +8,9 @@
  * Each row also carries the process's CPU time per item over the timed
  * runs; weft and the ring take turns going first (ABBA).
  *
- * Two rows: 1 producer / 1 consumer, and N producers / N consumers with
- * N = --threads (2 by default: BENCH.md's 2P/2C), labelled "W3 NP/NC" and
- * left out when N is 1 (it would be the first row again).
+ * The rows every W3 peer prints (bench/peers/w3_rows.h): BENCH.md's 1
+ * producer / 1 consumer and 2P/2C, and, with --threads N above 2, N
+ * producers / N consumers ("W3 NP/NC").
  *
  * Usage: bench_queue [--quick] [--scale N] [--reps N] [--threads N] [--csv FILE]
  */
@@ -155,11 +155,10 @@ int main(int argc, char **argv)
            "median of %d [min..max], CPU ns per item\n", CAPACITY, args.reps);
     printf("%-10s %24s %9s %24s %9s %s\n", "", "weft_queue", "cpu", "pthread mutex+cond ring",
            "cpu", "weft/peer");
-    int counts[2] = {1, args.threads};
-    for (int row = 0; row < 2; row++) {
+    /* The rows every W3 peer prints too (bench/peers/w3_rows.h). */
+    int counts[3] = {1, 2, args.threads};
+    for (int row = 0; row < (args.threads > 2 ? 3 : 2); row++) {
         int pairs = counts[row];
-        if (row == 1 && pairs == 1)
-            break;
         if (items / pairs < 1) {
             fprintf(stderr, "W3: fewer items than producers\n");
             return 1;

@@ -192,6 +192,8 @@ def peer_commands(bench, scale, reps):
         ("libuv W4/W5", c_peer("w45_uv", 20000000)),
         ("OpenMP W1", c_peer("w1_omp", 1000000)),
         ("oneTBB W3", c_peer("w3_tbb", 2000000)),
+        ("moodycamel W3", c_peer("w3_moodycamel", 2000000)),
+        ("ck_ring W3", c_peer("w3_ck", 2000000)),
         ("oneTBB W1", c_peer("w1_tbb", 1000000)),
         ("CPython W3", py_peer("w3_python.py", "--items", scaled(200000, scale))),
         ("CPython W1/W2", py_peer("w12_python.py", "--items", scaled(50000, scale))),

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* w45_lock.c — BENCH.md W4 (uncontended lock) and W5 (contended lock)
  * peer for a C library's mutex, built once per mutex: -DPEER_GLIB (GMutex,
- * binary w45_glib), -DPEER_UV (uv_mutex_t, w45_uv) or -DPEER_ADAPTIVE
- * (glibc's pthread_mutex of type PTHREAD_MUTEX_ADAPTIVE_NP, the mutex a C
- * programmer reaches for when a lock is contended: it spins a while before
- * sleeping; w45_adaptive).  The default pthread_mutex row is bench_sync's.
+ * binary w45_glib) or -DPEER_UV (uv_mutex_t, w45_uv).  The pthread_mutex
+ * rows, the default and the adaptive one (PTHREAD_MUTEX_ADAPTIVE_NP), are
+ * bench_sync's, measured beside weft's in the same process.
  *
  * W4: acquire + release on one thread, ns per pair.  W5: --threads threads
  * (default 2) each add 1 to a shared counter under the lock n times, ns per
@@ -45,26 +44,8 @@ typedef uv_mutex_t peer_lock;
 #define peer_acquire(l) uv_mutex_lock(l)
 #define peer_release(l) uv_mutex_unlock(l)
 #define peer_destroy(l) uv_mutex_destroy(l)
-#elif defined(PEER_ADAPTIVE)
-#define PEER_NAME "pthread_mutex ADAPTIVE_NP"
-typedef pthread_mutex_t peer_lock;
-static void adaptive_init(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    if (pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP) != 0 ||
-        pthread_mutex_init(m, &attr) != 0) {
-        fprintf(stderr, "pthread_mutex ADAPTIVE_NP: not available\n");
-        exit(1);
-    }
-    pthread_mutexattr_destroy(&attr);
-}
-#define peer_init(l) adaptive_init(l)
-#define peer_acquire(l) pthread_mutex_lock(l)
-#define peer_release(l) pthread_mutex_unlock(l)
-#define peer_destroy(l) pthread_mutex_destroy(l)
 #else
-#error "build with -DPEER_GLIB, -DPEER_UV or -DPEER_ADAPTIVE"
+#error "build with -DPEER_GLIB or -DPEER_UV"
 #endif
 
 static double seconds(void)
