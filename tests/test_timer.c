@@ -500,8 +500,9 @@ static void timer_stress_blocking_functions(void **state)
                   blockers, cancels_won, cancels_lost, worst);
     assert_int_equal(late_count, 0);
     assert_int_equal(atomic_load(&mix_block_errors), 0);
-    assert_true(cancels_won > 0);
-    assert_true(cancels_lost > 0);
+    /* Which way each cancel's race goes depends on the machine (under TSan
+     * every one may win): the counts are printed, and what is asserted,
+     * above, is that each timer ran exactly once unless its cancel won. */
 }
 
 /* After fork the child has no timer thread: the parent's pending timer is
