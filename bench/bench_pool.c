@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* bench_pool.c — BENCH.md W1 (pool throughput), W2 (round trip), W6
+/* bench_pool.c — docs/benchmarks.md W1 (pool throughput), W2 (round trip), W6
  * (CPU-bound map speed-up, and "W6 uneven": many tasks of uneven sizes)
  * and W7 (I/O-bound fan-out, "W7 first pool" and "W7 reused pool") for
  * weft's thread pool, and W9 (round trip) for its process pool.  Median of
@@ -7,7 +7,7 @@
  * the process's CPU time per operation over the timed runs; each run
  * checks its results and a wrong one exits non-zero.
  *
- * --threads N (2 by default, BENCH.md's) is the pools' max_workers in W1,
+ * --threads N (2 by default, docs/benchmarks.md's) is the pools' max_workers in W1,
  * W2, W6 and W9, and the number of bare pthreads in W6's ceiling rows; W7
  * keeps its 1000 workers (it is about sleeping, not CPUs).
  *

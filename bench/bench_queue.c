@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* bench_queue.c — BENCH.md W3, queue hand-off: producers put N items into a
+/* bench_queue.c — docs/benchmarks.md W3, queue hand-off: producers put N items into a
  * queue of capacity 1024 with blocking put/get, consumers take them; ns per
  * item.  weft_queue against the classic pthread mutex + two condition
  * variables ring, side by side in one run (median of interleaved runs after
@@ -8,7 +8,7 @@
  * Each row also carries the process's CPU time per item over the timed
  * runs; weft and the ring take turns going first (ABBA).
  *
- * The rows every W3 peer prints (bench/peers/w3_rows.h): BENCH.md's 1
+ * The rows every W3 peer prints (bench/peers/w3_rows.h): docs/benchmarks.md's 1
  * producer / 1 consumer and 2P/2C, and, with --threads N above 2, N
  * producers / N consumers ("W3 NP/NC").
  *

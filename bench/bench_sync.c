@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* bench_sync.c — BENCH.md W4 (uncontended lock), W5 (contended lock) and
+/* bench_sync.c — docs/benchmarks.md W4 (uncontended lock), W5 (contended lock) and
  * W10 (thread start + join): weft and plain pthreads side by side in one
  * run.  Each figure is the median of several repetitions after a warm-up
  * on a quarter of the work, with the spread (min..max), and the process's
@@ -9,7 +9,7 @@
  * and exits non-zero on a wrong one.
  *
  * Usage: bench_sync [--quick] [--scale N] [--reps N] [--threads N] [--csv FILE]
- * (--threads: W5's contending threads, 2 by default as BENCH.md's).
+ * (--threads: W5's contending threads, 2 by default as docs/benchmarks.md's).
  */
 #define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include <weft.h>

@@ -17,7 +17,7 @@
 
 #define BENCH_MAX_REPS 64
 
-/* Threads a multi-threaded workload uses unless told: BENCH.md's 2. */
+/* Threads a multi-threaded workload uses unless told: docs/benchmarks.md's 2. */
 #define BENCH_DEFAULT_THREADS 2
 #define BENCH_MAX_THREADS 1024
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""compare.py — run weft's benchmarks and every peer of BENCH.md that is
+"""compare.py — run weft's benchmarks and every peer of docs/benchmarks.md that is
 available, in turn, in one run, and print them side by side with the ratio
 weft / peer (below 1 means weft is better; for W6, a speed-up, the ratio is
 peer / weft so that the same holds), the CPU time per operation beside the
@@ -13,7 +13,7 @@ Usage: compare.py --build DIR [--quick | --scale N] [--reps N] [--rounds N]
                   [--png FILE] [--sweep-png FILE]
 
 The rules every program runs under, weft's and the peers' alike:
-  - the same sizes (BENCH.md's, divided by --scale), the same warm-up (one
+  - the same sizes (docs/benchmarks.md's, divided by --scale), the same warm-up (one
     run on a quarter of the work) and the same number of timed repetitions,
     --reps (5; 3 with --quick), CPython's peers included;
   - every program runs --rounds times (3; 1 with --quick or --sweep), and
@@ -22,7 +22,7 @@ The rules every program runs under, weft's and the peers' alike:
     that a slow minute of a shared machine does not always fall on the same
     side.  A figure is the median of the rounds' medians (each the median
     of a program's repetitions), with the lowest min and the highest max;
-  - `--threads N` (2, BENCH.md's, unless told) is passed to every program,
+  - `--threads N` (2, docs/benchmarks.md's, unless told) is passed to every program,
     and GOMAXPROCS, OMP_NUM_THREADS and UV_THREADPOOL_SIZE are set to N in
     its environment.  A program that refuses the flag (a peer not updated
     yet) is run again without it, and its rows say so in their note;
@@ -87,7 +87,7 @@ UNITS = {"W6": "speed-up x1000", "W6 uneven": "speed-up x1000", "W7 first pool":
          "W7 reused pool": "ms"}
 ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W6 uneven", "W7 first pool",
          "W7 reused pool", "W9", "W10"]
-DEFAULT_THREADS = 2  # BENCH.md's
+DEFAULT_THREADS = 2  # docs/benchmarks.md's
 WEFT_PROGRAMS = ("bench_sync", "bench_queue", "bench_pool")
 THREAD_VARS = ("GOMAXPROCS", "OMP_NUM_THREADS", "UV_THREADPOOL_SIZE")
 # What a program that does not know --threads says (argparse, Go's flag).

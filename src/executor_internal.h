@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* executor_internal.h — the interface every executor backend implements
- * (DESIGN.md §3, layer 7).  submit, shutdown and friends are written once
+ * (layer 7 of README.md's Layout).  submit, shutdown and friends are written once
  * over this table of operations. */
 #ifndef WEFT_EXECUTOR_INTERNAL_H
 #define WEFT_EXECUTOR_INTERNAL_H

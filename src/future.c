@@ -62,7 +62,7 @@ struct waiter_node {
 
 /* At most 120 bytes, so that glibc's malloc keeps freed futures in its
  * fast bins for reuse rather than merging and returning them to the system
- * (W1 of BENCH.md: a 136-byte future spent a third of the submitting
+ * (W1 of docs/benchmarks.md: a 136-byte future spent a third of the submitting
  * thread's time in page faults). */
 struct weft_future {
     weft_work_node work_node; /* first: see future_internal.h */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* park.h — the one way a weft primitive waits and is woken (DESIGN.md §3,
- * layer 2).
+/* park.h — the one way a weft primitive waits and is woken (layer 2 of
+ * README.md's Layout).
  *
  * A waiter parks on a 32-bit word while it holds an expected value; a waker
  * changes the word and then unparks.  Every blocking primitive is written
@@ -55,7 +55,7 @@ void weft_unpark_n(_Atomic uint32_t *word, uint32_t n);
  * at a contended word the spinner pauses 1, 2, 4, ... up to
  * WEFT_BACKOFF_MAX times (about 7 µs in all on a current x86), so it pulls
  * the word's cache line away from the thread working on it only a handful
- * of times.  Measured on W5 (BENCH.md): 6-8 ns per contended add against
+ * of times.  Measured on W5 (docs/benchmarks.md): 6-8 ns per contended add against
  * 12-15 ns without spinning and ~20 ns spinning on every pause. */
 #define WEFT_BACKOFF_MAX 128
 
@@ -164,7 +164,7 @@ bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value);
  * sees a change within a few hundred nanoseconds and costs the notifier
  * nothing, so notify_one wakes a sleeper only when nobody spins.  Two
  * spinners would only take CPU from the thread that is producing the work
- * (on 2 cores, one producer and two idle workers: W1 in BENCH.md).  Users
+ * (on 2 cores, one producer and two idle workers: W1 in docs/benchmarks.md).  Users
  * that leave work behind for others must notify again (the queue does). */
 typedef struct weft_eventcount {
     _Atomic(uint32_t) seq;

@@ -7,7 +7,7 @@
  * child its next task.  A submit that finds a worker idle hands the task
  * over itself.
  *
- * Fast path (BENCH.md W9): small tasks and replies travel through the
+ * Fast path (docs/benchmarks.md W9): small tasks and replies travel through the
  * shared page, each announced by bumping a sequence number.  A worker spins
  * a while for its next task before it sleeps in recv() on its socket; a
  * thread waiting on a future spins a while taking replies itself (the

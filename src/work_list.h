@@ -4,7 +4,7 @@
  * A general weft_queue serves any number of threads through one lock; a
  * pool's queue has a known shape instead: submitters that only add, and a
  * few workers that only take.  This list is built for that shape
- * (BENCH.md W1: one thread submitting to two workers):
+ * (docs/benchmarks.md W1: one thread submitting to two workers):
  *
  *   - Adding takes no lock: the item is linked with one atomic exchange on
  *     the tail (an intrusive multi-producer list, after Dmitry Vyukov's),
@@ -87,7 +87,7 @@ int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_
 
 /* A worker whose task has returned, and whose future is about to complete,
  * claims the spinner's role if nobody holds it: a submit made in reaction
- * to that completion (a caller waiting on each result in turn: BENCH.md W2)
+ * to that completion (a caller waiting on each result in turn: docs/benchmarks.md W2)
  * then sees a worker about to look for work and wakes no parked one. */
 void weft_work_list_claim_spinner(weft_work_list *list, weft_work_taker *taker);
 

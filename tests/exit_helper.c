@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* exit_helper.c — tiny programs whose exit behaviour the thread and timer
- * tests check from outside (PYTHON-SEMANTICS.md Thread 19-21, Timer).
+ * tests check from outside (the Python behaviours (docs/python.md) Thread 19-21, Timer).
  * Usage: exit_helper MODE */
 #define _POSIX_C_SOURCE 200809L
 #include "weft.h"

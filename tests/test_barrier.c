@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_barrier.c — weft_barrier against PYTHON-SEMANTICS.md "Barrier". */
+/* test_barrier.c — weft_barrier against the Python behaviours (docs/python.md) "Barrier". */
 #include "testutil.h"
 
 #define N 5

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_condition.c — weft_condition against PYTHON-SEMANTICS.md
+/* test_condition.c — weft_condition against the Python behaviours (docs/python.md)
  * "Condition". */
 #include "testutil.h"
 

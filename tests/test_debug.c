@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_debug.c — debug mode (DESIGN.md "Beyond Python"): lock-order
+/* test_debug.c — debug mode (beyond Python, docs/python.md): lock-order
  * inversions are reported before they deadlock; threads never joined are
  * reported at exit. */
 #include "testutil.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_event.c — weft_event against PYTHON-SEMANTICS.md "Event". */
+/* test_event.c — weft_event against the Python behaviours (docs/python.md) "Event". */
 #include "testutil.h"
 
 #include <sched.h>

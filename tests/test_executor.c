@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* test_executor.c — the thread-pool executor against PYTHON-SEMANTICS.md
+/* test_executor.c — the thread-pool executor against the Python behaviours (docs/python.md)
  * "ThreadPoolExecutor", plus wait/as_completed over pool futures and what
- * DESIGN.md lists beyond Python (helping, back-pressure, stats, resize). */
+ * docs/python.md lists beyond Python (helping, back-pressure, stats, resize). */
 #include "testutil.h"
 
 #include "future_internal.h" /* weft_future_refs: who holds a future */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_future.c — weft_future, weft_wait and as_completed against
- * PYTHON-SEMANTICS.md "Future", "wait" and "as_completed".  Futures here are
+ * the Python behaviours (docs/python.md) "Future", "wait" and "as_completed".  Futures here are
  * completed by hand or by helper threads; the executor tests cover them
  * coming from pools. */
 #include "testutil.h"

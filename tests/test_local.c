@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_local.c — weft_local against PYTHON-SEMANTICS.md "local". */
+/* test_local.c — weft_local against the Python behaviours (docs/python.md) "local". */
 #include "testutil.h"
 
 static atomic_int destroyed;

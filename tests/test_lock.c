@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_lock.c — weft_lock and weft_rlock against PYTHON-SEMANTICS.md
+/* test_lock.c — weft_lock and weft_rlock against the Python behaviours (docs/python.md)
  * "Lock" and "RLock" (CPython Lib/test/lock_tests.py). */
 #include "testutil.h"
 
@@ -216,7 +216,7 @@ static void lock_release_unlocked_is_an_error(void **state)
     assert_false(weft_lock_locked(&lock));
 }
 
-/* DESIGN.md §2: bad input gets a status, never a crash. */
+/* bad input gets a status, never a crash. */
 static void lock_bad_input(void **state)
 {
     (void)state;

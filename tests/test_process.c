@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* test_process.c — weft_process against PYTHON-SEMANTICS.md
+/* test_process.c — weft_process against the Python behaviours (docs/python.md)
  * "multiprocessing.Process", and the process pool against
- * "ProcessPoolExecutor" plus what DESIGN.md and issue 6 add beyond Python
+ * "ProcessPoolExecutor" plus what weft adds beyond Python (docs/python.md)
  * (a crash fails only its task, timeouts and cancels kill the worker). */
 #include "testutil.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_queue.c — weft_queue and weft_simple_queue against
- * PYTHON-SEMANTICS.md "Queue family" and "SimpleQueue".  Queue-family
+ * the Python behaviours (docs/python.md) "Queue family" and "SimpleQueue".  Queue-family
  * tests run for FIFO, LIFO and priority queues, as CPython's do. */
 #include "testutil.h"
 

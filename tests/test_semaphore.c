@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_semaphore.c — weft_semaphore against PYTHON-SEMANTICS.md
+/* test_semaphore.c — weft_semaphore against the Python behaviours (docs/python.md)
  * "Semaphore" and "BoundedSemaphore". */
 #include "testutil.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_thread.c — weft_thread and the module functions against
- * PYTHON-SEMANTICS.md "Thread". */
+ * the Python behaviours (docs/python.md) "Thread". */
 #include "testutil.h"
 
 #include <unistd.h>

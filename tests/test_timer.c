@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_timer.c — weft_timer against PYTHON-SEMANTICS.md "Timer". */
+/* test_timer.c — weft_timer against the Python behaviours (docs/python.md) "Timer". */
 #include "testutil.h"
 
 #include <dirent.h>

@@ -27,7 +27,7 @@ import (
 const (
 	benchMaxReps       = 64
 	benchMaxThreads    = 1024
-	benchDefaultThread = 2 // BENCH.md's two threads unless told
+	benchDefaultThread = 2 // docs/benchmarks.md's two threads unless told
 )
 
 // benchThreads is --threads: the workers of a pool, the goroutines of a

@@ -15,7 +15,7 @@ import sys
 
 MAX_REPS = 64
 MAX_THREADS = 1024
-DEFAULT_THREADS = 2  # BENCH.md's two threads unless told
+DEFAULT_THREADS = 2  # docs/benchmarks.md's two threads unless told
 
 # A row's note, set by a workload while it runs (free text; commas become
 # semicolons); printed with the row and cleared.

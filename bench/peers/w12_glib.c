@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* w12_glib.c — BENCH.md W1 and W2 peer: GLib's GThreadPool with --threads
+/* w12_glib.c — docs/benchmarks.md W1 and W2 peer: GLib's GThreadPool with --threads
  * exclusive worker threads (default 2, as weft's pool).  GLib has no future;
  * each row waits the way GLib's own API and its users wait:
  *

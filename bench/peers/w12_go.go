@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// w12_go.go — BENCH.md W1 and W2 peers in Go.
+// w12_go.go — docs/benchmarks.md W1 and W2 peers in Go.
 //
 // The like-for-like peer of a thread pool with futures is Go's own pool
 // idiom: --threads worker goroutines ranging over a task channel, each task

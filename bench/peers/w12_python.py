@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""w12_python.py — BENCH.md W1 and W2 peer: CPython's ThreadPoolExecutor
+"""w12_python.py — docs/benchmarks.md W1 and W2 peer: CPython's ThreadPoolExecutor
 with --threads workers (default 2, as weft's pool).  W1: submit N no-op
 tasks keeping every future, wait for all, check every result; W2: submit
 one, wait for its result, repeat.  The executor is built before the clock

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* w12_uv.c — BENCH.md W1 and W2 peer: libuv's uv_queue_work on its
+/* w12_uv.c — docs/benchmarks.md W1 and W2 peer: libuv's uv_queue_work on its
  * threadpool of --threads threads (default 2, as weft's pool).  W1: queue N
  * no-op works, run the loop until every after-work callback ran; W2: queue
  * one, run the loop, repeat.  CSV rows through bench_peer_row.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* w1_omp.c — BENCH.md W1 peer: OpenMP tasks (no future): one thread of a
+/* w1_omp.c — docs/benchmarks.md W1 peer: OpenMP tasks (no future): one thread of a
  * team creates N no-op tasks, taskwait waits for all.  CSV rows through
  * bench_peer_row.
  *

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-// w1_tbb.cpp — BENCH.md W1 peer: oneTBB task_group (no future): run N no-op
+// w1_tbb.cpp — docs/benchmarks.md W1 peer: oneTBB task_group (no future): run N no-op
 // tasks, wait for all.  CSV rows through bench_peer_row (bench_util.h is C
 // that C++ compiles too: the same command line, warm-up and CPU column as
 // the C peers).

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* w3_ck.c — BENCH.md W3 peer: a lock-free bounded MPMC ring, Concurrency
+/* w3_ck.c — docs/benchmarks.md W3 peer: a lock-free bounded MPMC ring, Concurrency
  * Kit's ck_ring (Debian libck-dev), 1024 slots, 1P/1C and 2P/2C (and NP/NC
  * for --threads N above 2: w3_rows.h), ns per item, the consumers' checksum
  * verified.  CSV rows through bench_peer_row.
@@ -33,7 +33,7 @@
  * they were reserved, spinning inside ck_ring (no way to yield) until the
  * producer before it has published; with more producers than CPUs that one
  * is often preempted, and every item waits for a scheduler time slice
- * (measured here: 8P/8C on 2 CPUs moved ~400 items in 30 s).  2P/2C, BENCH.md's
+ * (measured here: 8P/8C on 2 CPUs moved ~400 items in 30 s).  2P/2C, docs/benchmarks.md's
  * shape, always runs. */
 #define _GNU_SOURCE
 #include "w3_rows.h"

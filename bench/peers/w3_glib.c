@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* w3_glib.c — BENCH.md W3 peer: GLib's GAsyncQueue (unbounded), 1P/1C and
+/* w3_glib.c — docs/benchmarks.md W3 peer: GLib's GAsyncQueue (unbounded), 1P/1C and
  * 2P/2C (and NP/NC for --threads N above 2: w3_rows.h), ns per item, the
  * consumers' checksum verified.  CSV rows through bench_peer_row. */
 #include "w3_rows.h"

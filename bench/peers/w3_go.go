@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// w3_go.go — BENCH.md W3 peer: Go's buffered channel (capacity 1024, the
+// w3_go.go — docs/benchmarks.md W3 peer: Go's buffered channel (capacity 1024, the
 // queue's size in every W3 row), 1 producer / 1 consumer and 2 / 2
 // goroutines, blocking send and receive; ns per item, the sum of the items
 // checked.  The shapes are W3's own; --threads sets GOMAXPROCS (how many

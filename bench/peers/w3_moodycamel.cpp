@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-// w3_moodycamel.cpp — BENCH.md W3 peer: moodycamel's BlockingConcurrentQueue
+// w3_moodycamel.cpp — docs/benchmarks.md W3 peer: moodycamel's BlockingConcurrentQueue
 // (header-only C++, Debian libconcurrentqueue-dev), 1P/1C and 2P/2C (and
 // NP/NC for --threads N above 2: w3_rows.h), ns per item, the consumers'
 // checksum verified.  CSV rows through bench_peer_row.
@@ -8,7 +8,7 @@
 // its own ProducerToken and each consumer takes with wait_dequeue through
 // its own ConsumerToken (the token-less calls look the producer's sub-queue
 // up per item).  The queue is unbounded, like GLib's GAsyncQueue: it has no
-// blocking enqueue on a full queue, so BENCH.md's capacity of 1024 cannot be
+// blocking enqueue on a full queue, so docs/benchmarks.md's capacity of 1024 cannot be
 // expressed and the label says so; 1024 is the initial capacity it is made
 // with.  Its blocking side is its own LightweightSemaphore (a short spin,
 // then a kernel semaphore).  Order is FIFO per producer only, which the

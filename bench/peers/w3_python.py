@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""w3_python.py — BENCH.md W3 peer: CPython's queue.Queue(1024) with
+"""w3_python.py — docs/benchmarks.md W3 peer: CPython's queue.Queue(1024) with
 threads, 1 producer / 1 consumer and 2 / 2, blocking put/get, ns per item,
 the items' sum checked.  The shapes are W3's own: --threads is accepted for
 a command line like every peer's and changes nothing here (Go's W3 peer

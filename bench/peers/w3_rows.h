@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* w3_rows.h — the rows every W3 queue peer prints (C and C++ alike): BENCH.md's
+/* w3_rows.h — the rows every W3 queue peer prints (C and C++ alike): docs/benchmarks.md's
  * "W3 1P/1C" and "W3 2P/2C", and, when --threads asks for more than 2,
  * "W3 NP/NC" with N = --threads producers and as many consumers.  run(pairs,
  * items) moves about `items` items in all (items / pairs per producer) and

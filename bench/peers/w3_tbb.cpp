@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-// w3_tbb.cpp — BENCH.md W3 peer: oneTBB concurrent_bounded_queue with
+// w3_tbb.cpp — docs/benchmarks.md W3 peer: oneTBB concurrent_bounded_queue with
 // capacity 1024, 1P/1C and 2P/2C (and NP/NC for --threads N above 2:
 // w3_rows.h), ns per item, the consumers' checksum verified.  CSV rows
 // through bench_peer_row (bench_util.h compiles as C++ too).

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""w4567_python.py — BENCH.md peers in CPython, each run checking its result:
+"""w4567_python.py — docs/benchmarks.md peers in CPython, each run checking its result:
 
 W4  uncontended threading.Lock acquire + release; ns per pair.  A thread
     has been started (and joined) before it: W4 measures a lock in a

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// w45_go.go — BENCH.md W4 and W5 peers: Go's sync.Mutex.
+// w45_go.go — docs/benchmarks.md W4 and W5 peers: Go's sync.Mutex.
 //
 //	W4: Lock + Unlock on one goroutine; ns per pair.  (A Go process always
 //	    runs several OS threads, so the mutex is never in a single-threaded

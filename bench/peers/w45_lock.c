@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* w45_lock.c — BENCH.md W4 (uncontended lock) and W5 (contended lock)
+/* w45_lock.c — docs/benchmarks.md W4 (uncontended lock) and W5 (contended lock)
  * peer for a C library's mutex, built once per mutex: -DPEER_GLIB (GMutex,
  * binary w45_glib) or -DPEER_UV (uv_mutex_t, w45_uv).  The pthread_mutex
  * rows, the default and the adaptive one (PTHREAD_MUTEX_ADAPTIVE_NP), are

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// w67_go.go — BENCH.md W6 and W7 peers with goroutines.
+// w67_go.go — docs/benchmarks.md W6 and W7 peers with goroutines.
 //
 //	W6: the seed's sum(i*i for i in range(n)) for 8 values of n, one
 //	    goroutine each (the Go idiom for a parallel map), against the same

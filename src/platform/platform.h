@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* platform.h — the few OS services weft needs (DESIGN.md §3, layer 1).
+/* platform.h — the few OS services weft needs (layer 1 of README.md's Layout).
  *
  * Nothing above this layer includes an OS header: everything that differs
  * between systems (futex or its emulation, clocks, thread creation, thread

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* process.h — the OS services weft's processes need (DESIGN.md §3, layer 1):
+/* process.h — the OS services weft's processes need (layer 1 of README.md's Layout):
  * forking a child under weft's fork lock, a channel (a stream socket pair)
  * between parent and child, waiting for readability with a deadline,
  * reaping, signalling.  Nothing above includes an OS header. */
