@@ -6,7 +6,7 @@
  * it.  Threads in result() wait on an eventcount.  Completion happens under
  * the lock; callbacks then run outside it, in the order they were added.
  */
-#include "future_internal.h"
+#include "future_impl.h"
 
 #include "park.h"
 #include "platform/platform.h"
@@ -24,70 +24,9 @@
 
 char weft_failed_marker_;
 
-enum {
-    FUTURE_OWNS_RESULT = 1, /* result is a malloc'd block, freed with the future */
-    FUTURE_HAS_POLLER = 2,  /* fn/arg hold a poller (weft_future_set_poller), not a task */
-};
-
 /* How long a waiter on a future with a poller spins, polling, before it
  * sleeps (a wake-up from sleep costs 25-35 us on a small VM). */
 #define POLL_SPIN_NS 60000
-
-struct callback_node {
-    weft_future_callback fn;
-    void *arg;
-    struct callback_node *next;
-};
-
-/* A thread in weft_wait or as_completed. */
-struct waiter {
-    weft_lock lock;
-    weft_eventcount changed;
-    size_t done, failed;         /* completions seen (under lock) */
-    weft_future **ready;         /* as_completed: completed, not yet yielded */
-    size_t ready_head, ready_count;
-    /* Wake the waiting thread only once done reaches wake_at (0: at every
-     * completion) or, with wake_on_failure, at a failure: a wait for all of
-     * 1000 futures is woken once, not 1000 times. */
-    size_t wake_at;
-    bool wake_on_failure;
-};
-
-/* One registration of a waiter on one future. */
-struct waiter_node {
-    struct waiter *waiter;
-    struct waiter_node *next;
-    weft_future *future;
-};
-
-/* At most 120 bytes, so that glibc's malloc keeps freed futures in its
- * fast bins for reuse rather than merging and returning them to the system
- * (W1 of docs/benchmarks.md: a 136-byte future spent a third of the submitting
- * thread's time in page faults). */
-struct weft_future {
-    weft_work_node work_node; /* first: see future_internal.h */
-    _Atomic int refs;
-    weft_lock lock;
-    _Atomic int state;
-    int error_code;
-    uint16_t result_waiters; /* saturates: then every completion notifies */
-    uint16_t flags;          /* FUTURE_OWNS_RESULT */
-    weft_eventcount done_ec;
-    weft_cancel_source cancel; /* cancel() of a running future fires it */
-    void *result;
-    char *error_message;
-    struct callback_node *callbacks; /* newest first */
-    struct waiter_node *waiters;
-    weft_task_fn fn;
-    void *arg;
-    void *owner;
-    int64_t queued_at;
-};
-
-_Static_assert(sizeof(struct weft_future) <= 120, "keep a future in malloc's fast bins");
-
-_Static_assert(offsetof(struct weft_future, work_node) == 0,
-               "a future's work node must come first (future_internal.h)");
 
 static _Thread_local weft_future *running_task;
 static _Thread_local int fail_code;
@@ -154,11 +93,6 @@ void weft_future_set_help_hook(weft_future_help_fn hook, void *owner)
 }
 
 /* ---- state queries ----------------------------------------------------- */
-
-static int state_of(weft_future *f)
-{
-    return atomic_load_explicit(&f->state, memory_order_acquire);
-}
 
 static bool is_cancelled_state(int s)
 {
@@ -408,25 +342,13 @@ static void poll_while_spinning(weft_future *f, int64_t deadline)
     weft_lock_take(&f->lock);
 }
 
-/* What one wait waits for.  Every future wait (result, exception,
- * weft_wait, as_completed) goes through wait_until with one of these, so
- * each of them helps its pool in the same way. */
-struct wait_spot {
-    weft_lock *lock;          /* guards what ready() reads */
-    weft_eventcount *changed; /* notified when ready() may have become true */
-    uint16_t *sleepers;       /* counted while asleep, saturating (NULL: none) */
-    bool (*ready)(const void *ctx);
-    const void *ctx;
-    bool can_help; /* some awaited future is of the pool this thread serves */
-};
-
 /* Whether this thread may run queued tasks of f's pool while it waits. */
 static bool can_help_with(const weft_future *f)
 {
     return help_hook && f->owner && f->owner == help_owner;
 }
 
-static bool can_help_with_any(weft_future *const *fs, size_t n)
+bool weft_future_can_help_any(weft_future *const *fs, size_t n)
 {
     for (size_t i = 0; help_hook && i < n; i++)
         if (can_help_with(fs[i]))
@@ -434,12 +356,11 @@ static bool can_help_with_any(weft_future *const *fs, size_t n)
     return false;
 }
 
-/* Wait until ready() or the deadline passes (WEFT_ETIMEDOUT) or this
- * thread's own cancellable task is cancelled (WEFT_ECANCELLED); the spot's
- * lock is held on entry and return.  A pool thread waiting on futures of
- * its own pool runs that pool's queued tasks meanwhile: the awaited ones
- * may be among them, and no other worker may be free to run them. */
-static int wait_until(const struct wait_spot *w, int64_t deadline)
+void *weft_future_helped_pool(void) { return help_hook ? help_owner : NULL; }
+
+/* The awaited futures may be among the queued tasks a pool thread runs
+ * while it waits, and no other worker may be free to run them. */
+int weft_future_wait_until(const struct wait_spot *w, int64_t deadline)
 {
     int rc = WEFT_OK;
     while (!w->ready(w->ctx)) {
@@ -482,7 +403,7 @@ static int wait_done_locked(weft_future *f, int64_t deadline)
         poll_while_spinning(f, deadline);
     struct wait_spot w = {&f->lock, &f->done_ec, &f->result_waiters, future_is_done, f,
                           can_help_with(f)};
-    return wait_until(&w, deadline);
+    return weft_future_wait_until(&w, deadline);
 }
 
 static int timed_wait(weft_future *f, double timeout, int64_t *deadline)
@@ -697,286 +618,3 @@ void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, boo
     }
 }
 
-/* ---- waiting for many ------------------------------------------------------ */
-
-static int by_address(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) * (weft_future *const *)a, y = (uintptr_t) * (weft_future *const *)b;
-    return (x > y) - (x < y);
-}
-
-/* The distinct futures of fs[0..n-1], in a new array; NULL on ENOMEM. */
-static weft_future **distinct(weft_future *const *fs, size_t n, size_t *count)
-{
-    weft_future **copy = malloc((n ? n : 1) * sizeof *copy);
-    if (!copy)
-        return NULL;
-    if (n)
-        memcpy(copy, fs, n * sizeof *copy);
-    qsort(copy, n, sizeof *copy, by_address);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (k == 0 || copy[k - 1] != copy[i])
-            copy[k++] = copy[i];
-    *count = k;
-    return copy;
-}
-
-static bool counts_as_done(int s)
-{
-    return s == WEFT_FUTURE_FINISHED || s == WEFT_FUTURE_CANCELLED_AND_NOTIFIED;
-}
-
-/* Register w on every future not yet done; count those already done. */
-static void register_waiter(struct waiter *w, weft_future **fs, size_t n,
-                            struct waiter_node *nodes)
-{
-    for (size_t i = 0; i < n; i++) {
-        weft_future *f = fs[i];
-        nodes[i] = (struct waiter_node){w, NULL, NULL};
-        weft_lock_take(&f->lock);
-        if (counts_as_done(state_of(f))) {
-            weft_lock_take(&w->lock);
-            w->done++;
-            w->failed += state_of(f) == WEFT_FUTURE_FINISHED && f->error_code != 0;
-            if (w->ready)
-                w->ready[w->ready_head + w->ready_count++] = weft_future_ref(f);
-            weft_lock_release(&w->lock);
-        } else {
-            nodes[i].future = f;
-            nodes[i].next = f->waiters;
-            f->waiters = &nodes[i];
-        }
-        weft_lock_release(&f->lock);
-    }
-}
-
-/* Take w off every future it is still registered on.  With `alive`, only
- * off those with alive[i] set: the others may be freed already (as_completed
- * holds no reference to what it yielded; a yielded future was done, and its
- * completion took every waiter off it). */
-static void unregister_waiter(struct waiter_node *nodes, size_t n, const bool *alive)
-{
-    for (size_t i = 0; i < n; i++) {
-        weft_future *f = nodes[i].future;
-        if (!f || (alive && !alive[i]))
-            continue;
-        weft_lock_take(&f->lock);
-        for (struct waiter_node **link = &f->waiters; *link; link = &(*link)->next) {
-            if (*link == &nodes[i]) {
-                *link = nodes[i].next;
-                break;
-            }
-        }
-        weft_lock_release(&f->lock);
-    }
-}
-
-static bool condition_met(const struct waiter *w, size_t n, weft_return_when when)
-{
-    if (w->done == n)
-        return true;
-    if (when == WEFT_FIRST_COMPLETED)
-        return w->done > 0;
-    return when == WEFT_FIRST_EXCEPTION && w->failed > 0;
-}
-
-/* Wait on the waiter's eventcount until `ready(w, ctx)` or the deadline;
- * can_help as for wait_until. */
-struct waiter_goal {
-    const struct waiter *waiter;
-    bool (*ready)(const struct waiter *, const void *);
-    const void *ctx;
-};
-
-static bool waiter_goal_met(const void *goal)
-{
-    const struct waiter_goal *g = goal;
-    return g->ready(g->waiter, g->ctx);
-}
-
-static int wait_waiter(struct waiter *w, int64_t deadline, bool can_help,
-                       bool (*ready)(const struct waiter *, const void *), const void *ctx)
-{
-    struct waiter_goal goal = {w, ready, ctx};
-    struct wait_spot spot = {&w->lock, &w->changed, NULL, waiter_goal_met, &goal, can_help};
-    weft_lock_take(&w->lock);
-    int rc = wait_until(&spot, deadline);
-    weft_lock_release(&w->lock);
-    return rc;
-}
-
-struct wait_goal {
-    size_t n;
-    weft_return_when when;
-};
-
-static bool wait_goal_met(const struct waiter *w, const void *ctx)
-{
-    const struct wait_goal *g = ctx;
-    return condition_met(w, g->n, g->when);
-}
-
-int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return_when when,
-              bool *done)
-{
-    if (done && n) /* what it says when the wait could not be made */
-        memset(done, 0, n * sizeof *done);
-    int64_t deadline;
-    if ((n && !futures) || weft_deadline_after(timeout, &deadline) != WEFT_OK)
-        return WEFT_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (!futures[i])
-            return WEFT_EINVAL;
-    size_t count;
-    weft_future **fs = distinct(futures, n, &count);
-    struct waiter_node *nodes = malloc((count ? count : 1) * sizeof *nodes);
-    if (!fs || !nodes) {
-        free(fs);
-        free(nodes);
-        return WEFT_ENOMEM;
-    }
-    struct waiter w = {
-        .ready = NULL,
-        .wake_at = when == WEFT_FIRST_COMPLETED ? 1 : count,
-        .wake_on_failure = when == WEFT_FIRST_EXCEPTION,
-    };
-    weft_lock_init(&w.lock);
-    register_waiter(&w, fs, count, nodes);
-    struct wait_goal goal = {count, when};
-    int rc;
-    weft_lock_take(&w.lock); /* futures may be notifying already */
-    bool met = condition_met(&w, count, when);
-    weft_lock_release(&w.lock);
-    if (met)
-        rc = WEFT_OK;
-    else if (when < WEFT_ALL_COMPLETED || when > WEFT_FIRST_EXCEPTION)
-        rc = WEFT_EINVAL; /* Python: only checked when it has to wait */
-    else
-        rc = wait_waiter(&w, deadline, can_help_with_any(fs, count), wait_goal_met, &goal);
-    unregister_waiter(nodes, count, NULL);
-    for (size_t i = 0; done && i < n; i++)
-        done[i] = counts_as_done(state_of(futures[i]));
-    free(nodes);
-    free(fs);
-    return rc;
-}
-
-struct weft_as_completed {
-    struct waiter waiter;
-    struct waiter_node *nodes;
-    weft_future **futures; /* the distinct ones, sorted, each held until yielded */
-    bool *held;
-    size_t total, yielded;
-    int64_t deadline;
-    void *help_checked_for; /* the pool can_help was last worked out for */
-    bool can_help;
-};
-
-int weft_as_completed_new(weft_as_completed **it, weft_future *const *futures, size_t n,
-                          double timeout)
-{
-    int64_t deadline;
-    if (it)
-        *it = NULL;
-    if (!it || (n && !futures) || weft_deadline_after(timeout, &deadline) != WEFT_OK)
-        return WEFT_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (!futures[i])
-            return WEFT_EINVAL;
-    weft_as_completed *a = calloc(1, sizeof *a);
-    size_t count = 0;
-    weft_future **fs = a ? distinct(futures, n, &count) : NULL;
-    struct waiter_node *nodes = fs ? malloc((count ? count : 1) * sizeof *nodes) : NULL;
-    weft_future **ready = nodes ? malloc((count ? count : 1) * sizeof *ready) : NULL;
-    bool *held = ready ? malloc((count ? count : 1) * sizeof *held) : NULL;
-    if (!held) {
-        free(ready);
-        free(nodes);
-        free(fs);
-        free(a);
-        return WEFT_ENOMEM;
-    }
-    weft_lock_init(&a->waiter.lock);
-    a->waiter.ready = ready;
-    a->nodes = nodes;
-    a->futures = fs;
-    a->held = held;
-    for (size_t i = 0; i < count; i++) {
-        weft_future_ref(fs[i]);
-        held[i] = true;
-    }
-    a->total = count;
-    a->deadline = deadline;
-    register_waiter(&a->waiter, fs, count, nodes);
-    *it = a;
-    return WEFT_OK;
-}
-
-static bool has_ready(const struct waiter *w, const void *ctx)
-{
-    (void)ctx;
-    return w->ready_count > 0;
-}
-
-/* Whether the calling thread may help: worked out again only when it
- * serves another pool than the last caller's. */
-static bool as_completed_can_help(weft_as_completed *it)
-{
-    if (!help_hook)
-        return false;
-    if (it->help_checked_for != help_owner) {
-        it->help_checked_for = help_owner;
-        it->can_help = can_help_with_any(it->futures, it->total);
-    }
-    return it->can_help;
-}
-
-int weft_as_completed_next(weft_as_completed *it, weft_future **future)
-{
-    if (future)
-        *future = NULL;
-    if (!it || !future)
-        return WEFT_EINVAL;
-    if (it->yielded == it->total)
-        return WEFT_ESTOP;
-    int rc = wait_waiter(&it->waiter, it->deadline, as_completed_can_help(it), has_ready, NULL);
-    if (rc != WEFT_OK)
-        return rc;
-    weft_lock_take(&it->waiter.lock);
-    *future = it->waiter.ready[it->waiter.ready_head++];
-    it->waiter.ready_count--;
-    weft_lock_release(&it->waiter.lock);
-    it->yielded++;
-    /* Keep no hold on what was yielded (Python's as_completed does not). */
-    weft_future **slot = bsearch(future, it->futures, it->total, sizeof *it->futures, by_address);
-    if (slot && it->held[slot - it->futures]) {
-        it->held[slot - it->futures] = false;
-        weft_future_release(*slot);
-    }
-    return WEFT_OK;
-}
-
-size_t weft_as_completed_unfinished(const weft_as_completed *it)
-{
-    return it ? it->total - it->yielded : 0;
-}
-
-size_t weft_as_completed_total(const weft_as_completed *it) { return it ? it->total : 0; }
-
-void weft_as_completed_free(weft_as_completed *it)
-{
-    if (!it)
-        return;
-    unregister_waiter(it->nodes, it->total, it->held);
-    for (size_t i = 0; i < it->waiter.ready_count; i++)
-        weft_future_release(it->waiter.ready[it->waiter.ready_head + i]);
-    for (size_t i = 0; i < it->total; i++)
-        if (it->held[i])
-            weft_future_release(it->futures[i]);
-    free(it->waiter.ready);
-    free(it->nodes);
-    free(it->futures);
-    free(it->held);
-    free(it);
-}

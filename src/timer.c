@@ -25,7 +25,7 @@
  * a watcher when it runs a function while other timers are pending.  An
  * idle program holds no timer thread.
  */
-#include "weft/timer.h"
+#include "timer_impl.h"
 #include "sync_internal.h"
 
 #include "park.h"
@@ -39,24 +39,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* ORPHANED: pending or running in the parent of a fork; in the child it is
- * neither alive nor finished, and joining it returns at once (Python's
- * _after_fork marks such threads stopped). */
-enum { NEW, PENDING, RUNNING, DONE, ORPHANED };
-
-struct weft_timer {
-    _Atomic int refs;
-    double interval;
-    weft_timer_fn fn;
-    void *arg;
-    bool daemon;
-    bool started;   /* guarded by sched_lock */
-    int state;      /* guarded by sched_lock */
-    int64_t due;
-    size_t slot;    /* index in the heap while PENDING */
-    weft_timer *run_prev, *run_next; /* in `running` while RUNNING */
-    weft_event finished;
-};
 
 /* How long the server may run a function before the watcher may take its
  * job over.  Measured here (2 shared vCPUs under a VM, Linux, release
@@ -74,8 +56,7 @@ struct weft_timer {
 
 /* All under sched_lock. */
 static weft_lock sched_lock = WEFT_LOCK_INIT;
-static weft_timer **heap;
-static size_t heap_size, heap_capacity;
+static struct timer_heap heap; /* pending timers, earliest first */
 static weft_timer *running;        /* timers whose function runs, any thread */
 static bool serving;               /* a thread holds the server role */
 static uint64_t server_gen;        /* changes whenever the role changes hands */
@@ -143,9 +124,9 @@ void weft_timer_atfork(int phase)
          * starts a timer, and the parent's timers never fire here.  Only a
          * function that was forking goes on, on this thread; if it was the
          * server's, the new generation makes this thread retire after it. */
-        for (size_t i = 0; i < heap_size; i++)
-            orphan(heap[i]);
-        heap_size = 0;
+        for (size_t i = 0; i < heap.size; i++)
+            orphan(heap.items[i]);
+        heap.size = 0;
         for (weft_timer *t = running, *next; t; t = next) {
             next = t->run_next;
             if (t != current_timer) {
@@ -187,67 +168,6 @@ void weft_timer_free(weft_timer *timer)
         unref(timer);
 }
 
-/* ---- heap (sched_lock held) --------------------------------------------- */
-
-static void place(size_t i, weft_timer *t)
-{
-    heap[i] = t;
-    t->slot = i;
-}
-
-static void sift_up(size_t i)
-{
-    weft_timer *t = heap[i];
-    while (i > 0 && heap[(i - 1) / 2]->due > t->due) {
-        place(i, heap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    place(i, t);
-}
-
-static void sift_down(size_t i)
-{
-    weft_timer *t = heap[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= heap_size)
-            break;
-        if (child + 1 < heap_size && heap[child + 1]->due < heap[child]->due)
-            child++;
-        if (heap[child]->due >= t->due)
-            break;
-        place(i, heap[child]);
-        i = child;
-    }
-    place(i, t);
-}
-
-static bool heap_push(weft_timer *t)
-{
-    if (heap_size == heap_capacity) {
-        size_t cap = heap_capacity ? heap_capacity * 2 : 64;
-        weft_timer **grown = realloc(heap, cap * sizeof *grown);
-        if (!grown)
-            return false;
-        heap = grown;
-        heap_capacity = cap;
-    }
-    place(heap_size++, t);
-    sift_up(t->slot);
-    return true;
-}
-
-static void heap_remove(weft_timer *t)
-{
-    size_t i = t->slot;
-    weft_timer *last = heap[--heap_size];
-    if (i == heap_size)
-        return;
-    place(i, last);
-    sift_up(i);
-    sift_down(last->slot);
-}
-
 /* ---- the server and the watcher ------------------------------------------ */
 
 static void finish(weft_timer *t)
@@ -285,7 +205,7 @@ static int64_t plus_budget(int64_t t)
  * once the next one can have run the budget. */
 static int64_t next_look(int64_t now)
 {
-    int64_t top = heap_size ? heap[0]->due : WEFT_NO_DEADLINE;
+    int64_t top = heap.size ? heap.items[0]->due : WEFT_NO_DEADLINE;
     if (server_task)
         return later(plus_budget(server_task_since), top);
     return top == WEFT_NO_DEADLINE ? top : plus_budget(later(top, now));
@@ -335,8 +255,8 @@ static void start_watcher(void)
 /* sched_lock held; released while the function runs. */
 static void run_due_timer(uint64_t gen, int64_t now)
 {
-    weft_timer *t = heap[0];
-    heap_remove(t);
+    weft_timer *t = heap.items[0];
+    weft_timer_heap_remove(&heap, t);
     t->state = RUNNING;
     running_link(t);
     server_task = t;
@@ -366,15 +286,15 @@ static void run_due_timer(uint64_t gen, int64_t now)
 static void serve(uint64_t gen)
 {
     while (server_gen == gen && !stopping) {
-        if (heap_size == 0) {
+        if (heap.size == 0) {
             serving = false;
             if (watching)
                 poke(&watch_word); /* to retire */
             return;
         }
         int64_t now = weft_now_ns();
-        if (heap[0]->due > now) {
-            int64_t due = heap[0]->due;
+        if (heap.items[0]->due > now) {
+            int64_t due = heap.items[0]->due;
             uint32_t seen = atomic_load(&wake_word);
             weft_lock_release(&sched_lock);
             weft_park(&wake_word, seen, due);
@@ -447,9 +367,9 @@ static weft_timer *first_to_wait_for(void)
     for (weft_timer *t = running; t; t = t->run_next)
         if (!t->daemon && t != current_timer)
             return t;
-    for (size_t i = 0; i < heap_size; i++)
-        if (!heap[i]->daemon)
-            return heap[i];
+    for (size_t i = 0; i < heap.size; i++)
+        if (!heap.items[i]->daemon)
+            return heap.items[i];
     return NULL;
 }
 
@@ -542,7 +462,7 @@ static int start_server(weft_timer *timer)
     if (watching)
         poke(&watch_word); /* a watcher still retiring from the last server */
     if (timer->state == PENDING) {
-        heap_remove(timer);
+        weft_timer_heap_remove(&heap, timer);
         timer->state = NEW;
         unref(timer); /* the schedule's reference: the caller holds another */
     }
@@ -563,7 +483,7 @@ static void await_server_start(void)
 static int schedule(weft_timer *timer, int64_t due, bool *need_watcher)
 {
     timer->due = due;
-    if (!heap_push(timer))
+    if (!weft_timer_heap_push(&heap, timer))
         return WEFT_ENOMEM;
     timer->state = PENDING;
     atomic_fetch_add(&timer->refs, 1); /* the schedule's */
@@ -621,9 +541,9 @@ int weft_timer_cancel(weft_timer *timer)
     bool drop = false;
     weft_lock_take(&sched_lock);
     if (timer->state == PENDING) {
-        heap_remove(timer);
+        weft_timer_heap_remove(&heap, timer);
         drop = true;
-        if (heap_size == 0)
+        if (heap.size == 0)
             poke(&wake_word); /* to retire now, not at the cancelled due time */
     }
     if (timer->state == NEW || timer->state == PENDING)

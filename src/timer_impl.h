@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* timer_impl.h — what timer.c (the timers, their server and watcher) and
+ * timer_heap.c (the pending timers, earliest first) share. */
+#ifndef WEFT_TIMER_IMPL_H
+#define WEFT_TIMER_IMPL_H
+
+#include "weft/event.h"
+#include "weft/timer.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ORPHANED: pending or running in the parent of a fork; in the child it is
+ * neither alive nor finished, and joining it returns at once (Python's
+ * _after_fork marks such threads stopped). */
+enum { NEW, PENDING, RUNNING, DONE, ORPHANED };
+
+struct weft_timer {
+    _Atomic int refs;
+    double interval;
+    weft_timer_fn fn;
+    void *arg;
+    bool daemon;
+    bool started;   /* guarded by sched_lock */
+    int state;      /* guarded by sched_lock */
+    int64_t due;
+    size_t slot;    /* index in the heap while PENDING */
+    weft_timer *run_prev, *run_next; /* in `running` while RUNNING */
+    weft_event finished;
+};
+
+/* A binary min-heap of pending timers ordered by due time; each timer
+ * knows its position (slot), so that cancel removes it in O(log n).  The
+ * caller holds the timers' schedule lock. */
+struct timer_heap {
+    weft_timer **items;
+    size_t size, capacity;
+};
+
+/* Add t (false: no memory) / take t out. */
+bool weft_timer_heap_push(struct timer_heap *h, weft_timer *t);
+void weft_timer_heap_remove(struct timer_heap *h, weft_timer *t);
+
+#endif
