@@ -1395,14 +1395,6 @@ static void idle_keep_zero_and_expiry(void **state)
     (void)nothing;
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-
 /* A child forked while idle threads are parked has none (they did not cross
  * the fork) and must start its own workers instead of handing work to
  * threads that do not exist. */

@@ -146,7 +146,7 @@ static void thread_stack_sizes(void **state)
     assert_int_equal(weft_set_stack_size(1000), WEFT_EINVAL);
     /* glibc carves static TLS out of the thread's stack, and ThreadSanitizer's
      * runtime keeps a large per-thread state there: give it that room. */
-#if defined(__SANITIZE_THREAD__)
+#ifdef UNDER_TSAN
     size_t tls_room = 1024 * 1024;
 #else
     size_t tls_room = 0;
