@@ -28,9 +28,11 @@ CTEST   := ctest --output-on-failure -j $(JOBS)
 MAKEFLAGS += --no-print-directory
 
 # Debian packages the build and the tests need (g++ and clang: the headers are
-# checked as C++ by both; valgrind: programs exit valgrind-clean); the
+# checked as C++ by both; valgrind: programs exit valgrind-clean; python3:
+# the check that the layers hold); the
 # benchmarks' peers.
-PACKAGES := cmake make gcc g++ clang pkg-config libcmocka-dev libcurl4-openssl-dev valgrind
+PACKAGES := cmake make gcc g++ clang pkg-config libcmocka-dev libcurl4-openssl-dev valgrind \
+            python3
 BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev libconcurrentqueue-dev \
                   libck-dev python3 gnuplot-nox
 # The reference manual; the .deb packages (dpkg-shlibdeps, and file for CPack).

@@ -67,7 +67,6 @@ static struct pool *pool_of(weft_executor *ex) { return (struct pool *)ex; }
 
 /* ---- running tasks ---------------------------------------------------------- */
 
-/* Take the next future from the work queue (waiting or not). */
 /* Take the next future from the work list; `w` is the calling worker, or
  * NULL for a thread taking once (helping, cancelling, breaking). */
 static int take(struct pool *p, struct worker *w, weft_future **f, bool wait)
