@@ -14,7 +14,6 @@
 #include "sync_internal.h"
 #include "park.h"
 #include "weft/status.h"
-#include "weft/time.h"
 
 #include <stdio.h>
 
@@ -89,8 +88,10 @@ static int acquire_slow(weft_lock *lock, int64_t deadline, bool cancellable)
 /* Python's Lock rule: -1 means forever, other negatives are ValueError. */
 int weft_lock_deadline(double timeout, int64_t *deadline)
 {
-    if (timeout == -1.0)
-        timeout = WEFT_FOREVER;
+    if (timeout == -1.0) {
+        *deadline = WEFT_NO_DEADLINE; /* WEFT_FOREVER */
+        return WEFT_OK;
+    }
     if (timeout < 0)
         return WEFT_EINVAL;
     return weft_deadline_after(timeout, deadline);
