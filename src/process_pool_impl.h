@@ -13,7 +13,7 @@
 #include "platform/process.h"
 #include "sync_internal.h"
 #include "thread_internal.h"
-#include "weft/process.h"
+#include "weft/process_pool.h"
 #include "weft/status.h"
 #include "weft/thread.h"
 #include "weft/time.h"

@@ -36,7 +36,7 @@
  * not) or have the task store its result somewhere the program owns.
  * Error messages (weft_fail's, set_exception's) are the future's: valid
  * while a reference is held, freed with it; never free them.  A process
- * pool's bytes results are the future's too (weft/process.h).
+ * pool's bytes results are the future's too (weft/process_pool.h).
  *
  * Out-parameters.  A call that hands something back through a pointer
  * (result, exception, weft_wait's done[], as_completed's next, map's next,
