@@ -11,11 +11,11 @@
 
 #include "debug_internal.h"
 #include "ident.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 #include "park.h"
 #include "weft/status.h"
-#include "weft/time.h"
 
+#include <math.h>
 #include <stdio.h>
 
 enum { FREE = 0, HELD = 1, HELD_WAITED = 2 };
@@ -90,7 +90,7 @@ static int acquire_slow(weft_lock *lock, int64_t deadline, bool cancellable)
 int weft_lock_deadline(double timeout, int64_t *deadline)
 {
     if (timeout == -1.0)
-        timeout = WEFT_FOREVER;
+        timeout = INFINITY;
     if (timeout < 0)
         return WEFT_EINVAL;
     return weft_deadline_after(timeout, deadline);

@@ -6,7 +6,7 @@
 #include "platform/platform.h"
 #include "platform/process.h"
 #include "park.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 #include "thread_internal.h"
 #include "weft/lock.h"
 #include "weft/status.h"

@@ -11,7 +11,7 @@
 #include "future_internal.h"
 #include "platform/platform.h"
 #include "platform/process.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 #include "thread_internal.h"
 #include "weft/process_pool.h"
 #include "weft/status.h"
