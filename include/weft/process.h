@@ -39,6 +39,7 @@
 #ifndef WEFT_PROCESS_H
 #define WEFT_PROCESS_H
 
+#include "weft/export.h"
 #include "weft/thread.h" /* weft_daemon_mode */
 
 #include <stdbool.h>
@@ -65,76 +66,76 @@ typedef struct weft_process_options {
  * WEFT_OK; WEFT_EINVAL (NULL process, bad daemon mode);
  * WEFT_ENOMEM; *process is NULL on every status but WEFT_OK.
  * Python: multiprocessing.Process(target=, args=, name=, daemon=). */
-int weft_process_new(weft_process **process, weft_process_fn target, void *arg,
-                     const weft_process_options *options);
+WEFT_API int weft_process_new(weft_process **process, weft_process_fn target, void *arg,
+                              const weft_process_options *options);
 
 /* Fork the child.  WEFT_OK; WEFT_ESTATE if already started or closed
  * (Python's AssertionError "cannot start a process twice"); WEFT_EAGAIN (the
  * OS refused: process limit); WEFT_ENOMEM; WEFT_EINVAL for NULL.
  * Python: p.start(). */
-int weft_process_start(weft_process *process);
+WEFT_API int weft_process_start(weft_process *process);
 
 /* Wait for the child to end, then reap it (no zombie is left).  With a
  * timeout (seconds; 0 or negative: do not wait): WEFT_ETIMEDOUT if it is
  * still running (Python returns None with the child alive).  WEFT_OK once it
  * has ended; WEFT_ESTATE if not started or closed; WEFT_EINVAL for NULL or
  * NaN.  Safe from several threads.  Python: p.join(timeout). */
-int weft_process_join(weft_process *process);
-int weft_process_join_timeout(weft_process *process, double timeout);
+WEFT_API int weft_process_join(weft_process *process);
+WEFT_API int weft_process_join_timeout(weft_process *process, double timeout);
 
 /* Started and not yet ended.  Python: p.is_alive() (ValueError after close:
  * here false). */
-bool weft_process_is_alive(weft_process *process);
+WEFT_API bool weft_process_is_alive(weft_process *process);
 
 /* The child's exit status in *exitcode once it has ended: the target's
  * return value, or minus the number of the signal that ended it (-15 after
  * terminate, -9 after kill), as Python.  WEFT_OK; WEFT_EAGAIN while it runs
  * or before start (Python's None); WEFT_ESTATE after close; WEFT_EINVAL.
  * Python: p.exitcode. */
-int weft_process_exitcode(weft_process *process, int *exitcode);
+WEFT_API int weft_process_exitcode(weft_process *process, int *exitcode);
 
 /* The child's process id; 0 before start.  Python: p.pid / p.ident. */
-long weft_process_pid(const weft_process *process);
+WEFT_API long weft_process_pid(const weft_process *process);
 
 /* The name given or made ("Process-N").  Python: p.name. */
-const char *weft_process_name(const weft_process *process);
+WEFT_API const char *weft_process_name(const weft_process *process);
 
 /* Daemon flag, changeable before start only (WEFT_ESTATE after).  Daemon
  * children still running at normal process exit are terminated (SIGTERM)
  * and reaped; non-daemon ones are waited for, as Python's atexit does.
  * Python: p.daemon. */
-bool weft_process_daemon(const weft_process *process);
-int weft_process_set_daemon(weft_process *process, bool daemon);
+WEFT_API bool weft_process_daemon(const weft_process *process);
+WEFT_API int weft_process_set_daemon(weft_process *process, bool daemon);
 
 /* Send SIGTERM / SIGKILL / SIGINT to a running child (nothing when it has
  * already ended).  WEFT_OK; WEFT_ESTATE if not started or closed;
  * WEFT_EINVAL.  Python: p.terminate(), p.kill(), p.interrupt(). */
-int weft_process_terminate(weft_process *process);
-int weft_process_kill(weft_process *process);
-int weft_process_interrupt(weft_process *process);
+WEFT_API int weft_process_terminate(weft_process *process);
+WEFT_API int weft_process_kill(weft_process *process);
+WEFT_API int weft_process_interrupt(weft_process *process);
 
 /* A descriptor that becomes readable when the child ends, for poll()/
  * select() loops.  WEFT_OK; WEFT_ESTATE before start or after close
  * (Python's ValueError); WEFT_EINVAL.  Python: p.sentinel. */
-int weft_process_sentinel(const weft_process *process, int *fd);
+WEFT_API int weft_process_sentinel(const weft_process *process, int *fd);
 
 /* Release the child's resources (its sentinel).  WEFT_ESTATE while it runs
  * (Python's ValueError); WEFT_OK otherwise, and again (idempotent).  Then
  * join, terminate, kill, sentinel report WEFT_ESTATE.  Python: p.close(). */
-int weft_process_close(weft_process *process);
+WEFT_API int weft_process_close(weft_process *process);
 
 /* Free the object.  A child still running is not stopped: weft keeps it in
  * its list and reaps it later (at exit: waits for it, or terminates it if a
  * daemon), so no zombie is left.  NULL is ignored. */
-void weft_process_free(weft_process *process);
+WEFT_API void weft_process_free(weft_process *process);
 
 /* "<weft_process(Process-1, started 1234)>" and the like, as snprintf.
  * Python: repr(p). */
-int weft_process_repr(const weft_process *process, char *buf, size_t size);
+WEFT_API int weft_process_repr(const weft_process *process, char *buf, size_t size);
 
 /* The name of the calling process: "MainProcess", or the weft_process's
  * name in its child.  Python: current_process().name. */
-const char *weft_process_current_name(void);
+WEFT_API const char *weft_process_current_name(void);
 
 #ifdef __cplusplus
 }

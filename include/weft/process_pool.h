@@ -20,6 +20,7 @@
 #define WEFT_PROCESS_POOL_H
 
 #include "weft/executor.h"
+#include "weft/export.h"
 #include "weft/future.h"
 
 #include <stddef.h>
@@ -48,9 +49,9 @@ typedef struct weft_bytes {
 /* A new weft_bytes holding a copy of data[0..size) (data may be NULL when
  * size is 0), or uninitialized room for size bytes; NULL when memory runs
  * out.  Free with weft_bytes_free. */
-weft_bytes *weft_bytes_new(const void *data, size_t size);
-weft_bytes *weft_bytes_alloc(size_t size);
-void weft_bytes_free(weft_bytes *bytes);
+WEFT_API weft_bytes *weft_bytes_new(const void *data, size_t size);
+WEFT_API weft_bytes *weft_bytes_alloc(size_t size);
+WEFT_API void weft_bytes_free(weft_bytes *bytes);
 
 /* ---- the process pool ------------------------------------------------------ */
 
@@ -125,7 +126,8 @@ typedef struct weft_process_pool_options {
  * WEFT_OK.
  * Python: ProcessPoolExecutor(max_workers, mp_context=fork, initializer,
  * initargs, max_tasks_per_child). */
-int weft_process_pool_new(weft_executor **executor, const weft_process_pool_options *options);
+WEFT_API int weft_process_pool_new(weft_executor **executor,
+                                   const weft_process_pool_options *options);
 
 /* Submit fn(copy of data[0..size)) to a process pool.  The future's result
  * is a weft_bytes * (NULL if fn returned NULL) that the future owns: valid
@@ -134,8 +136,8 @@ int weft_process_pool_new(weft_executor **executor, const weft_process_pool_opti
  * executor or fn, data NULL with size > 0, not a process pool);
  * WEFT_ENOMEM.  *future is NULL on every status but WEFT_OK.
  * Python: executor.submit(fn, data) with bytes. */
-int weft_process_pool_submit_bytes(weft_executor *executor, weft_bytes_fn fn, const void *data,
-                                   size_t size, weft_future **future);
+WEFT_API int weft_process_pool_submit_bytes(weft_executor *executor, weft_bytes_fn fn,
+                                            const void *data, size_t size, weft_future **future);
 
 /* A bytes future's result: waits like weft_future_result (forever) /
  * weft_future_result_timeout (at most `timeout` seconds), then returns what
@@ -146,17 +148,17 @@ int weft_process_pool_submit_bytes(weft_executor *executor, weft_bytes_fn fn, co
  * while you hold a reference to it, freed with its last one; never free
  * them yourself (copy them with weft_bytes_new to keep them longer).
  * Python: f.result(), f.result(timeout) of a bytes task. */
-int weft_future_result_bytes(weft_future *future, const weft_bytes **result);
-int weft_future_result_bytes_timeout(weft_future *future, double timeout,
-                                     const weft_bytes **result);
+WEFT_API int weft_future_result_bytes(weft_future *future, const weft_bytes **result);
+WEFT_API int weft_future_result_bytes_timeout(weft_future *future, double timeout,
+                                              const weft_bytes **result);
 
 /* Stop the pool now: signal every worker (SIGTERM / SIGKILL), fail running
  * tasks (WEFT_ECANCELLED), cancel pending ones and shut the pool down
  * without waiting.  Nothing is signalled if no worker is alive.  WEFT_OK;
  * WEFT_EINVAL (NULL or not a process pool).  Python 3.14:
  * executor.terminate_workers(), executor.kill_workers(). */
-int weft_process_pool_terminate_workers(weft_executor *executor);
-int weft_process_pool_kill_workers(weft_executor *executor);
+WEFT_API int weft_process_pool_terminate_workers(weft_executor *executor);
+WEFT_API int weft_process_pool_kill_workers(weft_executor *executor);
 
 #ifdef __cplusplus
 }
