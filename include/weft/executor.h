@@ -11,9 +11,9 @@
  *     weft_future_release(f);
  *     weft_executor_free(pool);                       // shutdown(wait=True)
  *
- * Every executor (the thread pool now, the process pool later) is used
- * through these same calls.  There is no GIL in C: a thread pool runs
- * CPU-bound tasks in parallel too.
+ * Every executor (the thread pool here, the process pool of
+ * weft/process_pool.h) is used through these same calls.  There is no GIL
+ * in C: a thread pool runs CPU-bound tasks in parallel too.
  *
  * Beyond Python: a task waiting on a future of its own pool runs queued
  * tasks of that pool meanwhile, so a pool of one thread whose task waits on
