@@ -31,7 +31,7 @@ import sys
 SKIP = 77
 # Names the toolchain adds to every shared object or sanitized build.
 TOOLCHAIN = re.compile(r"_init|_fini|_edata|_end|__bss_start"
-                       r"|__(asan|ubsan|tsan|sanitizer|odr_asan)\w*")
+                       r"|__(asan|ubsan|tsan|sanitizer|odr_asan)\S*")
 FUNCTION_TYPES = "TWi"
 VARIABLE_TYPES = "DBRVGSu"
 
