@@ -1,22 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /* weft.h — Python's concurrency toolkit for C.  Include this one header.
  *
- * Python name            weft
- * time.monotonic etc.    weft/time.h
- * Lock, RLock            weft/lock.h
- * Semaphore(s)           weft/semaphore.h
- * Event                  weft/event.h
- * Condition              weft/condition.h
- * Barrier                weft/barrier.h
- * `with lock:`           weft/with.h
- * threading.local        weft/local.h
- * Thread + functions     weft/thread.h
- * Timer                  weft/timer.h
- * queue module           weft/queue.h
- * Future, wait, as_completed  weft/future.h
- * ThreadPoolExecutor     weft/executor.h
- * exceptions             weft/status.h
- * debug mode (beyond Python)  weft/debug.h
+ * Every header of weft/, the layer of the library that implements it (a
+ * layer uses only those below it: 1 platform and 3 park have no public
+ * header) and its Python counterpart (Future and the executors are
+ * concurrent.futures'):
+ *
+ * header               layer         Python
+ * weft/export.h        -             (private: WEFT_API, the exported calls)
+ * weft/atomic_field.h  -             (private: atomic fields for C and C++)
+ * weft/status.h        2 base        the exceptions, as status codes
+ * weft/debug.h         2 base        (beyond Python: debug mode)
+ * weft/lock.h          4 locks       threading.Lock, RLock
+ * weft/time.h          5 sync        time.monotonic, perf_counter, sleep
+ * weft/condition.h     5 sync        threading.Condition
+ * weft/semaphore.h     5 sync        threading.Semaphore, BoundedSemaphore
+ * weft/event.h         5 sync        threading.Event
+ * weft/barrier.h       5 sync        threading.Barrier
+ * weft/with.h          5 sync        the `with lock:` statement
+ * weft/queue.h         6 queues      the queue module
+ * weft/local.h         7 threads     threading.local
+ * weft/thread.h        7 threads     threading.Thread and functions
+ * weft/timer.h         7 threads     threading.Timer
+ * weft/process.h       7 threads     multiprocessing.Process
+ * weft/future.h        8 executors   Future, wait, as_completed
+ * weft/executor.h      8 executors   Executor, ThreadPoolExecutor
+ * weft/process_pool.h  8 executors   ProcessPoolExecutor
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -30,6 +39,7 @@
 #include "weft/local.h"
 #include "weft/lock.h"
 #include "weft/process.h"
+#include "weft/process_pool.h"
 #include "weft/queue.h"
 #include "weft/semaphore.h"
 #include "weft/status.h"

@@ -14,7 +14,8 @@
 #include "weft/barrier.h"
 
 #include "park.h"
-#include "sync_internal.h"
+#include "condition_internal.h"
+#include "lock_internal.h"
 #include "weft/status.h"
 
 #include <math.h>

@@ -11,7 +11,8 @@
 #include "weft/condition.h"
 
 #include "park.h"
-#include "sync_internal.h"
+#include "condition_internal.h"
+#include "lock_internal.h"
 #include "weft/status.h"
 
 #include <limits.h>

@@ -3,7 +3,7 @@
  * of operations: submit, shutdown, free, stats, resize and map; and the
  * shutdown of live executors at process exit. */
 #include "executor_internal.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 
 #include "debug_internal.h"
 

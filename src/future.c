@@ -10,7 +10,7 @@
 
 #include "park.h"
 #include "platform/platform.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 #include "weft/lock.h"
 #include "weft/status.h"
 #include "weft/time.h"

@@ -5,7 +5,7 @@
  * one every future wait uses (weft_future_wait_until), so that a pool
  * thread helps its pool here too. */
 #include "future_impl.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 
 #include "park.h"
 #include "weft/status.h"

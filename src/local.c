@@ -10,7 +10,7 @@
  * they may use weft_local themselves.
  */
 #include "weft/local.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 
 #include "local_internal.h"
 #include "thread_internal.h"

@@ -11,10 +11,11 @@
 
 #include "debug_internal.h"
 #include "ident.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 #include "park.h"
 #include "weft/status.h"
 
+#include <math.h>
 #include <stdio.h>
 
 enum { FREE = 0, HELD = 1, HELD_WAITED = 2 };
@@ -88,10 +89,8 @@ static int acquire_slow(weft_lock *lock, int64_t deadline, bool cancellable)
 /* Python's Lock rule: -1 means forever, other negatives are ValueError. */
 int weft_lock_deadline(double timeout, int64_t *deadline)
 {
-    if (timeout == -1.0) {
-        *deadline = WEFT_NO_DEADLINE; /* WEFT_FOREVER */
-        return WEFT_OK;
-    }
+    if (timeout == -1.0)
+        timeout = INFINITY;
     if (timeout < 0)
         return WEFT_EINVAL;
     return weft_deadline_after(timeout, deadline);

@@ -3,7 +3,6 @@
 #include "park.h"
 
 #include "weft/status.h"
-#include "weft/time.h"
 
 #include <limits.h>
 #include <math.h>
@@ -140,7 +139,7 @@ int weft_deadline_after(double timeout, int64_t *deadline)
         *deadline = WEFT_NO_DEADLINE;
         return WEFT_OK;
     }
-    if (timeout > WEFT_TIMEOUT_MAX)
+    if (timeout > WEFT_PARK_TIMEOUT_MAX)
         return WEFT_EINVAL;
     int64_t now = weft_now_ns();
     if (timeout <= 0) {

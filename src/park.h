@@ -17,6 +17,11 @@
 
 #define WEFT_NO_DEADLINE WEFT_PF_NO_DEADLINE
 
+/* The largest finite timeout in seconds a deadline can be made from: the
+ * public WEFT_TIMEOUT_MAX (weft/time.h, a layer above), which time.c checks
+ * equals this one. */
+#define WEFT_PARK_TIMEOUT_MAX 9.2e9
+
 /* Park while *word == expected, until unparked or the deadline passes.
  * Returns WEFT_OK (woken, changed, or spurious: re-check) or
  * WEFT_ETIMEDOUT (the deadline has passed). */
@@ -195,7 +200,7 @@ static inline int64_t weft_now_ns(void) { return weft_pf_now_ns(); }
 /* Turn a timeout in seconds into an absolute deadline.
  * +inf gives WEFT_NO_DEADLINE; a negative timeout gives "now" (poll); the
  * caller applies its own Python rule for negatives before calling.
- * Returns WEFT_EINVAL for NaN or a finite timeout above WEFT_TIMEOUT_MAX. */
+ * Returns WEFT_EINVAL for NaN or a finite timeout above WEFT_PARK_TIMEOUT_MAX. */
 int weft_deadline_after(double timeout, int64_t *deadline);
 
 /* The other way: the seconds left before a deadline, for the calls that take

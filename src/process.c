@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* process.c — weft_process (multiprocessing.Process), weft_bytes, and the
+/* process.c — weft_process (multiprocessing.Process) and the
  * fork handlers that keep weft's own state usable in a forked child. */
 #include "weft/process.h"
 
 #include "platform/platform.h"
 #include "platform/process.h"
 #include "park.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 #include "thread_internal.h"
 #include "weft/lock.h"
 #include "weft/status.h"
@@ -17,30 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- bytes ------------------------------------------------------------------ */
-
-weft_bytes *weft_bytes_alloc(size_t size)
-{
-    if (size > SIZE_MAX - sizeof(weft_bytes))
-        return NULL;
-    weft_bytes *b = malloc(sizeof *b + size);
-    if (b)
-        b->size = size;
-    return b;
-}
-
-weft_bytes *weft_bytes_new(const void *data, size_t size)
-{
-    if (!data && size)
-        return NULL;
-    weft_bytes *b = weft_bytes_alloc(size);
-    if (b && size)
-        memcpy(b->data, data, size);
-    return b;
-}
-
-void weft_bytes_free(weft_bytes *bytes) { free(bytes); }
 
 /* ---- fork handlers ---------------------------------------------------------- */
 

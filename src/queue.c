@@ -17,7 +17,7 @@
 #include "weft/queue.h"
 
 #include "park.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 #include "weft/lock.h"
 #include "weft/status.h"
 #include "weft/time.h"

@@ -10,7 +10,7 @@
  * join returns the thread is gone from enumerate and its locals are freed.
  */
 #include "weft/thread.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 
 #include "debug_internal.h"
 #include "ident.h"

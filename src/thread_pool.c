@@ -10,7 +10,7 @@
  * runs queued tasks meanwhile (the future layer's help hook).
  */
 #include "executor_internal.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 #include "future_internal.h"
 #include "park.h"
 #include "platform/platform.h"

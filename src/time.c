@@ -5,6 +5,11 @@
 #include "park.h"
 #include "weft/status.h"
 
+/* park.c turns timeouts into deadlines below weft/time.h, with its own
+ * limit: the two must agree.  (Cast: a static assertion takes integers.) */
+_Static_assert((long long)WEFT_PARK_TIMEOUT_MAX == (long long)WEFT_TIMEOUT_MAX,
+               "WEFT_PARK_TIMEOUT_MAX (park.h) differs from WEFT_TIMEOUT_MAX (weft/time.h)");
+
 double weft_monotonic(void) { return (double)weft_now_ns() / 1e9; }
 
 double weft_perf_counter(void) { return (double)weft_now_ns() / 1e9; }

@@ -26,7 +26,7 @@
  * idle program holds no timer thread.
  */
 #include "timer_impl.h"
-#include "sync_internal.h"
+#include "lock_internal.h"
 
 #include "park.h"
 #include "thread_internal.h"

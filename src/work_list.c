@@ -2,7 +2,7 @@
 /* work_list.c — lock-free adding, serialised taking (see work_list.h). */
 #include "work_list.h"
 
-#include "sync_internal.h"
+#include "lock_internal.h"
 #include "weft/status.h"
 
 #define GATE_CLOSED ((uint64_t)1)

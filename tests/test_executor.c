@@ -5,7 +5,7 @@
 #include "testutil.h"
 
 #include "future_internal.h" /* weft_future_refs: who holds a future */
-#include "sync_internal.h"   /* weft_lock_take: the internal form under test */
+#include "lock_internal.h"   /* weft_lock_take: the internal form under test */
 
 #include <math.h>
 #include <unistd.h>

@@ -838,7 +838,7 @@ static void pool_bad_input(void **state)
 
 /* ---- the memory cap (beyond Python) ------------------------------------------ */
 
-/* The cap is refused where the build cannot enforce it (see process.h). */
+/* The cap is refused where the build cannot enforce it (see weft/process_pool.h). */
 #ifdef UNDER_SANITIZER
 #define CAP_SUPPORTED 0
 #else

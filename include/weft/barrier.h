@@ -18,6 +18,7 @@
 #define WEFT_BARRIER_H
 
 #include "weft/condition.h"
+#include "weft/export.h"
 #include "weft/lock.h"
 
 #include <stdbool.h>
@@ -50,11 +51,11 @@ typedef struct weft_barrier {
  * WEFT_OK; WEFT_EINVAL for NULL, parties < 1 (Python's ValueError "parties
  * must be >= 1"), or a NaN timeout.
  * Python: Barrier(parties, action, timeout). */
-int weft_barrier_init(weft_barrier *barrier, long parties, weft_barrier_action action,
-                      void *action_arg, double timeout);
+WEFT_API int weft_barrier_init(weft_barrier *barrier, long parties, weft_barrier_action action,
+                               void *action_arg, double timeout);
 
 /* WEFT_OK; WEFT_ESTATE while threads wait on it; WEFT_EINVAL for NULL. */
-int weft_barrier_destroy(weft_barrier *barrier);
+WEFT_API int weft_barrier_destroy(weft_barrier *barrier);
 
 /* Wait for all parties, at most the default timeout.  On WEFT_OK, *index
  * (may be NULL) receives a distinct number in 0..parties-1 for each thread
@@ -62,23 +63,23 @@ int weft_barrier_destroy(weft_barrier *barrier);
  * BrokenBarrierError), including when this wait timed out, which breaks it
  * for everyone as in Python; the action's own nonzero status for the thread
  * that ran a failing action; WEFT_EINVAL for NULL.  Python: barrier.wait(). */
-int weft_barrier_wait(weft_barrier *barrier, size_t *index);
+WEFT_API int weft_barrier_wait(weft_barrier *barrier, size_t *index);
 
 /* As weft_barrier_wait with this timeout in seconds (0 or negative: do not
  * wait, which breaks the barrier unless this thread is the last party).
  * Python: barrier.wait(timeout). */
-int weft_barrier_wait_timeout(weft_barrier *barrier, double timeout, size_t *index);
+WEFT_API int weft_barrier_wait_timeout(weft_barrier *barrier, double timeout, size_t *index);
 
 /* Return the barrier to its initial state.  Threads waiting in it get
  * WEFT_EBROKEN.  WEFT_OK or WEFT_EINVAL (NULL).  Python: barrier.reset(). */
-int weft_barrier_reset(weft_barrier *barrier);
+WEFT_API int weft_barrier_reset(weft_barrier *barrier);
 
 /* Break the barrier: current and future waits return WEFT_EBROKEN until
  * reset().  WEFT_OK or WEFT_EINVAL (NULL).  Python: barrier.abort(). */
-int weft_barrier_abort(weft_barrier *barrier);
+WEFT_API int weft_barrier_abort(weft_barrier *barrier);
 
 /* The number of parties (0 for NULL).  Python: barrier.parties. */
-size_t weft_barrier_parties(const weft_barrier *barrier);
+WEFT_API size_t weft_barrier_parties(const weft_barrier *barrier);
 
 /* The number of threads waiting for the current round to fill (0 while it
  * drains or resets; 0 for NULL).  Inside the action it is `parties`: the
@@ -86,14 +87,14 @@ size_t weft_barrier_parties(const weft_barrier *barrier);
  * never block and may be called from any thread at any time, the action
  * included; while threads arrive or leave the answer is a snapshot, as
  * Python's.  Python: barrier.n_waiting. */
-size_t weft_barrier_n_waiting(weft_barrier *barrier);
+WEFT_API size_t weft_barrier_n_waiting(weft_barrier *barrier);
 
 /* Whether the barrier is broken (false for NULL).  Python: barrier.broken. */
-bool weft_barrier_broken(weft_barrier *barrier);
+WEFT_API bool weft_barrier_broken(weft_barrier *barrier);
 
 /* "<weft_barrier at 0x…: waiters=2/3>" or "…: broken>", as snprintf does.
  * Python: repr(barrier). */
-int weft_barrier_repr(weft_barrier *barrier, char *buf, size_t size);
+WEFT_API int weft_barrier_repr(weft_barrier *barrier, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

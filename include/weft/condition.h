@@ -21,6 +21,7 @@
 #define WEFT_CONDITION_H
 
 #include "weft/atomic_field.h"
+#include "weft/export.h"
 #include "weft/lock.h"
 
 #include <stdbool.h>
@@ -50,39 +51,39 @@ typedef struct weft_condition {
 
 /* Initialize over a new rlock of its own.  Python: Condition().
  * WEFT_OK or WEFT_EINVAL for NULL. */
-int weft_condition_init(weft_condition *cond);
+WEFT_API int weft_condition_init(weft_condition *cond);
 
 /* Initialize over the caller's lock / rlock, which must outlive the
  * condition.  Python: Condition(lock).  WEFT_EINVAL for NULL arguments. */
-int weft_condition_init_lock(weft_condition *cond, weft_lock *lock);
-int weft_condition_init_rlock(weft_condition *cond, weft_rlock *rlock);
+WEFT_API int weft_condition_init_lock(weft_condition *cond, weft_lock *lock);
+WEFT_API int weft_condition_init_rlock(weft_condition *cond, weft_rlock *rlock);
 
 /* WEFT_OK; WEFT_ESTATE while threads wait on it or while its own rlock is
  * held; WEFT_EINVAL for NULL. */
-int weft_condition_destroy(weft_condition *cond);
+WEFT_API int weft_condition_destroy(weft_condition *cond);
 
 /* Acquire / release the underlying lock: same statuses and timeout rules
  * as weft_lock / weft_rlock.  Python: cond.acquire(...), cond.release(),
  * cond.locked() (3.14). */
-int weft_condition_acquire(weft_condition *cond);
-int weft_condition_acquire_timeout(weft_condition *cond, double timeout);
-int weft_condition_try_acquire(weft_condition *cond);
-int weft_condition_release(weft_condition *cond);
-bool weft_condition_locked(const weft_condition *cond);
+WEFT_API int weft_condition_acquire(weft_condition *cond);
+WEFT_API int weft_condition_acquire_timeout(weft_condition *cond, double timeout);
+WEFT_API int weft_condition_try_acquire(weft_condition *cond);
+WEFT_API int weft_condition_release(weft_condition *cond);
+WEFT_API bool weft_condition_locked(const weft_condition *cond);
 
 /* Release the lock (all levels of an rlock), wait to be notified, then
  * reacquire it (restoring the levels).  WEFT_OK: notified (Python's True);
  * WEFT_ENOTOWNER: the caller does not hold the lock (Python's RuntimeError
  * "cannot wait on un-acquired lock"); WEFT_EINVAL for NULL.
  * Python: cond.wait(). */
-int weft_condition_wait(weft_condition *cond);
+WEFT_API int weft_condition_wait(weft_condition *cond);
 
 /* As weft_condition_wait, for at most `timeout` seconds: WEFT_ETIMEDOUT when
  * not notified in time (Python's False; 0 or a negative timeout releases
  * and retakes the lock without waiting); WEFT_EINVAL also for NaN or a
  * finite timeout above WEFT_TIMEOUT_MAX.  The lock is held again on every
  * return except WEFT_EINVAL/WEFT_ENOTOWNER.  Python: cond.wait(timeout). */
-int weft_condition_wait_timeout(weft_condition *cond, double timeout);
+WEFT_API int weft_condition_wait_timeout(weft_condition *cond, double timeout);
 
 /* The predicate of wait_for: nonzero when the awaited state holds. */
 typedef int (*weft_predicate)(void *arg);
@@ -92,18 +93,18 @@ typedef int (*weft_predicate)(void *arg);
  * with it still false; WEFT_ENOTOWNER / WEFT_EINVAL as for wait.
  * Python: cond.wait_for(predicate, timeout) (Python returns the predicate's
  * last value; in C, read your state after the call). */
-int weft_condition_wait_for(weft_condition *cond, weft_predicate predicate, void *arg);
-int weft_condition_wait_for_timeout(weft_condition *cond, weft_predicate predicate,
-                                    void *arg, double timeout);
+WEFT_API int weft_condition_wait_for(weft_condition *cond, weft_predicate predicate, void *arg);
+WEFT_API int weft_condition_wait_for_timeout(weft_condition *cond, weft_predicate predicate,
+                                             void *arg, double timeout);
 
 /* Wake up to n waiters, oldest first (n <= 0 and no waiters: nothing
  * happens).  They return once the caller releases the lock.  WEFT_OK;
  * WEFT_ENOTOWNER: the lock is not held ("cannot notify on un-acquired
  * lock"); WEFT_EINVAL for NULL.  Python: cond.notify(n). */
-int weft_condition_notify(weft_condition *cond, long n);
+WEFT_API int weft_condition_notify(weft_condition *cond, long n);
 
 /* Wake every waiter.  Statuses as notify.  Python: cond.notify_all(). */
-int weft_condition_notify_all(weft_condition *cond);
+WEFT_API int weft_condition_notify_all(weft_condition *cond);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 #ifndef WEFT_DEBUG_H
 #define WEFT_DEBUG_H
 
+#include "weft/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,19 +35,19 @@ extern "C" {
 
 /* Turn debug mode on or off; returns the previous setting.  Turning it on
  * while locks are held only misses the orders taken before. */
-bool weft_debug_enable(bool on);
+WEFT_API bool weft_debug_enable(bool on);
 
 /* Whether debug mode is on. */
-bool weft_debug_enabled(void);
+WEFT_API bool weft_debug_enabled(void);
 
 /* Where reports go: fn(message, arg) with a one-line message, called with
  * no weft lock held by weft.  NULL restores the default, which writes
  * "weft debug: <message>" to stderr. */
 typedef void (*weft_debug_reporter)(const char *message, void *arg);
-void weft_debug_set_reporter(weft_debug_reporter fn, void *arg);
+WEFT_API void weft_debug_set_reporter(weft_debug_reporter fn, void *arg);
 
 /* How many lock-order inversions have been reported so far. */
-size_t weft_debug_inversions(void);
+WEFT_API size_t weft_debug_inversions(void);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 #define WEFT_EVENT_H
 
 #include "weft/atomic_field.h"
+#include "weft/export.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,33 +30,33 @@ typedef struct weft_event {
 #define WEFT_EVENT_INIT { 0, 0 }
 
 /* Initialize, not set.  WEFT_OK or WEFT_EINVAL for NULL. */
-int weft_event_init(weft_event *event);
+WEFT_API int weft_event_init(weft_event *event);
 
 /* WEFT_OK; WEFT_ESTATE while threads wait on it; WEFT_EINVAL for NULL. */
-int weft_event_destroy(weft_event *event);
+WEFT_API int weft_event_destroy(weft_event *event);
 
 /* Set the flag and wake every waiter.  WEFT_OK or WEFT_EINVAL (NULL).
  * Python: event.set(). */
-int weft_event_set(weft_event *event);
+WEFT_API int weft_event_set(weft_event *event);
 
 /* Reset the flag.  WEFT_OK or WEFT_EINVAL (NULL).  Python: event.clear(). */
-int weft_event_clear(weft_event *event);
+WEFT_API int weft_event_clear(weft_event *event);
 
 /* Whether the flag is set; false for NULL.  Python: event.is_set(). */
-bool weft_event_is_set(const weft_event *event);
+WEFT_API bool weft_event_is_set(const weft_event *event);
 
 /* Wait until the flag is set.  WEFT_OK, or WEFT_EINVAL for NULL.
  * Python: event.wait(). */
-int weft_event_wait(weft_event *event);
+WEFT_API int weft_event_wait(weft_event *event);
 
 /* Wait at most `timeout` seconds.  WEFT_OK: the flag was set (Python's
  * True); WEFT_ETIMEDOUT: it was not (False; 0 or a negative timeout only
  * looks); WEFT_EINVAL: NULL, NaN, or a finite timeout above
  * WEFT_TIMEOUT_MAX.  Python: event.wait(timeout). */
-int weft_event_wait_timeout(weft_event *event, double timeout);
+WEFT_API int weft_event_wait_timeout(weft_event *event, double timeout);
 
 /* "<weft_event at 0x…: set>" or "…: unset>".  Python: repr(event). */
-int weft_event_repr(const weft_event *event, char *buf, size_t size);
+WEFT_API int weft_event_repr(const weft_event *event, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -11,9 +11,9 @@
  *     weft_future_release(f);
  *     weft_executor_free(pool);                       // shutdown(wait=True)
  *
- * Every executor (the thread pool now, the process pool later) is used
- * through these same calls.  There is no GIL in C: a thread pool runs
- * CPU-bound tasks in parallel too.
+ * Every executor (the thread pool here, the process pool of
+ * weft/process_pool.h) is used through these same calls.  There is no GIL
+ * in C: a thread pool runs CPU-bound tasks in parallel too.
  *
  * Beyond Python: a task waiting on a future of its own pool runs queued
  * tasks of that pool meanwhile, so a pool of one thread whose task waits on
@@ -44,6 +44,7 @@
 #ifndef WEFT_EXECUTOR_H
 #define WEFT_EXECUTOR_H
 
+#include "weft/export.h"
 #include "weft/future.h"
 
 #include <stdbool.h>
@@ -73,7 +74,8 @@ typedef struct weft_thread_pool_options {
  * *executor is NULL on every status but WEFT_OK.
  * Python: ThreadPoolExecutor(max_workers, thread_name_prefix, initializer,
  * initargs). */
-int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_options *options);
+WEFT_API int weft_thread_pool_new(weft_executor **executor,
+                                  const weft_thread_pool_options *options);
 
 /* Idle worker threads.  When a thread-pool worker ends (shutdown, or a
  * resize down), its OS thread does not exit at once: it waits, parked, up to
@@ -91,10 +93,10 @@ int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_option
  * as Python's do, and ends the idle ones now (they exit shortly after).
  * WEFT_OK; WEFT_EINVAL (negative or NaN).
  * Python: none (Java's cached thread pool keeps idle threads 60 s). */
-int weft_thread_pool_set_idle_keep(double seconds);
+WEFT_API int weft_thread_pool_set_idle_keep(double seconds);
 
 /* The number of OS threads parked now, waiting to serve as pool workers. */
-size_t weft_thread_pool_idle_threads(void);
+WEFT_API size_t weft_thread_pool_idle_threads(void);
 
 /* Schedule fn(arg).  *future (future may be NULL when the result is not
  * wanted) receives a new reference on WEFT_OK, and is NULL on every other
@@ -105,13 +107,13 @@ size_t weft_thread_pool_idle_threads(void);
  * (BrokenThreadPool); WEFT_EINVAL for NULL executor or fn; WEFT_ENOMEM;
  * WEFT_EAGAIN if no worker could be started and none runs.
  * Python: executor.submit(fn, arg). */
-int weft_executor_submit(weft_executor *executor, weft_task_fn fn, void *arg,
-                         weft_future **future);
+WEFT_API int weft_executor_submit(weft_executor *executor, weft_task_fn fn, void *arg,
+                                  weft_future **future);
 
 /* As submit, waiting at most `timeout` seconds for room when the pool is
  * bounded and full: WEFT_EFULL then (0: fail at once).  Beyond Python. */
-int weft_executor_submit_timeout(weft_executor *executor, weft_task_fn fn, void *arg,
-                                 double timeout, weft_future **future);
+WEFT_API int weft_executor_submit_timeout(weft_executor *executor, weft_task_fn fn, void *arg,
+                                          double timeout, weft_future **future);
 
 /* Stop accepting work.  cancel_futures cancels the tasks not yet started
  * (their futures become cancelled and notified).  With wait, return once
@@ -124,7 +126,7 @@ int weft_executor_submit_timeout(weft_executor *executor, weft_task_fn fn, void 
  * shutdown holds; weft_executor_free still waits for everything);
  * WEFT_EINVAL for NULL.
  * Python: executor.shutdown(wait, cancel_futures=...). */
-int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futures);
+WEFT_API int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futures);
 
 /* Shut down, and wait at most `timeout` seconds for the tasks to finish and
  * the workers to exit (beyond Python, whose shutdown(wait=True) cannot time
@@ -136,7 +138,8 @@ int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futur
  * is 0: look once).  From one of the
  * pool's own tasks or threads it skips them, as weft_executor_shutdown
  * does. */
-int weft_executor_shutdown_timeout(weft_executor *executor, double timeout, bool cancel_futures);
+WEFT_API int weft_executor_shutdown_timeout(weft_executor *executor, double timeout,
+                                            bool cancel_futures);
 
 /* Shut down with wait, then free the executor; it waits for every task and
  * worker, even in a cancelled cancellable task.  WEFT_OK; WEFT_ESTATE when
@@ -145,7 +148,7 @@ int weft_executor_shutdown_timeout(weft_executor *executor, double timeout, bool
  * thread taking its replies while it waits): nothing is freed then, free
  * it later from another thread.  WEFT_EINVAL for NULL.
  * Python: leaving `with ThreadPoolExecutor() as pool:`. */
-int weft_executor_free(weft_executor *executor);
+WEFT_API int weft_executor_free(weft_executor *executor);
 
 /* ---- map ------------------------------------------------------------------ */
 
@@ -176,13 +179,14 @@ typedef struct weft_map_options {
  * negative chunksize or buffersize); WEFT_ENOMEM; *it is NULL on every
  * status but WEFT_OK.
  * Python: executor.map(fn, iterable, timeout, chunksize, buffersize). */
-int weft_executor_map(weft_executor *executor, weft_task_fn fn, void *const *args, size_t n,
-                      double timeout, const weft_map_options *options, weft_map **it);
+WEFT_API int weft_executor_map(weft_executor *executor, weft_task_fn fn, void *const *args,
+                               size_t n, double timeout, const weft_map_options *options,
+                               weft_map **it);
 
 /* As weft_executor_map, taking arguments from a source callback. */
-int weft_executor_map_source(weft_executor *executor, weft_task_fn fn, weft_map_source source,
-                             void *ctx, double timeout, const weft_map_options *options,
-                             weft_map **it);
+WEFT_API int weft_executor_map_source(weft_executor *executor, weft_task_fn fn,
+                                      weft_map_source source, void *ctx, double timeout,
+                                      const weft_map_options *options, weft_map **it);
 
 /* The next result, in input order.  WEFT_OK: *result is that call's
  * result (yours to free if it is memory); WEFT_EFAILED when that call
@@ -197,16 +201,16 @@ int weft_executor_map_source(weft_executor *executor, weft_task_fn fn, weft_map_
  * `while ((rc = weft_map_next(it, &r)) != WEFT_ESTOP) { if (rc == WEFT_OK) ... }`
  * to see every element, or `while (weft_map_next(it, &r) == WEFT_OK)` to
  * stop at the first one that did not succeed. */
-int weft_map_next(weft_map *it, void **result);
+WEFT_API int weft_map_next(weft_map *it, void **result);
 
 /* The error of the element weft_map_next last reported as WEFT_EFAILED. */
-int weft_map_error_code(const weft_map *it);
-const char *weft_map_error_message(const weft_map *it);
+WEFT_API int weft_map_error_code(const weft_map *it);
+WEFT_API const char *weft_map_error_message(const weft_map *it);
 
 /* Free the iterator; calls not started yet are cancelled (Python: closing
  * the result generator).  Calls already running finish, and their results
  * are dropped unread (not freed: see "Results" above). */
-void weft_map_free(weft_map *it);
+WEFT_API void weft_map_free(weft_map *it);
 
 /* A snapshot of what the executor is doing (beyond Python). */
 typedef struct weft_executor_stats {
@@ -221,7 +225,7 @@ typedef struct weft_executor_stats {
 } weft_executor_stats;
 
 /* WEFT_OK or WEFT_EINVAL (NULL arguments). */
-int weft_executor_stats_get(weft_executor *executor, weft_executor_stats *stats);
+WEFT_API int weft_executor_stats_get(weft_executor *executor, weft_executor_stats *stats);
 
 /* Change max_workers while the pool runs: growing starts workers at once
  * for the tasks already queued (up to the new limit) and lets more start as
@@ -229,7 +233,7 @@ int weft_executor_stats_get(weft_executor *executor, weft_executor_stats *stats)
  * and busy ones when their current task ends.
  * WEFT_OK; WEFT_EINVAL (NULL, max_workers < 1); WEFT_ESHUTDOWN.
  * Beyond Python. */
-int weft_executor_resize(weft_executor *executor, long max_workers);
+WEFT_API int weft_executor_resize(weft_executor *executor, long max_workers);
 
 #ifdef __cplusplus
 }

@@ -36,7 +36,7 @@
  * not) or have the task store its result somewhere the program owns.
  * Error messages (weft_fail's, set_exception's) are the future's: valid
  * while a reference is held, freed with it; never free them.  A process
- * pool's bytes results are the future's too (weft/process.h).
+ * pool's bytes results are the future's too (weft/process_pool.h).
  *
  * Out-parameters.  A call that hands something back through a pointer
  * (result, exception, weft_wait's done[], as_completed's next, map's next,
@@ -54,6 +54,8 @@
  */
 #ifndef WEFT_FUTURE_H
 #define WEFT_FUTURE_H
+
+#include "weft/export.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -81,24 +83,24 @@ typedef void (*weft_future_callback)(weft_future *future, void *arg);
 
 /* Make a pending future (a promise).  WEFT_OK, WEFT_EINVAL (NULL) or
  * WEFT_ENOMEM (*future NULL then).  Python: Future(). */
-int weft_future_new(weft_future **future);
+WEFT_API int weft_future_new(weft_future **future);
 
 /* Add a reference; returns `future`.  Drop one; the last frees it. */
-weft_future *weft_future_ref(weft_future *future);
-void weft_future_release(weft_future *future);
+WEFT_API weft_future *weft_future_ref(weft_future *future);
+WEFT_API void weft_future_release(weft_future *future);
 
 /* Cancel if still pending: true then (and also if already cancelled);
  * false when running or finished.  A running future gets a cancellation
  * request its task can see with weft_cancelled() (beyond Python).
  * Python: f.cancel(). */
-bool weft_future_cancel(weft_future *future);
+WEFT_API bool weft_future_cancel(weft_future *future);
 
 /* Python: f.cancelled(), f.running(), f.done() (done is also true for
  * cancelled futures). */
-bool weft_future_cancelled(weft_future *future);
-bool weft_future_running(weft_future *future);
-bool weft_future_done(weft_future *future);
-weft_future_state weft_future_get_state(weft_future *future);
+WEFT_API bool weft_future_cancelled(weft_future *future);
+WEFT_API bool weft_future_running(weft_future *future);
+WEFT_API bool weft_future_done(weft_future *future);
+WEFT_API weft_future_state weft_future_get_state(weft_future *future);
 
 /* Wait (forever) for the outcome.  WEFT_OK: *result is the task's result
  * (may be NULL; you own it if it is memory: see "Who owns a result");
@@ -108,13 +110,13 @@ weft_future_state weft_future_get_state(weft_future *future);
  * WEFT_OK, *result is NULL.  result may be NULL.  A task waiting on a
  * future of its own pool runs queued tasks of that pool meanwhile
  * (weft/executor.h).  Python: f.result(). */
-int weft_future_result(weft_future *future, void **result);
+WEFT_API int weft_future_result(weft_future *future, void **result);
 
 /* As result, waiting at most `timeout` seconds (0 or negative: only look):
  * WEFT_ETIMEDOUT if not done by then (TimeoutError); WEFT_EINVAL also for
  * NaN or a finite timeout above WEFT_TIMEOUT_MAX.  *result as for result.
  * Python: f.result(timeout). */
-int weft_future_result_timeout(weft_future *future, double timeout, void **result);
+WEFT_API int weft_future_result_timeout(weft_future *future, double timeout, void **result);
 
 /* Wait (forever / at most `timeout` seconds), then report the error.
  * WEFT_OK: *code is 0 and *message NULL when the future succeeded (Python's
@@ -124,20 +126,20 @@ int weft_future_result_timeout(weft_future *future, double timeout, void **resul
  * large a timeout).  On every status but WEFT_OK, *code is 0 and *message
  * NULL.  code and message may be NULL.
  * Python: f.exception(), f.exception(timeout). */
-int weft_future_exception(weft_future *future, int *code, const char **message);
-int weft_future_exception_timeout(weft_future *future, double timeout, int *code,
-                                  const char **message);
+WEFT_API int weft_future_exception(weft_future *future, int *code, const char **message);
+WEFT_API int weft_future_exception_timeout(weft_future *future, double timeout, int *code,
+                                           const char **message);
 
 /* The error of a failed future: its code (0 if it did not fail) and its
  * message ("" if none; valid while you hold a reference). */
-int weft_future_error_code(weft_future *future);
-const char *weft_future_error_message(weft_future *future);
+WEFT_API int weft_future_error_code(weft_future *future);
+WEFT_API const char *weft_future_error_message(weft_future *future);
 
 /* Call fn(future, arg) once the future is done (finished or cancelled), in
  * the thread that completes it; at once, in this thread, if it already is.
  * Callbacks run in the order added.  WEFT_OK; WEFT_ENOMEM (not added);
  * WEFT_EINVAL for NULL.  Python: f.add_done_callback(fn). */
-int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, void *arg);
+WEFT_API int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, void *arg);
 
 /* Complete a pending or running future with a result / an error (code must
  * be nonzero; the message is formatted like printf and may be NULL).
@@ -145,8 +147,8 @@ int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, 
  * InvalidStateError: the result stays yours then); WEFT_EINVAL.  The
  * future never frees the result (see "Who owns a result").
  * Python: f.set_result(r), f.set_exception(e). */
-int weft_future_set_result(weft_future *future, void *result);
-int weft_future_set_exception(weft_future *future, int code, const char *format, ...)
+WEFT_API int weft_future_set_result(weft_future *future, void *result);
+WEFT_API int weft_future_set_exception(weft_future *future, int code, const char *format, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -158,11 +160,11 @@ int weft_future_set_exception(weft_future *future, int code, const char *format,
  * WEFT_ESTATE if it is running, finished or already notified (Python's
  * RuntimeError "Future in unexpected state"); WEFT_EINVAL.
  * Python: f.set_running_or_notify_cancel(). */
-int weft_future_set_running_or_notify_cancel(weft_future *future);
+WEFT_API int weft_future_set_running_or_notify_cancel(weft_future *future);
 
 /* "<weft_future at 0x…: state=finished returned 0x2a>" and the like, as
  * snprintf.  Python: repr(f). */
-int weft_future_repr(weft_future *future, char *buf, size_t size);
+WEFT_API int weft_future_repr(weft_future *future, char *buf, size_t size);
 
 /* ---- inside a task ------------------------------------------------------- */
 
@@ -171,14 +173,14 @@ int weft_future_repr(weft_future *future, char *buf, size_t size);
  * future then fails with that code and message; weft copies the message,
  * and the copy belongs to the future (freed with it).  Outside a task it
  * only returns the marker.  Python: raising an exception in the task. */
-void *weft_fail(int code, const char *format, ...)
+WEFT_API void *weft_fail(int code, const char *format, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
 /* The marker weft_fail returns. */
-extern char weft_failed_marker_;
+WEFT_API extern char weft_failed_marker_;
 #ifdef __cplusplus
 #define WEFT_FAILED (static_cast<void *>(&weft_failed_marker_))
 #else
@@ -187,7 +189,7 @@ extern char weft_failed_marker_;
 
 /* Whether the running task's future was asked to cancel (beyond Python).
  * False outside a task. */
-bool weft_cancelled(void);
+WEFT_API bool weft_cancelled(void);
 
 /* Make the running task's blocking weft calls cancellable (beyond
  * Python): once its future is cancelled, every wait it makes or is
@@ -198,7 +200,7 @@ bool weft_cancelled(void);
  * barrier wait breaks the barrier for the others.  Off at the start of
  * every task.  Returns the previous setting; outside a task it does
  * nothing and returns false. */
-bool weft_cancellable(bool on);
+WEFT_API bool weft_cancellable(bool on);
 
 /* ---- waiting for many ------------------------------------------------------ */
 
@@ -222,8 +224,8 @@ typedef enum weft_return_when {
  * every done[i] is false.  A task waiting on futures of its own pool runs
  * queued tasks of that pool meanwhile (weft/executor.h).
  * Python: concurrent.futures.wait(fs, timeout, return_when). */
-int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return_when when,
-              bool *done);
+WEFT_API int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return_when when,
+                       bool *done);
 
 /* as_completed: an iterator that yields each distinct future once, as it
  * completes (those already done first).  The timeout counts from _new.  A
@@ -235,8 +237,8 @@ typedef struct weft_as_completed weft_as_completed;
  * entry, NaN); WEFT_ENOMEM; *it is NULL on every status but WEFT_OK.  The
  * iterator holds references to the futures it has not yielded yet.
  * Python: as_completed(fs, timeout). */
-int weft_as_completed_new(weft_as_completed **it, weft_future *const *futures, size_t n,
-                          double timeout);
+WEFT_API int weft_as_completed_new(weft_as_completed **it, weft_future *const *futures, size_t n,
+                                   double timeout);
 
 /* Next completed future.  WEFT_OK: *future is a completed future (a new
  * reference: give it back with weft_future_release); WEFT_ESTOP once every
@@ -246,14 +248,14 @@ int weft_as_completed_new(weft_as_completed **it, weft_future *const *futures, s
  * in a cancellable task that was cancelled; WEFT_EINVAL (NULL arguments).
  * On every status but WEFT_OK, *future is NULL.  Loop with
  * `while (weft_as_completed_next(it, &f) == WEFT_OK) { ... }`. */
-int weft_as_completed_next(weft_as_completed *it, weft_future **future);
+WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **future);
 
 /* How many futures have not been yielded, and how many there are in all. */
-size_t weft_as_completed_unfinished(const weft_as_completed *it);
-size_t weft_as_completed_total(const weft_as_completed *it);
+WEFT_API size_t weft_as_completed_unfinished(const weft_as_completed *it);
+WEFT_API size_t weft_as_completed_total(const weft_as_completed *it);
 
 /* Free the iterator (releasing the futures it still holds). */
-void weft_as_completed_free(weft_as_completed *it);
+WEFT_API void weft_as_completed_free(weft_as_completed *it);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@
 #define WEFT_LOCAL_H
 
 #include "weft/atomic_field.h"
+#include "weft/export.h"
 
 #include <stdint.h>
 
@@ -48,28 +49,28 @@ typedef struct weft_local {
 
 /* Initialize.  init and destroy may be NULL.  WEFT_OK or WEFT_EINVAL (NULL).
  * Python: threading.local() / a subclass with __init__. */
-int weft_local_init(weft_local *local, weft_local_init_fn init, void *init_arg,
-                    weft_local_destroy_fn destroy);
+WEFT_API int weft_local_init(weft_local *local, weft_local_init_fn init, void *init_arg,
+                             weft_local_destroy_fn destroy);
 
 /* Destroy every thread's value and release the local's slot; the local may
  * be initialized and used again afterwards.  Destroy functions run in the
  * calling thread.  WEFT_OK; WEFT_EINVAL (NULL); WEFT_ENOMEM (nothing was
  * destroyed; try again).  Python: the local object being freed. */
-int weft_local_destroy(weft_local *local);
+WEFT_API int weft_local_destroy(weft_local *local);
 
 /* The calling thread's value; NULL if it has none (Python's AttributeError)
  * and there is no init function, or init returned NULL or memory ran out. */
-void *weft_local_get(weft_local *local);
+WEFT_API void *weft_local_get(weft_local *local);
 
 /* Set the calling thread's value, destroying the previous one if it is a
  * different pointer.  Setting NULL deletes.  WEFT_OK; WEFT_EINVAL (NULL
  * local); WEFT_ENOMEM (the value was not stored and is not destroyed).
  * Python: local.attr = value. */
-int weft_local_set(weft_local *local, void *value);
+WEFT_API int weft_local_set(weft_local *local, void *value);
 
 /* Destroy the calling thread's value, if any.  WEFT_OK or WEFT_EINVAL.
  * Python: del local.attr. */
-int weft_local_delete(weft_local *local);
+WEFT_API int weft_local_delete(weft_local *local);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@
 #define WEFT_LOCK_H
 
 #include "weft/atomic_field.h"
+#include "weft/export.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,40 +45,40 @@ typedef struct weft_lock {
 
 /* Initialize (or reinitialize) an unlocked lock.  WEFT_OK, or WEFT_EINVAL
  * for NULL. */
-int weft_lock_init(weft_lock *lock);
+WEFT_API int weft_lock_init(weft_lock *lock);
 
 /* Check that the lock can go away.  WEFT_OK; WEFT_ESTATE if it is held;
  * WEFT_EINVAL for NULL. */
-int weft_lock_destroy(weft_lock *lock);
+WEFT_API int weft_lock_destroy(weft_lock *lock);
 
 /* Block until the lock is taken.  WEFT_OK, or WEFT_EINVAL for NULL.
  * A thread that acquires a lock it already holds waits for another thread
  * to release it, as in Python.  Python: lock.acquire(). */
-int weft_lock_acquire(weft_lock *lock);
+WEFT_API int weft_lock_acquire(weft_lock *lock);
 
 /* Wait at most `timeout` seconds.  WEFT_OK: taken; WEFT_ETIMEDOUT: not
  * taken (0 polls once, WEFT_FOREVER waits forever, and -1 also waits
  * forever as in Python); WEFT_EINVAL: NULL, NaN, another negative value, or
  * a finite value above WEFT_TIMEOUT_MAX (Python's ValueError /
  * OverflowError).  Python: lock.acquire(timeout=timeout). */
-int weft_lock_acquire_timeout(weft_lock *lock, double timeout);
+WEFT_API int weft_lock_acquire_timeout(weft_lock *lock, double timeout);
 
 /* Take the lock only if it is free.  WEFT_OK or WEFT_ETIMEDOUT; WEFT_EINVAL
  * for NULL.  Python: lock.acquire(blocking=False). */
-int weft_lock_try_acquire(weft_lock *lock);
+WEFT_API int weft_lock_try_acquire(weft_lock *lock);
 
 /* Release the lock, waking one waiter.  WEFT_OK; WEFT_ENOTOWNER if it was
  * not locked (Python's RuntimeError "release unlocked lock"); WEFT_EINVAL for
  * NULL.  Python: lock.release(). */
-int weft_lock_release(weft_lock *lock);
+WEFT_API int weft_lock_release(weft_lock *lock);
 
 /* Whether the lock is held (by anyone).  False for NULL.
  * Python: lock.locked(). */
-bool weft_lock_locked(const weft_lock *lock);
+WEFT_API bool weft_lock_locked(const weft_lock *lock);
 
 /* Describe the lock, as snprintf does: "<weft_lock at 0x…: unlocked>".
  * Returns the length of the whole text.  Python: repr(lock). */
-int weft_lock_repr(const weft_lock *lock, char *buf, size_t size);
+WEFT_API int weft_lock_repr(const weft_lock *lock, char *buf, size_t size);
 
 /* ---- RLock ----------------------------------------------------------- */
 
@@ -93,35 +94,35 @@ typedef struct weft_rlock {
 #define WEFT_RLOCK_INIT { WEFT_LOCK_INIT, 0, 0 }
 
 /* Initialize a free rlock.  WEFT_OK or WEFT_EINVAL for NULL. */
-int weft_rlock_init(weft_rlock *rlock);
+WEFT_API int weft_rlock_init(weft_rlock *rlock);
 
 /* WEFT_OK; WEFT_ESTATE if held; WEFT_EINVAL for NULL. */
-int weft_rlock_destroy(weft_rlock *rlock);
+WEFT_API int weft_rlock_destroy(weft_rlock *rlock);
 
 /* Acquire, or add one level if the caller already owns it.  Same statuses
  * and timeout rules as the weft_lock forms.  Python: rlock.acquire(...). */
-int weft_rlock_acquire(weft_rlock *rlock);
-int weft_rlock_acquire_timeout(weft_rlock *rlock, double timeout);
-int weft_rlock_try_acquire(weft_rlock *rlock);
+WEFT_API int weft_rlock_acquire(weft_rlock *rlock);
+WEFT_API int weft_rlock_acquire_timeout(weft_rlock *rlock, double timeout);
+WEFT_API int weft_rlock_try_acquire(weft_rlock *rlock);
 
 /* Drop one level; the lock is free when the level reaches 0.  WEFT_OK;
  * WEFT_ENOTOWNER if the caller does not own it (un-acquired, or owned by
  * another thread: Python's RuntimeError); WEFT_EINVAL for NULL.
  * Python: rlock.release(). */
-int weft_rlock_release(weft_rlock *rlock);
+WEFT_API int weft_rlock_release(weft_rlock *rlock);
 
 /* Whether any thread holds it.  Python 3.14: rlock.locked(). */
-bool weft_rlock_locked(const weft_rlock *rlock);
+WEFT_API bool weft_rlock_locked(const weft_rlock *rlock);
 
 /* Whether the calling thread owns it.  Python: rlock._is_owned(). */
-bool weft_rlock_is_owned(const weft_rlock *rlock);
+WEFT_API bool weft_rlock_is_owned(const weft_rlock *rlock);
 
 /* How many times the owner has acquired it; 0 when free or when called
  * from a thread that does not own it.  Python: rlock._recursion_count(). */
-unsigned long weft_rlock_recursion_count(const weft_rlock *rlock);
+WEFT_API unsigned long weft_rlock_recursion_count(const weft_rlock *rlock);
 
 /* "<weft_rlock at 0x…: locked owner=7 count=2>".  Python: repr(rlock). */
-int weft_rlock_repr(const weft_rlock *rlock, char *buf, size_t size);
+WEFT_API int weft_rlock_repr(const weft_rlock *rlock, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -30,6 +30,8 @@
 #ifndef WEFT_QUEUE_H
 #define WEFT_QUEUE_H
 
+#include "weft/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -69,84 +71,84 @@ typedef struct weft_queue_options {
 /* Create a queue.  WEFT_OK and *queue set; WEFT_EINVAL for NULL or an
  * unknown kind; WEFT_ENOMEM; *queue is NULL on every status but WEFT_OK.
  * Python: Queue(maxsize), LifoQueue(maxsize), PriorityQueue(maxsize). */
-int weft_queue_new_with(weft_queue **queue, const weft_queue_options *options);
-int weft_queue_new(weft_queue **queue, long maxsize);
-int weft_lifo_queue_new(weft_queue **queue, long maxsize);
-int weft_priority_queue_new(weft_queue **queue, long maxsize, weft_queue_compare_fn compare,
-                            void *compare_arg);
+WEFT_API int weft_queue_new_with(weft_queue **queue, const weft_queue_options *options);
+WEFT_API int weft_queue_new(weft_queue **queue, long maxsize);
+WEFT_API int weft_lifo_queue_new(weft_queue **queue, long maxsize);
+WEFT_API int weft_priority_queue_new(weft_queue **queue, long maxsize,
+                                     weft_queue_compare_fn compare, void *compare_arg);
 
 /* Free the queue; items still inside go to the discard function.
  * WEFT_OK; WEFT_ESTATE (nothing freed) while threads wait in it;
  * WEFT_EINVAL for NULL. */
-int weft_queue_free(weft_queue *queue);
+WEFT_API int weft_queue_free(weft_queue *queue);
 
 /* Put an item, waiting while the queue is full.  WEFT_OK;
  * WEFT_ESHUTDOWN (also when shut down while waiting); WEFT_ENOMEM (the item
  * was not added); WEFT_EINVAL for NULL.  Python: q.put(item). */
-int weft_queue_put(weft_queue *queue, void *item);
+WEFT_API int weft_queue_put(weft_queue *queue, void *item);
 
 /* Wait at most `timeout` seconds for room.  WEFT_EFULL when there was none
  * in time (0 does not wait).  A negative timeout is WEFT_EINVAL on a bounded
  * queue and ignored on an unbounded one, as in Python; so are NaN and a
  * finite timeout above WEFT_TIMEOUT_MAX.  Python: q.put(item, timeout=t). */
-int weft_queue_put_timeout(weft_queue *queue, void *item, double timeout);
+WEFT_API int weft_queue_put_timeout(weft_queue *queue, void *item, double timeout);
 
 /* Put only if there is room: WEFT_OK or WEFT_EFULL.
  * Python: q.put_nowait(item), q.put(item, block=False). */
-int weft_queue_put_nowait(weft_queue *queue, void *item);
+WEFT_API int weft_queue_put_nowait(weft_queue *queue, void *item);
 
 /* Take the next item into *item, waiting while the queue is empty.
  * WEFT_OK; WEFT_ESHUTDOWN once shut down and empty (at once after an
  * immediate shutdown); WEFT_EINVAL for NULL arguments.  Every get form
  * leaves *item NULL on every status but WEFT_OK.  Python: q.get(). */
-int weft_queue_get(weft_queue *queue, void **item);
+WEFT_API int weft_queue_get(weft_queue *queue, void **item);
 
 /* Wait at most `timeout` seconds: WEFT_EEMPTY when nothing came (0 does
  * not wait).  A negative timeout is WEFT_EINVAL, even when an item is
  * ready, as in Python.  Python: q.get(timeout=t). */
-int weft_queue_get_timeout(weft_queue *queue, void **item, double timeout);
+WEFT_API int weft_queue_get_timeout(weft_queue *queue, void **item, double timeout);
 
 /* Take an item only if one is ready: WEFT_OK, WEFT_EEMPTY or
  * WEFT_ESHUTDOWN.  Python: q.get_nowait(), q.get(block=False). */
-int weft_queue_get_nowait(weft_queue *queue, void **item);
+WEFT_API int weft_queue_get_nowait(weft_queue *queue, void **item);
 
 /* Mark one item taken with get as processed.  WEFT_OK; WEFT_EINVAL when
  * called more times than items were put (Python's ValueError
  * "task_done() called too many times"), or for NULL.
  * Python: q.task_done(). */
-int weft_queue_task_done(weft_queue *queue);
+WEFT_API int weft_queue_task_done(weft_queue *queue);
 
 /* Wait until every item put has been marked done (or dropped by an
  * immediate shutdown).  WEFT_OK; WEFT_EINVAL for NULL.  Python: q.join(). */
-int weft_queue_join(weft_queue *queue);
+WEFT_API int weft_queue_join(weft_queue *queue);
 
 /* As join, for at most `timeout` seconds: WEFT_ETIMEDOUT if tasks remain
  * (beyond Python, whose join has no timeout). */
-int weft_queue_join_timeout(weft_queue *queue, double timeout);
+WEFT_API int weft_queue_join_timeout(weft_queue *queue, double timeout);
 
 /* Shut the queue down (see the top of this file).  Calling it again, with
  * either flag, is allowed.  WEFT_OK or WEFT_EINVAL (NULL).
  * Python 3.13: q.shutdown(immediate). */
-int weft_queue_shutdown(weft_queue *queue, bool immediate);
+WEFT_API int weft_queue_shutdown(weft_queue *queue, bool immediate);
 
 /* Whether shutdown was called.  Python 3.13: q.is_shutdown. */
-bool weft_queue_is_shutdown(weft_queue *queue);
+WEFT_API bool weft_queue_is_shutdown(weft_queue *queue);
 
 /* Items in the queue now (0 for NULL).  Python: q.qsize(). */
-size_t weft_queue_qsize(weft_queue *queue);
+WEFT_API size_t weft_queue_qsize(weft_queue *queue);
 
 /* Python: q.empty(), q.full() (full is always false when unbounded). */
-bool weft_queue_empty(weft_queue *queue);
-bool weft_queue_full(weft_queue *queue);
+WEFT_API bool weft_queue_empty(weft_queue *queue);
+WEFT_API bool weft_queue_full(weft_queue *queue);
 
 /* Items put and not yet marked done.  Python: q.unfinished_tasks. */
-size_t weft_queue_unfinished_tasks(weft_queue *queue);
+WEFT_API size_t weft_queue_unfinished_tasks(weft_queue *queue);
 
 /* The bound, and changing it while the queue is in use (it is read again
  * by every put; raising it wakes waiting putters).  WEFT_OK or WEFT_EINVAL.
  * Python: q.maxsize, q.maxsize = n. */
-long weft_queue_maxsize(weft_queue *queue);
-int weft_queue_set_maxsize(weft_queue *queue, long maxsize);
+WEFT_API long weft_queue_maxsize(weft_queue *queue);
+WEFT_API int weft_queue_set_maxsize(weft_queue *queue, long maxsize);
 
 /* ---- SimpleQueue -------------------------------------------------------- */
 
@@ -158,27 +160,27 @@ typedef struct weft_simple_queue weft_simple_queue;
 
 /* WEFT_OK, WEFT_EINVAL (NULL) or WEFT_ENOMEM; *queue is NULL on every
  * status but WEFT_OK.  Python: SimpleQueue(). */
-int weft_simple_queue_new(weft_simple_queue **queue);
+WEFT_API int weft_simple_queue_new(weft_simple_queue **queue);
 
 /* Free; remaining items go to `discard` (may be NULL).  WEFT_OK;
  * WEFT_ESTATE while threads wait in it; WEFT_EINVAL for NULL. */
-int weft_simple_queue_free(weft_simple_queue *queue, weft_queue_discard_fn discard);
+WEFT_API int weft_simple_queue_free(weft_simple_queue *queue, weft_queue_discard_fn discard);
 
 /* Add an item; never blocks.  WEFT_OK, WEFT_ENOMEM or WEFT_EINVAL.
  * Python: put(item), put_nowait(item) (block and timeout are ignored). */
-int weft_simple_queue_put(weft_simple_queue *queue, void *item);
+WEFT_API int weft_simple_queue_put(weft_simple_queue *queue, void *item);
 
 /* Take the oldest item, waiting forever / at most `timeout` seconds / not
  * at all.  WEFT_OK; WEFT_EEMPTY; WEFT_EINVAL for NULL arguments, NaN, or a
  * negative timeout (Python's ValueError "'timeout' must be a non-negative
  * number").  Python: get(), get(timeout=t), get_nowait(). */
-int weft_simple_queue_get(weft_simple_queue *queue, void **item);
-int weft_simple_queue_get_timeout(weft_simple_queue *queue, void **item, double timeout);
-int weft_simple_queue_get_nowait(weft_simple_queue *queue, void **item);
+WEFT_API int weft_simple_queue_get(weft_simple_queue *queue, void **item);
+WEFT_API int weft_simple_queue_get_timeout(weft_simple_queue *queue, void **item, double timeout);
+WEFT_API int weft_simple_queue_get_nowait(weft_simple_queue *queue, void **item);
 
 /* Python: qsize(), empty(). */
-size_t weft_simple_queue_qsize(weft_simple_queue *queue);
-bool weft_simple_queue_empty(weft_simple_queue *queue);
+WEFT_API size_t weft_simple_queue_qsize(weft_simple_queue *queue);
+WEFT_API bool weft_simple_queue_empty(weft_simple_queue *queue);
 
 #ifdef __cplusplus
 }

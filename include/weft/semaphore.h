@@ -15,6 +15,7 @@
 #define WEFT_SEMAPHORE_H
 
 #include "weft/atomic_field.h"
+#include "weft/export.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,29 +60,29 @@ typedef struct weft_semaphore {
  * >= 0") or one above WEFT_SEMAPHORE_VALUE_MAX.
  * Python: Semaphore(value) / BoundedSemaphore(value); their default value
  * is 1. */
-int weft_semaphore_init(weft_semaphore *sem, long value);
-int weft_semaphore_init_bounded(weft_semaphore *sem, long value);
+WEFT_API int weft_semaphore_init(weft_semaphore *sem, long value);
+WEFT_API int weft_semaphore_init_bounded(weft_semaphore *sem, long value);
 
 /* WEFT_OK; WEFT_ESTATE while threads wait on it; WEFT_EINVAL for NULL or
  * an invalid semaphore (every call below also returns WEFT_EINVAL for one:
  * see WEFT_SEMAPHORE_INIT). */
-int weft_semaphore_destroy(weft_semaphore *sem);
+WEFT_API int weft_semaphore_destroy(weft_semaphore *sem);
 
 /* Decrement, waiting while the value is 0.  WEFT_OK or WEFT_EINVAL (NULL,
  * invalid).
  * Python: sem.acquire(). */
-int weft_semaphore_acquire(weft_semaphore *sem);
+WEFT_API int weft_semaphore_acquire(weft_semaphore *sem);
 
 /* Wait at most `timeout` seconds.  WEFT_OK: acquired; WEFT_ETIMEDOUT: not
  * (a timeout of 0 or any negative value polls, as in Python); WEFT_EINVAL:
  * NULL, an invalid semaphore, NaN or a finite timeout above WEFT_TIMEOUT_MAX.
  * Python: sem.acquire(timeout=timeout). */
-int weft_semaphore_acquire_timeout(weft_semaphore *sem, double timeout);
+WEFT_API int weft_semaphore_acquire_timeout(weft_semaphore *sem, double timeout);
 
 /* Acquire only if the value is above 0.  WEFT_OK or WEFT_ETIMEDOUT;
  * WEFT_EINVAL for NULL or an invalid semaphore.
  * Python: sem.acquire(blocking=False). */
-int weft_semaphore_try_acquire(weft_semaphore *sem);
+WEFT_API int weft_semaphore_try_acquire(weft_semaphore *sem);
 
 /* Increment by 1 / by n, waking as many waiters.  WEFT_OK; WEFT_EINVAL for
  * NULL, an invalid semaphore, n < 1 (Python's ValueError "n must be one or
@@ -89,17 +90,17 @@ int weft_semaphore_try_acquire(weft_semaphore *sem);
  * (Python's ValueError "Semaphore released too many times"; the value is
  * left unchanged), or a value that would exceed WEFT_SEMAPHORE_VALUE_MAX.
  * Python: sem.release(), sem.release(n). */
-int weft_semaphore_release(weft_semaphore *sem);
-int weft_semaphore_release_n(weft_semaphore *sem, long n);
+WEFT_API int weft_semaphore_release(weft_semaphore *sem);
+WEFT_API int weft_semaphore_release_n(weft_semaphore *sem, long n);
 
 /* The current value (a snapshot); 0 for NULL, -1 for an invalid semaphore.
  * Python: sem._value. */
-long weft_semaphore_value(const weft_semaphore *sem);
+WEFT_API long weft_semaphore_value(const weft_semaphore *sem);
 
 /* "<weft_semaphore at 0x…: value=3>", bounded "…: value=2/3>", invalid
  * "…: invalid>".
  * Python: repr(sem). */
-int weft_semaphore_repr(const weft_semaphore *sem, char *buf, size_t size);
+WEFT_API int weft_semaphore_repr(const weft_semaphore *sem, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef WEFT_STATUS_H
 #define WEFT_STATUS_H
 
+#include "weft/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,11 +42,11 @@ enum weft_status {
 /* weft_strerror — a short, constant English description of a status.
  * Never NULL: an unknown value gives "unknown weft status".
  * Python: the exception's class name and message. */
-const char *weft_strerror(int status);
+WEFT_API const char *weft_strerror(int status);
 
 /* weft_status_name — the enumerator's name ("WEFT_ETIMEDOUT"), or
  * "WEFT_UNKNOWN" for a value that is not a weft status. */
-const char *weft_status_name(int status);
+WEFT_API const char *weft_status_name(int status);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,8 @@
 #ifndef WEFT_THREAD_H
 #define WEFT_THREAD_H
 
+#include "weft/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,15 +69,15 @@ typedef struct weft_thread_options {
  * below the minimum (32 KiB, as Python's stack_size); WEFT_ENOMEM;
  * *thread is NULL on every status but WEFT_OK.
  * Python: threading.Thread(target=, args=, name=, daemon=). */
-int weft_thread_new(weft_thread **thread, weft_thread_fn target, void *arg,
-                    const weft_thread_options *options);
+WEFT_API int weft_thread_new(weft_thread **thread, weft_thread_fn target, void *arg,
+                             const weft_thread_options *options);
 
 /* Give back a handle from weft_thread_new or weft_enumerate.  A running
  * thread keeps running (and is still joined at exit if it is not a daemon);
  * its memory goes when it has finished and every handle is given back.
  * NULL is ignored.  Never pass the result of weft_current_thread() or
  * weft_main_thread(): those are borrowed. */
-void weft_thread_free(weft_thread *thread);
+WEFT_API void weft_thread_free(weft_thread *thread);
 
 /* Start the thread; it runs target(arg).  The OS thread name is set from the
  * thread's name.  WEFT_OK; WEFT_ESTATE if already started (Python's
@@ -83,53 +85,53 @@ void weft_thread_free(weft_thread *thread);
  * or a thread weft did not start; WEFT_EAGAIN if the OS refused a thread
  * (the thread stays unstarted and may be started later); WEFT_ENOMEM;
  * WEFT_EINVAL for NULL.  Python: thread.start(). */
-int weft_thread_start(weft_thread *thread);
+WEFT_API int weft_thread_start(weft_thread *thread);
 
 /* Wait until the thread finishes; *result (may be NULL) receives the
  * target's return value.  WEFT_OK; WEFT_ESTATE when joining the calling
  * thread ("cannot join current thread"), a thread not started ("cannot join
  * thread before it is started") or one weft did not start; WEFT_EINVAL for
  * NULL.  Python: thread.join(). */
-int weft_thread_join(weft_thread *thread, void **result);
+WEFT_API int weft_thread_join(weft_thread *thread, void **result);
 
 /* As weft_thread_join, waiting at most `timeout` seconds (0 or negative:
  * only look).  WEFT_ETIMEDOUT if still running (Python returns None and the
  * caller checks is_alive()).  Both join forms leave *result NULL on every
  * status but WEFT_OK.  Python: thread.join(timeout). */
-int weft_thread_join_timeout(weft_thread *thread, double timeout, void **result);
+WEFT_API int weft_thread_join_timeout(weft_thread *thread, double timeout, void **result);
 
 /* Whether started and not yet finished.  Python: thread.is_alive(). */
-bool weft_thread_is_alive(const weft_thread *thread);
+WEFT_API bool weft_thread_is_alive(const weft_thread *thread);
 
 /* The thread's name.  The pointer stays valid until the name is changed or
  * the handle given back.  Python: thread.name. */
-const char *weft_thread_name(const weft_thread *thread);
+WEFT_API const char *weft_thread_name(const weft_thread *thread);
 
 /* Rename; a running thread's OS name follows (truncated to 15 bytes on
  * Linux).  WEFT_OK; WEFT_EINVAL for NULL; WEFT_ENOMEM.
  * Python: thread.name = name. */
-int weft_thread_set_name(weft_thread *thread, const char *name);
+WEFT_API int weft_thread_set_name(weft_thread *thread, const char *name);
 
 /* weft's identifier of the thread: nonzero once started, unique in the
  * process and never reused; 0 before start (Python's None).
  * Python: thread.ident. */
-uint64_t weft_thread_ident(const weft_thread *thread);
+WEFT_API uint64_t weft_thread_ident(const weft_thread *thread);
 
 /* The kernel's id of the thread (Linux TID, as in `top -H`); 0 before
  * start.  Python: thread.native_id. */
-long weft_thread_native_id(const weft_thread *thread);
+WEFT_API long weft_thread_native_id(const weft_thread *thread);
 
 /* The daemon flag.  Python: thread.daemon. */
-bool weft_thread_daemon(const weft_thread *thread);
+WEFT_API bool weft_thread_daemon(const weft_thread *thread);
 
 /* Set the daemon flag before start.  WEFT_OK; WEFT_ESTATE once started
  * (Python's RuntimeError "cannot set daemon status of active thread");
  * WEFT_EINVAL for NULL.  Python: thread.daemon = flag. */
-int weft_thread_set_daemon(weft_thread *thread, bool daemon);
+WEFT_API int weft_thread_set_daemon(weft_thread *thread, bool daemon);
 
 /* "<weft_thread(worker, started daemon 7)>", as snprintf; the state is
  * initial, started or stopped.  Python: repr(thread). */
-int weft_thread_repr(const weft_thread *thread, char *buf, size_t size);
+WEFT_API int weft_thread_repr(const weft_thread *thread, char *buf, size_t size);
 
 /* ---- module functions ------------------------------------------------- */
 
@@ -137,35 +139,35 @@ int weft_thread_repr(const weft_thread *thread, char *buf, size_t size);
  * did not start, a "dummy" object named "Dummy-N" is made on first call: it
  * is alive, a daemon, cannot be joined, and disappears when the thread
  * exits.  NULL only when memory ran out.  Python: current_thread(). */
-weft_thread *weft_current_thread(void);
+WEFT_API weft_thread *weft_current_thread(void);
 
 /* The process's initial thread, named "MainThread" (borrowed).
  * Python: main_thread(). */
-weft_thread *weft_main_thread(void);
+WEFT_API weft_thread *weft_main_thread(void);
 
 /* The number of live threads: the main thread, started weft threads that
  * have not finished, and dummies.  Python: active_count(). */
-size_t weft_active_count(void);
+WEFT_API size_t weft_active_count(void);
 
 /* Store handles of up to `capacity` live threads in `threads`; returns how
  * many threads are alive (which may exceed capacity).  Each stored handle
  * must be given back with weft_thread_free.  Python: enumerate(). */
-size_t weft_enumerate(weft_thread **threads, size_t capacity);
+WEFT_API size_t weft_enumerate(weft_thread **threads, size_t capacity);
 
 /* The calling thread's weft identifier (never 0; the main thread's is 1).
  * Python: get_ident(). */
-uint64_t weft_get_ident(void);
+WEFT_API uint64_t weft_get_ident(void);
 
 /* The calling thread's kernel id.  Python: get_native_id(). */
-long weft_get_native_id(void);
+WEFT_API long weft_get_native_id(void);
 
 /* The stack size for threads created without an explicit one (0: the
  * system default).  Python: stack_size(). */
-size_t weft_get_stack_size(void);
+WEFT_API size_t weft_get_stack_size(void);
 
 /* Set it: 0 restores the system default; otherwise at least 32 KiB.
  * WEFT_OK or WEFT_EINVAL (Python's ValueError).  Python: stack_size(n). */
-int weft_set_stack_size(size_t size);
+WEFT_API int weft_set_stack_size(size_t size);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 #ifndef WEFT_TIME_H
 #define WEFT_TIME_H
 
+#include "weft/export.h"
+
 #include <math.h>
 
 #ifdef __cplusplus
@@ -34,11 +36,11 @@ extern "C" {
 /* weft_monotonic — seconds on a clock that never goes backwards and is not
  * affected by system clock changes.  Only differences are meaningful.
  * Python: time.monotonic(). */
-double weft_monotonic(void);
+WEFT_API double weft_monotonic(void);
 
 /* weft_perf_counter — seconds on the highest-resolution monotonic clock, for
  * timing code.  Python: time.perf_counter(). */
-double weft_perf_counter(void);
+WEFT_API double weft_perf_counter(void);
 
 /* weft_sleep — suspend the calling thread for at least `seconds`.
  * Returns WEFT_OK, or WEFT_EINVAL if seconds is negative, NaN or above
@@ -46,7 +48,7 @@ double weft_perf_counter(void);
  * WEFT_ECANCELLED in a cancellable task (weft_cancellable) whose future is
  * cancelled.
  * Python: time.sleep(seconds) (ValueError for a negative length). */
-int weft_sleep(double seconds);
+WEFT_API int weft_sleep(double seconds);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,8 @@
 #ifndef WEFT_TIMER_H
 #define WEFT_TIMER_H
 
+#include "weft/export.h"
+
 #include <stdbool.h>
 
 #ifdef __cplusplus
@@ -44,17 +46,17 @@ typedef void (*weft_timer_fn)(void *arg);
  * NULL timer or fn, NaN or an interval above WEFT_TIMEOUT_MAX; WEFT_ENOMEM;
  * *timer is NULL on every status but WEFT_OK.
  * Python: threading.Timer(interval, function, args). */
-int weft_timer_new(weft_timer **timer, double interval, weft_timer_fn fn, void *arg);
+WEFT_API int weft_timer_new(weft_timer **timer, double interval, weft_timer_fn fn, void *arg);
 
 /* Give back the handle.  A started timer still fires (Python: dropping the
  * Timer object does not cancel it).  NULL is ignored. */
-void weft_timer_free(weft_timer *timer);
+WEFT_API void weft_timer_free(weft_timer *timer);
 
 /* Whether the timer keeps the program alive at exit.  Default false: like
  * Python's Timer created from the main thread.  WEFT_ESTATE after start;
  * WEFT_EINVAL for NULL.  Python: timer.daemon = flag. */
-int weft_timer_set_daemon(weft_timer *timer, bool daemon);
-bool weft_timer_daemon(const weft_timer *timer);
+WEFT_API int weft_timer_set_daemon(weft_timer *timer, bool daemon);
+WEFT_API bool weft_timer_daemon(const weft_timer *timer);
 
 /* Start the countdown.  WEFT_OK; WEFT_ESTATE if already started (Python's
  * RuntimeError "threads can only be started once"); WEFT_ENOMEM or
@@ -64,12 +66,12 @@ bool weft_timer_daemon(const weft_timer *timer);
  * thread at interpreter shutdown"; timers started by threads and pool
  * tasks the exit still waits for run as usual); WEFT_EINVAL for NULL.
  * Python: timer.start(). */
-int weft_timer_start(weft_timer *timer);
+WEFT_API int weft_timer_start(weft_timer *timer);
 
 /* Stop the timer if its function has not started yet; no effect otherwise
  * (also before start: it then never runs).  WEFT_OK or WEFT_EINVAL (NULL).
  * Python: timer.cancel(). */
-int weft_timer_cancel(weft_timer *timer);
+WEFT_API int weft_timer_cancel(weft_timer *timer);
 
 /* Wait until the timer has fired (its function returned) or was
  * cancelled.  WEFT_OK (also at once in the child of a fork for a timer the
@@ -78,15 +80,15 @@ int weft_timer_cancel(weft_timer *timer);
  * RuntimeError "cannot join current thread"); WEFT_ETIMEDOUT; WEFT_EINVAL
  * for NULL or a NaN timeout.  A function may join any other timer, also one
  * due after it.  Python: timer.join(timeout). */
-int weft_timer_join(weft_timer *timer);
-int weft_timer_join_timeout(weft_timer *timer, double timeout);
+WEFT_API int weft_timer_join(weft_timer *timer);
+WEFT_API int weft_timer_join_timeout(weft_timer *timer, double timeout);
 
 /* Started and neither fired nor cancelled (false in the child of a fork for
  * the parent's timers).  Python: timer.is_alive(). */
-bool weft_timer_is_alive(const weft_timer *timer);
+WEFT_API bool weft_timer_is_alive(const weft_timer *timer);
 
 /* Fired or cancelled.  Python: timer.finished.is_set(). */
-bool weft_timer_finished(const weft_timer *timer);
+WEFT_API bool weft_timer_finished(const weft_timer *timer);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,7 @@
 #define WEFT_WITH_H
 
 #include "weft/condition.h"
+#include "weft/export.h"
 #include "weft/lock.h"
 #include "weft/semaphore.h"
 
@@ -40,11 +41,11 @@ typedef struct weft_guard_ {
     int active; /* 1 until the body has run once */
 } weft_guard_;
 
-int weft_guard_lock_(weft_guard_ *guard, weft_lock *lock);
-int weft_guard_rlock_(weft_guard_ *guard, weft_rlock *rlock);
-int weft_guard_semaphore_(weft_guard_ *guard, weft_semaphore *sem);
-int weft_guard_condition_(weft_guard_ *guard, weft_condition *cond);
-void weft_guard_release_(weft_guard_ *guard);
+WEFT_API int weft_guard_lock_(weft_guard_ *guard, weft_lock *lock);
+WEFT_API int weft_guard_rlock_(weft_guard_ *guard, weft_rlock *rlock);
+WEFT_API int weft_guard_semaphore_(weft_guard_ *guard, weft_semaphore *sem);
+WEFT_API int weft_guard_condition_(weft_guard_ *guard, weft_condition *cond);
+WEFT_API void weft_guard_release_(weft_guard_ *guard);
 
 /* Acquire any lock-like object and fill a guard; returns the guard. */
 #ifdef __cplusplus

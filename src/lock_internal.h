@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* sync_internal.h — calls the sync objects share inside the library. */
-#ifndef WEFT_SYNC_INTERNAL_H
-#define WEFT_SYNC_INTERNAL_H
+/* lock_internal.h — the lock calls the rest of the library uses inside it:
+ * acquiring before a deadline, weft's own locks, rlock levels (lock.c). */
+#ifndef WEFT_LOCK_INTERNAL_H
+#define WEFT_LOCK_INTERNAL_H
 
-#include "weft/condition.h"
 #include "weft/lock.h"
 
 #include <stdbool.h>
@@ -36,11 +36,5 @@ int weft_lock_deadline(double timeout, int64_t *deadline);
 int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t deadline,
                               bool cancellable);
 int weft_rlock_release_all(weft_rlock *rlock, unsigned long *levels);
-
-/* Condition waits with an absolute deadline (the barrier counts one
- * deadline across several waits). */
-int weft_condition_wait_until(weft_condition *cond, int64_t deadline);
-int weft_condition_wait_for_until(weft_condition *cond, weft_predicate predicate, void *arg,
-                                  int64_t deadline);
 
 #endif
