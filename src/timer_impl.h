@@ -4,6 +4,7 @@
 #ifndef WEFT_TIMER_IMPL_H
 #define WEFT_TIMER_IMPL_H
 
+#include "list.h"
 #include "weft/event.h"
 #include "weft/timer.h"
 
@@ -27,7 +28,7 @@ struct weft_timer {
     int state;      /* guarded by sched_lock */
     int64_t due;
     size_t slot;    /* index in the heap while PENDING */
-    weft_timer *run_prev, *run_next; /* in `running` while RUNNING */
+    weft_list_node run_link; /* in `running` while RUNNING */
     weft_event finished;
 };
 
