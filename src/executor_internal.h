@@ -28,10 +28,13 @@ struct weft_executor_ops {
 };
 
 struct weft_executor {
+    /* Live executors, shut down at exit.  First: a list node at the start
+     * of a block makes an executor never freed "still reachable" for
+     * valgrind, where one inside the block is "possibly lost". */
+    weft_list_node live;
     const struct weft_executor_ops *ops;
     const char *name;                  /* for debug mode's reports */
     _Atomic bool shut_down;            /* weft_executor_shutdown was called */
-    weft_list_node live;               /* live executors, shut down at exit */
 };
 
 /* Register a new executor (for the exit shutdown) / unregister it.

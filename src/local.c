@@ -32,9 +32,11 @@ struct entry {
 };
 
 struct table {
+    /* In `tables`.  First, as in struct weft_executor: valgrind then
+     * counts a live thread's table as reachable. */
+    weft_list_node link;
     struct entry *entries; /* indexed by slot */
     uint32_t capacity;
-    weft_list_node link; /* in `tables` */
 };
 
 /* Guarded by `registry`: the list of tables, slot numbers, and the shape of

@@ -48,6 +48,9 @@ void weft_bytes_free(weft_bytes *bytes) { free(bytes); }
 enum { NEW, STARTED, ENDED, CLOSED };
 
 struct weft_process {
+    /* In `children`: started, not yet reaped.  First, as in struct
+     * weft_executor: valgrind then counts an unfreed one as reachable. */
+    weft_list_node link;
     weft_lock lock; /* state, exitcode, reaping */
     weft_process_fn target;
     void *arg;
@@ -57,7 +60,6 @@ struct weft_process {
     int exitcode;
     weft_pf_child child;
     bool orphan; /* freed while running: the child list owns it */
-    weft_list_node link; /* in `children`: started, not yet reaped */
 };
 
 /* Started children not yet reaped, for the exit hook. */

@@ -35,6 +35,9 @@ enum { INITIAL, STARTED, STOPPED };
 enum { KIND_WEFT, KIND_MAIN, KIND_DUMMY };
 
 struct weft_thread {
+    /* In the registry while alive.  First, as in struct weft_executor:
+     * valgrind then counts an unjoined thread's object as reachable. */
+    weft_list_node link;
     _Atomic int refs;
     int kind;
     weft_thread_fn target;
@@ -52,7 +55,6 @@ struct weft_thread {
     char *name;
     bool name_owned;     /* false only for the main thread's initial name */
     weft_pf_thread handle;
-    weft_list_node link; /* in the registry while alive */
 };
 
 static weft_lock registry_lock = WEFT_LOCK_INIT;
