@@ -6,9 +6,8 @@
 #include "lock_internal.h"
 
 #include "debug_internal.h"
-
+#include "lifecycle.h"
 #include "park.h"
-#include "thread_internal.h"
 #include "weft/lock.h"
 #include "weft/queue.h"
 #include "weft/status.h"
@@ -19,16 +18,15 @@
 #include <string.h>
 
 static weft_lock live_lock = WEFT_LOCK_INIT;
-static weft_executor *live;
-static bool exit_hook_added;
-static weft_exit_hook exit_hook;
+static weft_list live = WEFT_LIST_INIT(live);
 
 /* At exit, as Python's interpreter does: no new work, queued work still
  * runs, then the workers end (and the thread layer joins them). */
 static void shut_down_live_executors(void)
 {
     weft_lock_take(&live_lock);
-    for (weft_executor *ex = live; ex; ex = ex->next) {
+    WEFT_LIST_FOR_EACH(node, next, &live) {
+        weft_executor *ex = WEFT_LIST_ENTRY(node, weft_executor, live);
         if (!atomic_load(&ex->shut_down) && weft_debug_on())
             weft_debug_report("executor '%s' was never shut down", ex->name);
         ex->ops->shutdown(ex, false, WEFT_NO_DEADLINE, false);
@@ -36,17 +34,20 @@ static void shut_down_live_executors(void)
     weft_lock_release(&live_lock);
 }
 
-void weft_executor_atfork(int phase)
+static void executor_atfork(int phase)
 {
-    if (phase == WEFT_FORK_PREPARE) {
-        weft_lock_take(&live_lock);
-    } else if (phase == WEFT_FORK_PARENT) {
-        weft_lock_release(&live_lock);
-    } else {
-        live = NULL; /* the parent's executors have no workers here */
-        weft_lock_init(&live_lock);
-    }
+    weft_lock_atfork(&live_lock, phase);
+    /* The parent's executors have no workers here; each leaves the list
+     * (popped, it reads as unlinked: freeing its copy unlinks nothing). */
+    if (phase == WEFT_FORK_CHILD)
+        while (weft_list_pop_front(&live))
+            continue;
 }
+
+static weft_lifecycle_hooks lifecycle = WEFT_LIFECYCLE_HOOKS_INIT(
+    WEFT_RANK_EXECUTOR, executor_atfork, shut_down_live_executors, NULL);
+
+int weft_install_fork_handlers(void) { return weft_lifecycle_register(&lifecycle); }
 
 int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
                            const char *name)
@@ -54,17 +55,12 @@ int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *op
     ex->ops = ops;
     ex->name = name;
     atomic_init(&ex->shut_down, false);
+    weft_list_node_init(&ex->live);
+    int rc = weft_install_fork_handlers();
+    if (rc != WEFT_OK)
+        return rc;
     weft_lock_take(&live_lock);
-    if (!exit_hook_added) {
-        exit_hook.run = shut_down_live_executors;
-        weft_add_exit_hook(&exit_hook);
-        exit_hook_added = true;
-    }
-    ex->prev = NULL;
-    ex->next = live;
-    if (live)
-        live->prev = ex;
-    live = ex;
+    weft_list_push_front(&live, &ex->live);
     weft_lock_release(&live_lock);
     return WEFT_OK;
 }
@@ -72,12 +68,7 @@ int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *op
 void weft_executor_unregister(weft_executor *ex)
 {
     weft_lock_take(&live_lock);
-    if (ex->prev)
-        ex->prev->next = ex->next;
-    else
-        live = ex->next;
-    if (ex->next)
-        ex->next->prev = ex->prev;
+    weft_list_remove(&ex->live);
     weft_lock_release(&live_lock);
 }
 

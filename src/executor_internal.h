@@ -5,6 +5,7 @@
 #ifndef WEFT_EXECUTOR_INTERNAL_H
 #define WEFT_EXECUTOR_INTERNAL_H
 
+#include "list.h"
 #include "weft/executor.h"
 
 #include <stdatomic.h>
@@ -27,16 +28,28 @@ struct weft_executor_ops {
 };
 
 struct weft_executor {
+    /* Live executors, shut down at exit.  First: a list node at the start
+     * of a block makes an executor never freed "still reachable" for
+     * valgrind, where one inside the block is "possibly lost". */
+    weft_list_node live;
     const struct weft_executor_ops *ops;
     const char *name;                  /* for debug mode's reports */
     _Atomic bool shut_down;            /* weft_executor_shutdown was called */
-    struct weft_executor *prev, *next; /* live executors, shut down at exit */
 };
 
-/* Register a new executor (for the exit shutdown) / unregister it. */
+/* Register a new executor (for the exit shutdown) / unregister it.
+ * Register returns WEFT_OK, or WEFT_ENOMEM when the fork and exit handlers
+ * could not be installed (weft_install_fork_handlers); the executor is
+ * then not registered, and unregistering it does nothing. */
 int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
                            const char *name);
 void weft_executor_unregister(weft_executor *ex);
+
+/* Add the executors' fork and exit hooks and install the handlers
+ * (lifecycle.h): WEFT_OK or WEFT_ENOMEM.  weft_executor_register does it;
+ * a backend that forks before it registers (the process pool) calls it
+ * first. */
+int weft_install_fork_handlers(void);
 
 /* Join one of a pool's threads (nothing to do for NULL or the caller's own)
  * before the deadline: WEFT_OK or WEFT_ETIMEDOUT.  With cancellable, a

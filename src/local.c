@@ -12,8 +12,9 @@
 #include "weft/local.h"
 #include "lock_internal.h"
 
+#include "lifecycle.h"
+#include "list.h"
 #include "local_internal.h"
-#include "thread_internal.h"
 #include "platform/platform.h"
 #include "weft/lock.h"
 #include "weft/status.h"
@@ -30,9 +31,11 @@ struct entry {
 };
 
 struct table {
+    /* In `tables`.  First, as in struct weft_executor: valgrind then
+     * counts a live thread's table as reachable. */
+    weft_list_node link;
     struct entry *entries; /* indexed by slot */
     uint32_t capacity;
-    struct table *prev, *next;
 };
 
 /* Guarded by `registry`: the list of tables, slot numbers, and the shape of
@@ -41,21 +44,28 @@ struct table {
  * tables with an atomic exchange, so each value is destroyed exactly once
  * even if its thread sets a new one at that moment. */
 static weft_lock registry = WEFT_LOCK_INIT;
-static struct table *tables;
+static weft_list tables = WEFT_LIST_INIT(tables);
 static uint32_t slots_used;   /* highest slot handed out */
 static uint32_t *free_slots;  /* retired slot numbers */
 static uint32_t free_count, free_capacity;
 
 static _Thread_local struct table *my_table;
 
-void weft_local_atfork(int phase)
+/* The other threads' tables stay in the child's list, as they always
+ * have: their values are not this thread's to destroy. */
+static void local_atfork(int phase) { weft_lock_atfork(&registry, phase); }
+
+static weft_lifecycle_hooks lifecycle =
+    WEFT_LIFECYCLE_HOOKS_INIT(WEFT_RANK_LOCAL, local_atfork, NULL, NULL);
+
+/* Every use of the registry lock: the fork hook is added before it is
+ * first taken.  Adding cannot fail; the handlers are installed by the
+ * modules above (a thread's start), and a program that never installs
+ * them has no fork handling at all, as before. */
+static void take_registry(void)
 {
-    if (phase == WEFT_FORK_PREPARE)
-        weft_lock_take(&registry);
-    else if (phase == WEFT_FORK_PARENT)
-        weft_lock_release(&registry);
-    else
-        weft_lock_init(&registry);
+    weft_lifecycle_add(&lifecycle);
+    weft_lock_take(&registry);
 }
 
 static void exit_hook_fired(void *table);
@@ -79,7 +89,7 @@ static uint32_t slot_of(weft_local *local)
     uint32_t slot = atomic_load_explicit(&local->slot_, memory_order_acquire);
     if (slot)
         return slot;
-    weft_lock_take(&registry);
+    take_registry();
     slot = atomic_load_explicit(&local->slot_, memory_order_relaxed);
     if (!slot) {
         slot = free_count ? free_slots[--free_count] : ++slots_used;
@@ -89,22 +99,9 @@ static uint32_t slot_of(weft_local *local)
     return slot;
 }
 
-static void link_table(struct table *t)
+static struct table *table_of(weft_list_node *node)
 {
-    t->next = tables;
-    if (tables)
-        tables->prev = t;
-    tables = t;
-}
-
-static void unlink_table(struct table *t)
-{
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        tables = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
+    return WEFT_LIST_ENTRY(node, struct table, link);
 }
 
 /* Make the calling thread's table hold entry `slot`. */
@@ -120,18 +117,19 @@ static int reserve(uint32_t slot)
             free(t);
             return WEFT_ENOMEM;
         }
+        weft_list_node_init(&t->link);
     }
     uint32_t cap = t->capacity ? t->capacity : 8;
     while (cap <= slot)
         cap *= 2;
-    weft_lock_take(&registry);
+    take_registry();
     struct entry *grown = realloc(t->entries, cap * sizeof *grown);
     if (grown) {
         memset(grown + t->capacity, 0, (cap - t->capacity) * sizeof *grown);
         t->entries = grown;
         t->capacity = cap;
         if (fresh)
-            link_table(t);
+            weft_list_push_front(&tables, &t->link);
     }
     weft_lock_release(&registry);
     if (!grown) {
@@ -196,10 +194,10 @@ int weft_local_destroy(weft_local *local)
     if (!slot)
         return WEFT_OK;
 
-    weft_lock_take(&registry);
+    take_registry();
     size_t n = 0;
-    for (struct table *t = tables; t; t = t->next)
-        n += slot < t->capacity;
+    WEFT_LIST_FOR_EACH(node, next, &tables)
+        n += slot < table_of(node)->capacity;
     void **doomed = n ? malloc(n * sizeof *doomed) : NULL;
     bool ok = doomed || !n;
     if (ok && free_count == free_capacity) {
@@ -217,7 +215,8 @@ int weft_local_destroy(weft_local *local)
         return WEFT_ENOMEM;
     }
     n = 0;
-    for (struct table *t = tables; t; t = t->next) {
+    WEFT_LIST_FOR_EACH(node, next, &tables) {
+        struct table *t = table_of(node);
         if (slot < t->capacity) {
             void *v = atomic_exchange_explicit(&t->entries[slot].value, NULL,
                                                memory_order_acq_rel);
@@ -243,8 +242,8 @@ void weft_local_thread_exit(void)
     for (int round = 0; round < 4 && my_table; round++) {
         struct table *t = my_table;
         my_table = NULL;
-        weft_lock_take(&registry);
-        unlink_table(t);
+        take_registry();
+        weft_list_remove(&t->link);
         weft_lock_release(&registry);
         weft_pf_exit_hook_disarm(&exit_hook);
         for (uint32_t slot = 0; slot < t->capacity; slot++) {

@@ -11,6 +11,7 @@
 
 #include "debug_internal.h"
 #include "ident.h"
+#include "lifecycle.h"
 #include "lock_internal.h"
 #include "park.h"
 #include "weft/status.h"
@@ -158,6 +159,16 @@ int weft_lock_release(weft_lock *lock)
     if (old == HELD_WAITED)
         weft_unpark_one(&lock->state_);
     return WEFT_OK;
+}
+
+void weft_lock_atfork(weft_lock *lock, int phase)
+{
+    if (phase == WEFT_FORK_PREPARE)
+        weft_lock_acquire_until(lock, WEFT_NO_DEADLINE);
+    else if (phase == WEFT_FORK_PARENT)
+        weft_lock_release(lock);
+    else
+        weft_lock_init(lock);
 }
 
 bool weft_lock_locked(const weft_lock *lock)

@@ -37,4 +37,12 @@ int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t d
                               bool cancellable);
 int weft_rlock_release_all(weft_rlock *rlock, unsigned long *levels);
 
+/* The usual fork hook body for one of weft's own locks, by phase
+ * (WEFT_FORK_*, lifecycle.h): prepare takes it (waiting as long as needed,
+ * never cancelled), the parent releases it, the child makes it new and free
+ * (the thread that held it in the parent did not cross).  A hook that must
+ * also fix its state in the child does so after this call, alone in the
+ * child. */
+void weft_lock_atfork(weft_lock *lock, int phase);
+
 #endif

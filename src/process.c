@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* process.c — weft_process (multiprocessing.Process) and the
- * fork handlers that keep weft's own state usable in a forked child. */
+/* process.c — weft_process (multiprocessing.Process). */
 #include "weft/process.h"
 
+#include "lifecycle.h"
+#include "list.h"
 #include "platform/platform.h"
 #include "platform/process.h"
 #include "park.h"
 #include "lock_internal.h"
-#include "thread_internal.h"
 #include "weft/lock.h"
 #include "weft/status.h"
 #include "weft/time.h"
@@ -18,55 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- fork handlers ---------------------------------------------------------- */
-
-static void process_atfork(int phase);
-
-/* Lock order: executors, timers, threads, locals, children (the order in
- * which weft's code nests them). */
-static void before_fork(void)
-{
-    weft_executor_atfork(WEFT_FORK_PREPARE);
-    weft_timer_atfork(WEFT_FORK_PREPARE);
-    weft_thread_atfork(WEFT_FORK_PREPARE);
-    weft_local_atfork(WEFT_FORK_PREPARE);
-    process_atfork(WEFT_FORK_PREPARE);
-    weft_pf_wait_atfork(WEFT_FORK_PREPARE);
-}
-
-static void after_fork(int phase)
-{
-    weft_pf_wait_atfork(phase);
-    process_atfork(phase);
-    weft_local_atfork(phase);
-    weft_thread_atfork(phase);
-    weft_timer_atfork(phase);
-    weft_executor_atfork(phase);
-}
-
-static void after_fork_parent(void) { after_fork(WEFT_FORK_PARENT); }
-static void after_fork_child(void) { after_fork(WEFT_FORK_CHILD); }
-
-void weft_install_fork_handlers(void)
-{
-    static _Atomic int installed; /* 0 no, 1 installing, 2 yes */
-    int expected = 0;
-    if (atomic_load_explicit(&installed, memory_order_acquire) == 2)
-        return;
-    if (atomic_compare_exchange_strong(&installed, &expected, 1)) {
-        int rc = weft_pf_at_fork(before_fork, after_fork_parent, after_fork_child);
-        atomic_store(&installed, rc == WEFT_OK ? 2 : 0);
-        return;
-    }
-    while (atomic_load(&installed) == 1)
-        weft_pf_yield();
-}
-
 /* ---- weft_process ----------------------------------------------------------- */
 
 enum { NEW, STARTED, ENDED, CLOSED };
 
 struct weft_process {
+    /* In `children`: started, not yet reaped.  First, as in struct
+     * weft_executor: valgrind then counts an unfreed one as reachable. */
+    weft_list_node link;
     weft_lock lock; /* state, exitcode, reaping */
     weft_process_fn target;
     void *arg;
@@ -76,51 +35,46 @@ struct weft_process {
     int exitcode;
     weft_pf_child child;
     bool orphan; /* freed while running: the child list owns it */
-    struct weft_process *prev, *next; /* started, not yet reaped */
 };
 
-/* Started children not yet reaped, for the exit handler. */
+/* Started children not yet reaped, for the exit hook. */
 static weft_lock children_lock = WEFT_LOCK_INIT;
-static weft_process *children;
+static weft_list children = WEFT_LIST_INIT(children); /* newest first */
 static _Atomic unsigned long process_counter;
 static const char *my_name = "MainProcess";
 static bool i_am_daemon;
-static weft_exit_hook exit_hook;
-static _Atomic bool exit_hook_added;
 
 static void process_atfork(int phase)
 {
-    if (phase == WEFT_FORK_PREPARE) {
-        weft_lock_take(&children_lock);
-    } else if (phase == WEFT_FORK_PARENT) {
-        weft_lock_release(&children_lock);
-    } else {
-        children = NULL; /* the parent's children are not this process's */
-        weft_lock_init(&children_lock);
-    }
+    weft_lock_atfork(&children_lock, phase);
+    /* The parent's children are not this process's: each leaves the list
+     * (popped, it reads as unlinked: freeing its copy here unlinks nothing). */
+    if (phase == WEFT_FORK_CHILD)
+        while (weft_list_pop_front(&children))
+            continue;
+}
+
+static void end_children_at_exit(void);
+static weft_lifecycle_hooks lifecycle =
+    WEFT_LIFECYCLE_HOOKS_INIT(WEFT_RANK_PROCESS, process_atfork, end_children_at_exit, NULL);
+
+static weft_process *process_of(weft_list_node *node)
+{
+    return WEFT_LIST_ENTRY(node, weft_process, link);
 }
 
 static void link_child(weft_process *p)
 {
     weft_lock_take(&children_lock);
-    p->prev = NULL;
-    p->next = children;
-    if (children)
-        children->prev = p;
-    children = p;
+    weft_list_push_front(&children, &p->link);
     weft_lock_release(&children_lock);
 }
 
+/* Removing a child already taken out does nothing. */
 static void unlink_child(weft_process *p)
 {
     weft_lock_take(&children_lock);
-    if (p->prev)
-        p->prev->next = p->next;
-    else if (children == p)
-        children = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    p->prev = p->next = NULL;
+    weft_list_remove(&p->link);
     weft_lock_release(&children_lock);
 }
 
@@ -168,17 +122,17 @@ static bool reap(weft_process *p, bool block)
 static void end_children_at_exit(void)
 {
     weft_lock_take(&children_lock);
-    for (weft_process *p = children; p; p = p->next)
-        if (p->daemon)
-            weft_pf_signal(p->child.pid, WEFT_PF_SIGTERM);
+    WEFT_LIST_FOR_EACH(node, next, &children)
+        if (process_of(node)->daemon)
+            weft_pf_signal(process_of(node)->child.pid, WEFT_PF_SIGTERM);
     weft_lock_release(&children_lock);
     for (;;) {
         weft_lock_take(&children_lock);
-        weft_process *p = children;
+        weft_list_node *first = weft_list_first(&children);
         weft_lock_release(&children_lock);
-        if (!p)
+        if (!first)
             break;
-        reap(p, true);
+        reap(process_of(first), true);
     }
 }
 
@@ -187,7 +141,10 @@ static void reap_ended_orphans(void)
 {
     weft_process *ended = NULL;
     weft_lock_take(&children_lock);
-    for (weft_process *p = children; p && !ended; p = p->next) {
+    WEFT_LIST_FOR_EACH(node, next, &children) {
+        weft_process *p = process_of(node);
+        if (ended)
+            break;
         if (!p->orphan)
             continue;
         weft_lock_take(&p->lock);
@@ -230,6 +187,7 @@ int weft_process_new(weft_process **process, weft_process_fn target, void *arg,
     }
     strcpy(p->name, name);
     weft_lock_init(&p->lock);
+    weft_list_node_init(&p->link);
     p->target = target;
     p->arg = arg;
     p->daemon = options->daemon == WEFT_DAEMON_INHERIT ? i_am_daemon : options->daemon == WEFT_DAEMON;
@@ -251,18 +209,16 @@ int weft_process_start(weft_process *process)
 {
     if (!process)
         return WEFT_EINVAL;
-    weft_install_fork_handlers();
-    if (!atomic_exchange(&exit_hook_added, true)) {
-        exit_hook.run = end_children_at_exit;
-        weft_add_exit_hook(&exit_hook);
-    }
+    int rc = weft_lifecycle_register(&lifecycle); /* waited for at exit */
+    if (rc != WEFT_OK)
+        return rc;
     reap_ended_orphans();
     weft_lock_take(&process->lock);
     if (process->state != NEW) {
         weft_lock_release(&process->lock);
         return WEFT_ESTATE;
     }
-    int rc = weft_pf_fork_child(child_body, process, false, &process->child);
+    rc = weft_pf_fork_child(child_body, process, false, &process->child);
     if (rc == WEFT_OK)
         process->state = STARTED;
     weft_lock_release(&process->lock);

@@ -14,6 +14,8 @@
 
 #include "debug_internal.h"
 #include "ident.h"
+#include "lifecycle.h"
+#include "list.h"
 #include "local_internal.h"
 #include "park.h"
 #include "thread_internal.h"
@@ -32,6 +34,9 @@ enum { INITIAL, STARTED, STOPPED };
 enum { KIND_WEFT, KIND_MAIN, KIND_DUMMY };
 
 struct weft_thread {
+    /* In the registry while alive.  First, as in struct weft_executor:
+     * valgrind then counts an unjoined thread's object as reachable. */
+    weft_list_node link;
     _Atomic int refs;
     int kind;
     weft_thread_fn target;
@@ -49,11 +54,10 @@ struct weft_thread {
     char *name;
     bool name_owned;     /* false only for the main thread's initial name */
     weft_pf_thread handle;
-    weft_thread *prev, *next; /* registry links */
 };
 
 static weft_lock registry_lock = WEFT_LOCK_INIT;
-static weft_thread *registry;
+static weft_list registry = WEFT_LIST_INIT(registry); /* newest first */
 static size_t registry_count;
 static bool registry_ready;
 
@@ -63,31 +67,28 @@ static _Atomic size_t default_stack_size;
 static weft_thread main_thread;
 static _Thread_local weft_thread *current;
 
-static weft_exit_hook *exit_hooks;
-static _Atomic int exit_handler_state; /* 0 none, 1 registering, 2 registered */
+static void thread_atfork(int phase);
+static void join_leftover_threads(void);
+static weft_lifecycle_hooks lifecycle =
+    WEFT_LIFECYCLE_HOOKS_INIT(WEFT_RANK_THREAD, thread_atfork, join_leftover_threads, NULL);
 
 /* ---- registry ---------------------------------------------------------- */
 
 static void link_locked(weft_thread *t)
 {
-    t->prev = NULL;
-    t->next = registry;
-    if (registry)
-        registry->prev = t;
-    registry = t;
+    weft_list_push_front(&registry, &t->link);
     registry_count++;
 }
 
 static void unlink_locked(weft_thread *t)
 {
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        registry = t->next;
-    if (t->next)
-        t->next->prev = t->prev;
-    t->prev = t->next = NULL;
+    weft_list_remove(&t->link);
     registry_count--;
+}
+
+static weft_thread *thread_of(weft_list_node *node)
+{
+    return WEFT_LIST_ENTRY(node, weft_thread, link);
 }
 
 static _Thread_local bool known_not_main;
@@ -106,9 +107,12 @@ static const char *current_name(void)
     return current ? current->name : NULL;
 }
 
-/* The main thread's object exists from the registry's first use on. */
+/* The main thread's object exists from the registry's first use on.  The
+ * fork hook is added before the lock is first taken (weft_thread_start
+ * reports a failure to install the handlers). */
 static void lock_registry(void)
 {
+    weft_lifecycle_add(&lifecycle);
     weft_lock_take(&registry_lock);
     if (registry_ready)
         return;
@@ -130,30 +134,27 @@ static void unlock_registry(void) { weft_lock_release(&registry_lock); }
 
 static void unref(weft_thread *t);
 
-void weft_thread_atfork(int phase)
+/* In the child, alone: only the forking thread crossed.  The others are
+ * gone, unjoinable and never to be waited for at exit.  Their objects are
+ * left to whoever holds them (as Python's _after_fork does); the reference
+ * each running thread held on its own object goes with it. */
+static void forget_other_threads(void)
 {
-    if (phase == WEFT_FORK_PREPARE) {
-        lock_registry();
-        return;
-    }
-    if (phase == WEFT_FORK_CHILD) {
-        /* Only the forking thread crossed: the others are gone, unjoinable
-         * and never to be waited for at exit.  Their objects are left to
-         * whoever holds them (as Python's _after_fork does); the reference
-         * each running thread held on its own object goes with it. */
-        weft_thread *me = current;
-        for (weft_thread *t = registry, *next; t; t = next) {
-            next = t->next;
-            if (t != me) {
-                unlink_locked(t);
-                atomic_store(&t->state, STOPPED);
-                unref(t);
-            }
+    WEFT_LIST_FOR_EACH(node, next, &registry) {
+        weft_thread *t = thread_of(node);
+        if (t != current) {
+            unlink_locked(t);
+            atomic_store(&t->state, STOPPED);
+            unref(t);
         }
-        weft_lock_init(&registry_lock);
-        return;
     }
-    unlock_registry();
+}
+
+static void thread_atfork(int phase)
+{
+    weft_lock_atfork(&registry_lock, phase);
+    if (phase == WEFT_FORK_CHILD)
+        forget_other_threads();
 }
 
 /* ---- lifetime ---------------------------------------------------------- */
@@ -207,6 +208,7 @@ static weft_thread *alloc_thread(int kind, const char *name)
     t->name_owned = true;
     atomic_init(&t->refs, 1);
     t->kind = kind;
+    weft_list_node_init(&t->link);
     weft_event_init(&t->finished);
     weft_lock_init(&t->name_lock);
     return t;
@@ -270,47 +272,6 @@ static void thread_main(void *arg)
     unref(t);
 }
 
-static void join_leftover_threads(void);
-
-static void at_process_exit(void)
-{
-    for (weft_exit_hook *h = exit_hooks; h; h = h->next)
-        h->run();
-    join_leftover_threads();
-    for (weft_exit_hook *h = exit_hooks; h; h = h->next)
-        if (h->stop)
-            h->stop();
-    weft_pf_threads_close();
-}
-
-static int ensure_exit_handler(void)
-{
-    weft_install_fork_handlers();
-    int expected = 0;
-    if (atomic_load(&exit_handler_state) == 2)
-        return WEFT_OK;
-    if (atomic_compare_exchange_strong(&exit_handler_state, &expected, 1)) {
-        int rc = weft_pf_at_exit(at_process_exit);
-        atomic_store(&exit_handler_state, rc == WEFT_OK ? 2 : 0);
-        return rc;
-    }
-    while (atomic_load(&exit_handler_state) == 1)
-        weft_pf_yield();
-    return atomic_load(&exit_handler_state) == 2 ? WEFT_OK : WEFT_ENOMEM;
-}
-
-void weft_add_exit_hook(weft_exit_hook *hook)
-{
-    ensure_exit_handler();
-    lock_registry();
-    weft_exit_hook **tail = &exit_hooks;
-    while (*tail)
-        tail = &(*tail)->next;
-    hook->next = NULL;
-    *tail = hook;
-    unlock_registry();
-}
-
 int weft_thread_start(weft_thread *thread)
 {
     if (!thread)
@@ -320,7 +281,7 @@ int weft_thread_start(weft_thread *thread)
     int expected = INITIAL;
     if (!atomic_compare_exchange_strong(&thread->state, &expected, STARTED))
         return WEFT_ESTATE;
-    int rc = ensure_exit_handler();
+    int rc = weft_lifecycle_register(&lifecycle); /* joined at exit */
     if (rc != WEFT_OK) {
         atomic_store(&thread->state, INITIAL);
         return rc;
@@ -514,9 +475,12 @@ size_t weft_enumerate(weft_thread **threads, size_t capacity)
 {
     lock_registry();
     size_t i = 0;
-    for (weft_thread *t = registry; t && i < capacity; t = t->next, i++) {
+    WEFT_LIST_FOR_EACH(node, next, &registry) {
+        if (i == capacity)
+            break;
+        weft_thread *t = thread_of(node);
         ref(t);
-        threads[i] = t;
+        threads[i++] = t;
     }
     size_t n = registry_count;
     unlock_registry();
@@ -539,16 +503,14 @@ int weft_set_stack_size(size_t size)
 
 /* ---- process exit ------------------------------------------------------ */
 
-/* Python's threading._shutdown: the main thread counts as finished (so
- * threads joining it return), then every non-daemon thread is joined,
- * including ones started meanwhile by the threads being joined. */
 /* Debug mode: name the weft threads still running that nobody joined. */
 static void report_unjoined_threads(void)
 {
     char names[16][64];
     size_t n = 0, more = 0;
     lock_registry();
-    for (weft_thread *t = registry; t; t = t->next) {
+    WEFT_LIST_FOR_EACH(node, next, &registry) {
+        weft_thread *t = thread_of(node);
         if (t->kind != KIND_WEFT || t == current || atomic_load(&t->joined))
             continue;
         if (n < 16)
@@ -564,6 +526,27 @@ static void report_unjoined_threads(void)
         weft_debug_report("... and %zu more threads never joined", more);
 }
 
+/* A non-daemon weft thread still to join (with a reference), or NULL. */
+static weft_thread *next_to_join(void)
+{
+    weft_thread *found = NULL;
+    lock_registry();
+    WEFT_LIST_FOR_EACH(node, next, &registry) {
+        weft_thread *t = thread_of(node);
+        if (t->kind == KIND_WEFT && !t->daemon && t != current) {
+            ref(t);
+            found = t;
+            break;
+        }
+    }
+    unlock_registry();
+    return found;
+}
+
+/* The thread module's exit run hook, Python's threading._shutdown: the
+ * main thread counts as finished (so threads joining it return), then
+ * every non-daemon thread is joined, including ones started meanwhile by
+ * the threads being joined. */
 static void join_leftover_threads(void)
 {
     if (weft_debug_on())
@@ -576,20 +559,8 @@ static void join_leftover_threads(void)
     unlock_registry();
     weft_event_set(&main_thread.finished);
 
-    for (;;) {
-        weft_thread *next = NULL;
-        lock_registry();
-        for (weft_thread *t = registry; t; t = t->next) {
-            if (t->kind == KIND_WEFT && !t->daemon && t != current) {
-                next = t;
-                ref(t);
-                break;
-            }
-        }
-        unlock_registry();
-        if (!next)
-            return;
-        weft_event_wait(&next->finished);
-        unref(next);
+    for (weft_thread *t; (t = next_to_join());) {
+        weft_event_wait(&t->finished);
+        unref(t);
     }
 }

@@ -486,7 +486,11 @@ int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_option
                 options->max_workers ? options->max_workers : default_max_workers());
     p->initializer = options->initializer;
     p->initializer_arg = options->initializer_arg;
-    weft_executor_register(&p->base, &thread_pool_ops, p->prefix);
+    int rc = weft_executor_register(&p->base, &thread_pool_ops, p->prefix);
+    if (rc != WEFT_OK) {
+        pool_destroy(&p->base); /* no worker yet */
+        return rc;
+    }
     *executor = &p->base;
     return WEFT_OK;
 }

@@ -28,6 +28,7 @@
 #include "timer_impl.h"
 #include "lock_internal.h"
 
+#include "lifecycle.h"
 #include "park.h"
 #include "thread_internal.h"
 #include "weft/event.h"
@@ -57,7 +58,7 @@
 /* All under sched_lock. */
 static weft_lock sched_lock = WEFT_LOCK_INIT;
 static struct timer_heap heap; /* pending timers, earliest first */
-static weft_timer *running;        /* timers whose function runs, any thread */
+static weft_list running = WEFT_LIST_INIT(running); /* timers whose function runs */
 static bool serving;               /* a thread holds the server role */
 static uint64_t server_gen;        /* changes whenever the role changes hands */
 static weft_timer *server_task;    /* the timer whose function the server runs */
@@ -65,8 +66,6 @@ static int64_t server_task_since;  /* ... since then */
 static bool server_starting;       /* a start() is starting the server thread */
 static bool watching;              /* the watcher thread is up (or starting) */
 static int64_t watch_at;           /* when it looks next (0: about to) */
-static bool exit_hook_added;       /* not reset by fork: the hook list crosses */
-static weft_exit_hook exit_hook;
 
 static _Atomic uint32_t wake_word;  /* bumped to wake the server */
 static _Atomic uint32_t watch_word; /* bumped to wake the watcher */
@@ -85,24 +84,9 @@ static void unref(weft_timer *t)
         free(t);
 }
 
-static void running_link(weft_timer *t)
+static weft_timer *running_timer(weft_list_node *node)
 {
-    t->run_prev = NULL;
-    t->run_next = running;
-    if (running)
-        running->run_prev = t;
-    running = t;
-}
-
-static void running_unlink(weft_timer *t)
-{
-    if (t->run_prev)
-        t->run_prev->run_next = t->run_next;
-    else
-        running = t->run_next;
-    if (t->run_next)
-        t->run_next->run_prev = t->run_prev;
-    t->run_prev = t->run_next = NULL;
+    return WEFT_LIST_ENTRY(node, weft_timer, run_link);
 }
 
 /* In the child of a fork: the timer's thread (or the schedule holding it)
@@ -113,35 +97,40 @@ static void orphan(weft_timer *t)
     unref(t);
 }
 
-void weft_timer_atfork(int phase)
+/* In the child, alone.  The timer threads did not cross: the child starts
+ * its own when it starts a timer, and the parent's timers never fire here.
+ * Only a function that was forking goes on, on this thread; if it was the
+ * server's, the new generation makes this thread retire after it. */
+static void forget_parent_timers(void)
 {
-    if (phase == WEFT_FORK_PREPARE) {
-        weft_lock_take(&sched_lock);
-    } else if (phase == WEFT_FORK_PARENT) {
-        weft_lock_release(&sched_lock);
-    } else {
-        /* The timer threads did not cross: the child starts its own when it
-         * starts a timer, and the parent's timers never fire here.  Only a
-         * function that was forking goes on, on this thread; if it was the
-         * server's, the new generation makes this thread retire after it. */
-        for (size_t i = 0; i < heap.size; i++)
-            orphan(heap.items[i]);
-        heap.size = 0;
-        for (weft_timer *t = running, *next; t; t = next) {
-            next = t->run_next;
-            if (t != current_timer) {
-                running_unlink(t);
-                orphan(t);
-            }
+    for (size_t i = 0; i < heap.size; i++)
+        orphan(heap.items[i]);
+    heap.size = 0;
+    WEFT_LIST_FOR_EACH(node, next, &running) {
+        weft_timer *t = running_timer(node);
+        if (t != current_timer) {
+            weft_list_remove(&t->run_link);
+            orphan(t);
         }
-        serving = server_starting = watching = stopping = false;
-        timer_threads = current_timer ? 1 : 0; /* this thread, if a server */
-        watch_at = 0;
-        server_task = NULL;
-        server_gen++;
-        weft_lock_init(&sched_lock);
     }
+    serving = server_starting = watching = stopping = false;
+    timer_threads = current_timer ? 1 : 0; /* this thread, if a server */
+    watch_at = 0;
+    server_task = NULL;
+    server_gen++;
 }
+
+static void timer_atfork(int phase)
+{
+    weft_lock_atfork(&sched_lock, phase);
+    if (phase == WEFT_FORK_CHILD)
+        forget_parent_timers();
+}
+
+static void wait_for_non_daemon_timers(void);
+static void wait_then_stop_timers(void);
+static weft_lifecycle_hooks lifecycle = WEFT_LIFECYCLE_HOOKS_INIT(
+    WEFT_RANK_TIMER, timer_atfork, wait_for_non_daemon_timers, wait_then_stop_timers);
 
 int weft_timer_new(weft_timer **timer, double interval, weft_timer_fn fn, void *arg)
 {
@@ -149,10 +138,16 @@ int weft_timer_new(weft_timer **timer, double interval, weft_timer_fn fn, void *
         *timer = NULL; /* what it holds on every status but WEFT_OK */
     if (!timer || !fn || isnan(interval) || interval > WEFT_TIMEOUT_MAX)
         return WEFT_EINVAL;
+    /* Before any use of sched_lock: the fork hook; and the exit hooks,
+     * which wait for the non-daemon timers. */
+    int rc = weft_lifecycle_register(&lifecycle);
+    if (rc != WEFT_OK)
+        return rc;
     weft_timer *t = calloc(1, sizeof *t);
     if (!t)
         return WEFT_ENOMEM;
     atomic_init(&t->refs, 1);
+    weft_list_node_init(&t->run_link);
     t->interval = interval;
     t->fn = fn;
     t->arg = arg;
@@ -258,7 +253,7 @@ static void run_due_timer(uint64_t gen, int64_t now)
     weft_timer *t = heap.items[0];
     weft_timer_heap_remove(&heap, t);
     t->state = RUNNING;
-    running_link(t);
+    weft_list_push_front(&running, &t->run_link);
     server_task = t;
     server_task_since = now;
     bool need_watcher = watch_by(next_look(now));
@@ -271,7 +266,7 @@ static void run_due_timer(uint64_t gen, int64_t now)
     current_timer = NULL;
 
     weft_lock_take(&sched_lock);
-    running_unlink(t);
+    weft_list_remove(&t->run_link);
     finish(t);
     if (server_gen == gen)
         server_task = NULL;
@@ -364,9 +359,11 @@ static void *watch(void *unused)
  * exit(): it would wait for itself. */
 static weft_timer *first_to_wait_for(void)
 {
-    for (weft_timer *t = running; t; t = t->run_next)
+    WEFT_LIST_FOR_EACH(node, next, &running) {
+        weft_timer *t = running_timer(node);
         if (!t->daemon && t != current_timer)
             return t;
+    }
     for (size_t i = 0; i < heap.size; i++)
         if (!heap.items[i]->daemon)
             return heap.items[i];
@@ -391,7 +388,7 @@ static void wait_for_non_daemon_timers(void)
 static size_t running_count(void)
 {
     size_t n = 0;
-    for (weft_timer *t = running; t; t = t->run_next)
+    WEFT_LIST_FOR_EACH(node, next, &running)
         n++;
     return n;
 }
@@ -438,17 +435,10 @@ static void wait_then_stop_timers(void)
  * be started.  On failure the timer is taken back out. */
 static int start_server(weft_timer *timer)
 {
-    bool add_exit_hook = !exit_hook_added;
-    exit_hook_added = true;
     server_starting = serving = true;
     server_gen++;
     timer_threads++; /* counted from now: exit waits for it to leave */
     weft_lock_release(&sched_lock);
-    if (add_exit_hook) {
-        exit_hook.run = wait_for_non_daemon_timers;
-        exit_hook.stop = wait_then_stop_timers;
-        weft_add_exit_hook(&exit_hook);
-    }
     int rc = start_timer_thread(server_main);
     weft_lock_take(&sched_lock);
     server_starting = false;
@@ -518,7 +508,8 @@ int weft_timer_start(weft_timer *timer)
     if (!timer)
         return WEFT_EINVAL;
     int64_t delay;
-    weft_deadline_after(timer->interval, &delay); /* validated in new */
+    if (weft_deadline_after(timer->interval, &delay) != WEFT_OK)
+        return WEFT_EINVAL; /* new lets no such interval through */
     bool need_watcher = false;
     weft_lock_take(&sched_lock);
     while (server_starting && !timer->started)

@@ -4,6 +4,7 @@
 #ifndef WEFT_TIMER_IMPL_H
 #define WEFT_TIMER_IMPL_H
 
+#include "list.h"
 #include "weft/event.h"
 #include "weft/timer.h"
 
@@ -18,6 +19,9 @@
 enum { NEW, PENDING, RUNNING, DONE, ORPHANED };
 
 struct weft_timer {
+    /* In `running` while RUNNING.  First, as in struct weft_executor:
+     * valgrind then counts a timer running at exit as reachable. */
+    weft_list_node run_link;
     _Atomic int refs;
     double interval;
     weft_timer_fn fn;
@@ -27,7 +31,6 @@ struct weft_timer {
     int state;      /* guarded by sched_lock */
     int64_t due;
     size_t slot;    /* index in the heap while PENDING */
-    weft_timer *run_prev, *run_next; /* in `running` while RUNNING */
     weft_event finished;
 };
 

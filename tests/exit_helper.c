@@ -102,6 +102,29 @@ static void *wait_for_ring(void *unused)
     return NULL;
 }
 
+static void *quiet_task(void *unused)
+{
+    (void)unused;
+    return NULL;
+}
+
+/* A non-daemon timer due after main returns submits to the pool. */
+static void timer_submits(void *unused)
+{
+    (void)unused;
+    int rc = weft_executor_submit(exit_pool, quiet_task, NULL, NULL);
+    printf("timer's submit: %s\n", weft_status_name(rc));
+    fflush(stdout);
+}
+
+static void start_submitting_timer(void)
+{
+    weft_timer *t;
+    weft_timer_new(&t, 0.2, timer_submits, NULL);
+    weft_timer_start(t);
+    weft_timer_free(t);
+}
+
 /* Registered before the pool exists, so it runs after weft's exit hooks. */
 static void submit_at_exit(void)
 {
@@ -205,6 +228,13 @@ int main(int argc, char **argv)
         weft_timer_start(t);
         weft_timer_free(t);
         start(wait_for_ring, NULL, WEFT_NON_DAEMON);
+    } else if (!strcmp(mode, "timer_submits_timer_first")) {
+        /* the exit order is the same whichever was used first */
+        start_submitting_timer();
+        weft_thread_pool_new(&exit_pool, NULL);
+    } else if (!strcmp(mode, "timer_submits_pool_first")) {
+        weft_thread_pool_new(&exit_pool, NULL);
+        start_submitting_timer();
     } else if (!strcmp(mode, "children")) {
         start_children();
     } else if (!strcmp(mode, "timer") || !strcmp(mode, "daemon_timer")) {

@@ -196,6 +196,23 @@ static void timer_serves_the_exit_until_its_end(void **state)
     assert_true(seconds < 4);
 }
 
+/* The exit shuts the executors down before it waits for the non-daemon
+ * timers, as Python's concurrent.futures exit callback runs before the
+ * threads (Timers) are joined; whichever of the two the program used
+ * first (the order used to be that of first use: a timer started before
+ * the pool could still submit). */
+static void timer_at_exit_finds_executors_shut_down(void **state)
+{
+    (void)state;
+    char out[256];
+    double seconds;
+    const char *modes[] = {"timer_submits_timer_first", "timer_submits_pool_first"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(run_helper(modes[i], out, sizeof out, &seconds), 0);
+        assert_string_equal(out, "end of main\ntimer's submit: WEFT_ESHUTDOWN\n");
+    }
+}
+
 static void timer_bad_input(void **state)
 {
     (void)state;
@@ -613,6 +630,7 @@ int main(void)
         cmocka_unit_test(timer_ten_thousand_share_one_thread),
         cmocka_unit_test(timer_keeps_process_alive_unless_daemon),
         cmocka_unit_test(timer_serves_the_exit_until_its_end),
+        cmocka_unit_test(timer_at_exit_finds_executors_shut_down),
         cmocka_unit_test(timer_bad_input),
         cmocka_unit_test(timer_stress_start_cancel),
         cmocka_unit_test(timer_self_join_is_an_error),

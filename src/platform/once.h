@@ -8,10 +8,13 @@
  * meanwhile wait on the state word (weft_pf_wait: no spinning, no yield
  * loop) and get its status.  A failed run leaves the once unrun.
  */
+/* Outside the guard: platform.h includes this file back (its exit hooks
+ * hold a weft_once) after it has declared the waiting used here, so either
+ * header may come first. */
+#include "platform.h"
+
 #ifndef WEFT_ONCE_H
 #define WEFT_ONCE_H
-
-#include "platform.h"
 
 #include <stdatomic.h>
 #include <stdint.h>

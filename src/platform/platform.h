@@ -111,14 +111,16 @@ size_t weft_pf_min_stack_size(void);
 /* Number of CPUs this process may run on (at least 1). */
 int weft_pf_cpu_count(void);
 
+#include "once.h" /* after weft_pf_wait: see once.h */
+
 /* Run dtor(value) when the calling thread exits, for threads weft did not
  * start.  One registration slot per purpose; returns 0 or WEFT_ENOMEM. */
 typedef struct weft_pf_exit_hook {
-    _Atomic int state_;          /* 0 new, 1 creating, 2 ready */
+    weft_once key_made_;         /* key_ is made on the first arm */
     unsigned key_;
     void (*dtor_)(void *);
 } weft_pf_exit_hook;
-#define WEFT_PF_EXIT_HOOK_INIT(dtor) { 0, 0, (dtor) }
+#define WEFT_PF_EXIT_HOOK_INIT(dtor) { WEFT_ONCE_INIT, 0, (dtor) }
 int weft_pf_exit_hook_arm(weft_pf_exit_hook *hook, void *value);
 void weft_pf_exit_hook_disarm(weft_pf_exit_hook *hook);
 

@@ -482,31 +482,33 @@ int weft_pf_cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
-int weft_pf_exit_hook_arm(weft_pf_exit_hook *hook, void *value)
+/* weft_once's function takes no argument: the hook whose key is to be
+ * made is handed over in the calling thread, which is the one that runs
+ * the function if any does. */
+static _Thread_local weft_pf_exit_hook *key_to_make;
+
+static int make_key(void)
 {
-    int state = atomic_load_explicit(&hook->state_, memory_order_acquire);
-    while (state != 2) {
-        int expected = 0;
-        if (atomic_compare_exchange_strong(&hook->state_, &expected, 1)) {
-            pthread_key_t key;
-            if (pthread_key_create(&key, hook->dtor_) != 0) {
-                atomic_store(&hook->state_, 0);
-                return WEFT_ENOMEM;
-            }
-            hook->key_ = (unsigned)key;
-            atomic_store_explicit(&hook->state_, 2, memory_order_release);
-        } else {
-            weft_pf_yield();
-        }
-        state = atomic_load_explicit(&hook->state_, memory_order_acquire);
-    }
-    return pthread_setspecific((pthread_key_t)hook->key_, value) ? WEFT_ENOMEM
-                                                                 : WEFT_OK;
+    pthread_key_t key;
+    if (pthread_key_create(&key, key_to_make->dtor_) != 0)
+        return WEFT_ENOMEM;
+    key_to_make->key_ = (unsigned)key;
+    return WEFT_OK;
 }
 
+int weft_pf_exit_hook_arm(weft_pf_exit_hook *hook, void *value)
+{
+    key_to_make = hook;
+    int rc = weft_once_run(&hook->key_made_, make_key);
+    if (rc != WEFT_OK)
+        return rc;
+    return pthread_setspecific((pthread_key_t)hook->key_, value) ? WEFT_ENOMEM : WEFT_OK;
+}
+
+/* Nothing to do before the first arm made the key. */
 void weft_pf_exit_hook_disarm(weft_pf_exit_hook *hook)
 {
-    if (atomic_load_explicit(&hook->state_, memory_order_acquire) == 2)
+    if (atomic_load_explicit(&hook->key_made_.state, memory_order_acquire) == WEFT_ONCE_DONE)
         (void)pthread_setspecific((pthread_key_t)hook->key_, NULL);
 }
 
