@@ -16,6 +16,7 @@
  */
 #include "weft/queue.h"
 
+#include "heap.h"
 #include "park.h"
 #include "sync_internal.h"
 #include "weft/lock.h"
@@ -64,74 +65,45 @@ struct weft_simple_queue {
 
 /* ---- storage (lock held) --------------------------------------------------- */
 
-static int compare_items(const weft_queue *q, const struct heap_entry *a,
-                         const struct heap_entry *b)
+/* PriorityQueue's order: the caller's comparison (or the items' addresses),
+ * then insertion order, so that equal items leave first-in first-out. */
+WEFT_HEAP_INLINE bool leaves_first(const void *a, const void *b, const void *queue)
 {
+    const struct heap_entry *x = a, *y = b;
+    const weft_queue *q = queue;
     int c;
     if (q->compare) {
-        c = q->compare(a->item, b->item, q->compare_arg);
+        c = q->compare(x->item, y->item, q->compare_arg);
     } else {
-        uintptr_t x = (uintptr_t)a->item, y = (uintptr_t)b->item;
-        c = (x > y) - (x < y);
+        uintptr_t i = (uintptr_t)x->item, j = (uintptr_t)y->item;
+        c = (i > j) - (i < j);
     }
-    return c ? c : (a->order > b->order) - (a->order < b->order);
+    return c ? c < 0 : x->order < y->order;
 }
+
+static const weft_heap_kind entries = {sizeof(struct heap_entry), leaves_first, NULL};
 
 static int grow(weft_queue *q)
 {
     struct store *s = &q->store;
-    size_t capacity = s->capacity ? s->capacity * 2 : FIRST_CAPACITY;
     if (q->kind == WEFT_QUEUE_PRIORITY) {
-        struct heap_entry *heap = realloc(s->heap, capacity * sizeof *heap);
-        if (!heap)
-            return WEFT_ENOMEM;
+        void *heap = s->heap;
+        bool ok = weft_heap_reserve(&heap, &s->capacity, s->count, FIRST_CAPACITY, &entries);
         s->heap = heap;
-    } else {
-        /* Unwrap into a fresh ring so that head becomes 0. */
-        void **ring = malloc(capacity * sizeof *ring);
-        if (!ring)
-            return WEFT_ENOMEM;
-        for (size_t i = 0; i < s->count; i++)
-            ring[i] = s->ring[(s->head + i) % s->capacity];
-        free(s->ring);
-        s->ring = ring;
-        s->head = 0;
+        return ok ? WEFT_OK : WEFT_ENOMEM;
     }
+    /* Unwrap into a fresh ring so that head becomes 0. */
+    size_t capacity = s->capacity ? s->capacity * 2 : FIRST_CAPACITY;
+    void **ring = malloc(capacity * sizeof *ring);
+    if (!ring)
+        return WEFT_ENOMEM;
+    for (size_t i = 0; i < s->count; i++)
+        ring[i] = s->ring[(s->head + i) % s->capacity];
+    free(s->ring);
+    s->ring = ring;
+    s->head = 0;
     s->capacity = capacity;
     return WEFT_OK;
-}
-
-static void heap_push(weft_queue *q, struct heap_entry e)
-{
-    struct heap_entry *h = q->store.heap;
-    size_t i = q->store.count++;
-    while (i > 0 && compare_items(q, &e, &h[(i - 1) / 2]) < 0) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = e;
-}
-
-static void *heap_pop(weft_queue *q)
-{
-    struct heap_entry *h = q->store.heap;
-    void *top = h[0].item;
-    struct heap_entry last = h[--q->store.count];
-    size_t n = q->store.count, i = 0;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= n)
-            break;
-        if (child + 1 < n && compare_items(q, &h[child + 1], &h[child]) < 0)
-            child++;
-        if (compare_items(q, &h[child], &last) >= 0)
-            break;
-        h[i] = h[child];
-        i = child;
-    }
-    if (n)
-        h[i] = last;
-    return top;
 }
 
 static int push(weft_queue *q, void *item)
@@ -142,18 +114,23 @@ static int push(weft_queue *q, void *item)
         if (rc != WEFT_OK)
             return rc;
     }
-    if (q->kind == WEFT_QUEUE_PRIORITY)
-        heap_push(q, (struct heap_entry){item, q->next_order++});
-    else
+    if (q->kind == WEFT_QUEUE_PRIORITY) {
+        struct heap_entry e = {item, q->next_order++};
+        weft_heap_push(s->heap, &s->count, &e, &entries, q);
+    } else {
         s->ring[(s->head + s->count++) % s->capacity] = item;
+    }
     return WEFT_OK;
 }
 
 static void *pop(weft_queue *q)
 {
     struct store *s = &q->store;
-    if (q->kind == WEFT_QUEUE_PRIORITY)
-        return heap_pop(q);
+    if (q->kind == WEFT_QUEUE_PRIORITY) {
+        struct heap_entry top;
+        weft_heap_pop(s->heap, &s->count, &top, &entries, q);
+        return top.item;
+    }
     if (q->kind == WEFT_QUEUE_LIFO)
         return s->ring[(s->head + --s->count) % s->capacity];
     void *item = s->ring[s->head];
