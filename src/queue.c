@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POLL 0 /* a deadline already past: do not wait */
 #define FIRST_CAPACITY 16
 
 struct heap_entry {
@@ -151,21 +150,41 @@ static void discard_store(struct store *s, weft_queue_kind kind, weft_queue_disc
 
 /* ---- waiting (lock held on entry and on return) -------------------------------- */
 
-static bool passed(int64_t deadline)
+/* One put, get or join that may wait: what it works on and, once over,
+ * its status. */
+struct attempt {
+    weft_queue *q;
+    void *item;        /* put */
+    void **out;        /* get */
+    unsigned *waiting; /* the count of those waiting for the same */
+    int rc;
+};
+
+/* Count this thread among the waiters and let go of the lock while it
+ * sleeps (weft_wait_spec.sleeping). */
+static void sleeping(void *ctx, bool asleep)
 {
-    return deadline != WEFT_NO_DEADLINE && (deadline == POLL || deadline <= weft_now_ns());
+    struct attempt *a = ctx;
+    if (asleep) {
+        ++*a->waiting;
+        weft_lock_release(&a->q->lock);
+    } else {
+        weft_lock_acquire_until(&a->q->lock, WEFT_NO_DEADLINE);
+        --*a->waiting;
+    }
 }
 
-static int wait_unlocked(weft_queue *q, weft_eventcount *ec, unsigned *waiting,
-                         int64_t deadline)
+/* The attempt's fast look failed: wait on ec until `ready` ends it.  The
+ * attempt's status then, `timed_out` if the deadline passed first, or
+ * WEFT_ECANCELLED. */
+static int wait_locked(struct attempt *a, weft_eventcount *ec,
+                       bool (*ready)(void *, uint32_t *), int64_t deadline, int timed_out)
 {
-    uint32_t seen = weft_eventcount_prepare(ec);
-    (*waiting)++;
-    weft_lock_release(&q->lock);
-    int rc = weft_eventcount_wait(ec, seen, deadline);
-    weft_lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
-    (*waiting)--;
-    return rc;
+    if (weft_deadline_passed(deadline))
+        return timed_out;
+    weft_wait_spec spec = {.ready = ready, .sleeping = sleeping, .ctx = a, .ec = ec};
+    int rc = weft_wait_for(&spec, deadline);
+    return rc == WEFT_OK ? a->rc : rc == WEFT_ETIMEDOUT ? timed_out : rc;
 }
 
 /* ---- create and free -------------------------------------------------------- */
@@ -234,31 +253,36 @@ int weft_queue_free(weft_queue *queue)
 
 /* ---- put and get ---------------------------------------------------------------- */
 
+/* Push if there is room; true once the put is over (a->rc: WEFT_OK,
+ * WEFT_ESHUTDOWN or WEFT_ENOMEM). */
+static inline bool try_put(struct attempt *a)
+{
+    weft_queue *q = a->q;
+    if (q->shutdown) {
+        a->rc = WEFT_ESHUTDOWN;
+        return true;
+    }
+    if (q->maxsize > 0 && q->store.count >= (size_t)q->maxsize)
+        return false;
+    a->rc = push(q, a->item);
+    /* Room is left and other putters wait: pass the wake-up on. */
+    if (a->rc == WEFT_OK && q->putters_waiting && q->maxsize > 0 &&
+        q->store.count < (size_t)q->maxsize)
+        weft_eventcount_notify_one(&q->not_full);
+    return true;
+}
+
+static bool put_ready(void *attempt, uint32_t *expected)
+{
+    (void)expected;
+    return try_put(attempt);
+}
+
 static int put_until(weft_queue *q, void *item, int64_t deadline)
 {
     weft_lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
-    int rc = WEFT_OK;
-    for (;;) {
-        if (q->shutdown) {
-            rc = WEFT_ESHUTDOWN;
-            break;
-        }
-        if (q->maxsize <= 0 || q->store.count < (size_t)q->maxsize) {
-            rc = push(q, item);
-            /* Room is left and other putters wait: pass the wake-up on. */
-            if (rc == WEFT_OK && q->putters_waiting && q->maxsize > 0 &&
-                q->store.count < (size_t)q->maxsize)
-                weft_eventcount_notify_one(&q->not_full);
-            break;
-        }
-        if (rc == WEFT_ECANCELLED)
-            break;
-        if (rc == WEFT_ETIMEDOUT || passed(deadline)) {
-            rc = WEFT_EFULL;
-            break;
-        }
-        rc = wait_unlocked(q, &q->not_full, &q->putters_waiting, deadline);
-    }
+    struct attempt a = {.q = q, .item = item, .waiting = &q->putters_waiting};
+    int rc = try_put(&a) ? a.rc : wait_locked(&a, &q->not_full, put_ready, deadline, WEFT_EFULL);
     if (rc == WEFT_OK) {
         q->unfinished++;
         if (q->getters_waiting)
@@ -268,34 +292,41 @@ static int put_until(weft_queue *q, void *item, int64_t deadline)
     return rc;
 }
 
+/* Pop if there is an item; true once the get is over (a->rc: WEFT_OK or
+ * WEFT_ESHUTDOWN). */
+static inline bool try_get(struct attempt *a)
+{
+    weft_queue *q = a->q;
+    if (q->store.count) {
+        *a->out = pop(q);
+        a->rc = WEFT_OK;
+        if (q->putters_waiting)
+            weft_eventcount_notify_one(&q->not_full);
+        /* A notify may have gone to this thread's spin alone: items are
+         * left and others wait, so pass the wake-up on. */
+        if (q->store.count && q->getters_waiting)
+            weft_eventcount_notify_one(&q->not_empty);
+        return true;
+    }
+    if (q->shutdown) {
+        a->rc = WEFT_ESHUTDOWN;
+        return true;
+    }
+    return false;
+}
+
+static bool get_ready(void *attempt, uint32_t *expected)
+{
+    (void)expected;
+    return try_get(attempt);
+}
+
 static int get_until(weft_queue *q, void **item, int64_t deadline)
 {
     weft_lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
-    int rc = WEFT_OK;
-    for (;;) {
-        if (q->store.count) {
-            *item = pop(q);
-            rc = WEFT_OK;
-            if (q->putters_waiting)
-                weft_eventcount_notify_one(&q->not_full);
-            /* A notify may have gone to this thread's spin alone: items are
-             * left and others wait, so pass the wake-up on. */
-            if (q->store.count && q->getters_waiting)
-                weft_eventcount_notify_one(&q->not_empty);
-            break;
-        }
-        if (q->shutdown) {
-            rc = WEFT_ESHUTDOWN;
-            break;
-        }
-        if (rc == WEFT_ECANCELLED)
-            break;
-        if (rc == WEFT_ETIMEDOUT || passed(deadline)) {
-            rc = WEFT_EEMPTY;
-            break;
-        }
-        rc = wait_unlocked(q, &q->not_empty, &q->getters_waiting, deadline);
-    }
+    struct attempt a = {.q = q, .out = item, .waiting = &q->getters_waiting};
+    int rc = try_get(&a) ? a.rc
+                         : wait_locked(&a, &q->not_empty, get_ready, deadline, WEFT_EEMPTY);
     weft_lock_release(&q->lock);
     return rc;
 }
@@ -316,12 +347,12 @@ int weft_queue_put_timeout(weft_queue *queue, void *item, double timeout)
     if (timeout < 0)
         return WEFT_EINVAL;
     int rc = weft_deadline_after(timeout, &deadline);
-    return rc ? rc : put_until(queue, item, timeout == 0 ? POLL : deadline);
+    return rc ? rc : put_until(queue, item, timeout == 0 ? WEFT_DEADLINE_POLL : deadline);
 }
 
 int weft_queue_put_nowait(weft_queue *queue, void *item)
 {
-    return queue ? put_until(queue, item, POLL) : WEFT_EINVAL;
+    return queue ? put_until(queue, item, WEFT_DEADLINE_POLL) : WEFT_EINVAL;
 }
 
 /* *item is NULL on every status but WEFT_OK. */
@@ -344,13 +375,13 @@ int weft_queue_get_timeout(weft_queue *queue, void **item, double timeout)
     if (!queue || !item || timeout < 0)
         return WEFT_EINVAL;
     int rc = weft_deadline_after(timeout, &deadline);
-    return rc ? rc : get_until(queue, item, timeout == 0 ? POLL : deadline);
+    return rc ? rc : get_until(queue, item, timeout == 0 ? WEFT_DEADLINE_POLL : deadline);
 }
 
 int weft_queue_get_nowait(weft_queue *queue, void **item)
 {
     clear_item(item);
-    return queue && item ? get_until(queue, item, POLL) : WEFT_EINVAL;
+    return queue && item ? get_until(queue, item, WEFT_DEADLINE_POLL) : WEFT_EINVAL;
 }
 
 /* ---- tasks ------------------------------------------------------------------------ */
@@ -367,23 +398,20 @@ int weft_queue_task_done(weft_queue *queue)
     return rc;
 }
 
+static bool all_done(void *attempt, uint32_t *expected)
+{
+    (void)expected;
+    struct attempt *a = attempt;
+    a->rc = WEFT_OK;
+    return a->q->unfinished == 0;
+}
+
 static int join_until(weft_queue *q, int64_t deadline)
 {
     weft_lock_take(&q->lock);
-    int rc = WEFT_OK;
-    for (;;) {
-        if (!q->unfinished) {
-            rc = WEFT_OK;
-            break;
-        }
-        if (rc == WEFT_ECANCELLED)
-            break;
-        if (rc == WEFT_ETIMEDOUT || passed(deadline)) {
-            rc = WEFT_ETIMEDOUT;
-            break;
-        }
-        rc = wait_unlocked(q, &q->all_done, &q->joiners_waiting, deadline);
-    }
+    struct attempt a = {.q = q, .waiting = &q->joiners_waiting};
+    int rc = all_done(&a, NULL) ? WEFT_OK
+                                : wait_locked(&a, &q->all_done, all_done, deadline, WEFT_ETIMEDOUT);
     weft_lock_release(&q->lock);
     return rc;
 }
@@ -399,7 +427,7 @@ int weft_queue_join_timeout(weft_queue *queue, double timeout)
     if (!queue)
         return WEFT_EINVAL;
     int rc = weft_deadline_after(timeout, &deadline);
-    return rc ? rc : join_until(queue, timeout <= 0 ? POLL : deadline);
+    return rc ? rc : join_until(queue, timeout <= 0 ? WEFT_DEADLINE_POLL : deadline);
 }
 
 /* ---- shutdown and introspection ------------------------------------------------- */
