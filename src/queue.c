@@ -11,8 +11,8 @@
  * queue afterwards: a queue can be freed as soon as its users are done.
  *
  * FIFO and LIFO items live in a ring buffer that doubles as needed; a
- * PriorityQueue is a binary min-heap whose entries carry an insertion
- * number, so equal items leave in the order they came (stable).
+ * PriorityQueue is a binary min-heap (heap.h) whose entries carry an
+ * insertion number, so equal items leave in the order they came (stable).
  */
 #include "weft/queue.h"
 

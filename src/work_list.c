@@ -165,6 +165,8 @@ static bool room_or_closed(void *reserving, uint32_t *expected)
 
 static int reserve_room(weft_work_list *list, int64_t deadline)
 {
+    if (take_room(list))
+        return WEFT_OK; /* the fast path, inline */
     struct reserving r = {list, WEFT_OK};
     if (room_or_closed(&r, NULL))
         return r.rc;
