@@ -30,9 +30,9 @@
 #define FIRST_CAPACITY 16
 
 /* put's and get's fast paths (try_put, try_get, with push, pop and the
- * heap's sifting) go whole into put_until and get_until (and the waits'
- * callbacks): the compiler would otherwise call them out of line, a tenth
- * of an uncontended put + get. */
+ * heap's sifting; wait_locked's poll) go whole into put_until and
+ * get_until (and the waits' callbacks): the compiler would otherwise call
+ * them out of line, a tenth of an uncontended put + get. */
 #if defined(__GNUC__)
 #define FAST_PATH static inline __attribute__((always_inline))
 #else
@@ -184,15 +184,24 @@ static void sleeping(void *ctx, bool asleep)
     }
 }
 
-/* The attempt's fast look failed and its deadline has not passed: wait on
- * ec until `ready` ends it.  The attempt's status then, `timed_out` if the
- * deadline passed first, or WEFT_ECANCELLED. */
-static int wait_locked(struct attempt *a, weft_eventcount *ec,
-                       bool (*ready)(void *, uint32_t *), int64_t deadline, int timed_out)
+/* Wait on ec until `ready` ends the attempt: its status then, `timed_out`
+ * if the deadline passed first, or WEFT_ECANCELLED. */
+static int wait_for_change(struct attempt *a, weft_eventcount *ec,
+                           bool (*ready)(void *, uint32_t *), int64_t deadline, int timed_out)
 {
     weft_wait_spec spec = {.ready = ready, .sleeping = sleeping, .ctx = a, .ec = ec};
     int rc = weft_wait_for(&spec, deadline);
     return rc == WEFT_OK ? a->rc : rc == WEFT_ETIMEDOUT ? timed_out : rc;
+}
+
+/* The attempt's fast look failed.  A passed deadline (a poll) is answered
+ * here, inline, before the attempt is even built in memory. */
+FAST_PATH int wait_locked(struct attempt a, weft_eventcount *ec,
+                          bool (*ready)(void *, uint32_t *), int64_t deadline, int timed_out)
+{
+    if (weft_deadline_passed(deadline))
+        return timed_out;
+    return wait_for_change(&a, ec, ready, deadline, timed_out);
 }
 
 /* ---- create and free -------------------------------------------------------- */
@@ -290,13 +299,9 @@ static int put_until(weft_queue *q, void *item, int64_t deadline)
 {
     weft_lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
     int rc;
-    if (!try_put(q, item, &rc)) {
-        rc = WEFT_EFULL;
-        if (!weft_deadline_passed(deadline)) {
-            struct attempt a = {.q = q, .item = item, .waiting = &q->putters_waiting};
-            rc = wait_locked(&a, &q->not_full, put_ready, deadline, WEFT_EFULL);
-        }
-    }
+    if (!try_put(q, item, &rc))
+        rc = wait_locked((struct attempt){.q = q, .item = item, .waiting = &q->putters_waiting},
+                         &q->not_full, put_ready, deadline, WEFT_EFULL);
     if (rc == WEFT_OK) {
         q->unfinished++;
         if (q->getters_waiting)
@@ -339,13 +344,9 @@ static int get_until(weft_queue *q, void **item, int64_t deadline)
 {
     weft_lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
     int rc;
-    if (!try_get(q, item, &rc)) {
-        rc = WEFT_EEMPTY;
-        if (!weft_deadline_passed(deadline)) {
-            struct attempt a = {.q = q, .out = item, .waiting = &q->getters_waiting};
-            rc = wait_locked(&a, &q->not_empty, get_ready, deadline, WEFT_EEMPTY);
-        }
-    }
+    if (!try_get(q, item, &rc))
+        rc = wait_locked((struct attempt){.q = q, .out = item, .waiting = &q->getters_waiting},
+                         &q->not_empty, get_ready, deadline, WEFT_EEMPTY);
     weft_lock_release(&q->lock);
     return rc;
 }
@@ -431,9 +432,7 @@ static int join_until(weft_queue *q, int64_t deadline)
     struct attempt a = {.q = q, .waiting = &q->joiners_waiting};
     int rc = WEFT_OK;
     if (!all_done(&a, NULL))
-        rc = weft_deadline_passed(deadline)
-                 ? WEFT_ETIMEDOUT
-                 : wait_locked(&a, &q->all_done, all_done, deadline, WEFT_ETIMEDOUT);
+        rc = wait_locked(a, &q->all_done, all_done, deadline, WEFT_ETIMEDOUT);
     weft_lock_release(&q->lock);
     return rc;
 }
