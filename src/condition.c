@@ -144,6 +144,14 @@ static void unlink_waiter(weft_condition *cond, weft_condition_waiter_ *w)
         cond->tail_ = prev;
 }
 
+/* Flagged by a notify; else sleep while the flag stays 0. */
+static bool notified(void *waiter, uint32_t *expected)
+{
+    weft_condition_waiter_ *w = waiter;
+    *expected = 0;
+    return atomic_load_explicit(&w->notified, memory_order_acquire);
+}
+
 int weft_condition_wait_until(weft_condition *cond, int64_t deadline)
 {
     if (!held_by_caller(cond))
@@ -163,10 +171,9 @@ int weft_condition_wait_until(weft_condition *cond, int64_t deadline)
     else
         weft_rlock_release_all(rlock_of(cond), &levels);
 
-    int rc = WEFT_OK;
-    while (!atomic_load_explicit(&self.notified, memory_order_acquire) &&
-           rc != WEFT_ETIMEDOUT && rc != WEFT_ECANCELLED)
-        rc = weft_park_cancellable(&self.notified, 0, deadline);
+    weft_wait_spec spec = {
+        .ready = notified, .ctx = &self, .word = &self.notified, .cancellable = true};
+    int rc = weft_wait_for(&spec, deadline);
 
     /* The lock comes back whatever happened, as in Python. */
     if (cond->kind_ == PLAIN_LOCK)

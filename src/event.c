@@ -63,23 +63,29 @@ static bool set_since(uint32_t now, uint32_t start)
     return (now & FLAG) || (now >> 1) != (start >> 1);
 }
 
+struct waiting {
+    weft_event *event;
+    uint32_t start; /* the word when the wait began */
+};
+
+/* Set since the wait began; else sleep while the word stays as it is. */
+static bool set_yet(void *ctx, uint32_t *expected)
+{
+    const struct waiting *w = ctx;
+    *expected = atomic_load(&w->event->word_);
+    return set_since(*expected, w->start);
+}
+
 static int wait_until(weft_event *event, int64_t deadline)
 {
     uint32_t start = atomic_load_explicit(&event->word_, memory_order_acquire);
     if (start & FLAG)
         return WEFT_OK;
-    int rc = WEFT_OK;
+    struct waiting w = {event, start};
+    weft_wait_spec spec = {
+        .ready = set_yet, .ctx = &w, .word = &event->word_, .cancellable = true};
     atomic_fetch_add(&event->sleepers_, 1);
-    for (;;) {
-        uint32_t now = atomic_load(&event->word_);
-        if (set_since(now, start)) {
-            rc = WEFT_OK;
-            break;
-        }
-        if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELLED)
-            break;
-        rc = weft_park_cancellable(&event->word_, now, deadline);
-    }
+    int rc = weft_wait_for(&spec, deadline);
     atomic_fetch_sub(&event->sleepers_, 1);
     return rc;
 }

@@ -358,40 +358,56 @@ bool weft_future_can_help_any(weft_future *const *fs, size_t n)
 
 void *weft_future_helped_pool(void) { return help_hook ? help_owner : NULL; }
 
+/* weft_wait_spec's callbacks for a wait_spot. */
+static bool spot_ready(void *spot, uint32_t *expected)
+{
+    (void)expected;
+    const struct wait_spot *w = spot;
+    return w->ready(w->ctx);
+}
+
 /* The awaited futures may be among the queued tasks a pool thread runs
  * while it waits, and no other worker may be free to run them. */
-int weft_future_wait_until(const struct wait_spot *w, int64_t deadline)
+static bool spot_help(void *spot)
 {
-    int rc = WEFT_OK;
-    while (!w->ready(w->ctx)) {
-        if (rc == WEFT_ECANCELLED)
-            return rc;
-        if (rc == WEFT_ETIMEDOUT || (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns()))
-            return WEFT_ETIMEDOUT;
-        if (w->can_help) {
-            weft_lock_release(w->lock);
-            bool helped = help_hook();
-            weft_lock_take(w->lock);
-            if (helped)
-                continue;
-        }
-        uint32_t seen = weft_eventcount_prepare(w->changed);
+    const struct wait_spot *w = spot;
+    weft_lock_release(w->lock);
+    bool helped = help_hook();
+    weft_lock_take(w->lock);
+    return helped;
+}
+
+static void spot_sleeping(void *spot, bool asleep)
+{
+    const struct wait_spot *w = spot;
+    if (asleep) {
         if (w->sleepers && *w->sleepers < UINT16_MAX)
             ++*w->sleepers;
         weft_lock_release(w->lock);
-        /* A pool thread that found nothing to help with still checks
-         * back now and then: new work may arrive in its pool. */
-        int64_t until = w->can_help && deadline - weft_now_ns() > 1000000
-                            ? weft_now_ns() + 1000000
-                            : deadline;
-        rc = weft_eventcount_wait(w->changed, seen, until);
-        if (rc == WEFT_ETIMEDOUT && until != deadline)
-            rc = WEFT_OK;
+    } else {
         weft_lock_take(w->lock);
         if (w->sleepers && *w->sleepers < UINT16_MAX)
             --*w->sleepers;
     }
-    return WEFT_OK;
+}
+
+/* A pool thread that found nothing to help with still checks back now and
+ * then: new work may arrive in its pool. */
+#define HELPER_RECHECK_NS 1000000
+
+int weft_future_wait_until(const struct wait_spot *w, int64_t deadline)
+{
+    if (w->ready(w->ctx))
+        return WEFT_OK;
+    weft_wait_spec spec = {
+        .ready = spot_ready,
+        .help = w->can_help ? spot_help : NULL,
+        .sleeping = spot_sleeping,
+        .ctx = (void *)w,
+        .ec = w->changed,
+        .recheck_ns = w->can_help ? HELPER_RECHECK_NS : 0,
+    };
+    return weft_wait_for(&spec, deadline);
 }
 
 static bool future_is_done(const void *f) { return weft_future_done((weft_future *)f); }

@@ -64,7 +64,7 @@ int weft_lock_acquire_waiting(weft_lock *lock, int64_t deadline)
 
 static int acquire_slow(weft_lock *lock, int64_t deadline, bool cancellable)
 {
-    if (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns())
+    if (weft_deadline_passed(deadline))
         return WEFT_ETIMEDOUT; /* a poll: one try, no spinning */
     if (spin_take(lock))
         return WEFT_OK;

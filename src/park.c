@@ -150,3 +150,41 @@ int weft_deadline_after(double timeout, int64_t *deadline)
     *deadline = now + (int64_t)ceil(timeout * 1e9);
     return WEFT_OK;
 }
+
+/* One sleep of weft_wait_for: `seen` is the eventcount's count, `expected`
+ * the word's value, read before the condition was last found false. */
+static int sleep_once(const weft_wait_spec *w, uint32_t seen, uint32_t expected,
+                      int64_t deadline)
+{
+    int64_t until = deadline;
+    if (w->recheck_ns) {
+        int64_t soon = weft_now_ns() + w->recheck_ns;
+        if (soon < deadline)
+            until = soon;
+    }
+    if (w->sleeping)
+        w->sleeping(w->ctx, true);
+    int rc = w->ec            ? weft_eventcount_wait(w->ec, seen, until)
+             : w->cancellable ? weft_park_cancellable(w->word, expected, until)
+                              : weft_park(w->word, expected, until);
+    if (w->sleeping)
+        w->sleeping(w->ctx, false);
+    return rc == WEFT_ETIMEDOUT && until != deadline ? WEFT_OK : rc; /* only rechecking */
+}
+
+int weft_wait_for(const weft_wait_spec *w, int64_t deadline)
+{
+    int rc = WEFT_OK;
+    for (;;) {
+        uint32_t seen = w->ec ? weft_eventcount_prepare(w->ec) : 0, expected = 0;
+        if (w->ready(w->ctx, &expected))
+            return WEFT_OK;
+        if (rc == WEFT_ECANCELLED)
+            return rc;
+        if (rc == WEFT_ETIMEDOUT || weft_deadline_passed(deadline))
+            return WEFT_ETIMEDOUT;
+        if (w->help && w->help(w->ctx))
+            continue;
+        rc = sleep_once(w, seen, expected, deadline);
+    }
+}

@@ -197,6 +197,18 @@ void weft_eventcount_notify_all(weft_eventcount *ec);
 /* Now on the monotonic clock, in nanoseconds. */
 static inline int64_t weft_now_ns(void) { return weft_pf_now_ns(); }
 
+/* A deadline that has always passed, known without reading the clock: a
+ * poll (a queue's put_nowait, a timeout of 0). */
+#define WEFT_DEADLINE_POLL 0
+
+/* Whether the deadline has passed: never for WEFT_NO_DEADLINE, at once for
+ * WEFT_DEADLINE_POLL (or earlier), otherwise by the clock. */
+static inline bool weft_deadline_passed(int64_t deadline)
+{
+    return deadline != WEFT_NO_DEADLINE &&
+           (deadline <= WEFT_DEADLINE_POLL || deadline <= weft_now_ns());
+}
+
 /* Turn a timeout in seconds into an absolute deadline.
  * +inf gives WEFT_NO_DEADLINE; a negative timeout gives "now" (poll); the
  * caller applies its own Python rule for negatives before calling.
@@ -212,5 +224,45 @@ static inline double weft_seconds_until(int64_t deadline)
     int64_t left = deadline - weft_now_ns();
     return left > 0 ? (double)left / 1e9 : 0;
 }
+
+/* ---- the wait loop ------------------------------------------------------
+ *
+ * Every blocking primitive waits in the same loop, weft_wait_for: look at
+ * the condition; if it holds, done; if the last sleep was cancelled,
+ * WEFT_ECANCELLED; if the deadline has passed, WEFT_ETIMEDOUT; otherwise
+ * sleep (on an eventcount, or parked on a word) and look again.  As in
+ * nsync, the deadline and the cancellation travel down to that one wait;
+ * the primitive keeps its fast path (the first look, inline, before it
+ * calls weft_wait_for) and its own statuses (a queue's WEFT_EEMPTY for
+ * WEFT_ETIMEDOUT, an event's false...). */
+typedef struct weft_wait_spec {
+    /* The condition, looked at before every sleep (for an eventcount
+     * after reading its count, so no change is missed); true ends the
+     * wait.  A word wait stores in *expected the value the word holds
+     * while the condition is false: it sleeps only while it still does. */
+    bool (*ready)(void *ctx, uint32_t *expected);
+    /* Optional: work to do instead of sleeping (a pool thread running its
+     * pool's queued tasks); true if it did some: look again at once. */
+    bool (*help)(void *ctx);
+    /* Optional: called with true just before each sleep (count the
+     * sleeper, release a lock) and with false just after (retake it,
+     * uncount). */
+    void (*sleeping)(void *ctx, bool asleep);
+    void *ctx;
+    weft_eventcount *ec;    /* wait for this count to move, or else ... */
+    _Atomic uint32_t *word; /* ... park on this word */
+    /* Word waits: end with WEFT_ECANCELLED in a cancelled task (eventcount
+     * waits always do: they are all user-facing). */
+    bool cancellable;
+    /* 0, or the longest sleep before looking again even unwoken (a helper
+     * checks back for new work). */
+    int64_t recheck_ns;
+} weft_wait_spec;
+
+/* Wait until spec->ready (WEFT_OK), the deadline passes (WEFT_ETIMEDOUT; a
+ * deadline already passed never sleeps) or, where cancellable, this
+ * thread's cancellable task is cancelled (WEFT_ECANCELLED).  The caller
+ * has looked at the condition already and found it false. */
+int weft_wait_for(const weft_wait_spec *spec, int64_t deadline);
 
 #endif

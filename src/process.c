@@ -247,7 +247,7 @@ int weft_process_join_timeout(weft_process *process, double timeout)
             break;
         /* Readable but not reapable: with the sentinel pipe (no pidfd), the
          * child closed its end and runs on.  Poll, within the timeout. */
-        if (deadline != WEFT_NO_DEADLINE && weft_now_ns() >= deadline)
+        if (weft_deadline_passed(deadline))
             break;
         weft_sleep(0.001);
     }

@@ -74,27 +74,27 @@ static bool try_take(weft_semaphore *sem)
     return false;
 }
 
+/* A unit taken; else sleep while the value stays 0. */
+static bool took_unit(void *sem, uint32_t *expected)
+{
+    *expected = 0;
+    return try_take(sem);
+}
+
 static int acquire_until(weft_semaphore *sem, int64_t deadline)
 {
     if (try_take(sem))
         return WEFT_OK;
     if (invalid(sem))
         return WEFT_EINVAL;
-    if (deadline != WEFT_NO_DEADLINE && deadline <= weft_now_ns())
+    if (weft_deadline_passed(deadline))
         return WEFT_ETIMEDOUT;
     if (weft_spin_while_equal(&sem->value_, 0) && try_take(sem))
         return WEFT_OK;
-    int rc = WEFT_OK;
+    weft_wait_spec spec = {
+        .ready = took_unit, .ctx = sem, .word = &sem->value_, .cancellable = true};
     atomic_fetch_add(&sem->sleepers_, 1);
-    for (;;) {
-        if (try_take(sem)) {
-            rc = WEFT_OK;
-            break;
-        }
-        if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELLED)
-            break;
-        rc = weft_park_cancellable(&sem->value_, 0, deadline);
-    }
+    int rc = weft_wait_for(&spec, deadline);
     atomic_fetch_sub(&sem->sleepers_, 1);
     return rc;
 }

@@ -1,64 +1,32 @@
 /* SPDX-License-Identifier: MIT */
-/* timer_heap.c — the pending timers, earliest first (timer_impl.h). */
+/* timer_heap.c — the pending timers, earliest first (timer_impl.h), on
+ * heap.h's heap: each entry is a timer pointer, and the timer keeps its
+ * index (slot) so that cancel removes it in O(log n). */
 #include "timer_impl.h"
 
-#include <stdlib.h>
+#include "heap.h"
 
-static void place(struct timer_heap *h, size_t i, weft_timer *t)
+static bool due_first(const void *a, const void *b, const void *ctx)
 {
-    h->items[i] = t;
-    t->slot = i;
+    (void)ctx;
+    return (*(weft_timer *const *)a)->due < (*(weft_timer *const *)b)->due;
 }
 
-static void sift_up(struct timer_heap *h, size_t i)
-{
-    weft_timer *t = h->items[i];
-    while (i > 0 && h->items[(i - 1) / 2]->due > t->due) {
-        place(h, i, h->items[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    place(h, i, t);
-}
+static void set_slot(void *entry, size_t index) { (*(weft_timer **)entry)->slot = index; }
 
-static void sift_down(struct timer_heap *h, size_t i)
-{
-    weft_timer *t = h->items[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= h->size)
-            break;
-        if (child + 1 < h->size && h->items[child + 1]->due < h->items[child]->due)
-            child++;
-        if (h->items[child]->due >= t->due)
-            break;
-        place(h, i, h->items[child]);
-        i = child;
-    }
-    place(h, i, t);
-}
+static const weft_heap_kind timers = {sizeof(weft_timer *), due_first, set_slot};
 
 bool weft_timer_heap_push(struct timer_heap *h, weft_timer *t)
 {
-    if (h->size == h->capacity) {
-        size_t cap = h->capacity ? h->capacity * 2 : 64;
-        weft_timer **grown = realloc(h->items, cap * sizeof *grown);
-        if (!grown)
-            return false;
-        h->items = grown;
-        h->capacity = cap;
-    }
-    place(h, h->size++, t);
-    sift_up(h, t->slot);
+    void *items = h->items;
+    if (!weft_heap_reserve(&items, &h->capacity, h->size, 64, &timers))
+        return false;
+    h->items = items;
+    weft_heap_push(h->items, &h->size, &t, &timers, NULL);
     return true;
 }
 
 void weft_timer_heap_remove(struct timer_heap *h, weft_timer *t)
 {
-    size_t i = t->slot;
-    weft_timer *last = h->items[--h->size];
-    if (i == h->size)
-        return;
-    place(h, i, last);
-    sift_up(h, i);
-    sift_down(h, last->slot);
+    weft_heap_remove(h->items, &h->size, t->slot, NULL, &timers, NULL);
 }

@@ -34,9 +34,9 @@ struct weft_timer {
     weft_event finished;
 };
 
-/* A binary min-heap of pending timers ordered by due time; each timer
- * knows its position (slot), so that cancel removes it in O(log n).  The
- * caller holds the timers' schedule lock. */
+/* The pending timers ordered by due time, on heap.h's min-heap (items[0]
+ * is the earliest); each timer knows its position (slot), so that cancel
+ * removes it in O(log n).  The caller holds the timers' schedule lock. */
 struct timer_heap {
     weft_timer **items;
     size_t size, capacity;

@@ -10,10 +10,10 @@
 #define GATE_INSIDE ((uint64_t)0xfffffffe)
 #define GATE_ADDED_ONE ((uint64_t)1 << 32)
 
-/* A parked worker, on its own stack while it sleeps. */
+/* A parked worker, on its own stack while it sleeps; claimed (by a waker,
+ * or by itself) once unlinked from `idle`. */
 struct weft_idle_worker {
-    struct weft_idle_worker *prev, *next;
-    bool claimed;           /* taken off the list (idle_lock) */
+    weft_list_node node;    /* in list->idle (idle_lock) */
     _Atomic uint32_t woken; /* set once claimed; the worker parks on it */
 };
 
@@ -29,7 +29,7 @@ void weft_work_list_init(weft_work_list *list, long capacity)
     atomic_init(&list->spinning, 0);
     atomic_init(&list->parked, 0);
     weft_lock_init(&list->idle_lock);
-    list->idle = NULL;
+    weft_list_init(&list->idle);
     list->capacity = capacity > 0 ? capacity : 0;
     atomic_init(&list->room, list->capacity);
     atomic_init(&list->room_waiters, 0);
@@ -58,15 +58,19 @@ size_t weft_work_list_count(weft_work_list *list)
 
 static void unlink_idle(weft_work_list *list, struct weft_idle_worker *w)
 {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        list->idle = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    w->prev = w->next = NULL;
-    w->claimed = true;
+    weft_list_remove(&w->node);
     atomic_fetch_sub(&list->parked, 1);
+}
+
+/* The newest parked worker, unlinked; NULL if none (idle_lock held). */
+static struct weft_idle_worker *claim_idle(weft_work_list *list)
+{
+    weft_list_node *node = weft_list_first(&list->idle);
+    if (!node)
+        return NULL;
+    struct weft_idle_worker *w = WEFT_LIST_ENTRY(node, struct weft_idle_worker, node);
+    unlink_idle(list, w);
+    return w;
 }
 
 static void wake(struct weft_idle_worker *w)
@@ -82,9 +86,7 @@ static void wake_one_if_idle(weft_work_list *list)
     if (!atomic_load(&list->parked) || atomic_load(&list->spinning))
         return;
     weft_lock_take(&list->idle_lock);
-    struct weft_idle_worker *w = list->idle;
-    if (w)
-        unlink_idle(list, w);
+    struct weft_idle_worker *w = claim_idle(list);
     weft_lock_release(&list->idle_lock);
     if (w)
         wake(w);
@@ -94,11 +96,16 @@ void weft_work_list_wake_all(weft_work_list *list)
 {
     weft_lock_take(&list->idle_lock);
     struct weft_idle_worker *w;
-    while ((w = list->idle)) {
-        unlink_idle(list, w);
+    while ((w = claim_idle(list)))
         wake(w); /* its node stays valid until it sees `woken` */
-    }
     weft_lock_release(&list->idle_lock);
+}
+
+static bool woken(void *worker, uint32_t *expected)
+{
+    struct weft_idle_worker *w = worker;
+    *expected = 0;
+    return atomic_load(&w->woken);
 }
 
 /* Park until an item is there, the list is sealed, or a waker chose us.
@@ -106,19 +113,15 @@ void weft_work_list_wake_all(weft_work_list *list)
  * looks for parked workers, so one of the two sees the other. */
 static void park_idle(weft_work_list *list)
 {
-    struct weft_idle_worker self = {.prev = NULL, .next = NULL, .claimed = false};
+    struct weft_idle_worker self;
     atomic_init(&self.woken, 0);
     weft_lock_take(&list->idle_lock);
-    self.next = list->idle;
-    if (self.next)
-        self.next->prev = &self;
-    list->idle = &self;
+    weft_list_push_front(&list->idle, &self.node);
     atomic_fetch_add(&list->parked, 1);
     weft_lock_release(&list->idle_lock);
-    bool claimed = false;
     if (has_items(list) || atomic_load(&list->sealed)) {
         weft_lock_take(&list->idle_lock);
-        claimed = self.claimed;
+        bool claimed = !weft_list_linked(&self.node);
         if (!claimed)
             unlink_idle(list, &self);
         weft_lock_release(&list->idle_lock);
@@ -126,38 +129,56 @@ static void park_idle(weft_work_list *list)
             return;
     }
     /* Asleep, or chosen by a waker that has yet to set `woken`: the node
-     * must stay on this stack until it has. */
-    while (!atomic_load(&self.woken))
-        weft_park(&self.woken, 0, WEFT_NO_DEADLINE);
+     * must stay on this stack until it has.  Not cancellable: a cancelled
+     * task's worker still waits for work here. */
+    weft_wait_spec spec = {.ready = woken, .ctx = &self, .word = &self.woken};
+    weft_wait_for(&spec, WEFT_NO_DEADLINE);
 }
 
 /* ---- adding ------------------------------------------------------------------- */
 
-static bool passed(int64_t deadline)
+/* Reserving a place in a bounded list. */
+struct reserving {
+    weft_work_list *list;
+    int rc;
+};
+
+static inline bool take_room(weft_work_list *list)
 {
-    return deadline != WEFT_NO_DEADLINE && weft_now_ns() >= deadline;
+    long room = atomic_load(&list->room);
+    while (room > 0)
+        if (atomic_compare_exchange_weak(&list->room, &room, room - 1))
+            return true;
+    return false;
+}
+
+/* A place taken, or the list closed (r->rc says which). */
+static bool room_or_closed(void *reserving, uint32_t *expected)
+{
+    (void)expected;
+    struct reserving *r = reserving;
+    r->rc = take_room(r->list) ? WEFT_OK
+            : atomic_load(&r->list->gate) & GATE_CLOSED ? WEFT_ESHUTDOWN
+                                                        : WEFT_EAGAIN;
+    return r->rc != WEFT_EAGAIN;
 }
 
 static int reserve_room(weft_work_list *list, int64_t deadline)
 {
-    int rc = WEFT_OK;
-    for (;;) {
-        long room = atomic_load(&list->room);
-        while (room > 0)
-            if (atomic_compare_exchange_weak(&list->room, &room, room - 1))
-                return WEFT_OK;
-        if (atomic_load(&list->gate) & GATE_CLOSED)
-            return WEFT_ESHUTDOWN;
-        if (rc == WEFT_ECANCELLED)
-            return rc;
-        if (rc == WEFT_ETIMEDOUT || passed(deadline))
-            return WEFT_EFULL;
-        atomic_fetch_add(&list->room_waiters, 1);
-        uint32_t seen = weft_eventcount_prepare(&list->room_changed);
-        if (atomic_load(&list->room) <= 0 && !(atomic_load(&list->gate) & GATE_CLOSED))
-            rc = weft_eventcount_wait(&list->room_changed, seen, deadline);
-        atomic_fetch_sub(&list->room_waiters, 1);
-    }
+    if (take_room(list))
+        return WEFT_OK; /* the fast path, inline */
+    struct reserving r = {list, WEFT_OK};
+    if (room_or_closed(&r, NULL))
+        return r.rc;
+    if (weft_deadline_passed(deadline))
+        return WEFT_EFULL;
+    /* Counted before the wait's looks at the room: give_room adds room,
+     * then reads the count, so one of the two sees the other. */
+    atomic_fetch_add(&list->room_waiters, 1);
+    weft_wait_spec spec = {.ready = room_or_closed, .ctx = &r, .ec = &list->room_changed};
+    int rc = weft_wait_for(&spec, deadline);
+    atomic_fetch_sub(&list->room_waiters, 1);
+    return rc == WEFT_OK ? r.rc : rc == WEFT_ETIMEDOUT ? WEFT_EFULL : rc;
 }
 
 static void give_room(weft_work_list *list)
@@ -289,7 +310,10 @@ int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_
             return WEFT_EEMPTY; /* a spinner stays one */
         if (parked && rc == TAKE_EMPTY)
             return WEFT_EAGAIN; /* woken for nothing: the caller looks around */
-        if (rc == TAKE_MIDWAY) { /* the adder finishes in a few instructions */
+        if (rc == TAKE_MIDWAY) {
+            /* The adder is between its exchange and its link, a few
+             * instructions that never block, and leaves no word to park
+             * on: spin, and yield only if it was preempted there. */
             if (!weft_backoff_pause(&backoff))
                 weft_pf_yield();
             continue;
@@ -317,6 +341,9 @@ int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_
 void weft_work_list_close(weft_work_list *list)
 {
     atomic_fetch_or(&list->gate, GATE_CLOSED);
+    /* The submitters inside are linking one item each, a few instructions
+     * that never block: spin (yielding to one preempted there) rather than
+     * park, which would make every add check for a closer to wake. */
     weft_backoff backoff = WEFT_BACKOFF_INIT;
     while (atomic_load(&list->gate) & GATE_INSIDE)
         if (!weft_backoff_pause(&backoff))

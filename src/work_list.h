@@ -24,6 +24,7 @@
 #ifndef WEFT_WORK_LIST_H
 #define WEFT_WORK_LIST_H
 
+#include "list.h"
 #include "park.h"
 #include "weft/lock.h"
 
@@ -52,7 +53,7 @@ typedef struct weft_work_list {
     _Alignas(64) _Atomic uint32_t spinning; /* 0 or 1 */
     _Atomic uint32_t parked;                /* entries in `idle` */
     weft_lock idle_lock;
-    struct weft_idle_worker *idle;
+    weft_list idle; /* of struct weft_idle_worker, newest first */
     /* Bounded lists only. */
     _Alignas(64) long capacity; /* 0: unbounded */
     _Atomic long room;

@@ -2,7 +2,8 @@
 /* test_park.c — the park layer's polling (src/park.h): a poll sees a
  * change another thread makes, gives up within its time when none comes,
  * and the long-poll leases are one per CPU, end by themselves, and are
- * skipped by a thread whose last long poll was wasted. */
+ * skipped by a thread whose last long poll was wasted; deadlines and the
+ * one wait loop every primitive waits in (weft_wait_for). */
 #include "testutil.h"
 
 #include "park.h"
@@ -91,11 +92,185 @@ static void poll_leases_one_per_cpu(void **state)
     assert_null(outcome);
 }
 
+
+/* ---- deadlines and weft_wait_for ------------------------------------------------ */
+
+static void deadline_passed_by_kind(void **state)
+{
+    (void)state;
+    assert_false(weft_deadline_passed(WEFT_NO_DEADLINE));
+    assert_true(weft_deadline_passed(WEFT_DEADLINE_POLL));
+    assert_true(weft_deadline_passed(weft_now_ns()));
+    assert_true(weft_deadline_passed(weft_now_ns() - 1000));
+    assert_false(weft_deadline_passed(weft_now_ns() + 3600 * (int64_t)1000000000));
+}
+
+/* A condition on `flag`, counting its looks, its sleeps and its helps. */
+struct probe {
+    _Atomic uint32_t flag;
+    weft_eventcount ec;
+    atomic_int looks, asleep, sleeps, helps, helps_left;
+};
+
+static bool flag_up(void *ctx, uint32_t *expected)
+{
+    struct probe *p = ctx;
+    atomic_fetch_add(&p->looks, 1);
+    *expected = 0;
+    return atomic_load(&p->flag) != 0;
+}
+
+static void count_sleeps(void *ctx, bool asleep)
+{
+    struct probe *p = ctx;
+    if (asleep) {
+        assert_int_equal(atomic_fetch_add(&p->asleep, 1), 0); /* paired */
+        atomic_fetch_add(&p->sleeps, 1);
+    } else {
+        assert_int_equal(atomic_fetch_sub(&p->asleep, 1), 1);
+    }
+}
+
+static bool help_a_few(void *ctx)
+{
+    struct probe *p = ctx;
+    if (atomic_load(&p->helps_left) == 0)
+        return false;
+    atomic_fetch_sub(&p->helps_left, 1);
+    atomic_fetch_add(&p->helps, 1);
+    return true;
+}
+
+static weft_wait_spec on_word(struct probe *p)
+{
+    return (weft_wait_spec){.ready = flag_up, .sleeping = count_sleeps, .ctx = p,
+                            .word = &p->flag, .cancellable = true};
+}
+
+static weft_wait_spec on_eventcount(struct probe *p)
+{
+    return (weft_wait_spec){.ready = flag_up, .sleeping = count_sleeps, .ctx = p, .ec = &p->ec};
+}
+
+static void *raise_probe_later(void *arg)
+{
+    struct probe *p = arg;
+    nap(0.02);
+    atomic_store(&p->flag, 1);
+    weft_unpark_all(&p->flag);
+    weft_eventcount_notify_all(&p->ec);
+    return NULL;
+}
+
+static int64_t in_seconds(double s) { return weft_now_ns() + (int64_t)(s * 1e9); }
+
+/* Woken by the change, on a word and on an eventcount; a condition already
+ * true ends the wait even past its deadline; a passed deadline never
+ * sleeps. */
+static void wait_for_ends_on_the_condition(void **state)
+{
+    (void)state;
+    for (int kind = 0; kind < 2; kind++) {
+        struct probe p = {.ec = WEFT_EVENTCOUNT_INIT};
+        weft_wait_spec spec = kind ? on_eventcount(&p) : on_word(&p);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, raise_probe_later, &p), 0);
+        assert_int_equal(weft_wait_for(&spec, in_seconds(30)), WEFT_OK);
+        pthread_join(t, NULL);
+        assert_true(atomic_load(&p.sleeps) >= 1);
+        assert_int_equal(atomic_load(&p.asleep), 0);
+        assert_int_equal(weft_wait_for(&spec, WEFT_DEADLINE_POLL), WEFT_OK);
+
+        atomic_store(&p.flag, 0);
+        atomic_store(&p.sleeps, 0);
+        assert_int_equal(weft_wait_for(&spec, WEFT_DEADLINE_POLL), WEFT_ETIMEDOUT);
+        assert_int_equal(weft_wait_for(&spec, weft_now_ns() - 1), WEFT_ETIMEDOUT);
+        assert_int_equal(atomic_load(&p.sleeps), 0);
+    }
+}
+
+static void wait_for_times_out(void **state)
+{
+    (void)state;
+    for (int kind = 0; kind < 2; kind++) {
+        struct probe p = {.ec = WEFT_EVENTCOUNT_INIT};
+        weft_wait_spec spec = kind ? on_eventcount(&p) : on_word(&p);
+        int64_t t0 = weft_now_ns();
+        assert_int_equal(weft_wait_for(&spec, t0 + 20000000), WEFT_ETIMEDOUT);
+        assert_true(weft_now_ns() - t0 >= 20000000);
+        assert_int_equal(atomic_load(&p.asleep), 0);
+    }
+}
+
+static void *fire_later(void *source)
+{
+    nap(0.02);
+    weft_cancel_source_fire(source);
+    return NULL;
+}
+
+/* In a cancellable task, the wait ends with WEFT_ECANCELLED when the task
+ * is cancelled: parked on a word, or on an eventcount; a word wait that is
+ * not cancellable goes on to its deadline. */
+static void wait_for_is_cancelled(void **state)
+{
+    (void)state;
+    for (int kind = 0; kind < 3; kind++) {
+        struct probe p = {.ec = WEFT_EVENTCOUNT_INIT};
+        weft_wait_spec spec = kind == 1 ? on_eventcount(&p) : on_word(&p);
+        spec.cancellable = kind != 2;
+        weft_cancel_source source = {false, NULL};
+        weft_park_set_cancel_source(&source);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, fire_later, &source), 0);
+        int64_t deadline = in_seconds(kind == 2 ? 0.2 : 30);
+        int rc = weft_wait_for(&spec, deadline);
+        pthread_join(t, NULL);
+        weft_park_set_cancel_source(NULL);
+        assert_int_equal(rc, kind == 2 ? WEFT_ETIMEDOUT : WEFT_ECANCELLED);
+        if (kind == 2)
+            assert_true(weft_now_ns() >= deadline);
+    }
+}
+
+static void *raise_quietly_later(void *arg)
+{
+    struct probe *p = arg;
+    nap(0.02);
+    atomic_store(&p->flag, 1); /* no wake-up: only a recheck sees it */
+    return NULL;
+}
+
+/* Help runs instead of sleeping while it finds work, with a look at the
+ * condition after each; recheck_ns bounds every sleep. */
+static void wait_for_helps_and_rechecks(void **state)
+{
+    (void)state;
+    struct probe p = {.ec = WEFT_EVENTCOUNT_INIT, .helps_left = 3};
+    weft_wait_spec spec = on_eventcount(&p);
+    spec.help = help_a_few;
+    spec.recheck_ns = 1000000;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, raise_quietly_later, &p), 0);
+    int64_t t0 = weft_now_ns();
+    assert_int_equal(weft_wait_for(&spec, t0 + 30 * (int64_t)1000000000), WEFT_OK);
+    pthread_join(t, NULL);
+    assert_true(weft_now_ns() - t0 < 20 * (int64_t)1000000000); /* not the deadline */
+    assert_int_equal(atomic_load(&p.helps), 3);
+    assert_true(atomic_load(&p.looks) >= 4 + atomic_load(&p.sleeps));
+    assert_true(atomic_load(&p.sleeps) >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(poll_sees_a_change_and_gives_up_without_one),
         cmocka_unit_test(poll_leases_one_per_cpu),
+        cmocka_unit_test(deadline_passed_by_kind),
+        cmocka_unit_test(wait_for_ends_on_the_condition),
+        cmocka_unit_test(wait_for_times_out),
+        cmocka_unit_test(wait_for_is_cancelled),
+        cmocka_unit_test(wait_for_helps_and_rechecks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
