@@ -1219,6 +1219,22 @@ static void pool_fork_while_other_threads_hold_locks(void **state)
     fclose(child_sink);
 }
 
+/* Run fn((void *)i) on n threads, i from 0, and join them (each within
+ * 300 s: a hang fails the test). */
+static void run_threads(void *(*fn)(void *), uintptr_t n)
+{
+    weft_thread *t[16];
+    assert_true(n <= 16);
+    for (uintptr_t i = 0; i < n; i++) {
+        assert_int_equal(weft_thread_new(&t[i], fn, (void *)i, NULL), WEFT_OK);
+        assert_int_equal(weft_thread_start(t[i]), WEFT_OK);
+    }
+    for (uintptr_t i = 0; i < n; i++) {
+        assert_int_equal(weft_thread_join_timeout(t[i], 300, NULL), WEFT_OK);
+        weft_thread_free(t[i]);
+    }
+}
+
 /* ---- stress ----------------------------------------------------------------------- */
 
 #define STRESS_TASKS 10000
@@ -1257,15 +1273,7 @@ static void pool_stress_ten_thousand_tasks(void **state)
     (void)state;
     stress_pool = process_pool(2, 0);
     atomic_store(&stress_sum, 0);
-    weft_thread *t[STRESS_SUBMITTERS];
-    for (uintptr_t i = 0; i < STRESS_SUBMITTERS; i++) {
-        assert_int_equal(weft_thread_new(&t[i], start_share, (void *)i, NULL), WEFT_OK);
-        assert_int_equal(weft_thread_start(t[i]), WEFT_OK);
-    }
-    for (int i = 0; i < STRESS_SUBMITTERS; i++) {
-        assert_int_equal(weft_thread_join_timeout(t[i], 300, NULL), WEFT_OK);
-        weft_thread_free(t[i]);
-    }
+    run_threads(start_share, STRESS_SUBMITTERS);
     unsigned long expected = 0;
     for (unsigned long i = 0; i < STRESS_TASKS; i++)
         expected += i * i;
@@ -1312,7 +1320,9 @@ static uint64_t checksum_here(size_t offset, size_t size)
     return sum;
 }
 
-/* Task k of a batch: every fifth crashes, every third is small. */
+/* Task k of a batch: every fifth crashes; the sizes take turns at one
+ * larger than a socket buffer, one for the shared page, one for a single
+ * socket message. */
 static size_t handover_size(unsigned k)
 {
     return k % 3 == 1 ? 500 : k % 3 == 2 ? 4000 : HANDOVER_BIG;
@@ -1370,15 +1380,7 @@ static void pool_stress_handover_while_workers_are_replaced(void **state)
     atomic_store(&handover_ok, 0);
     atomic_store(&handover_crashed, 0);
     atomic_store(&handover_wrong, 0);
-    weft_thread *t[HANDOVER_SUBMITTERS];
-    for (uintptr_t i = 0; i < HANDOVER_SUBMITTERS; i++) {
-        assert_int_equal(weft_thread_new(&t[i], handover_submitter, (void *)i, NULL), WEFT_OK);
-        assert_int_equal(weft_thread_start(t[i]), WEFT_OK);
-    }
-    for (int i = 0; i < HANDOVER_SUBMITTERS; i++) {
-        assert_int_equal(weft_thread_join_timeout(t[i], 300, NULL), WEFT_OK);
-        weft_thread_free(t[i]);
-    }
+    run_threads(handover_submitter, HANDOVER_SUBMITTERS);
     unsigned total = HANDOVER_SUBMITTERS * HANDOVER_ROUNDS * HANDOVER_BATCH;
     unsigned crashing = HANDOVER_SUBMITTERS * HANDOVER_ROUNDS; /* one per batch */
     assert_int_equal(atomic_load(&handover_wrong), 0);
@@ -1443,15 +1445,7 @@ static void pool_stress_handover_to_failing_workers(void **state)
     for (int round = 0; round < FAILING_ROUNDS; round++) {
         weft_process_pool_options o = {.max_workers = 2, .initializer = fail_after_a_pause};
         assert_int_equal(weft_process_pool_new(&handover_pool, &o), WEFT_OK);
-        weft_thread *t[FAILING_SUBMITTERS];
-        for (uintptr_t i = 0; i < FAILING_SUBMITTERS; i++) {
-            assert_int_equal(weft_thread_new(&t[i], failing_submitter, NULL, NULL), WEFT_OK);
-            assert_int_equal(weft_thread_start(t[i]), WEFT_OK);
-        }
-        for (int i = 0; i < FAILING_SUBMITTERS; i++) {
-            assert_int_equal(weft_thread_join_timeout(t[i], 120, NULL), WEFT_OK);
-            weft_thread_free(t[i]);
-        }
+        run_threads(failing_submitter, FAILING_SUBMITTERS);
         weft_executor_stats st;
         weft_executor_stats_get(handover_pool, &st);
         assert_int_equal(st.running + st.queued, 0);
