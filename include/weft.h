@@ -2,14 +2,14 @@
 /* weft.h — Python's concurrency toolkit for C.  Include this one header.
  *
  * Every header of weft/, the layer of the library that implements it (a
- * layer uses only those below it: 1 platform and 3 park have no public
- * header) and its Python counterpart (Future and the executors are
+ * layer uses only those below it, docs/architecture.md; 3 park has no
+ * public header) and its Python counterpart (Future and the executors are
  * concurrent.futures'):
  *
  * header               layer         Python
  * weft/export.h        -             (private: WEFT_API, the exported calls)
  * weft/atomic_field.h  -             (private: atomic fields for C and C++)
- * weft/status.h        2 base        the exceptions, as status codes
+ * weft/status.h        1 platform    the exceptions, as status codes
  * weft/debug.h         2 base        (beyond Python: debug mode)
  * weft/lock.h          4 locks       threading.Lock, RLock
  * weft/time.h          5 sync        time.monotonic, perf_counter, sleep
@@ -23,14 +23,17 @@
  * weft/thread.h        7 threads     threading.Thread and functions
  * weft/timer.h         7 threads     threading.Timer
  * weft/process.h       7 threads     multiprocessing.Process
+ * weft/task.h          8 executors   the submitted function; raising in it
  * weft/future.h        8 executors   Future, wait, as_completed
  * weft/executor.h      8 executors   Executor, ThreadPoolExecutor
+ * weft/bytes.h         8 executors   the pickled data a process pool carries
  * weft/process_pool.h  8 executors   ProcessPoolExecutor
  */
 #ifndef WEFT_H
 #define WEFT_H
 
 #include "weft/barrier.h"
+#include "weft/bytes.h"
 #include "weft/condition.h"
 #include "weft/debug.h"
 #include "weft/event.h"
@@ -43,6 +46,7 @@
 #include "weft/queue.h"
 #include "weft/semaphore.h"
 #include "weft/status.h"
+#include "weft/task.h"
 #include "weft/thread.h"
 #include "weft/time.h"
 #include "weft/timer.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* bytes.c — weft_bytes, the owned runs of bytes a process pool exchanges
  * with its workers (weft/process_pool.h). */
-#include "weft/process_pool.h"
+#include "weft/bytes.h"
 
 #include <stdint.h>
 #include <stdlib.h>

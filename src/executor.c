@@ -47,7 +47,7 @@ static void executor_atfork(int phase)
 static weft_lifecycle_hooks lifecycle = WEFT_LIFECYCLE_HOOKS_INIT(
     WEFT_RANK_EXECUTOR, executor_atfork, shut_down_live_executors, NULL);
 
-int weft_install_fork_handlers(void) { return weft_lifecycle_register(&lifecycle); }
+int weft_executor_install_hooks(void) { return weft_lifecycle_register(&lifecycle); }
 
 int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
                            const char *name)
@@ -56,7 +56,7 @@ int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *op
     ex->name = name;
     atomic_init(&ex->shut_down, false);
     weft_list_node_init(&ex->live);
-    int rc = weft_install_fork_handlers();
+    int rc = weft_executor_install_hooks();
     if (rc != WEFT_OK)
         return rc;
     weft_lock_take(&live_lock);

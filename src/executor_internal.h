@@ -39,7 +39,7 @@ struct weft_executor {
 
 /* Register a new executor (for the exit shutdown) / unregister it.
  * Register returns WEFT_OK, or WEFT_ENOMEM when the fork and exit handlers
- * could not be installed (weft_install_fork_handlers); the executor is
+ * could not be installed (weft_executor_install_hooks); the executor is
  * then not registered, and unregistering it does nothing. */
 int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
                            const char *name);
@@ -49,7 +49,7 @@ void weft_executor_unregister(weft_executor *ex);
  * (lifecycle.h): WEFT_OK or WEFT_ENOMEM.  weft_executor_register does it;
  * a backend that forks before it registers (the process pool) calls it
  * first. */
-int weft_install_fork_handlers(void);
+int weft_executor_install_hooks(void);
 
 /* Join one of a pool's threads (nothing to do for NULL or the caller's own)
  * before the deadline: WEFT_OK or WEFT_ETIMEDOUT.  With cancellable, a

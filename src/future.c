@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* future.c — Future, wait and as_completed.
+/* future.c — a future's state, completion and callbacks, waits on one
+ * future, and weft_future_run, which runs a future's task (task.c) and
+ * completes the future with its outcome.  Waits on many are future_wait.c's.
  *
  * Each future has a small lock guarding its state, outcome, callbacks and
  * the list of multi-future waiters (weft_wait, as_completed) registered on
@@ -11,6 +13,7 @@
 #include "park.h"
 #include "platform/platform.h"
 #include "lock_internal.h"
+#include "task_internal.h"
 #include "weft/lock.h"
 #include "weft/status.h"
 #include "weft/time.h"
@@ -22,15 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-char weft_failed_marker_;
-
 /* How long a waiter on a future with a poller spins, polling, before it
  * sleeps (a wake-up from sleep costs 25-35 us on a small VM). */
 #define POLL_SPIN_NS 60000
 
-static _Thread_local weft_future *running_task;
-static _Thread_local int fail_code;
-static _Thread_local char *fail_message;
 static _Thread_local weft_future_help_fn help_hook;
 static _Thread_local void *help_owner; /* the executor help_hook serves */
 
@@ -76,7 +74,7 @@ void weft_future_release(weft_future *future)
 void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner,
                           int64_t queued_at)
 {
-    future->fn = fn;
+    future->work.task = fn;
     future->arg = arg;
     future->owner = owner;
     future->queued_at = queued_at;
@@ -230,27 +228,13 @@ int weft_future_set_result(weft_future *future, void *result)
     return future ? complete(future, result, 0, NULL) : WEFT_EINVAL;
 }
 
-static char *vformat(const char *format, va_list ap)
-{
-    if (!format)
-        return NULL;
-    va_list copy;
-    va_copy(copy, ap);
-    int n = vsnprintf(NULL, 0, format, copy);
-    va_end(copy);
-    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (text)
-        vsnprintf(text, (size_t)n + 1, format, ap);
-    return text;
-}
-
 int weft_future_set_exception(weft_future *future, int code, const char *format, ...)
 {
     if (!future || code == 0)
         return WEFT_EINVAL;
     va_list ap;
     va_start(ap, format);
-    char *message = vformat(format, ap);
+    char *message = weft_format_message(format, ap);
     va_end(ap);
     return complete(future, NULL, code, message);
 }
@@ -324,8 +308,7 @@ static int read_result(weft_future *f, void *out)
  * the future is not done: its owner is still alive then. */
 static void poll_while_spinning(weft_future *f, int64_t deadline)
 {
-    /* through void (*)(void), the generic function pointer type */
-    weft_future_poller poll = (weft_future_poller)(void (*)(void))f->fn;
+    weft_future_poller poll = f->work.poll;
     void *ctx = f->arg;
     poll(ctx, WEFT_POLL_BEGIN);
     weft_lock_release(&f->lock);
@@ -548,7 +531,7 @@ int weft_future_set_owned_result(weft_future *future, void *result)
 
 void weft_future_set_poller(weft_future *future, weft_future_poller poll, void *ctx)
 {
-    future->fn = (weft_task_fn)(void (*)(void))poll; /* converted back before any call */
+    future->work.poll = poll;
     future->arg = ctx;
     future->flags |= FUTURE_HAS_POLLER;
 }
@@ -566,44 +549,7 @@ bool weft_future_cancel_requested(weft_future *future)
     return atomic_load_explicit(&future->cancel.requested, memory_order_relaxed);
 }
 
-bool weft_take_failure(void *result, int *code, char **message)
-{
-    if (result != WEFT_FAILED || !fail_code)
-        return false;
-    *code = fail_code;
-    *message = fail_message;
-    fail_code = 0;
-    fail_message = NULL;
-    return true;
-}
-
-/* ---- inside a task -------------------------------------------------------- */
-
-void *weft_fail(int code, const char *format, ...)
-{
-    va_list ap;
-    va_start(ap, format);
-    char *message = vformat(format, ap);
-    va_end(ap);
-    free(fail_message);
-    fail_code = code ? code : WEFT_EFAILED;
-    fail_message = message;
-    return WEFT_FAILED;
-}
-
-bool weft_cancelled(void)
-{
-    return running_task && atomic_load_explicit(&running_task->cancel.requested,
-                                                memory_order_relaxed);
-}
-
-bool weft_cancellable(bool on)
-{
-    weft_cancel_source *now = weft_park_cancel_source();
-    if (running_task)
-        weft_park_set_cancel_source(on ? &running_task->cancel : NULL);
-    return now != NULL;
-}
+/* ---- running its task ------------------------------------------------------ */
 
 void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, bool callbacks_follow),
                      void *ctx)
@@ -612,25 +558,10 @@ void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, boo
         return;
     /* The task's function and argument are the caller's: the future keeps
      * no hold on them once the task has run. */
-    weft_task_fn fn = future->fn;
+    weft_task_fn fn = future->work.task;
     void *arg = future->arg;
-    future->fn = NULL;
+    future->work.task = NULL;
     future->arg = NULL;
-    weft_future *outer = running_task;
-    weft_cancel_source *outer_source = weft_park_cancel_source();
-    running_task = future;
-    weft_park_set_cancel_source(NULL); /* until the task asks for it */
-    fail_code = 0;
-    void *result = fn(arg);
-    running_task = outer;
-    weft_park_set_cancel_source(outer_source);
-    if (result == WEFT_FAILED && fail_code) {
-        char *message = fail_message;
-        fail_message = NULL;
-        complete_then(future, NULL, fail_code, message, before_complete, ctx);
-        fail_code = 0;
-    } else {
-        complete_then(future, result, 0, NULL, before_complete, ctx);
-    }
+    weft_task_outcome out = weft_task_run(fn, arg, &future->cancel);
+    complete_then(future, out.result, out.code, out.message, before_complete, ctx);
 }
-

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* future_impl.h — what future.c (a future's state, completion, waits on
- * one, running a task) and future_wait.c (waits on many: weft_wait,
+ * one, running its task) and future_wait.c (waits on many: weft_wait,
  * as_completed) share: the future's layout and the one wait loop. */
 #ifndef WEFT_FUTURE_IMPL_H
 #define WEFT_FUTURE_IMPL_H
@@ -16,7 +16,7 @@
 
 enum {
     FUTURE_OWNS_RESULT = 1, /* result is a malloc'd block, freed with the future */
-    FUTURE_HAS_POLLER = 2,  /* fn/arg hold a poller (weft_future_set_poller), not a task */
+    FUTURE_HAS_POLLER = 2,  /* work.poll/arg hold a poller (weft_future_set_poller), not a task */
 };
 
 struct callback_node {
@@ -64,7 +64,14 @@ struct weft_future {
     char *error_message;
     struct callback_node *callbacks; /* newest first */
     struct waiter_node *waiters;
-    weft_task_fn fn;
+    /* What runs the future (flags say which): its task, which
+     * weft_future_run calls with arg, or (FUTURE_HAS_POLLER) the poller
+     * its waiters call with arg as ctx.  A union: a future has at most
+     * one, and a second pointer would cost the fast bins (see above). */
+    union {
+        weft_task_fn task;
+        weft_future_poller poll;
+    } work;
     void *arg;
     void *owner;
     int64_t queued_at;

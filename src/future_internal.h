@@ -29,8 +29,9 @@ int64_t weft_future_queued_at(weft_future *future);
 /* How many references the future has now (tests: who still holds it). */
 int weft_future_refs(weft_future *future);
 
-/* Run the future's task in this thread, if it was not cancelled, and
- * complete the future with its result or its weft_fail error.  When the
+/* Run the future's task in this thread (task.c's weft_task_run, with the
+ * future's cancel source), if it was not cancelled, and complete the
+ * future with its result or its weft_fail error.  When the
  * task has returned, before the future completes (and its waiter may
  * react), before_complete(ctx, callbacks_follow) is called if not NULL,
  * under the future's lock; callbacks_follow says the future has
@@ -68,10 +69,5 @@ bool weft_future_owns_result(weft_future *future);
 
 /* Whether cancel() was called on the future while it ran. */
 bool weft_future_cancel_requested(weft_future *future);
-
-/* After a task returned `result` outside weft_future_run (a process-pool
- * worker): if it failed with weft_fail, take its code and message (the
- * caller frees the message) and return true. */
-bool weft_take_failure(void *result, int *code, char **message);
 
 #endif

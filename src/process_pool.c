@@ -27,10 +27,32 @@
  * replaced.
  * Shutting down closes each idle child's socket for writing: the child sees
  * the end of its input and exits; its minder reaps it and leaves.
+ *
+ * The files, each using only those below it: this one (the executor
+ * operations) -> process_pool_poll.c (the waiters' poller) ->
+ * process_pool_minder.c (the parent's side of each worker) ->
+ * process_pool_child.c (the worker's loop) -> process_pool_wire.c (the
+ * messages and the shared page); process_pool_state.h holds the parent's
+ * records that the upper three share.
  */
-#include "process_pool_impl.h"
+#include "executor_internal.h"
+#include "future_internal.h"
+#include "platform/platform.h"
+#include "platform/process.h"
+#include "process_pool_minder.h"
+#include "process_pool_poll.h"
+#include "process_pool_state.h"
+#include "lock_internal.h"
+#include "thread_internal.h"
+#include "weft/process_pool.h"
+#include "weft/status.h"
+#include "weft/thread.h"
+#include "weft/time.h"
 
-#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 static _Atomic unsigned long pool_counter;
 
@@ -68,7 +90,7 @@ static int submit_task(struct ppool *p, struct ptask *t, weft_future **out)
     if (rc == WEFT_OK && (s = p->idle)) {
         p->idle = s->next_idle;
         s->idle = false;
-        atomic_store_explicit(&s->sending, true, memory_order_relaxed);
+        weft_ppool_begin_sending_locked(s);
         t->started_ns = weft_pf_now_ns(); /* before the minder can see it */
         s->task = t;
         p->running++;
@@ -93,7 +115,7 @@ static int submit_task(struct ppool *p, struct ptask *t, weft_future **out)
     }
     if (s) {
         weft_ppool_send_task(s, t);
-        atomic_store_explicit(&s->sending, false, memory_order_release);
+        weft_ppool_end_sending(s);
     }
     return WEFT_OK;
 }
@@ -248,7 +270,11 @@ int weft_process_pool_new(weft_executor **executor, const weft_process_pool_opti
     if (!executor || options->max_workers < 0 || options->max_tasks_per_child < 0 ||
         !(options->task_timeout >= 0) || !valid_max_memory(options->max_memory))
         return WEFT_EINVAL;
-    weft_install_fork_handlers();
+    /* Before the first fork: the workers must be forked with weft's fork
+     * handlers in place. */
+    int rc = weft_executor_install_hooks();
+    if (rc != WEFT_OK)
+        return rc;
     struct ppool *p = calloc(1, sizeof *p);
     size_t n = options->max_workers ? (size_t)options->max_workers
                                     : (size_t)weft_pf_cpu_count();
@@ -272,8 +298,12 @@ int weft_process_pool_new(weft_executor **executor, const weft_process_pool_opti
     p->initializer_arg = options->initializer_arg;
     snprintf(p->name, sizeof p->name, "ProcessPoolExecutor-%lu",
              atomic_fetch_add(&pool_counter, 1));
-    int rc = start_workers(p);
-    weft_executor_register(&p->base, &process_pool_ops, p->name);
+    rc = start_workers(p);
+    /* Registered whatever the start gave, so that free can shut down the
+     * workers started (cannot fail: the hooks are installed). */
+    int registered = weft_executor_register(&p->base, &process_pool_ops, p->name);
+    if (rc == WEFT_OK)
+        rc = registered;
     if (rc != WEFT_OK) {
         weft_executor_free(&p->base); /* shuts down the ones started */
         return rc;

@@ -4,7 +4,21 @@
  * the socket), run it, send the reply back the same way, and exit when the
  * input ends, when the parent is gone, or after a task over the worker's
  * memory cap (see process_pool.c for the whole design). */
-#include "process_pool_impl.h"
+#include "process_pool_child.h"
+
+#include "platform/platform.h"
+#include "platform/process.h"
+#include "process_pool_wire.h"
+#include "task_internal.h"
+#include "weft/bytes.h"
+#include "weft/status.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How long a worker spins for its next task before it sleeps. */
+#define CHILD_SPIN_NS 100000
 
 /* The worker's reply: through the shared page when it fits, else (and
  * for an initializer failure) on the socket.  false: the parent is gone. */
@@ -17,17 +31,15 @@ static bool send_reply(int channel, struct shared_slot *sh, uint32_t kind, int c
         sh->reply = r;
         if (size)
             memcpy(sh->reply_data, data, size);
-        atomic_fetch_add(&sh->reply_seq, 1); /* then look for a spinner */
-        if (!atomic_load(&sh->parent_spinning))
-            ring_doorbell(channel);
+        weft_ppool_announce(&sh->reply_seq, &sh->parent_spinning, channel);
         return true;
     }
-    return send_message(channel, &r, sizeof r, data, size) == WEFT_OK;
+    return weft_ppool_send_message(channel, &r, sizeof r, data, size) == WEFT_OK;
 }
 
 /* Run one task; false when the parent is gone, or when the task failed
  * over the worker's memory cap: the worker then exits. */
-static bool serve_one(const struct ppool *p, int channel, struct shared_slot *sh,
+static bool serve_one(const struct ppool_worker *w, int channel, struct shared_slot *sh,
                       const struct task_msg *m, void *payload)
 {
     void *result;
@@ -48,7 +60,7 @@ static bool serve_one(const struct ppool *p, int channel, struct shared_slot *sh
         bool ok = send_reply(channel, sh, REPLY_FAILED, code, 0, message,
                              message ? strlen(message) + 1 : 0, false);
         free(message);
-        return ok && !fails_over_cap(p, code);
+        return ok && !weft_ppool_fails_over_cap(w->max_memory, code);
     }
     if (m->kind == TASK_BYTES) {
         weft_bytes *b = result;
@@ -84,7 +96,7 @@ static bool next_task_in_worker(int channel, struct shared_slot *sh, uint32_t *s
             return true;
         }
         unsigned char tag;
-        if (read_tag(channel, &tag) != WEFT_OK)
+        if (weft_ppool_read_tag(channel, &tag) != WEFT_OK)
             return false; /* shut down (or the parent is gone) */
         if (tag == TAG_DOORBELL)
             continue;
@@ -103,26 +115,25 @@ static bool next_task_in_worker(int channel, struct shared_slot *sh, uint32_t *s
     }
 }
 
-int weft_process_pool_worker(void *arg, int channel)
+int weft_process_pool_worker(void *worker, int channel)
 {
-    struct slot *s = arg;
-    struct ppool *p = s->pool;
-    struct shared_slot *sh = s->shared;
+    const struct ppool_worker *w = worker;
+    struct shared_slot *sh = w->shared;
     /* A crash must end the worker, whatever handler the parent installed
      * (a crash reporter, a test framework): its minder reports it. */
     weft_pf_default_fatal_signals();
     /* The cap counts what the initializer maps too.  A worker that cannot
      * set it breaks the pool, as a failing initializer does. */
-    if (p->max_memory && weft_pf_cap_memory(p->max_memory, &sh->over_cap) != WEFT_OK) {
+    if (w->max_memory && weft_pf_cap_memory(w->max_memory, &sh->over_cap) != WEFT_OK) {
         send_reply(channel, sh, REPLY_INIT_FAILED, WEFT_EBROKEN, 0, NULL, 0, false);
         return 1;
     }
-    if (p->initializer && p->initializer(p->initializer_arg) != 0) {
+    if (w->initializer && w->initializer(w->initializer_arg) != 0) {
         send_reply(channel, sh, REPLY_INIT_FAILED, WEFT_EBROKEN, 0, NULL, 0, false);
         return 1;
     }
-    uint32_t seen = s->first_task_seq;
-    for (long done = 0; !p->max_tasks_per_child || done < p->max_tasks_per_child; done++) {
+    uint32_t seen = w->first_task_seq;
+    for (long done = 0; !w->max_tasks_per_child || done < w->max_tasks_per_child; done++) {
         struct task_msg m;
         void *payload;
         bool owned;
@@ -131,7 +142,7 @@ int weft_process_pool_worker(void *arg, int channel)
         /* Spinning for the next task counts from before the reply is
          * published: else the parent, answering at once, would ring a
          * doorbell the worker never needs. */
-        bool ok = serve_one(p, channel, sh, &m, payload);
+        bool ok = serve_one(w, channel, sh, &m, payload);
         if (owned)
             free(payload);
         if (!ok)

@@ -1,38 +1,46 @@
 /* SPDX-License-Identifier: MIT */
 /* process_pool_minder.c — the parent's side of each process-pool worker:
  * handing it tasks, its minder thread (replies, the child's end, task
- * timeouts and cancels, replacements) and the poller a waiting thread
- * runs to take replies itself.  process_pool.c describes the design. */
-#include "process_pool_impl.h"
+ * timeouts and cancels, replacements) and taking its replies, which the
+ * minder and waiting threads (process_pool_poll.c) do alike.
+ * process_pool.c describes the design. */
+#include "process_pool_minder.h"
 
-#include <math.h>
+#include "future_internal.h"
+#include "park.h"
+#include "platform/platform.h"
+#include "platform/process.h"
+#include "process_pool_child.h"
+#include "process_pool_state.h"
+#include "process_pool_wire.h"
+#include "lock_internal.h"
+#include "weft/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* How often a minder looks at its running task's cancel flag and timeout,
  * and (less often) whether an idle worker was handed a task meanwhile. */
 #define BUSY_CHECK_NS (20 * 1000000LL)
 #define IDLE_CHECK_NS (100 * 1000000LL)
 
-/* The pools whose replies this thread takes now, innermost first: a
- * minder's pool for the minder's whole life, and a waiting thread's while
- * it polls.  Done-callbacks run on such a thread, inside that work: they
- * must not wait for the pool's minders nor free it (ppool_is_worker). */
-struct serving {
-    struct ppool *pool;
-    struct serving *outer;
-};
-static _Thread_local struct serving *serving;
+/* The pools whose replies this thread takes now (process_pool_minder.h).
+ * Done-callbacks run on such a thread, inside that work: they must not
+ * wait for the pool's minders nor free it (ppool_is_worker). */
+static _Thread_local struct ppool_serving *serving;
 
-static void serving_begin(struct serving *sv, struct ppool *p)
+void weft_ppool_serving_begin(struct ppool_serving *sv, struct ppool *p)
 {
-    *sv = (struct serving){.pool = p, .outer = serving};
+    *sv = (struct ppool_serving){.pool = p, .outer = serving};
     serving = sv;
 }
 
-static void serving_end(struct serving *sv) { serving = sv->outer; }
+void weft_ppool_serving_end(struct ppool_serving *sv) { serving = sv->outer; }
 
 bool weft_ppool_serving(const struct ppool *p)
 {
-    for (const struct serving *sv = serving; sv; sv = sv->outer)
+    for (const struct ppool_serving *sv = serving; sv; sv = sv->outer)
         if (sv->pool == p)
             return true;
     return false;
@@ -40,11 +48,66 @@ bool weft_ppool_serving(const struct ppool *p)
 
 
 /* A forked worker: the forking thread's (a minder's) serving list belongs
- * to the parent. */
+ * to the parent.  arg: a struct ppool_worker. */
 static int worker_entry(void *arg, int channel)
 {
     serving = NULL;
     return weft_process_pool_worker(arg, channel);
+}
+
+/* ---- the sending word ------------------------------------------------------
+ *
+ * slot.sending says whether a submitter is still handing the slot its task
+ * (writing it to the socket: a large payload's last send() may still be
+ * returning while the worker has already read it, run the task and
+ * replied).  Whoever then takes the task off the slot must wait until the
+ * sender is done before it frees the task, and does so parked on the word:
+ *
+ *   NOT_SENDING: no hand-over in progress;
+ *   SENDING: a submitter hands the task over, nobody waits for it;
+ *   SENDING_WATCHED: and somebody waits (parked, or about to park).
+ *
+ * The sender ends with an exchange to NOT_SENDING and unparks only when it
+ * took SENDING_WATCHED, so a hand-over nobody waits for (nearly all of
+ * them) makes no system call.  No wake-up is lost: a waiter parks only
+ * while the word is SENDING_WATCHED, which only a waiter sets, and only
+ * with a compare-exchange from SENDING.  If that exchange came before the
+ * sender's, the sender sees SENDING_WATCHED and unparks; if after, the
+ * waiter's compare-exchange fails (the word is NOT_SENDING) or its park
+ * finds the word changed and returns at once (weft_park compares and
+ * sleeps atomically); after every wake-up the waiter re-reads the word.
+ * A new hand-over cannot begin meanwhile: the slot is off the idle stack,
+ * and only the holder of its `own` lock (the waiter) puts it back. */
+enum { NOT_SENDING = 0, SENDING = 1, SENDING_WATCHED = 2 };
+
+void weft_ppool_begin_sending_locked(struct slot *s)
+{
+    /* Relaxed: whoever waits for the sender first takes the pool lock that
+     * the submitter holds here, and so sees this store. */
+    atomic_store_explicit(&s->sending, SENDING, memory_order_relaxed);
+}
+
+void weft_ppool_end_sending(struct slot *s)
+{
+    /* release: the sender's reads of the task come before its freeing */
+    if (atomic_exchange_explicit(&s->sending, NOT_SENDING, memory_order_release) ==
+        SENDING_WATCHED)
+        weft_unpark_all(&s->sending);
+}
+
+/* Wait until the submitter that gave this slot its task has returned from
+ * writing it (no lock held: the sender takes none to finish). */
+static void wait_for_sender(struct slot *s)
+{
+    uint32_t v = atomic_load_explicit(&s->sending, memory_order_acquire);
+    while (v != NOT_SENDING) {
+        if (v == SENDING &&
+            !atomic_compare_exchange_weak_explicit(&s->sending, &v, SENDING_WATCHED,
+                                                   memory_order_acquire, memory_order_acquire))
+            continue; /* v is the word's new value */
+        weft_park(&s->sending, SENDING_WATCHED, WEFT_NO_DEADLINE);
+        v = atomic_load_explicit(&s->sending, memory_order_acquire);
+    }
 }
 
 /* ---- the parent's side ----------------------------------------------------- */
@@ -81,13 +144,11 @@ void weft_ppool_send_task(struct slot *s, struct ptask *t)
         if (m.size)
             memcpy(sh->task_data, payload->data, m.size);
         mark_handed(s);
-        atomic_fetch_add(&sh->task_seq, 1); /* then look for a spinning worker */
-        if (!atomic_load(&sh->worker_spinning))
-            ring_doorbell(s->child.channel);
+        weft_ppool_announce(&sh->task_seq, &sh->worker_spinning, s->child.channel);
         return;
     }
     mark_handed(s);
-    (void)send_message(s->child.channel, &m, sizeof m, payload->data, payload->size);
+    (void)weft_ppool_send_message(s->child.channel, &m, sizeof m, payload->data, payload->size);
 }
 
 /* Pool lock held: take the queue's first task, or NULL. */
@@ -165,25 +226,11 @@ static struct ptask *break_pool_locked(struct ppool *p)
     return weft_ppool_detach_all_locked(p);
 }
 
-/* Pool lock held: wait until the submitter that gave this slot its task
- * has returned from writing it.  A payload too large for the shared page
- * goes on the socket, and the worker can read it, run the task and reply
- * while the submitter's last send() is still returning: the task (and
- * its payload) must not be freed under it. */
-static void wait_for_sender_locked(struct ppool *p, struct slot *s)
-{
-    while (atomic_load_explicit(&s->sending, memory_order_acquire)) {
-        weft_lock_release(&p->lock);
-        weft_pf_yield();
-        weft_lock_take(&p->lock);
-    }
-}
-
 /* Pool lock held: take the slot's running task off it (NULL if none),
- * counting it as done, once its submitter has finished handing it over. */
+ * counting it as done.  The caller then waits for its sender
+ * (wait_for_sender) before it completes or frees it. */
 static struct ptask *take_running_locked(struct ppool *p, struct slot *s)
 {
-    wait_for_sender_locked(p, s);
     struct ptask *t = s->task;
     s->task = NULL;
     if (t) {
@@ -203,7 +250,15 @@ int weft_ppool_fork_worker(struct slot *s)
     /* The child counts tasks from here: read before the fork, as a task
      * given right after it may bump the count before the child runs. */
     s->first_task_seq = atomic_load(&s->shared->task_seq);
-    int rc = weft_pf_fork_child(worker_entry, s, true, &s->child);
+    struct ppool *p = s->pool;
+    /* On this thread's stack: the child runs on its copy of it. */
+    struct ppool_worker w = {.shared = s->shared,
+                             .first_task_seq = s->first_task_seq,
+                             .max_tasks_per_child = p->max_tasks_per_child,
+                             .max_memory = p->max_memory,
+                             .initializer = p->initializer,
+                             .initializer_arg = p->initializer_arg};
+    int rc = weft_pf_fork_child(worker_entry, &w, true, &s->child);
     s->alive = rc == WEFT_OK;
     return rc;
 }
@@ -219,10 +274,11 @@ static struct ptask *child_ended(struct slot *s, int *error, char *why, size_t w
     weft_pf_reap(s->child.pid, true, &code);
     weft_lock_take(&p->lock);
     remove_idle_locked(p, s);
-    struct ptask *t = take_running_locked(p, s); /* (the old socket's sender done) */
+    struct ptask *t = take_running_locked(p, s);
     s->alive = false;
     p->alive--;
     weft_lock_release(&p->lock);
+    wait_for_sender(s); /* before its socket closes and its task is failed */
     weft_pf_close(s->child.channel);
     weft_pf_close(s->child.watch_fd);
     if (!t)
@@ -271,6 +327,7 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
         /* a task handed over before the failure was known */
         struct ptask *given = take_running_locked(p, s);
         weft_lock_release(&p->lock);
+        wait_for_sender(s);
         if (given) { /* running already: fail it as it is */
             weft_future_set_exception(given->future, WEFT_EBROKEN, "%s", why);
             weft_ppool_free_task(given);
@@ -282,6 +339,7 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
     weft_lock_take(&p->lock);
     struct ptask *t = take_running_locked(p, s);
     weft_lock_release(&p->lock);
+    wait_for_sender(s);
     s->tasks_done++;
     if (!t) {
         weft_bytes_free(data);
@@ -289,7 +347,7 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
     }
     if (r->size && !data) {
         weft_future_set_exception(t->future, WEFT_ENOMEM, "no memory for the task's result");
-    } else if (r->kind == REPLY_FAILED && fails_over_cap(p, r->code)) {
+    } else if (r->kind == REPLY_FAILED && weft_ppool_fails_over_cap(p->max_memory, r->code)) {
         s->over_cap = true; /* the worker exits after this reply */
         weft_future_set_exception(
             t->future, WEFT_ENOMEM,
@@ -318,7 +376,7 @@ static bool read_socket(struct slot *s, bool *doorbell, struct reply_msg *r, wef
 {
     *data = NULL;
     unsigned char tag;
-    if (read_tag(s->child.channel, &tag) != WEFT_OK)
+    if (weft_ppool_read_tag(s->child.channel, &tag) != WEFT_OK)
         return false;
     *doorbell = tag == TAG_DOORBELL;
     if (*doorbell)
@@ -337,11 +395,9 @@ static bool read_socket(struct slot *s, bool *doorbell, struct reply_msg *r, wef
 
 static void next_task(struct slot *s);
 
-/* Take the reply waiting in the shared page, if there is one: complete its
- * future and give the worker its next task.  Any thread may do it (the
- * minder, or a thread waiting on a future); `wait` says whether to wait for
- * the slot's lock or give up when another thread holds it. */
-static bool take_shared_reply(struct slot *s, bool wait)
+/* Any thread may take a shared reply: the minder, or a thread waiting on a
+ * future (process_pool_poll.c). */
+bool weft_ppool_take_shared_reply(struct slot *s, bool wait)
 {
     struct shared_slot *sh = s->shared;
     /* seq_cst: a poller's last look pairs with the worker's "bump the reply,
@@ -444,22 +500,19 @@ static bool replace_child(struct slot *s)
     return rc == WEFT_OK;
 }
 
-/* The child ended (`own` held): take a reply it left in the shared page,
- * reap it, start a replacement; then, unlocked, fail the task it was
- * running.  false: the pool is done with this slot. */
+/* The child ended: take a reply it left in the shared page (answered,
+ * then ended: max_tasks_per_child, or a crash after), reap it, start a
+ * replacement; then, unlocked, fail the task it was running.  Takes and
+ * releases `own` itself.  false: the pool is done with this slot. */
 static bool handle_child_end(struct slot *s)
 {
-    struct shared_slot *sh = s->shared;
-    if (atomic_load(&sh->reply_seq) != atomic_load(&s->replies_taken)) {
-        /* answered, then ended (max_tasks_per_child, or a crash after) */
-        weft_lock_release(&s->own);
-        take_shared_reply(s, true);
-        weft_lock_take(&s->own);
-    }
+    weft_ppool_take_shared_reply(s, true);
+    weft_lock_take(&s->own);
     int error = 0;
     char why[320];
     struct ptask *lost = child_ended(s, &error, why, sizeof why);
-    atomic_store(&s->replies_taken, atomic_load(&sh->reply_seq)); /* nothing stale */
+    /* nothing stale for the replacement */
+    atomic_store(&s->replies_taken, atomic_load(&s->shared->reply_seq));
     bool replaced = replace_child(s);
     if (replaced)
         next_task(s);
@@ -468,73 +521,50 @@ static bool handle_child_end(struct slot *s)
         weft_future_set_exception(lost->future, error, "%s", why);
         weft_ppool_free_task(lost);
     }
-    weft_lock_take(&s->own);
     return replaced;
+}
+
+/* Take what the child's socket brings: a doorbell, a reply (completed,
+ * then the child's next task), or the child's end (handle_child_end).
+ * false: the pool is done with this slot. */
+static bool serve_socket(struct slot *s)
+{
+    weft_lock_take(&s->own);
+    struct reply_msg r;
+    weft_bytes *data;
+    bool doorbell = false;
+    bool ended = !read_socket(s, &doorbell, &r, &data);
+    if (!ended && !doorbell && complete_reply(s, &r, data))
+        next_task(s);
+    weft_lock_release(&s->own);
+    return !ended || handle_child_end(s);
 }
 
 void *weft_ppool_minder_main(void *arg)
 {
     struct slot *s = arg;
     struct ppool *p = s->pool;
-    struct serving sv;
-    serving_begin(&sv, p);
+    struct ppool_serving sv;
+    weft_ppool_serving_begin(&sv, p);
     weft_lock_take(&s->own);
     next_task(s);
     weft_lock_release(&s->own);
-    for (;;) {
+    for (bool more = true; more;) {
         weft_lock_take(&p->lock);
         bool busy = s->task != NULL;
         weft_lock_release(&p->lock);
         int64_t deadline = weft_pf_now_ns() + (busy ? BUSY_CHECK_NS : IDLE_CHECK_NS);
         int rc = weft_pf_wait_readable(s->child.channel, deadline);
-        if (take_shared_reply(s, true))
+        if (weft_ppool_take_shared_reply(s, true))
             continue;
+        if (rc != WEFT_ETIMEDOUT) {
+            more = serve_socket(s);
+            continue;
+        }
         weft_lock_take(&s->own);
-        if (rc == WEFT_ETIMEDOUT) {
-            check_running(s);
-            weft_lock_release(&s->own);
-            continue;
-        }
-        struct reply_msg r;
-        weft_bytes *data;
-        bool more = true, doorbell = false;
-        if (!read_socket(s, &doorbell, &r, &data))
-            more = handle_child_end(s);
-        else if (!doorbell && complete_reply(s, &r, data))
-            next_task(s);
+        check_running(s);
         weft_lock_release(&s->own);
-        if (!more) {
-            serving_end(&sv);
-            return NULL;
-        }
     }
+    weft_ppool_serving_end(&sv);
+    return NULL;
 }
-
-/* A future's poller (see future_internal.h): a thread waiting on one of
- * this pool's futures spins taking replies from the shared pages, so that
- * a quick task costs no wake-up; while it spins, workers ring no doorbell. */
-void weft_ppool_poll(void *ctx, int phase)
-{
-    struct ppool *p = ctx;
-    if (phase == WEFT_POLL_BEGIN) {
-        atomic_fetch_add(&p->pollers, 1); /* the pool stays until we are done */
-        for (size_t i = 0; i < p->nslots; i++)
-            atomic_fetch_add(&p->shared[i].parent_spinning, 1);
-        return;
-    }
-    bool last = phase == WEFT_POLL_END;
-    if (last) /* then look once more: a worker may have counted on us */
-        for (size_t i = 0; i < p->nslots; i++)
-            atomic_fetch_sub(&p->shared[i].parent_spinning, 1);
-    /* Already taking this pool's replies further up (a done-callback that
-     * waits): it may hold a slot's lock, so never wait for one. */
-    bool may_wait = last && !weft_ppool_serving(p);
-    struct serving sv;
-    serving_begin(&sv, p);
-    for (size_t i = 0; i < p->nslots; i++)
-        take_shared_reply(&p->slots[i], may_wait);
-    serving_end(&sv);
-    if (last)
-        atomic_fetch_sub(&p->pollers, 1);
-}
-

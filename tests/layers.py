@@ -4,8 +4,8 @@ no two units include each other, directly or through others.
 
 The layers are the table in docs/architecture.md (layer number first, then
 the files in backquotes), so the document and the code cannot drift apart.
-A unit is x.c with its headers (x.h, x_internal.h, x_impl.h, x_*.h when no
-unit of that longer name exists) and the public header weft/x.h.
+A unit is x.c with its headers (x.h, x_internal.h, x_impl.h) and the public
+header weft/x.h; a header with no .c of its name is a unit of its own.
 
 Usage: python3 layers.py SOURCE_DIR
 """
@@ -42,16 +42,16 @@ def source_files(root):
 
 
 def unit_of(path, sources):
-    """The .c file a source or header belongs to (itself for a .c file)."""
+    """The .c file a source or header belongs to (itself for a .c file); a
+    header with no .c of its name (list.h, a shared state header) is a unit
+    of its own."""
     if path.startswith("platform/"):
         return "platform/"
     stem = os.path.splitext(path)[0]
-    while True:
-        if stem + ".c" in sources:
-            return stem + ".c"
-        if "_" not in os.path.basename(stem):
-            return path  # a header of its own (list.h, heap.h): its own unit
-        stem = stem.rsplit("_", 1)[0]
+    for suffix in ("_internal", "_impl"):
+        if stem.endswith(suffix) and stem[: -len(suffix)] + ".c" in sources:
+            return stem[: -len(suffix)] + ".c"
+    return stem + ".c" if stem + ".c" in sources else path
 
 
 def layer_of(unit, patterns):

@@ -1219,6 +1219,22 @@ static void pool_fork_while_other_threads_hold_locks(void **state)
     fclose(child_sink);
 }
 
+/* Run fn((void *)i) on n threads, i from 0, and join them (each within
+ * 300 s: a hang fails the test). */
+static void run_threads(void *(*fn)(void *), uintptr_t n)
+{
+    weft_thread *t[16];
+    assert_true(n <= 16);
+    for (uintptr_t i = 0; i < n; i++) {
+        assert_int_equal(weft_thread_new(&t[i], fn, (void *)i, NULL), WEFT_OK);
+        assert_int_equal(weft_thread_start(t[i]), WEFT_OK);
+    }
+    for (uintptr_t i = 0; i < n; i++) {
+        assert_int_equal(weft_thread_join_timeout(t[i], 300, NULL), WEFT_OK);
+        weft_thread_free(t[i]);
+    }
+}
+
 /* ---- stress ----------------------------------------------------------------------- */
 
 #define STRESS_TASKS 10000
@@ -1257,15 +1273,7 @@ static void pool_stress_ten_thousand_tasks(void **state)
     (void)state;
     stress_pool = process_pool(2, 0);
     atomic_store(&stress_sum, 0);
-    weft_thread *t[STRESS_SUBMITTERS];
-    for (uintptr_t i = 0; i < STRESS_SUBMITTERS; i++) {
-        assert_int_equal(weft_thread_new(&t[i], start_share, (void *)i, NULL), WEFT_OK);
-        assert_int_equal(weft_thread_start(t[i]), WEFT_OK);
-    }
-    for (int i = 0; i < STRESS_SUBMITTERS; i++) {
-        assert_int_equal(weft_thread_join_timeout(t[i], 300, NULL), WEFT_OK);
-        weft_thread_free(t[i]);
-    }
+    run_threads(start_share, STRESS_SUBMITTERS);
     unsigned long expected = 0;
     for (unsigned long i = 0; i < STRESS_TASKS; i++)
         expected += i * i;
@@ -1274,6 +1282,180 @@ static void pool_stress_ten_thousand_tasks(void **state)
     weft_executor_stats_get(stress_pool, &s);
     assert_int_equal(s.completed, STRESS_TASKS);
     assert_int_equal(weft_executor_free(stress_pool), WEFT_OK);
+}
+
+/* ---- handing over while workers are replaced --------------------------------- */
+
+/* Many threads hand large payloads (written on the socket, so that a worker
+ * can read one, run it and reply while its submitter's send() is still
+ * returning), small ones (the shared page) and crashing ones to workers
+ * that retire after every second task: each reply, each crash and each
+ * child's end waits for the task's submitter to be done (the pool's
+ * sending word).  A lost wake-up there leaves a minder parked forever:
+ * its futures then time out here instead of completing. */
+#define HANDOVER_SUBMITTERS 12
+#define HANDOVER_ROUNDS 8
+#define HANDOVER_BATCH 6
+#define HANDOVER_BIG (300 * 1000)
+
+static unsigned char *handover_data;
+static weft_executor *handover_pool;
+static _Atomic unsigned handover_ok, handover_crashed, handover_wrong;
+
+/* The sum of the bytes and their count, as 16 bytes. */
+static weft_bytes *checksum(const void *data, size_t size)
+{
+    uint64_t sum[2] = {0, size};
+    for (size_t i = 0; i < size; i++)
+        sum[0] += ((const unsigned char *)data)[i];
+    weft_bytes *out = weft_bytes_new(sum, sizeof sum);
+    return out ? out : weft_fail(WEFT_ENOMEM, "no memory");
+}
+
+static uint64_t checksum_here(size_t offset, size_t size)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < size; i++)
+        sum += handover_data[offset + i];
+    return sum;
+}
+
+/* Task k of a batch: every fifth crashes; the sizes take turns at one
+ * larger than a socket buffer, one for the shared page, one for a single
+ * socket message. */
+static size_t handover_size(unsigned k)
+{
+    return k % 3 == 1 ? 500 : k % 3 == 2 ? 4000 : HANDOVER_BIG;
+}
+static bool handover_crashes(unsigned k) { return k % 5 == 4; }
+
+/* Check one finished task against what was sent; false if it is wrong. */
+static bool handover_check(weft_future *f, unsigned k, size_t offset)
+{
+    const weft_bytes *b = NULL;
+    int rc = weft_future_result_bytes_timeout(f, 60, &b);
+    if (handover_crashes(k)) {
+        atomic_fetch_add(&handover_crashed, 1);
+        return rc == WEFT_EFAILED && weft_future_error_code(f) == WEFT_EBROKEN;
+    }
+    if (rc != WEFT_OK || b->size != 16)
+        return false;
+    uint64_t sum[2];
+    memcpy(sum, b->data, sizeof sum);
+    atomic_fetch_add(&handover_ok, 1);
+    return sum[1] == handover_size(k) && sum[0] == checksum_here(offset, handover_size(k));
+}
+
+static void *handover_submitter(void *arg)
+{
+    uintptr_t me = (uintptr_t)arg;
+    for (unsigned round = 0; round < HANDOVER_ROUNDS; round++) {
+        weft_future *fs[HANDOVER_BATCH] = {0};
+        size_t offsets[HANDOVER_BATCH];
+        for (unsigned k = 0; k < HANDOVER_BATCH; k++) {
+            offsets[k] = (me * 131 + round * 17 + k) % 1000;
+            weft_bytes_fn fn = handover_crashes(k) ? crash_on_bytes : checksum;
+            if (weft_process_pool_submit_bytes(handover_pool, fn, handover_data + offsets[k],
+                                               handover_size(k), &fs[k]) != WEFT_OK)
+                atomic_fetch_add(&handover_wrong, 1);
+        }
+        for (unsigned k = 0; k < HANDOVER_BATCH; k++) {
+            if (fs[k] && !handover_check(fs[k], k, offsets[k]))
+                atomic_fetch_add(&handover_wrong, 1);
+            weft_future_release(fs[k]);
+        }
+    }
+    return NULL;
+}
+
+static void pool_stress_handover_while_workers_are_replaced(void **state)
+{
+    (void)state;
+    handover_data = malloc(HANDOVER_BIG + 1000);
+    assert_non_null(handover_data);
+    for (size_t i = 0; i < HANDOVER_BIG + 1000; i++)
+        handover_data[i] = (unsigned char)(i * 13 + 5);
+    weft_process_pool_options o = {.max_workers = 3, .max_tasks_per_child = 2};
+    assert_int_equal(weft_process_pool_new(&handover_pool, &o), WEFT_OK);
+    atomic_store(&handover_ok, 0);
+    atomic_store(&handover_crashed, 0);
+    atomic_store(&handover_wrong, 0);
+    run_threads(handover_submitter, HANDOVER_SUBMITTERS);
+    unsigned total = HANDOVER_SUBMITTERS * HANDOVER_ROUNDS * HANDOVER_BATCH;
+    unsigned crashing = HANDOVER_SUBMITTERS * HANDOVER_ROUNDS; /* one per batch */
+    assert_int_equal(atomic_load(&handover_wrong), 0);
+    assert_int_equal(atomic_load(&handover_crashed), crashing);
+    assert_int_equal(atomic_load(&handover_ok), total - crashing);
+    weft_executor_stats st;
+    weft_executor_stats_get(handover_pool, &st);
+    assert_int_equal(st.completed, total); /* each counted once */
+    assert_int_equal(st.running, 0);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(weft_executor_free(handover_pool), WEFT_OK);
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* every child reaped */
+    free(handover_data);
+}
+
+/* The same with workers whose initializer fails after a pause: a task handed
+ * over meanwhile, larger than a socket buffer, keeps its submitter writing
+ * to a child that never reads it until that child, having reported the
+ * failure, exits.  The minder taking that report must wait for the
+ * submitter before it fails the task (nearly every round parks on the
+ * sending word).  Every future ends broken, none is left running. */
+#define FAILING_ROUNDS 12
+#define FAILING_SUBMITTERS 4
+#define FAILING_BIG (1000 * 1000)
+
+static _Atomic unsigned failing_broken, failing_wrong;
+
+static int fail_after_a_pause(void *arg)
+{
+    (void)arg;
+    weft_sleep(0.01);
+    return 1;
+}
+
+static void *failing_submitter(void *arg)
+{
+    (void)arg;
+    weft_future *f;
+    int rc = weft_process_pool_submit_bytes(handover_pool, checksum, handover_data, FAILING_BIG,
+                                            &f);
+    if (rc == WEFT_EBROKEN) { /* the failure was known before this submit */
+        atomic_fetch_add(&failing_broken, 1);
+        return NULL;
+    }
+    if (rc == WEFT_OK && weft_future_result_timeout(f, 30, NULL) == WEFT_EFAILED &&
+        weft_future_error_code(f) == WEFT_EBROKEN)
+        atomic_fetch_add(&failing_broken, 1);
+    else
+        atomic_fetch_add(&failing_wrong, 1);
+    if (rc == WEFT_OK)
+        weft_future_release(f);
+    return NULL;
+}
+
+static void pool_stress_handover_to_failing_workers(void **state)
+{
+    (void)state;
+    handover_data = calloc(1, FAILING_BIG);
+    assert_non_null(handover_data);
+    atomic_store(&failing_broken, 0);
+    atomic_store(&failing_wrong, 0);
+    for (int round = 0; round < FAILING_ROUNDS; round++) {
+        weft_process_pool_options o = {.max_workers = 2, .initializer = fail_after_a_pause};
+        assert_int_equal(weft_process_pool_new(&handover_pool, &o), WEFT_OK);
+        run_threads(failing_submitter, FAILING_SUBMITTERS);
+        weft_executor_stats st;
+        weft_executor_stats_get(handover_pool, &st);
+        assert_int_equal(st.running + st.queued, 0);
+        /* before the free, which would wait for a minder parked for good */
+        assert_int_equal(atomic_load(&failing_wrong), 0);
+        assert_int_equal(weft_executor_free(handover_pool), WEFT_OK);
+    }
+    assert_int_equal(atomic_load(&failing_broken), FAILING_ROUNDS * FAILING_SUBMITTERS);
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* every child reaped */
+    free(handover_data);
 }
 
 int main(void)
@@ -1311,6 +1493,8 @@ int main(void)
         cmocka_unit_test(pool_memory_cap_stress),
         cmocka_unit_test(pool_fork_while_other_threads_hold_locks),
         cmocka_unit_test(pool_stress_ten_thousand_tasks),
+        cmocka_unit_test(pool_stress_handover_while_workers_are_replaced),
+        cmocka_unit_test(pool_stress_handover_to_failing_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

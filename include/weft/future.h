@@ -56,6 +56,7 @@
 #define WEFT_FUTURE_H
 
 #include "weft/export.h"
+#include "weft/task.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,10 +74,6 @@ typedef enum weft_future_state {
     WEFT_FUTURE_CANCELLED_AND_NOTIFIED,
     WEFT_FUTURE_FINISHED,
 } weft_future_state;
-
-/* A task, as executors run it: receives its argument, returns its result
- * (or weft_fail(...)). */
-typedef void *(*weft_task_fn)(void *arg);
 
 /* A done-callback: receives the future (borrowed) and its argument. */
 typedef void (*weft_future_callback)(weft_future *future, void *arg);
@@ -165,42 +162,6 @@ WEFT_API int weft_future_set_running_or_notify_cancel(weft_future *future);
 /* "<weft_future at 0x…: state=finished returned 0x2a>" and the like, as
  * snprintf.  Python: repr(f). */
 WEFT_API int weft_future_repr(weft_future *future, char *buf, size_t size);
-
-/* ---- inside a task ------------------------------------------------------- */
-
-/* Record an error for the running task and return the value that marks it
- * failed: `return weft_fail(WEFT_EINVAL, "bad row %d", row);`.  The task's
- * future then fails with that code and message; weft copies the message,
- * and the copy belongs to the future (freed with it).  Outside a task it
- * only returns the marker.  Python: raising an exception in the task. */
-WEFT_API void *weft_fail(int code, const char *format, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-/* The marker weft_fail returns. */
-WEFT_API extern char weft_failed_marker_;
-#ifdef __cplusplus
-#define WEFT_FAILED (static_cast<void *>(&weft_failed_marker_))
-#else
-#define WEFT_FAILED ((void *)&weft_failed_marker_)
-#endif
-
-/* Whether the running task's future was asked to cancel (beyond Python).
- * False outside a task. */
-WEFT_API bool weft_cancelled(void);
-
-/* Make the running task's blocking weft calls cancellable (beyond
- * Python): once its future is cancelled, every wait it makes or is
- * making (lock, rlock and condition acquire, condition, event, semaphore,
- * queue put/get/join, future result and exception, weft_wait,
- * as_completed, thread join, weft_sleep) returns WEFT_ECANCELLED within
- * about 10 ms; a condition wait still retakes its lock first, and a
- * barrier wait breaks the barrier for the others.  Off at the start of
- * every task.  Returns the previous setting; outside a task it does
- * nothing and returns false. */
-WEFT_API bool weft_cancellable(bool on);
 
 /* ---- waiting for many ------------------------------------------------------ */
 

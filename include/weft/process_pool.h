@@ -19,6 +19,7 @@
 #ifndef WEFT_PROCESS_POOL_H
 #define WEFT_PROCESS_POOL_H
 
+#include "weft/bytes.h"
 #include "weft/executor.h"
 #include "weft/export.h"
 #include "weft/future.h"
@@ -29,36 +30,7 @@
 extern "C" {
 #endif
 
-/* ---- bytes ---------------------------------------------------------------- */
-
-/* An owned run of bytes: what crosses between a parent and a pool worker. */
-typedef struct weft_bytes {
-    size_t size;
-#if defined(__cplusplus) && defined(__GNUC__)
-/* C++ has no flexible array member; GCC and Clang accept C's as an
- * extension with the same layout, which -Wpedantic would flag. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpedantic"
-#endif
-    unsigned char data[];
-#if defined(__cplusplus) && defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-} weft_bytes;
-
-/* A new weft_bytes holding a copy of data[0..size) (data may be NULL when
- * size is 0), or uninitialized room for size bytes; NULL when memory runs
- * out.  Free with weft_bytes_free. */
-WEFT_API weft_bytes *weft_bytes_new(const void *data, size_t size);
-WEFT_API weft_bytes *weft_bytes_alloc(size_t size);
-WEFT_API void weft_bytes_free(weft_bytes *bytes);
-
 /* ---- the process pool ------------------------------------------------------ */
-
-/* A bytes task: receives a copy of the submitted bytes, returns the result
- * bytes (from weft_bytes_new/alloc; the pool frees them after sending; NULL
- * for none) or weft_fail(code, "...") to fail its future. */
-typedef weft_bytes *(*weft_bytes_fn)(const void *data, size_t size);
 
 /* Process pool options; a zeroed struct (or NULL) gives Python's defaults. */
 typedef struct weft_process_pool_options {
