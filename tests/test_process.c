@@ -1289,14 +1289,24 @@ static void pool_stress_ten_thousand_tasks(void **state)
 /* Many threads hand large payloads (written on the socket, so that a worker
  * can read one, run it and reply while its submitter's send() is still
  * returning), small ones (the shared page) and crashing ones to workers
- * that retire after every second task: each reply, each crash and each
- * child's end waits for the task's submitter to be done (the pool's
+ * that retire after every second task (see HANDOVER_REPLACES): each
+ * reply, each crash and each child's end waits for the task's submitter to be done (the pool's
  * sending word).  A lost wake-up there leaves a minder parked forever:
  * its futures then time out here instead of completing. */
 #define HANDOVER_SUBMITTERS 12
 #define HANDOVER_ROUNDS 8
 #define HANDOVER_BATCH 6
 #define HANDOVER_BIG (300 * 1000)
+
+/* Under the sanitizers a child forked while other threads allocate can
+ * deadlock in the runtime's allocator on its first malloc (see the top of
+ * this file): there the workers are forked only with the pool, before any
+ * submitter runs, so none retires and no task crashes. */
+#ifdef UNDER_SANITIZER
+#define HANDOVER_REPLACES 0
+#else
+#define HANDOVER_REPLACES 1
+#endif
 
 static unsigned char *handover_data;
 static weft_executor *handover_pool;
@@ -1327,7 +1337,7 @@ static size_t handover_size(unsigned k)
 {
     return k % 3 == 1 ? 500 : k % 3 == 2 ? 4000 : HANDOVER_BIG;
 }
-static bool handover_crashes(unsigned k) { return k % 5 == 4; }
+static bool handover_crashes(unsigned k) { return HANDOVER_REPLACES && k % 5 == 4; }
 
 /* Check one finished task against what was sent; false if it is wrong. */
 static bool handover_check(weft_future *f, unsigned k, size_t offset)
@@ -1375,14 +1385,15 @@ static void pool_stress_handover_while_workers_are_replaced(void **state)
     assert_non_null(handover_data);
     for (size_t i = 0; i < HANDOVER_BIG + 1000; i++)
         handover_data[i] = (unsigned char)(i * 13 + 5);
-    weft_process_pool_options o = {.max_workers = 3, .max_tasks_per_child = 2};
+    weft_process_pool_options o = {.max_workers = 3,
+                                   .max_tasks_per_child = HANDOVER_REPLACES ? 2 : 0};
     assert_int_equal(weft_process_pool_new(&handover_pool, &o), WEFT_OK);
     atomic_store(&handover_ok, 0);
     atomic_store(&handover_crashed, 0);
     atomic_store(&handover_wrong, 0);
     run_threads(handover_submitter, HANDOVER_SUBMITTERS);
     unsigned total = HANDOVER_SUBMITTERS * HANDOVER_ROUNDS * HANDOVER_BATCH;
-    unsigned crashing = HANDOVER_SUBMITTERS * HANDOVER_ROUNDS; /* one per batch */
+    unsigned crashing = HANDOVER_REPLACES * HANDOVER_SUBMITTERS * HANDOVER_ROUNDS; /* 1 a batch */
     assert_int_equal(atomic_load(&handover_wrong), 0);
     assert_int_equal(atomic_load(&handover_crashed), crashing);
     assert_int_equal(atomic_load(&handover_ok), total - crashing);
