@@ -173,7 +173,10 @@ static void ppool_destroy(weft_executor *ex)
 {
     struct ppool *p = pool_of(ex);
     join_minders(p, WEFT_NO_DEADLINE, false);
-    while (atomic_load(&p->pollers)) /* a waiter still polling, its future done */
+    /* A waiter still polling, its future done, is at most one look at the
+     * slots from leaving.  Yield, not park: its decrement must be its last
+     * touch of the pool, and a wake-up after it would reach freed memory. */
+    while (atomic_load(&p->pollers))
         weft_pf_yield();
     for (size_t i = 0; i < p->nslots; i++)
         weft_thread_free(p->slots[i].minder);
