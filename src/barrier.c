@@ -64,7 +64,7 @@ int weft_barrier_destroy(weft_barrier *barrier)
 {
     if (!barrier)
         return WEFT_EINVAL;
-    weft_lock_take(&barrier->lock_);
+    weft__lock_take(&barrier->lock_);
     size_t count = barrier->count_;
     weft_lock_release(&barrier->lock_);
     return count ? WEFT_ESTATE : WEFT_OK;
@@ -97,7 +97,7 @@ static int release_round(weft_barrier *barrier)
 
 static int wait_for_round(weft_barrier *barrier, int64_t deadline)
 {
-    int rc = weft_condition_wait_for_until(&barrier->cond_, round_over, barrier, deadline);
+    int rc = weft__condition_wait_for_until(&barrier->cond_, round_over, barrier, deadline);
     if (rc != WEFT_OK) {
         /* A timeout or a cancelled task breaks the barrier for everyone. */
         set_state(barrier, BROKEN);
@@ -108,10 +108,10 @@ static int wait_for_round(weft_barrier *barrier, int64_t deadline)
 
 static int wait_until(weft_barrier *barrier, int64_t deadline, size_t *index)
 {
-    weft_lock_take(&barrier->lock_);
+    weft__lock_take(&barrier->lock_);
     /* A previous round still leaving (or a reset in progress) finishes
      * first, so that rounds never mix. */
-    int rc = weft_condition_wait_for_until(&barrier->cond_, not_draining, barrier,
+    int rc = weft__condition_wait_for_until(&barrier->cond_, not_draining, barrier,
                                            WEFT_NO_DEADLINE);
     if (rc != WEFT_OK) { /* cancelled while the previous round drained */
         weft_lock_release(&barrier->lock_);
@@ -142,7 +142,7 @@ int weft_barrier_wait_timeout(weft_barrier *barrier, double timeout, size_t *ind
     int64_t deadline;
     if (!barrier)
         return WEFT_EINVAL;
-    int rc = weft_deadline_after(timeout, &deadline);
+    int rc = weft__deadline_after(timeout, &deadline);
     return rc ? rc : wait_until(barrier, deadline, index);
 }
 
@@ -157,7 +157,7 @@ int weft_barrier_reset(weft_barrier *barrier)
 {
     if (!barrier)
         return WEFT_EINVAL;
-    weft_lock_take(&barrier->lock_);
+    weft__lock_take(&barrier->lock_);
     if (barrier->count_ > 0) {
         /* Waiters still inside: they leave with an error, the last one out
          * reopens the barrier. */
@@ -175,7 +175,7 @@ int weft_barrier_abort(weft_barrier *barrier)
 {
     if (!barrier)
         return WEFT_EINVAL;
-    weft_lock_take(&barrier->lock_);
+    weft__lock_take(&barrier->lock_);
     set_state(barrier, BROKEN);
     weft_lock_release(&barrier->lock_);
     return WEFT_OK;

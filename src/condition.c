@@ -76,8 +76,8 @@ int weft_condition_destroy(weft_condition *cond)
 static int acquire_until(weft_condition *cond, int64_t deadline)
 {
     if (cond->kind_ == PLAIN_LOCK)
-        return weft_lock_acquire_waiting(cond->lock_, deadline);
-    return weft_rlock_acquire_levels(rlock_of(cond), 1, deadline, true);
+        return weft__lock_acquire_waiting(cond->lock_, deadline);
+    return weft__rlock_acquire_levels(rlock_of(cond), 1, deadline, true);
 }
 
 int weft_condition_acquire(weft_condition *cond)
@@ -92,7 +92,7 @@ int weft_condition_acquire_timeout(weft_condition *cond, double timeout)
     int64_t deadline;
     if (!cond)
         return WEFT_EINVAL;
-    int rc = weft_lock_deadline(timeout, &deadline);
+    int rc = weft__lock_deadline(timeout, &deadline);
     return rc ? rc : acquire_until(cond, deadline);
 }
 
@@ -100,7 +100,7 @@ int weft_condition_try_acquire(weft_condition *cond)
 {
     if (!cond)
         return WEFT_EINVAL;
-    return acquire_until(cond, weft_now_ns());
+    return acquire_until(cond, weft__now_ns());
 }
 
 int weft_condition_release(weft_condition *cond)
@@ -152,7 +152,7 @@ static bool notified(void *waiter, uint32_t *expected)
     return atomic_load_explicit(&w->notified, memory_order_acquire);
 }
 
-int weft_condition_wait_until(weft_condition *cond, int64_t deadline)
+int weft__condition_wait_until(weft_condition *cond, int64_t deadline)
 {
     if (!held_by_caller(cond))
         return WEFT_ENOTOWNER;
@@ -169,17 +169,17 @@ int weft_condition_wait_until(weft_condition *cond, int64_t deadline)
     if (cond->kind_ == PLAIN_LOCK)
         weft_lock_release(cond->lock_);
     else
-        weft_rlock_release_all(rlock_of(cond), &levels);
+        weft__rlock_release_all(rlock_of(cond), &levels);
 
     weft_wait_spec spec = {
         .ready = notified, .ctx = &self, .word = &self.notified, .cancellable = true};
-    int rc = weft_wait_for(&spec, deadline);
+    int rc = weft__wait_for(&spec, deadline);
 
     /* The lock comes back whatever happened, as in Python. */
     if (cond->kind_ == PLAIN_LOCK)
-        weft_lock_acquire_until(cond->lock_, WEFT_NO_DEADLINE);
+        weft__lock_acquire_until(cond->lock_, WEFT_NO_DEADLINE);
     else
-        weft_rlock_acquire_levels(rlock_of(cond), levels, WEFT_NO_DEADLINE, false);
+        weft__rlock_acquire_levels(rlock_of(cond), levels, WEFT_NO_DEADLINE, false);
 
     if (atomic_load_explicit(&self.notified, memory_order_acquire))
         return WEFT_OK;
@@ -191,7 +191,7 @@ int weft_condition_wait(weft_condition *cond)
 {
     if (!cond)
         return WEFT_EINVAL;
-    return weft_condition_wait_until(cond, WEFT_NO_DEADLINE);
+    return weft__condition_wait_until(cond, WEFT_NO_DEADLINE);
 }
 
 int weft_condition_wait_timeout(weft_condition *cond, double timeout)
@@ -199,15 +199,15 @@ int weft_condition_wait_timeout(weft_condition *cond, double timeout)
     int64_t deadline;
     if (!cond)
         return WEFT_EINVAL;
-    int rc = weft_deadline_after(timeout, &deadline);
-    return rc ? rc : weft_condition_wait_until(cond, deadline);
+    int rc = weft__deadline_after(timeout, &deadline);
+    return rc ? rc : weft__condition_wait_until(cond, deadline);
 }
 
-int weft_condition_wait_for_until(weft_condition *cond, weft_predicate predicate, void *arg,
+int weft__condition_wait_for_until(weft_condition *cond, weft_predicate predicate, void *arg,
                                   int64_t deadline)
 {
     while (!predicate(arg)) {
-        int rc = weft_condition_wait_until(cond, deadline);
+        int rc = weft__condition_wait_until(cond, deadline);
         if (rc == WEFT_ETIMEDOUT)
             return predicate(arg) ? WEFT_OK : WEFT_ETIMEDOUT;
         if (rc != WEFT_OK)
@@ -220,7 +220,7 @@ int weft_condition_wait_for(weft_condition *cond, weft_predicate predicate, void
 {
     if (!cond || !predicate)
         return WEFT_EINVAL;
-    return weft_condition_wait_for_until(cond, predicate, arg, WEFT_NO_DEADLINE);
+    return weft__condition_wait_for_until(cond, predicate, arg, WEFT_NO_DEADLINE);
 }
 
 int weft_condition_wait_for_timeout(weft_condition *cond, weft_predicate predicate,
@@ -229,8 +229,8 @@ int weft_condition_wait_for_timeout(weft_condition *cond, weft_predicate predica
     int64_t deadline;
     if (!cond || !predicate)
         return WEFT_EINVAL;
-    int rc = weft_deadline_after(timeout, &deadline);
-    return rc ? rc : weft_condition_wait_for_until(cond, predicate, arg, deadline);
+    int rc = weft__deadline_after(timeout, &deadline);
+    return rc ? rc : weft__condition_wait_for_until(cond, predicate, arg, deadline);
 }
 
 int weft_condition_notify(weft_condition *cond, long n)
@@ -247,7 +247,7 @@ int weft_condition_notify(weft_condition *cond, long n)
         /* After the store the waiter may return and its node vanish; a wake
          * on a dead address is only ever a spurious wake-up. */
         atomic_store_explicit(&w->notified, 1, memory_order_release);
-        weft_unpark_one(&w->notified);
+        weft__unpark_one(&w->notified);
     }
     return WEFT_OK;
 }

@@ -10,8 +10,8 @@
 
 /* Condition waits with an absolute deadline (the barrier counts one
  * deadline across several waits). */
-int weft_condition_wait_until(weft_condition *cond, int64_t deadline);
-int weft_condition_wait_for_until(weft_condition *cond, weft_predicate predicate, void *arg,
+int weft__condition_wait_until(weft_condition *cond, int64_t deadline);
+int weft__condition_wait_for_until(weft_condition *cond, weft_predicate predicate, void *arg,
                                   int64_t deadline);
 
 #endif

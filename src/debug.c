@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Atomic int weft_debug_state_ = -1;
+_Atomic int weft__debug_state_ = -1;
 
 static _Atomic size_t inversions;
 static weft_debug_reporter reporter;
@@ -45,27 +45,27 @@ static size_t edge_count, edge_capacity;
 static void guard_lock(void)
 {
     while (atomic_flag_test_and_set_explicit(&graph_guard, memory_order_acquire))
-        weft_pf_yield();
+        weft__pf_yield();
 }
 
 static void guard_unlock(void) { atomic_flag_clear_explicit(&graph_guard, memory_order_release); }
 
-int weft_debug_read_environment(void)
+int weft__debug_read_environment(void)
 {
     const char *v = getenv("WEFT_DEBUG");
     int on = v && *v && strcmp(v, "0") != 0;
     int expected = -1;
-    atomic_compare_exchange_strong(&weft_debug_state_, &expected, on);
-    return atomic_load(&weft_debug_state_);
+    atomic_compare_exchange_strong(&weft__debug_state_, &expected, on);
+    return atomic_load(&weft__debug_state_);
 }
 
 bool weft_debug_enable(bool on)
 {
-    int old = atomic_exchange(&weft_debug_state_, on ? 1 : 0);
+    int old = atomic_exchange(&weft__debug_state_, on ? 1 : 0);
     return old > 0;
 }
 
-bool weft_debug_enabled(void) { return weft_debug_on(); }
+bool weft_debug_enabled(void) { return weft__debug_on(); }
 
 void weft_debug_set_reporter(weft_debug_reporter fn, void *arg)
 {
@@ -77,11 +77,11 @@ void weft_debug_set_reporter(weft_debug_reporter fn, void *arg)
 
 size_t weft_debug_inversions(void) { return atomic_load(&inversions); }
 
-void weft_debug_thread_exit(void) { held_count = 0; }
+void weft__debug_thread_exit(void) { held_count = 0; }
 
-void weft_debug_set_thread_namer(weft_debug_name_fn fn) { atomic_store(&namer, fn); }
+void weft__debug_set_thread_namer(weft_debug_name_fn fn) { atomic_store(&namer, fn); }
 
-void weft_debug_report(const char *format, ...)
+void weft__debug_report(const char *format, ...)
 {
     char line[512];
     va_list ap;
@@ -107,7 +107,7 @@ static void name_me(char *buf, size_t size)
     const char *name = fn ? fn() : NULL;
     /* No namer yet: the thread layer was never used, and the main thread
      * still has Python's name for it. */
-    if (!name && !fn && weft_pf_is_main_thread())
+    if (!name && !fn && weft__pf_is_main_thread())
         name = "MainThread";
     snprintf(buf, size, "%s", name ? name : "unnamed");
 }
@@ -160,7 +160,7 @@ static void add_edge(const void *from, const void *to)
                      "potential deadlock: thread '%s' (ident %llu) takes lock %p while "
                      "holding lock %p, but thread '%s' (ident %llu) took lock %p while "
                      "holding lock %p",
-                     me, (unsigned long long)weft_self_ident(), to, from, back->thread,
+                     me, (unsigned long long)weft__self_ident(), to, from, back->thread,
                      (unsigned long long)back->ident, back->to, back->from);
         if (edge_count == edge_capacity) {
             size_t cap = edge_capacity ? edge_capacity * 2 : 64;
@@ -174,18 +174,18 @@ static void add_edge(const void *from, const void *to)
             struct edge *e = &edges[edge_count++];
             e->from = from;
             e->to = to;
-            e->ident = weft_self_ident();
+            e->ident = weft__self_ident();
             memcpy(e->thread, me, sizeof e->thread);
         }
     }
     guard_unlock();
     if (report[0]) {
         atomic_fetch_add(&inversions, 1);
-        weft_debug_report("%s", report);
+        weft__debug_report("%s", report);
     }
 }
 
-void weft_debug_acquired(const void *lock)
+void weft__debug_acquired(const void *lock)
 {
     if (inside)
         return;
@@ -199,7 +199,7 @@ void weft_debug_acquired(const void *lock)
     inside = false;
 }
 
-void weft_debug_released(const void *lock)
+void weft__debug_released(const void *lock)
 {
     if (inside)
         return;
@@ -215,7 +215,7 @@ void weft_debug_released(const void *lock)
     }
 }
 
-void weft_debug_forget(const void *lock)
+void weft__debug_forget(const void *lock)
 {
     guard_lock();
     size_t kept = 0;

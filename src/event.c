@@ -41,7 +41,7 @@ int weft_event_set(weft_event *event)
             return WEFT_OK;
     } while (!atomic_compare_exchange_weak(&event->word_, &w, (w + 2) | FLAG));
     if (atomic_load(&event->sleepers_))
-        weft_unpark_all(&event->word_);
+        weft__unpark_all(&event->word_);
     return WEFT_OK;
 }
 
@@ -85,7 +85,7 @@ static int wait_until(weft_event *event, int64_t deadline)
     weft_wait_spec spec = {
         .ready = set_yet, .ctx = &w, .word = &event->word_, .cancellable = true};
     atomic_fetch_add(&event->sleepers_, 1);
-    int rc = weft_wait_for(&spec, deadline);
+    int rc = weft__wait_for(&spec, deadline);
     atomic_fetch_sub(&event->sleepers_, 1);
     return rc;
 }
@@ -102,7 +102,7 @@ int weft_event_wait_timeout(weft_event *event, double timeout)
     int64_t deadline;
     if (!event)
         return WEFT_EINVAL;
-    int rc = weft_deadline_after(timeout, &deadline);
+    int rc = weft__deadline_after(timeout, &deadline);
     return rc ? rc : wait_until(event, deadline);
 }
 

@@ -24,11 +24,11 @@ static weft_list live = WEFT_LIST_INIT(live);
  * runs, then the workers end (and the thread layer joins them). */
 static void shut_down_live_executors(void)
 {
-    weft_lock_take(&live_lock);
+    weft__lock_take(&live_lock);
     WEFT_LIST_FOR_EACH(node, next, &live) {
         weft_executor *ex = WEFT_LIST_ENTRY(node, weft_executor, live);
-        if (!atomic_load(&ex->shut_down) && weft_debug_on())
-            weft_debug_report("executor '%s' was never shut down", ex->name);
+        if (!atomic_load(&ex->shut_down) && weft__debug_on())
+            weft__debug_report("executor '%s' was never shut down", ex->name);
         ex->ops->shutdown(ex, false, WEFT_NO_DEADLINE, false);
     }
     weft_lock_release(&live_lock);
@@ -36,39 +36,39 @@ static void shut_down_live_executors(void)
 
 static void executor_atfork(int phase)
 {
-    weft_lock_atfork(&live_lock, phase);
+    weft__lock_atfork(&live_lock, phase);
     /* The parent's executors have no workers here; each leaves the list
      * (popped, it reads as unlinked: freeing its copy unlinks nothing). */
     if (phase == WEFT_FORK_CHILD)
-        while (weft_list_pop_front(&live))
+        while (weft__list_pop_front(&live))
             continue;
 }
 
 static weft_lifecycle_hooks lifecycle = WEFT_LIFECYCLE_HOOKS_INIT(
     WEFT_RANK_EXECUTOR, executor_atfork, shut_down_live_executors, NULL);
 
-int weft_executor_install_hooks(void) { return weft_lifecycle_register(&lifecycle); }
+int weft__executor_install_hooks(void) { return weft__lifecycle_register(&lifecycle); }
 
-int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
+int weft__executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
                            const char *name)
 {
     ex->ops = ops;
     ex->name = name;
     atomic_init(&ex->shut_down, false);
-    weft_list_node_init(&ex->live);
-    int rc = weft_executor_install_hooks();
+    weft__list_node_init(&ex->live);
+    int rc = weft__executor_install_hooks();
     if (rc != WEFT_OK)
         return rc;
-    weft_lock_take(&live_lock);
-    weft_list_push_front(&live, &ex->live);
+    weft__lock_take(&live_lock);
+    weft__list_push_front(&live, &ex->live);
     weft_lock_release(&live_lock);
     return WEFT_OK;
 }
 
-void weft_executor_unregister(weft_executor *ex)
+void weft__executor_unregister(weft_executor *ex)
 {
-    weft_lock_take(&live_lock);
-    weft_list_remove(&ex->live);
+    weft__lock_take(&live_lock);
+    weft__list_remove(&ex->live);
     weft_lock_release(&live_lock);
 }
 
@@ -99,21 +99,21 @@ int weft_executor_submit_timeout(weft_executor *executor, weft_task_fn fn, void 
     int64_t deadline;
     if (future)
         *future = NULL;
-    if (!executor || !fn || weft_deadline_after(timeout, &deadline) != WEFT_OK)
+    if (!executor || !fn || weft__deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     return submit_until(executor, fn, arg, deadline, future);
 }
 
-int weft_executor_join_thread(weft_thread *thread, int64_t deadline, bool cancellable)
+int weft__executor_join_thread(weft_thread *thread, int64_t deadline, bool cancellable)
 {
     if (!thread || thread == weft_current_thread())
         return WEFT_OK;
-    weft_cancel_source *source = weft_park_cancel_source();
+    weft_cancel_source *source = weft__park_cancel_source();
     if (!cancellable)
-        weft_park_set_cancel_source(NULL);
-    int rc = weft_thread_join_timeout(thread, weft_seconds_until(deadline), NULL);
+        weft__park_set_cancel_source(NULL);
+    int rc = weft_thread_join_timeout(thread, weft__seconds_until(deadline), NULL);
     if (!cancellable)
-        weft_park_set_cancel_source(source);
+        weft__park_set_cancel_source(source);
     return rc;
 }
 
@@ -128,7 +128,7 @@ int weft_executor_shutdown(weft_executor *executor, bool wait, bool cancel_futur
 int weft_executor_shutdown_timeout(weft_executor *executor, double timeout, bool cancel_futures)
 {
     int64_t deadline;
-    if (!executor || weft_deadline_after(timeout < 0 ? 0 : timeout, &deadline) != WEFT_OK)
+    if (!executor || weft__deadline_after(timeout < 0 ? 0 : timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     atomic_store(&executor->shut_down, true);
     return executor->ops->shutdown(executor, true, deadline, cancel_futures);
@@ -141,7 +141,7 @@ int weft_executor_free(weft_executor *executor)
     if (executor->ops->is_worker(executor))
         return WEFT_ESTATE;
     executor->ops->shutdown(executor, true, WEFT_NO_DEADLINE, false);
-    weft_executor_unregister(executor);
+    weft__executor_unregister(executor);
     executor->ops->destroy(executor);
     return WEFT_OK;
 }
@@ -237,7 +237,7 @@ static int map_start(weft_executor *executor, weft_task_fn fn, weft_map_source s
     if (!options)
         options = &defaults;
     if (!executor || !fn || !it || options->chunksize < 0 || options->buffersize < 0 ||
-        weft_deadline_after(timeout, &deadline) != WEFT_OK)
+        weft__deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     weft_map *m = calloc(1, sizeof *m);
     if (!m)
@@ -303,7 +303,7 @@ int weft_map_next(weft_map *it, void **result)
         return WEFT_ESTOP;
     }
     double left = it->deadline == WEFT_NO_DEADLINE ? WEFT_FOREVER
-                                                   : (double)(it->deadline - weft_now_ns()) / 1e9;
+                                                   : (double)(it->deadline - weft__now_ns()) / 1e9;
     int rc = weft_future_result_timeout(f, left > 0 ? left : 0, result);
     if (rc == WEFT_ETIMEDOUT) {
         weft_future_cancel(f);

@@ -39,17 +39,17 @@ struct weft_executor {
 
 /* Register a new executor (for the exit shutdown) / unregister it.
  * Register returns WEFT_OK, or WEFT_ENOMEM when the fork and exit handlers
- * could not be installed (weft_executor_install_hooks); the executor is
+ * could not be installed (weft__executor_install_hooks); the executor is
  * then not registered, and unregistering it does nothing. */
-int weft_executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
+int weft__executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
                            const char *name);
-void weft_executor_unregister(weft_executor *ex);
+void weft__executor_unregister(weft_executor *ex);
 
 /* Add the executors' fork and exit hooks and install the handlers
- * (lifecycle.h): WEFT_OK or WEFT_ENOMEM.  weft_executor_register does it;
+ * (lifecycle.h): WEFT_OK or WEFT_ENOMEM.  weft__executor_register does it;
  * a backend that forks before it registers (the process pool) calls it
  * first. */
-int weft_executor_install_hooks(void);
+int weft__executor_install_hooks(void);
 
 /* Join one of a pool's threads (nothing to do for NULL or the caller's own)
  * before the deadline: WEFT_OK or WEFT_ETIMEDOUT.  With cancellable, a
@@ -57,6 +57,6 @@ int weft_executor_install_hooks(void);
  * without, cancellation is ignored (destroy: a pool is freed only once its
  * threads have ended, whoever frees it). */
 struct weft_thread;
-int weft_executor_join_thread(struct weft_thread *thread, int64_t deadline, bool cancellable);
+int weft__executor_join_thread(struct weft_thread *thread, int64_t deadline, bool cancellable);
 
 #endif

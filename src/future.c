@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* future.c — a future's state, completion and callbacks, waits on one
- * future, and weft_future_run, which runs a future's task (task.c) and
+ * future, and weft__future_run, which runs a future's task (task.c) and
  * completes the future with its outcome.  Waits on many are future_wait.c's.
  *
  * Each future has a small lock guarding its state, outcome, callbacks and
@@ -71,7 +71,7 @@ void weft_future_release(weft_future *future)
     free(future);
 }
 
-void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner,
+void weft__future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner,
                           int64_t queued_at)
 {
     future->work.task = fn;
@@ -80,11 +80,11 @@ void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void 
     future->queued_at = queued_at;
 }
 
-int weft_future_refs(weft_future *future) { return atomic_load(&future->refs); }
+int weft__future_refs(weft_future *future) { return atomic_load(&future->refs); }
 
-int64_t weft_future_queued_at(weft_future *future) { return future->queued_at; }
+int64_t weft__future_queued_at(weft_future *future) { return future->queued_at; }
 
-void weft_future_set_help_hook(weft_future_help_fn hook, void *owner)
+void weft__future_set_help_hook(weft_future_help_fn hook, void *owner)
 {
     help_hook = hook;
     help_owner = owner;
@@ -137,13 +137,13 @@ const char *weft_future_error_message(weft_future *future)
 /* Tell a multi-future waiter that f is done (f's lock held). */
 static void notify_waiter(struct waiter *w, weft_future *f, bool failed)
 {
-    weft_lock_take(&w->lock);
+    weft__lock_take(&w->lock);
     w->done++;
     w->failed += failed;
     if (w->ready)
         w->ready[(w->ready_head + w->ready_count++)] = weft_future_ref(f);
     if (w->done >= w->wake_at || (failed && w->wake_on_failure))
-        weft_eventcount_notify_all(&w->changed);
+        weft__eventcount_notify_all(&w->changed);
     weft_lock_release(&w->lock);
 }
 
@@ -165,7 +165,7 @@ static struct callback_node *finish_locked(weft_future *f, int state)
 {
     atomic_store_explicit(&f->state, state, memory_order_release);
     if (f->result_waiters)
-        weft_eventcount_notify_all(&f->done_ec);
+        weft__eventcount_notify_all(&f->done_ec);
     struct callback_node *callbacks = f->callbacks;
     f->callbacks = NULL;
     return callbacks;
@@ -189,11 +189,11 @@ static void run_callbacks(weft_future *f, struct callback_node *callbacks)
 }
 
 /* Complete f.  before(ctx, callbacks_follow), if given, runs under f's
- * lock just before the waiters are told (see weft_future_run). */
+ * lock just before the waiters are told (see weft__future_run). */
 static int complete_then(weft_future *f, void *result, int code, char *message,
                          void (*before)(void *ctx, bool callbacks_follow), void *ctx)
 {
-    weft_lock_take(&f->lock);
+    weft__lock_take(&f->lock);
     int s = state_of(f);
     if (s == WEFT_FUTURE_FINISHED || is_cancelled_state(s)) {
         weft_lock_release(&f->lock);
@@ -234,7 +234,7 @@ int weft_future_set_exception(weft_future *future, int code, const char *format,
         return WEFT_EINVAL;
     va_list ap;
     va_start(ap, format);
-    char *message = weft_format_message(format, ap);
+    char *message = weft__format_message(format, ap);
     va_end(ap);
     return complete(future, NULL, code, message);
 }
@@ -243,10 +243,10 @@ bool weft_future_cancel(weft_future *future)
 {
     if (!future)
         return false;
-    weft_lock_take(&future->lock);
+    weft__lock_take(&future->lock);
     int s = state_of(future);
     if (s == WEFT_FUTURE_RUNNING)
-        weft_cancel_source_fire(&future->cancel);
+        weft__cancel_source_fire(&future->cancel);
     if (s == WEFT_FUTURE_RUNNING || s == WEFT_FUTURE_FINISHED) {
         weft_lock_release(&future->lock);
         return false;
@@ -268,7 +268,7 @@ int weft_future_set_running_or_notify_cancel(weft_future *future)
     if (!future)
         return WEFT_EINVAL;
     int rc;
-    weft_lock_take(&future->lock);
+    weft__lock_take(&future->lock);
     switch (state_of(future)) {
     case WEFT_FUTURE_PENDING:
         atomic_store_explicit(&future->state, WEFT_FUTURE_RUNNING, memory_order_release);
@@ -312,17 +312,17 @@ static void poll_while_spinning(weft_future *f, int64_t deadline)
     void *ctx = f->arg;
     poll(ctx, WEFT_POLL_BEGIN);
     weft_lock_release(&f->lock);
-    int64_t until = weft_now_ns() + POLL_SPIN_NS;
+    int64_t until = weft__now_ns() + POLL_SPIN_NS;
     if (deadline < until)
         until = deadline;
     for (unsigned i = 0; !weft_future_done(f); i++) {
         poll(ctx, WEFT_POLL_STEP);
-        if ((i & 15) == 15 && weft_now_ns() >= until)
+        if ((i & 15) == 15 && weft__now_ns() >= until)
             break;
-        weft_pf_cpu_relax();
+        weft__pf_cpu_relax();
     }
     poll(ctx, WEFT_POLL_END);
-    weft_lock_take(&f->lock);
+    weft__lock_take(&f->lock);
 }
 
 /* Whether this thread may run queued tasks of f's pool while it waits. */
@@ -331,7 +331,7 @@ static bool can_help_with(const weft_future *f)
     return help_hook && f->owner && f->owner == help_owner;
 }
 
-bool weft_future_can_help_any(weft_future *const *fs, size_t n)
+bool weft__future_can_help_any(weft_future *const *fs, size_t n)
 {
     for (size_t i = 0; help_hook && i < n; i++)
         if (can_help_with(fs[i]))
@@ -339,7 +339,7 @@ bool weft_future_can_help_any(weft_future *const *fs, size_t n)
     return false;
 }
 
-void *weft_future_helped_pool(void) { return help_hook ? help_owner : NULL; }
+void *weft__future_helped_pool(void) { return help_hook ? help_owner : NULL; }
 
 /* weft_wait_spec's callbacks for a wait_spot. */
 static bool spot_ready(void *spot, uint32_t *expected)
@@ -356,7 +356,7 @@ static bool spot_help(void *spot)
     const struct wait_spot *w = spot;
     weft_lock_release(w->lock);
     bool helped = help_hook();
-    weft_lock_take(w->lock);
+    weft__lock_take(w->lock);
     return helped;
 }
 
@@ -368,7 +368,7 @@ static void spot_sleeping(void *spot, bool asleep)
             ++*w->sleepers;
         weft_lock_release(w->lock);
     } else {
-        weft_lock_take(w->lock);
+        weft__lock_take(w->lock);
         if (w->sleepers && *w->sleepers < UINT16_MAX)
             --*w->sleepers;
     }
@@ -378,7 +378,7 @@ static void spot_sleeping(void *spot, bool asleep)
  * then: new work may arrive in its pool. */
 #define HELPER_RECHECK_NS 1000000
 
-int weft_future_wait_until(const struct wait_spot *w, int64_t deadline)
+int weft__future_wait_until(const struct wait_spot *w, int64_t deadline)
 {
     if (w->ready(w->ctx))
         return WEFT_OK;
@@ -390,7 +390,7 @@ int weft_future_wait_until(const struct wait_spot *w, int64_t deadline)
         .ec = w->changed,
         .recheck_ns = w->can_help ? HELPER_RECHECK_NS : 0,
     };
-    return weft_wait_for(&spec, deadline);
+    return weft__wait_for(&spec, deadline);
 }
 
 static bool future_is_done(const void *f) { return weft_future_done((weft_future *)f); }
@@ -402,14 +402,14 @@ static int wait_done_locked(weft_future *f, int64_t deadline)
         poll_while_spinning(f, deadline);
     struct wait_spot w = {&f->lock, &f->done_ec, &f->result_waiters, future_is_done, f,
                           can_help_with(f)};
-    return weft_future_wait_until(&w, deadline);
+    return weft__future_wait_until(&w, deadline);
 }
 
 static int timed_wait(weft_future *f, double timeout, int64_t *deadline)
 {
     if (!f)
         return WEFT_EINVAL;
-    return weft_deadline_after(timeout, deadline);
+    return weft__deadline_after(timeout, deadline);
 }
 
 /* Wait up to `timeout` seconds for the future, then read its outcome
@@ -421,7 +421,7 @@ static int wait_then_read(weft_future *future, double timeout,
     int rc = timed_wait(future, timeout, &deadline);
     if (rc != WEFT_OK)
         return rc;
-    weft_lock_take(&future->lock);
+    weft__lock_take(&future->lock);
     rc = wait_done_locked(future, deadline);
     if (rc == WEFT_OK)
         rc = read(future, out);
@@ -482,7 +482,7 @@ int weft_future_add_done_callback(weft_future *future, weft_future_callback fn, 
     if (!node)
         return WEFT_ENOMEM;
     *node = (struct callback_node){fn, arg, NULL};
-    weft_lock_take(&future->lock);
+    weft__lock_take(&future->lock);
     if (!weft_future_done(future)) {
         node->next = future->callbacks;
         future->callbacks = node;
@@ -501,7 +501,7 @@ int weft_future_repr(weft_future *future, char *buf, size_t size)
         return snprintf(buf, size, "<weft_future at (nil)>");
     static const char *const names[] = {"pending", "running", "cancelled", "cancelled",
                                         "finished"};
-    weft_lock_take(&future->lock);
+    weft__lock_take(&future->lock);
     int s = state_of(future);
     int n;
     if (s != WEFT_FUTURE_FINISHED)
@@ -524,34 +524,34 @@ static void mark_result_owned(void *future, bool callbacks_follow)
     ((weft_future *)future)->flags |= FUTURE_OWNS_RESULT;
 }
 
-int weft_future_set_owned_result(weft_future *future, void *result)
+int weft__future_set_owned_result(weft_future *future, void *result)
 {
     return complete_then(future, result, 0, NULL, mark_result_owned, future);
 }
 
-void weft_future_set_poller(weft_future *future, weft_future_poller poll, void *ctx)
+void weft__future_set_poller(weft_future *future, weft_future_poller poll, void *ctx)
 {
     future->work.poll = poll;
     future->arg = ctx;
     future->flags |= FUTURE_HAS_POLLER;
 }
 
-bool weft_future_owns_result(weft_future *future)
+bool weft__future_owns_result(weft_future *future)
 {
-    weft_lock_take(&future->lock);
+    weft__lock_take(&future->lock);
     bool owns = future->flags & FUTURE_OWNS_RESULT;
     weft_lock_release(&future->lock);
     return owns;
 }
 
-bool weft_future_cancel_requested(weft_future *future)
+bool weft__future_cancel_requested(weft_future *future)
 {
     return atomic_load_explicit(&future->cancel.requested, memory_order_relaxed);
 }
 
 /* ---- running its task ------------------------------------------------------ */
 
-void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, bool callbacks_follow),
+void weft__future_run(weft_future *future, void (*before_complete)(void *ctx, bool callbacks_follow),
                      void *ctx)
 {
     if (weft_future_set_running_or_notify_cancel(future) != WEFT_OK)
@@ -562,6 +562,6 @@ void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, boo
     void *arg = future->arg;
     future->work.task = NULL;
     future->arg = NULL;
-    weft_task_outcome out = weft_task_run(fn, arg, &future->cancel);
+    weft_task_outcome out = weft__task_run(fn, arg, &future->cancel);
     complete_then(future, out.result, out.code, out.message, before_complete, ctx);
 }

@@ -16,7 +16,7 @@
 
 enum {
     FUTURE_OWNS_RESULT = 1, /* result is a malloc'd block, freed with the future */
-    FUTURE_HAS_POLLER = 2,  /* work.poll/arg hold a poller (weft_future_set_poller), not a task */
+    FUTURE_HAS_POLLER = 2,  /* work.poll/arg hold a poller (weft__future_set_poller), not a task */
 };
 
 struct callback_node {
@@ -65,7 +65,7 @@ struct weft_future {
     struct callback_node *callbacks; /* newest first */
     struct waiter_node *waiters;
     /* What runs the future (flags say which): its task, which
-     * weft_future_run calls with arg, or (FUTURE_HAS_POLLER) the poller
+     * weft__future_run calls with arg, or (FUTURE_HAS_POLLER) the poller
      * its waiters call with arg as ctx.  A union: a future has at most
      * one, and a second pointer would cost the fast bins (see above). */
     union {
@@ -88,7 +88,7 @@ static inline int state_of(weft_future *f)
 }
 
 /* What one wait waits for.  Every future wait (result, exception,
- * weft_wait, as_completed) goes through weft_future_wait_until with one of
+ * weft_wait, as_completed) goes through weft__future_wait_until with one of
  * these, so each of them helps its pool in the same way. */
 struct wait_spot {
     weft_lock *lock;          /* guards what ready() reads */
@@ -103,11 +103,11 @@ struct wait_spot {
  * thread's own cancellable task is cancelled (WEFT_ECANCELLED); the spot's
  * lock is held on entry and return.  A pool thread waiting on futures of
  * its own pool runs that pool's queued tasks meanwhile. */
-int weft_future_wait_until(const struct wait_spot *w, int64_t deadline);
+int weft__future_wait_until(const struct wait_spot *w, int64_t deadline);
 
 /* Whether this thread may help with any of fs (some is of the pool it
  * serves), and which pool it serves (NULL: none). */
-bool weft_future_can_help_any(weft_future *const *fs, size_t n);
-void *weft_future_helped_pool(void);
+bool weft__future_can_help_any(weft_future *const *fs, size_t n);
+void *weft__future_helped_pool(void);
 
 #endif

@@ -10,26 +10,26 @@
 
 /* Every future starts with the link an executor's work list threads it on
  * (a future is queued at most once), so queuing allocates nothing. */
-static inline weft_work_node *weft_future_work_node(weft_future *future)
+static inline weft_work_node *weft__future_work_node(weft_future *future)
 {
     return (weft_work_node *)(void *)future;
 }
 
-static inline weft_future *weft_future_of_work_node(weft_work_node *node)
+static inline weft_future *weft__future_of_work_node(weft_work_node *node)
 {
     return (weft_future *)(void *)node;
 }
 
 /* The task an executor keeps with the future (no separate work item), the
  * executor that owns it, and when it was queued (for statistics). */
-void weft_future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner,
+void weft__future_set_task(weft_future *future, weft_task_fn fn, void *arg, void *owner,
                           int64_t queued_at);
-int64_t weft_future_queued_at(weft_future *future);
+int64_t weft__future_queued_at(weft_future *future);
 
 /* How many references the future has now (tests: who still holds it). */
-int weft_future_refs(weft_future *future);
+int weft__future_refs(weft_future *future);
 
-/* Run the future's task in this thread (task.c's weft_task_run, with the
+/* Run the future's task in this thread (task.c's weft__task_run, with the
  * future's cancel source), if it was not cancelled, and complete the
  * future with its result or its weft_fail error.  When the
  * task has returned, before the future completes (and its waiter may
@@ -37,7 +37,7 @@ int weft_future_refs(weft_future *future);
  * under the future's lock; callbacks_follow says the future has
  * done-callbacks, which run in this thread after completion.  It is not
  * called when the task did not run (cancelled). */
-void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, bool callbacks_follow),
+void weft__future_run(weft_future *future, void (*before_complete)(void *ctx, bool callbacks_follow),
                      void *ctx);
 
 /* While a thread waits on futures of which one's owner is `owner` (in
@@ -46,28 +46,28 @@ void weft_future_run(weft_future *future, void (*before_complete)(void *ctx, boo
  * and returns true if it did any.  Executors set it per worker thread;
  * futures of other owners are waited on normally. */
 typedef bool (*weft_future_help_fn)(void);
-void weft_future_set_help_hook(weft_future_help_fn hook, void *owner);
+void weft__future_set_help_hook(weft_future_help_fn hook, void *owner);
 
 /* Complete a future with a malloc'd result that the future then owns
  * (freed with it: the process pool's bytes).  WEFT_ESTATE if it was already
  * done (the caller keeps the result). */
-int weft_future_set_owned_result(weft_future *future, void *result);
+int weft__future_set_owned_result(weft_future *future, void *result);
 
 /* A poller lets a waiter finish the work itself instead of sleeping: a
  * thread waiting on the future first spins a while calling poll(ctx,
  * STEP), between poll(ctx, BEGIN) (called while the future is not done,
  * under its lock: only quick, lock-free work) and poll(ctx, END).  The
  * process pool uses it to take a worker's reply in the waiting thread.  For
- * futures no executor runs with weft_future_run; set before the future is
+ * futures no executor runs with weft__future_run; set before the future is
  * handed out. */
 enum { WEFT_POLL_BEGIN, WEFT_POLL_STEP, WEFT_POLL_END };
 typedef void (*weft_future_poller)(void *ctx, int phase);
-void weft_future_set_poller(weft_future *future, weft_future_poller poll, void *ctx);
+void weft__future_set_poller(weft_future *future, weft_future_poller poll, void *ctx);
 
-/* Whether the future was completed by weft_future_set_owned_result. */
-bool weft_future_owns_result(weft_future *future);
+/* Whether the future was completed by weft__future_set_owned_result. */
+bool weft__future_owns_result(weft_future *future);
 
 /* Whether cancel() was called on the future while it ran. */
-bool weft_future_cancel_requested(weft_future *future);
+bool weft__future_cancel_requested(weft_future *future);
 
 #endif

@@ -2,7 +2,7 @@
 /* future_wait.c — waiting on many futures: weft_wait and the as_completed
  * iterator.  A waiter registers on every future it waits for and is told
  * of each completion (future.c's notify_waiter); the wait itself is the
- * one every future wait uses (weft_future_wait_until), so that a pool
+ * one every future wait uses (weft__future_wait_until), so that a pool
  * thread helps its pool here too. */
 #include "future_impl.h"
 #include "lock_internal.h"
@@ -50,9 +50,9 @@ static void register_waiter(struct waiter *w, weft_future **fs, size_t n,
     for (size_t i = 0; i < n; i++) {
         weft_future *f = fs[i];
         nodes[i] = (struct waiter_node){w, NULL, NULL};
-        weft_lock_take(&f->lock);
+        weft__lock_take(&f->lock);
         if (counts_as_done(state_of(f))) {
-            weft_lock_take(&w->lock);
+            weft__lock_take(&w->lock);
             w->done++;
             w->failed += state_of(f) == WEFT_FUTURE_FINISHED && f->error_code != 0;
             if (w->ready)
@@ -77,7 +77,7 @@ static void unregister_waiter(struct waiter_node *nodes, size_t n, const bool *a
         weft_future *f = nodes[i].future;
         if (!f || (alive && !alive[i]))
             continue;
-        weft_lock_take(&f->lock);
+        weft__lock_take(&f->lock);
         for (struct waiter_node **link = &f->waiters; *link; link = &(*link)->next) {
             if (*link == &nodes[i]) {
                 *link = nodes[i].next;
@@ -116,8 +116,8 @@ static int wait_waiter(struct waiter *w, int64_t deadline, bool can_help,
 {
     struct waiter_goal goal = {w, ready, ctx};
     struct wait_spot spot = {&w->lock, &w->changed, NULL, waiter_goal_met, &goal, can_help};
-    weft_lock_take(&w->lock);
-    int rc = weft_future_wait_until(&spot, deadline);
+    weft__lock_take(&w->lock);
+    int rc = weft__future_wait_until(&spot, deadline);
     weft_lock_release(&w->lock);
     return rc;
 }
@@ -139,7 +139,7 @@ int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return
     if (done && n) /* what it says when the wait could not be made */
         memset(done, 0, n * sizeof *done);
     int64_t deadline;
-    if ((n && !futures) || weft_deadline_after(timeout, &deadline) != WEFT_OK)
+    if ((n && !futures) || weft__deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!futures[i])
@@ -161,7 +161,7 @@ int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return
     register_waiter(&w, fs, count, nodes);
     struct wait_goal goal = {count, when};
     int rc;
-    weft_lock_take(&w.lock); /* futures may be notifying already */
+    weft__lock_take(&w.lock); /* futures may be notifying already */
     bool met = condition_met(&w, count, when);
     weft_lock_release(&w.lock);
     if (met)
@@ -169,7 +169,7 @@ int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return
     else if (when < WEFT_ALL_COMPLETED || when > WEFT_FIRST_EXCEPTION)
         rc = WEFT_EINVAL; /* Python: only checked when it has to wait */
     else
-        rc = wait_waiter(&w, deadline, weft_future_can_help_any(fs, count), wait_goal_met, &goal);
+        rc = wait_waiter(&w, deadline, weft__future_can_help_any(fs, count), wait_goal_met, &goal);
     unregister_waiter(nodes, count, NULL);
     for (size_t i = 0; done && i < n; i++)
         done[i] = counts_as_done(state_of(futures[i]));
@@ -195,7 +195,7 @@ int weft_as_completed_new(weft_as_completed **it, weft_future *const *futures, s
     int64_t deadline;
     if (it)
         *it = NULL;
-    if (!it || (n && !futures) || weft_deadline_after(timeout, &deadline) != WEFT_OK)
+    if (!it || (n && !futures) || weft__deadline_after(timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!futures[i])
@@ -239,12 +239,12 @@ static bool has_ready(const struct waiter *w, const void *ctx)
  * serves another pool than the last caller's. */
 static bool as_completed_can_help(weft_as_completed *it)
 {
-    void *pool = weft_future_helped_pool();
+    void *pool = weft__future_helped_pool();
     if (!pool)
         return false;
     if (it->help_checked_for != pool) {
         it->help_checked_for = pool;
-        it->can_help = weft_future_can_help_any(it->futures, it->total);
+        it->can_help = weft__future_can_help_any(it->futures, it->total);
     }
     return it->can_help;
 }
@@ -260,7 +260,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **future)
     int rc = wait_waiter(&it->waiter, it->deadline, as_completed_can_help(it), has_ready, NULL);
     if (rc != WEFT_OK)
         return rc;
-    weft_lock_take(&it->waiter.lock);
+    weft__lock_take(&it->waiter.lock);
     *future = it->waiter.ready[it->waiter.ready_head++];
     it->waiter.ready_count--;
     weft_lock_release(&it->waiter.lock);

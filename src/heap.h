@@ -2,7 +2,7 @@
 /* heap.h — the one binary min-heap of the library (layer 2: base).
  *
  * The heap is an array of fixed-size entries that its owner allocates and
- * counts (weft_heap_reserve grows it); entry 0 is the least.  The owner
+ * counts (weft__heap_reserve grows it); entry 0 is the least.  The owner
  * describes its entries with a weft_heap_kind: their size, their order
  * (`less`, given the owner's context), and optionally `moved`, told every
  * entry's new index whenever one changes, so that an element can remember
@@ -43,16 +43,16 @@ typedef struct weft_heap_kind {
     void (*moved)(void *entry, size_t index);
 } weft_heap_kind;
 
-WEFT_HEAP_INLINE void *weft_heap_at(void *items, size_t i, const weft_heap_kind *kind)
+WEFT_HEAP_INLINE void *weft__heap_at(void *items, size_t i, const weft_heap_kind *kind)
 {
     return (char *)items + i * kind->size;
 }
 
 /* Copy `entry` into slot i and tell it where it is. */
-WEFT_HEAP_INLINE void weft_heap_place(void *items, size_t i, const void *entry,
+WEFT_HEAP_INLINE void weft__heap_place(void *items, size_t i, const void *entry,
                                       const weft_heap_kind *kind)
 {
-    void *slot = weft_heap_at(items, i, kind);
+    void *slot = weft__heap_at(items, i, kind);
     memcpy(slot, entry, kind->size);
     if (kind->moved)
         kind->moved(slot, i);
@@ -60,32 +60,32 @@ WEFT_HEAP_INLINE void weft_heap_place(void *items, size_t i, const void *entry,
 
 /* Put `entry` (not in the array) into the hole at i, moving the hole up
  * past every parent that must leave after it. */
-WEFT_HEAP_INLINE void weft_heap_sift_up(void *items, size_t i, const void *entry,
+WEFT_HEAP_INLINE void weft__heap_sift_up(void *items, size_t i, const void *entry,
                                         const weft_heap_kind *kind, const void *ctx)
 {
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        const void *p = weft_heap_at(items, parent, kind);
+        const void *p = weft__heap_at(items, parent, kind);
         if (!kind->less(entry, p, ctx))
             break;
-        weft_heap_place(items, i, p, kind);
+        weft__heap_place(items, i, p, kind);
         i = parent;
     }
-    weft_heap_place(items, i, entry, kind);
+    weft__heap_place(items, i, entry, kind);
 }
 
 /* Put `entry` (not among items[0..n-1]) into the hole at i, moving the
  * hole down past every child that must leave before it. */
-WEFT_HEAP_INLINE void weft_heap_sift_down(void *items, size_t n, size_t i, const void *entry,
+WEFT_HEAP_INLINE void weft__heap_sift_down(void *items, size_t n, size_t i, const void *entry,
                                           const weft_heap_kind *kind, const void *ctx)
 {
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= n)
             break;
-        void *c = weft_heap_at(items, child, kind);
+        void *c = weft__heap_at(items, child, kind);
         if (child + 1 < n) {
-            void *right = weft_heap_at(items, child + 1, kind);
+            void *right = weft__heap_at(items, child + 1, kind);
             if (kind->less(right, c, ctx)) {
                 child++;
                 c = right;
@@ -93,15 +93,15 @@ WEFT_HEAP_INLINE void weft_heap_sift_down(void *items, size_t n, size_t i, const
         }
         if (!kind->less(c, entry, ctx))
             break;
-        weft_heap_place(items, i, c, kind);
+        weft__heap_place(items, i, c, kind);
         i = child;
     }
-    weft_heap_place(items, i, entry, kind);
+    weft__heap_place(items, i, entry, kind);
 }
 
 /* Make room for one more entry: grow items (doubling, from `first`) when
  * *count == *capacity.  False when out of memory (nothing changed). */
-static inline bool weft_heap_reserve(void **items, size_t *capacity, size_t count,
+static inline bool weft__heap_reserve(void **items, size_t *capacity, size_t count,
                                      size_t first, const weft_heap_kind *kind)
 {
     if (count < *capacity)
@@ -115,35 +115,35 @@ static inline bool weft_heap_reserve(void **items, size_t *capacity, size_t coun
     return true;
 }
 
-/* Add a copy of `entry`; the caller made room (weft_heap_reserve). */
-WEFT_HEAP_INLINE void weft_heap_push(void *items, size_t *count, const void *entry,
+/* Add a copy of `entry`; the caller made room (weft__heap_reserve). */
+WEFT_HEAP_INLINE void weft__heap_push(void *items, size_t *count, const void *entry,
                                      const weft_heap_kind *kind, const void *ctx)
 {
-    weft_heap_sift_up(items, (*count)++, entry, kind, ctx);
+    weft__heap_sift_up(items, (*count)++, entry, kind, ctx);
 }
 
 /* Take out the entry at index i (< *count), copied to `out` unless NULL.
  * The last entry fills the hole and goes up or down from there. */
-WEFT_HEAP_INLINE void weft_heap_remove(void *items, size_t *count, size_t i, void *out,
+WEFT_HEAP_INLINE void weft__heap_remove(void *items, size_t *count, size_t i, void *out,
                                        const weft_heap_kind *kind, const void *ctx)
 {
     if (out)
-        memcpy(out, weft_heap_at(items, i, kind), kind->size);
+        memcpy(out, weft__heap_at(items, i, kind), kind->size);
     size_t n = --*count;
     if (i == n)
         return;
-    const void *last = weft_heap_at(items, n, kind); /* now outside items[0..n-1] */
-    if (i > 0 && kind->less(last, weft_heap_at(items, (i - 1) / 2, kind), ctx))
-        weft_heap_sift_up(items, i, last, kind, ctx);
+    const void *last = weft__heap_at(items, n, kind); /* now outside items[0..n-1] */
+    if (i > 0 && kind->less(last, weft__heap_at(items, (i - 1) / 2, kind), ctx))
+        weft__heap_sift_up(items, i, last, kind, ctx);
     else
-        weft_heap_sift_down(items, n, i, last, kind, ctx);
+        weft__heap_sift_down(items, n, i, last, kind, ctx);
 }
 
 /* Take out the least entry into `out`; *count must be above 0. */
-WEFT_HEAP_INLINE void weft_heap_pop(void *items, size_t *count, void *out,
+WEFT_HEAP_INLINE void weft__heap_pop(void *items, size_t *count, void *out,
                                     const weft_heap_kind *kind, const void *ctx)
 {
-    weft_heap_remove(items, count, 0, out, kind, ctx);
+    weft__heap_remove(items, count, 0, out, kind, ctx);
 }
 
 #endif

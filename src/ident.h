@@ -10,12 +10,12 @@
 #define WEFT_MAIN_IDENT 1
 
 /* The calling thread's ident, assigned on first use. */
-uint64_t weft_self_ident(void);
+uint64_t weft__self_ident(void);
 
 /* A fresh ident, for a thread about to start. */
-uint64_t weft_ident_new(void);
+uint64_t weft__ident_new(void);
 
 /* Make `ident` the calling thread's (first thing a new weft thread does). */
-void weft_ident_adopt(uint64_t ident);
+void weft__ident_adopt(uint64_t ident);
 
 #endif

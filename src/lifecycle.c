@@ -33,7 +33,7 @@ static weft_once exit_installed = WEFT_ONCE_INIT;
 static void leave_adding(void)
 {
     atomic_fetch_sub(&adding, 1);
-    weft_pf_wake(&adding, INT32_MAX); /* a prepare may wait for zero */
+    weft__pf_wake(&adding, INT32_MAX); /* a prepare may wait for zero */
 }
 
 /* Count the caller in, once no fork is between prepare and parent. */
@@ -45,7 +45,7 @@ static void enter_adding(void)
         if (forks == 0)
             return;
         leave_adding();
-        weft_pf_wait(&forking, forks, WEFT_PF_NO_DEADLINE);
+        weft__pf_wait(&forking, forks, WEFT_PF_NO_DEADLINE);
     }
 }
 
@@ -53,7 +53,7 @@ static void enter_adding(void)
 static void wait_for_adders(void)
 {
     for (uint32_t n; (n = atomic_load(&adding)) != 0;)
-        weft_pf_wait(&adding, n, WEFT_PF_NO_DEADLINE);
+        weft__pf_wait(&adding, n, WEFT_PF_NO_DEADLINE);
 }
 
 static void push(weft_lifecycle_hooks *hooks)
@@ -70,7 +70,7 @@ static weft_lifecycle_hooks *all_records(void)
     return atomic_load_explicit(&records, memory_order_acquire);
 }
 
-void weft_lifecycle_add(weft_lifecycle_hooks *hooks)
+void weft__lifecycle_add(weft_lifecycle_hooks *hooks)
 {
     if (atomic_load_explicit(&hooks->added_, memory_order_acquire))
         return;
@@ -101,12 +101,12 @@ static void before_fork(void)
     fork_seen = all_records();
     for (int rank = WEFT_RANK_COUNT - 1; rank >= 0; rank--)
         call_fork_hooks(fork_seen, rank, WEFT_FORK_PREPARE);
-    weft_pf_wait_atfork(WEFT_FORK_PREPARE);
+    weft__pf_wait_atfork(WEFT_FORK_PREPARE);
 }
 
 static void after_fork(int phase)
 {
-    weft_pf_wait_atfork(phase);
+    weft__pf_wait_atfork(phase);
     for (int rank = 0; rank < WEFT_RANK_COUNT; rank++)
         call_fork_hooks(fork_seen, rank, phase);
 }
@@ -115,7 +115,7 @@ static void after_fork_parent(void)
 {
     after_fork(WEFT_FORK_PARENT);
     atomic_fetch_sub(&forking, 1);
-    weft_pf_wake(&forking, INT32_MAX); /* adders that backed off */
+    weft__pf_wake(&forking, INT32_MAX); /* adders that backed off */
 }
 
 /* The child's only thread is this one: no adder or other fork is under
@@ -167,28 +167,28 @@ static void at_process_exit(void)
 {
     run_exit_hooks();
     stop_exit_hooks();
-    weft_pf_threads_close();
+    weft__pf_threads_close();
 }
 
 /* ---- installing -------------------------------------------------------- */
 
 static int install_fork_handlers(void)
 {
-    return weft_pf_at_fork(before_fork, after_fork_parent, after_fork_child);
+    return weft__pf_at_fork(before_fork, after_fork_parent, after_fork_child);
 }
 
-static int install_exit_handler(void) { return weft_pf_at_exit(at_process_exit); }
+static int install_exit_handler(void) { return weft__pf_at_exit(at_process_exit); }
 
 /* Two onces: a retry after a failed exit install must not install the
  * fork handlers twice. */
-int weft_lifecycle_install(void)
+int weft__lifecycle_install(void)
 {
-    int rc = weft_once_run(&fork_installed, install_fork_handlers);
-    return rc != WEFT_OK ? rc : weft_once_run(&exit_installed, install_exit_handler);
+    int rc = weft__once_run(&fork_installed, install_fork_handlers);
+    return rc != WEFT_OK ? rc : weft__once_run(&exit_installed, install_exit_handler);
 }
 
-int weft_lifecycle_register(weft_lifecycle_hooks *hooks)
+int weft__lifecycle_register(weft_lifecycle_hooks *hooks)
 {
-    weft_lifecycle_add(hooks);
-    return weft_lifecycle_install();
+    weft__lifecycle_add(hooks);
+    return weft__lifecycle_install();
 }

@@ -8,7 +8,7 @@
  * child) and exit hooks.  The record carries the module's rank, so the
  * order of the hooks is fixed by the layers, never by which module the
  * program happened to use first.  The registry installs the platform's
- * fork and exit handlers once, and calls weft_pf_wait_atfork itself, below
+ * fork and exit handlers once, and calls weft__pf_wait_atfork itself, below
  * every module.
  */
 #ifndef WEFT_LIFECYCLE_H
@@ -57,7 +57,7 @@ enum weft_lifecycle_rank {
  *   non-daemon timers, joining non-daemon threads.
  * exit_stop(): after every exit_run, when nothing of the program's is left
  *   to wait for (e.g. making the timer threads leave); then the registry
- *   calls weft_pf_threads_close.
+ *   calls weft__pf_threads_close.
  * Several records of one rank run in no particular order among them. */
 typedef struct weft_lifecycle_hooks {
     int rank; /* WEFT_RANK_* */
@@ -78,16 +78,16 @@ typedef struct weft_lifecycle_hooks {
  * never taken between a fork's prepare phase (which did not know the
  * module) and the fork.  Call it before taking the module's locks, with
  * none of weft's locks held.  The hooks run only once the handlers are
- * installed (weft_lifecycle_install). */
-void weft_lifecycle_add(weft_lifecycle_hooks *hooks);
+ * installed (weft__lifecycle_install). */
+void weft__lifecycle_add(weft_lifecycle_hooks *hooks);
 
 /* Install the platform's fork and exit handlers, once.  Returns WEFT_OK,
  * or WEFT_ENOMEM when the platform refused (the next call tries again). */
-int weft_lifecycle_install(void);
+int weft__lifecycle_install(void);
 
-/* weft_lifecycle_add, then weft_lifecycle_install: a module's first use
+/* weft__lifecycle_add, then weft__lifecycle_install: a module's first use
  * that can report a failure (starting a thread, a timer, a process;
  * creating an executor) calls this and returns its failure. */
-int weft_lifecycle_register(weft_lifecycle_hooks *hooks);
+int weft__lifecycle_register(weft_lifecycle_hooks *hooks);
 
 #endif

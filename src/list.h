@@ -31,16 +31,16 @@ typedef weft_list_node weft_list;
     for (weft_list_node *node = (list)->next, *next_ = node->next; node != (list); \
          node = next_, next_ = node->next)
 
-static inline void weft_list_init(weft_list *list) { list->prev = list->next = list; }
+static inline void weft__list_init(weft_list *list) { list->prev = list->next = list; }
 
-static inline bool weft_list_empty(const weft_list *list) { return list->next == list; }
+static inline bool weft__list_empty(const weft_list *list) { return list->next == list; }
 
-/* A node not in any list (after weft_list_node_init or removal). */
-static inline void weft_list_node_init(weft_list_node *node) { node->prev = node->next = node; }
+/* A node not in any list (after weft__list_node_init or removal). */
+static inline void weft__list_node_init(weft_list_node *node) { node->prev = node->next = node; }
 
-static inline bool weft_list_linked(const weft_list_node *node) { return node->next != node; }
+static inline bool weft__list_linked(const weft_list_node *node) { return node->next != node; }
 
-static inline void weft_list_insert_between(weft_list_node *node, weft_list_node *prev,
+static inline void weft__list_insert_between(weft_list_node *node, weft_list_node *prev,
                                             weft_list_node *next)
 {
     node->prev = prev;
@@ -49,42 +49,42 @@ static inline void weft_list_insert_between(weft_list_node *node, weft_list_node
     next->prev = node;
 }
 
-static inline void weft_list_push_back(weft_list *list, weft_list_node *node)
+static inline void weft__list_push_back(weft_list *list, weft_list_node *node)
 {
-    weft_list_insert_between(node, list->prev, list);
+    weft__list_insert_between(node, list->prev, list);
 }
 
-static inline void weft_list_push_front(weft_list *list, weft_list_node *node)
+static inline void weft__list_push_front(weft_list *list, weft_list_node *node)
 {
-    weft_list_insert_between(node, list, list->next);
+    weft__list_insert_between(node, list, list->next);
 }
 
 /* Unlink node; it reads as not linked afterwards.  Removing a node that is
  * not linked does nothing. */
-static inline void weft_list_remove(weft_list_node *node)
+static inline void weft__list_remove(weft_list_node *node)
 {
     node->prev->next = node->next;
     node->next->prev = node->prev;
-    weft_list_node_init(node);
+    weft__list_node_init(node);
 }
 
 /* The first / last node, or NULL when empty. */
-static inline weft_list_node *weft_list_first(const weft_list *list)
+static inline weft_list_node *weft__list_first(const weft_list *list)
 {
-    return weft_list_empty(list) ? NULL : list->next;
+    return weft__list_empty(list) ? NULL : list->next;
 }
 
-static inline weft_list_node *weft_list_last(const weft_list *list)
+static inline weft_list_node *weft__list_last(const weft_list *list)
 {
-    return weft_list_empty(list) ? NULL : list->prev;
+    return weft__list_empty(list) ? NULL : list->prev;
 }
 
 /* Remove and return the first node, or NULL when empty. */
-static inline weft_list_node *weft_list_pop_front(weft_list *list)
+static inline weft_list_node *weft__list_pop_front(weft_list *list)
 {
-    weft_list_node *node = weft_list_first(list);
+    weft_list_node *node = weft__list_first(list);
     if (node)
-        weft_list_remove(node);
+        weft__list_remove(node);
     return node;
 }
 

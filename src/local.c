@@ -53,7 +53,7 @@ static _Thread_local struct table *my_table;
 
 /* The other threads' tables stay in the child's list, as they always
  * have: their values are not this thread's to destroy. */
-static void local_atfork(int phase) { weft_lock_atfork(&registry, phase); }
+static void local_atfork(int phase) { weft__lock_atfork(&registry, phase); }
 
 static weft_lifecycle_hooks lifecycle =
     WEFT_LIFECYCLE_HOOKS_INIT(WEFT_RANK_LOCAL, local_atfork, NULL, NULL);
@@ -64,8 +64,8 @@ static weft_lifecycle_hooks lifecycle =
  * them has no fork handling at all, as before. */
 static void take_registry(void)
 {
-    weft_lifecycle_add(&lifecycle);
-    weft_lock_take(&registry);
+    weft__lifecycle_add(&lifecycle);
+    weft__lock_take(&registry);
 }
 
 static void exit_hook_fired(void *table);
@@ -113,11 +113,11 @@ static int reserve(uint32_t slot)
     bool fresh = !t;
     if (fresh) {
         t = calloc(1, sizeof *t);
-        if (!t || weft_pf_exit_hook_arm(&exit_hook, t) != WEFT_OK) {
+        if (!t || weft__pf_exit_hook_arm(&exit_hook, t) != WEFT_OK) {
             free(t);
             return WEFT_ENOMEM;
         }
-        weft_list_node_init(&t->link);
+        weft__list_node_init(&t->link);
     }
     uint32_t cap = t->capacity ? t->capacity : 8;
     while (cap <= slot)
@@ -129,12 +129,12 @@ static int reserve(uint32_t slot)
         t->entries = grown;
         t->capacity = cap;
         if (fresh)
-            weft_list_push_front(&tables, &t->link);
+            weft__list_push_front(&tables, &t->link);
     }
     weft_lock_release(&registry);
     if (!grown) {
         if (fresh) {
-            weft_pf_exit_hook_disarm(&exit_hook);
+            weft__pf_exit_hook_disarm(&exit_hook);
             free(t);
         }
         return WEFT_ENOMEM;
@@ -237,15 +237,15 @@ int weft_local_destroy(weft_local *local)
 /* Retire the calling thread's table and destroy its values outside the
  * lock.  A destroy function may set new values, which makes a new table:
  * repeat a few times, as pthread key destructors do. */
-void weft_local_thread_exit(void)
+void weft__local_thread_exit(void)
 {
     for (int round = 0; round < 4 && my_table; round++) {
         struct table *t = my_table;
         my_table = NULL;
         take_registry();
-        weft_list_remove(&t->link);
+        weft__list_remove(&t->link);
         weft_lock_release(&registry);
-        weft_pf_exit_hook_disarm(&exit_hook);
+        weft__pf_exit_hook_disarm(&exit_hook);
         for (uint32_t slot = 0; slot < t->capacity; slot++) {
             struct entry *e = &t->entries[slot];
             void *v = atomic_exchange_explicit(&e->value, NULL, memory_order_acq_rel);
@@ -260,5 +260,5 @@ void weft_local_thread_exit(void)
 static void exit_hook_fired(void *table)
 {
     (void)table;
-    weft_local_thread_exit();
+    weft__local_thread_exit();
 }

@@ -7,6 +7,6 @@
  * it before they report themselves finished, so that join() returns after
  * the values are gone (as in Python); other threads get it from an OS
  * thread-exit hook. */
-void weft_local_thread_exit(void);
+void weft__local_thread_exit(void);
 
 #endif

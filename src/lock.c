@@ -34,7 +34,7 @@ static inline bool try_take(weft_lock *lock)
 static bool spin_take(weft_lock *lock)
 {
     weft_backoff backoff = WEFT_BACKOFF_INIT;
-    while (weft_backoff_pause(&backoff))
+    while (weft__backoff_pause(&backoff))
         if (atomic_load_explicit(&lock->state_, memory_order_relaxed) == FREE && try_take(lock))
             return true;
     return false;
@@ -45,34 +45,34 @@ static int acquire_slow(weft_lock *lock, int64_t deadline, bool cancellable);
 static int acquire(weft_lock *lock, int64_t deadline, bool cancellable)
 {
     int rc = try_take(lock) ? WEFT_OK : acquire_slow(lock, deadline, cancellable);
-    if (rc == WEFT_OK && weft_debug_on())
-        weft_debug_acquired(lock);
+    if (rc == WEFT_OK && weft__debug_on())
+        weft__debug_acquired(lock);
     return rc;
 }
 
 /* Acquire with an absolute deadline: weft's own, never-cancelled form. */
-int weft_lock_acquire_until(weft_lock *lock, int64_t deadline)
+int weft__lock_acquire_until(weft_lock *lock, int64_t deadline)
 {
     return acquire(lock, deadline, false);
 }
 
 /* The user-facing form: WEFT_ECANCELLED in a cancellable task. */
-int weft_lock_acquire_waiting(weft_lock *lock, int64_t deadline)
+int weft__lock_acquire_waiting(weft_lock *lock, int64_t deadline)
 {
     return acquire(lock, deadline, true);
 }
 
 static int acquire_slow(weft_lock *lock, int64_t deadline, bool cancellable)
 {
-    if (weft_deadline_passed(deadline))
+    if (weft__deadline_passed(deadline))
         return WEFT_ETIMEDOUT; /* a poll: one try, no spinning */
     if (spin_take(lock))
         return WEFT_OK;
     /* Mark the lock as waited on; if it was free meanwhile we now hold it
      * (with a possibly needless wake-up on release, which is harmless). */
     while (atomic_exchange_explicit(&lock->state_, HELD_WAITED, memory_order_acquire) != FREE) {
-        int rc = cancellable ? weft_park_cancellable(&lock->state_, HELD_WAITED, deadline)
-                             : weft_park(&lock->state_, HELD_WAITED, deadline);
+        int rc = cancellable ? weft__park_cancellable(&lock->state_, HELD_WAITED, deadline)
+                             : weft__park(&lock->state_, HELD_WAITED, deadline);
         if (rc == WEFT_ECANCELLED)
             return rc;
         if (rc == WEFT_ETIMEDOUT) {
@@ -88,13 +88,13 @@ static int acquire_slow(weft_lock *lock, int64_t deadline, bool cancellable)
 }
 
 /* Python's Lock rule: -1 means forever, other negatives are ValueError. */
-int weft_lock_deadline(double timeout, int64_t *deadline)
+int weft__lock_deadline(double timeout, int64_t *deadline)
 {
     if (timeout == -1.0)
         timeout = INFINITY;
     if (timeout < 0)
         return WEFT_EINVAL;
-    return weft_deadline_after(timeout, deadline);
+    return weft__deadline_after(timeout, deadline);
 }
 
 int weft_lock_init(weft_lock *lock)
@@ -104,8 +104,8 @@ int weft_lock_init(weft_lock *lock)
     atomic_init(&lock->state_, FREE);
     /* Free again: held by nobody, the caller included (a fork child's
      * handlers make the locks they took free this way). */
-    if (weft_debug_on())
-        weft_debug_released(lock);
+    if (weft__debug_on())
+        weft__debug_released(lock);
     return WEFT_OK;
 }
 
@@ -115,8 +115,8 @@ int weft_lock_destroy(weft_lock *lock)
         return WEFT_EINVAL;
     if (weft_lock_locked(lock))
         return WEFT_ESTATE;
-    if (weft_debug_on())
-        weft_debug_forget(lock);
+    if (weft__debug_on())
+        weft__debug_forget(lock);
     return WEFT_OK;
 }
 
@@ -124,7 +124,7 @@ int weft_lock_acquire(weft_lock *lock)
 {
     if (!lock)
         return WEFT_EINVAL;
-    return weft_lock_acquire_waiting(lock, WEFT_NO_DEADLINE);
+    return weft__lock_acquire_waiting(lock, WEFT_NO_DEADLINE);
 }
 
 int weft_lock_acquire_timeout(weft_lock *lock, double timeout)
@@ -132,8 +132,8 @@ int weft_lock_acquire_timeout(weft_lock *lock, double timeout)
     int64_t deadline;
     if (!lock)
         return WEFT_EINVAL;
-    int rc = weft_lock_deadline(timeout, &deadline);
-    return rc ? rc : weft_lock_acquire_waiting(lock, deadline);
+    int rc = weft__lock_deadline(timeout, &deadline);
+    return rc ? rc : weft__lock_acquire_waiting(lock, deadline);
 }
 
 int weft_lock_try_acquire(weft_lock *lock)
@@ -142,8 +142,8 @@ int weft_lock_try_acquire(weft_lock *lock)
         return WEFT_EINVAL;
     if (!try_take(lock))
         return WEFT_ETIMEDOUT;
-    if (weft_debug_on())
-        weft_debug_acquired(lock);
+    if (weft__debug_on())
+        weft__debug_acquired(lock);
     return WEFT_OK;
 }
 
@@ -151,20 +151,20 @@ int weft_lock_release(weft_lock *lock)
 {
     if (!lock)
         return WEFT_EINVAL;
-    if (weft_debug_on())
-        weft_debug_released(lock);
+    if (weft__debug_on())
+        weft__debug_released(lock);
     uint32_t old = atomic_exchange_explicit(&lock->state_, FREE, memory_order_release);
     if (old == FREE)
         return WEFT_ENOTOWNER;
     if (old == HELD_WAITED)
-        weft_unpark_one(&lock->state_);
+        weft__unpark_one(&lock->state_);
     return WEFT_OK;
 }
 
-void weft_lock_atfork(weft_lock *lock, int phase)
+void weft__lock_atfork(weft_lock *lock, int phase)
 {
     if (phase == WEFT_FORK_PREPARE)
-        weft_lock_acquire_until(lock, WEFT_NO_DEADLINE);
+        weft__lock_acquire_until(lock, WEFT_NO_DEADLINE);
     else if (phase == WEFT_FORK_PARENT)
         weft_lock_release(lock);
     else
@@ -208,10 +208,10 @@ static bool owned_by(const weft_rlock *rlock, uint64_t me)
 
 /* Acquire `levels` levels at once (condition waits restore a saved depth);
  * cancellable for the user-facing acquires only. */
-int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t deadline,
+int weft__rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t deadline,
                               bool cancellable)
 {
-    uint64_t me = weft_self_ident();
+    uint64_t me = weft__self_ident();
     if (owned_by(rlock, me)) {
         unsigned long depth = atomic_load_explicit(&rlock->depth_, memory_order_relaxed);
         atomic_store_explicit(&rlock->depth_, depth + levels, memory_order_relaxed);
@@ -226,9 +226,9 @@ int weft_rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t d
 }
 
 /* Release every level at once; *levels receives how many there were. */
-int weft_rlock_release_all(weft_rlock *rlock, unsigned long *levels)
+int weft__rlock_release_all(weft_rlock *rlock, unsigned long *levels)
 {
-    if (!owned_by(rlock, weft_self_ident()))
+    if (!owned_by(rlock, weft__self_ident()))
         return WEFT_ENOTOWNER;
     *levels = atomic_load_explicit(&rlock->depth_, memory_order_relaxed);
     atomic_store_explicit(&rlock->depth_, 0, memory_order_relaxed);
@@ -240,7 +240,7 @@ int weft_rlock_acquire(weft_rlock *rlock)
 {
     if (!rlock)
         return WEFT_EINVAL;
-    return weft_rlock_acquire_levels(rlock, 1, WEFT_NO_DEADLINE, true);
+    return weft__rlock_acquire_levels(rlock, 1, WEFT_NO_DEADLINE, true);
 }
 
 int weft_rlock_acquire_timeout(weft_rlock *rlock, double timeout)
@@ -248,22 +248,22 @@ int weft_rlock_acquire_timeout(weft_rlock *rlock, double timeout)
     int64_t deadline;
     if (!rlock)
         return WEFT_EINVAL;
-    int rc = weft_lock_deadline(timeout, &deadline);
-    return rc ? rc : weft_rlock_acquire_levels(rlock, 1, deadline, true);
+    int rc = weft__lock_deadline(timeout, &deadline);
+    return rc ? rc : weft__rlock_acquire_levels(rlock, 1, deadline, true);
 }
 
 int weft_rlock_try_acquire(weft_rlock *rlock)
 {
     if (!rlock)
         return WEFT_EINVAL;
-    return weft_rlock_acquire_levels(rlock, 1, weft_now_ns(), false);
+    return weft__rlock_acquire_levels(rlock, 1, weft__now_ns(), false);
 }
 
 int weft_rlock_release(weft_rlock *rlock)
 {
     if (!rlock)
         return WEFT_EINVAL;
-    if (!owned_by(rlock, weft_self_ident()))
+    if (!owned_by(rlock, weft__self_ident()))
         return WEFT_ENOTOWNER;
     unsigned long depth = atomic_load_explicit(&rlock->depth_, memory_order_relaxed) - 1;
     atomic_store_explicit(&rlock->depth_, depth, memory_order_relaxed);
@@ -280,7 +280,7 @@ bool weft_rlock_locked(const weft_rlock *rlock)
 
 bool weft_rlock_is_owned(const weft_rlock *rlock)
 {
-    return rlock && owned_by(rlock, weft_self_ident());
+    return rlock && owned_by(rlock, weft__self_ident());
 }
 
 unsigned long weft_rlock_recursion_count(const weft_rlock *rlock)

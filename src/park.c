@@ -7,39 +7,39 @@
 #include <limits.h>
 #include <math.h>
 
-int weft_park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
+int weft__park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
 {
-    return weft_pf_wait(word, expected, deadline);
+    return weft__pf_wait(word, expected, deadline);
 }
 
 static _Thread_local weft_cancel_source *cancel_source;
 
-void weft_park_set_cancel_source(weft_cancel_source *source) { cancel_source = source; }
+void weft__park_set_cancel_source(weft_cancel_source *source) { cancel_source = source; }
 
-weft_cancel_source *weft_park_cancel_source(void) { return cancel_source; }
+weft_cancel_source *weft__park_cancel_source(void) { return cancel_source; }
 
-void weft_cancel_source_fire(weft_cancel_source *source)
+void weft__cancel_source_fire(weft_cancel_source *source)
 {
     atomic_store(&source->requested, true);
     _Atomic uint32_t *word = atomic_load(&source->parked_on);
     if (word)
-        weft_pf_wake(word, INT32_MAX); /* others parked there: a spurious wake */
+        weft__pf_wake(word, INT32_MAX); /* others parked there: a spurious wake */
 }
 
 #define CANCEL_SLICE_NS 10000000 /* 10 ms */
 
-int weft_park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
+int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
 {
     weft_cancel_source *src = cancel_source;
     if (!src)
-        return weft_pf_wait(word, expected, deadline);
+        return weft__pf_wait(word, expected, deadline);
     /* Publish the word, then look at the flag; fire sets the flag, then
      * looks at the word: one of the two sees the other. */
     atomic_store(&src->parked_on, word);
     int rc = WEFT_ECANCELLED;
     if (!atomic_load(&src->requested)) {
-        int64_t slice = weft_now_ns() + CANCEL_SLICE_NS;
-        rc = weft_pf_wait(word, expected, deadline < slice ? deadline : slice);
+        int64_t slice = weft__now_ns() + CANCEL_SLICE_NS;
+        rc = weft__pf_wait(word, expected, deadline < slice ? deadline : slice);
         if (rc == WEFT_ETIMEDOUT && deadline > slice)
             rc = WEFT_OK; /* only the slice ended: the caller re-checks */
         if (atomic_load(&src->requested))
@@ -49,25 +49,25 @@ int weft_park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t dea
     return rc;
 }
 
-void weft_unpark_one(_Atomic uint32_t *word) { weft_pf_wake(word, 1); }
+void weft__unpark_one(_Atomic uint32_t *word) { weft__pf_wake(word, 1); }
 
-void weft_unpark_all(_Atomic uint32_t *word) { weft_pf_wake(word, INT32_MAX); }
+void weft__unpark_all(_Atomic uint32_t *word) { weft__pf_wake(word, INT32_MAX); }
 
-void weft_unpark_n(_Atomic uint32_t *word, uint32_t n)
+void weft__unpark_n(_Atomic uint32_t *word, uint32_t n)
 {
-    weft_pf_wake(word, n > INT32_MAX ? INT32_MAX : (int32_t)n);
+    weft__pf_wake(word, n > INT32_MAX ? INT32_MAX : (int32_t)n);
 }
 
-/* The leases of weft_poll_lease: when each ends (ns), 0 when never taken. */
+/* The leases of weft__poll_lease: when each ends (ns), 0 when never taken. */
 #define POLL_LEASES_MAX 64
 static _Atomic int64_t poll_leases[POLL_LEASES_MAX];
 static _Atomic int poll_lease_count; /* 0 until the first call */
 
 static _Thread_local unsigned poll_leases_to_skip;
 
-void weft_poll_lease_wasted(void) { poll_leases_to_skip = WEFT_POLL_SKIP; }
+void weft__poll_lease_wasted(void) { poll_leases_to_skip = WEFT_POLL_SKIP; }
 
-bool weft_poll_lease(int64_t now, int64_t until)
+bool weft__poll_lease(int64_t now, int64_t until)
 {
     if (poll_leases_to_skip) {
         poll_leases_to_skip--;
@@ -75,7 +75,7 @@ bool weft_poll_lease(int64_t now, int64_t until)
     }
     int n = atomic_load_explicit(&poll_lease_count, memory_order_relaxed);
     if (!n) {
-        n = weft_pf_cpu_count();
+        n = weft__pf_cpu_count();
         n = n < 1 ? 1 : n > POLL_LEASES_MAX ? POLL_LEASES_MAX : n;
         atomic_store_explicit(&poll_lease_count, n, memory_order_relaxed);
     }
@@ -87,23 +87,23 @@ bool weft_poll_lease(int64_t now, int64_t until)
     return false;
 }
 
-bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value)
+bool weft__spin_while_equal(_Atomic uint32_t *word, uint32_t value)
 {
     weft_poll poll = WEFT_POLL_INIT;
     while (atomic_load_explicit(word, memory_order_relaxed) == value)
-        if (!weft_poll_pause(&poll))
+        if (!weft__poll_pause(&poll))
             return false;
     return true;
 }
 
-int weft_eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline)
+int weft__eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline)
 {
     weft_cancel_source *src = cancel_source;
     if (src && atomic_load(&src->requested))
         return WEFT_ECANCELLED;
     uint32_t none = 0;
     if (atomic_compare_exchange_strong(&ec->spinners, &none, 1)) {
-        bool changed = weft_spin_while_equal(&ec->seq, seen);
+        bool changed = weft__spin_while_equal(&ec->seq, seen);
         atomic_store(&ec->spinners, 0);
         if (changed)
             return WEFT_OK;
@@ -112,26 +112,26 @@ int weft_eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline)
      * sleeper (or the spinner it was), or the park below sees the moved
      * count and returns at once. */
     atomic_fetch_add(&ec->sleepers, 1);
-    int rc = weft_park_cancellable(&ec->seq, seen, deadline);
+    int rc = weft__park_cancellable(&ec->seq, seen, deadline);
     atomic_fetch_sub(&ec->sleepers, 1);
     return rc;
 }
 
-void weft_eventcount_notify_one(weft_eventcount *ec)
+void weft__eventcount_notify_one(weft_eventcount *ec)
 {
     atomic_fetch_add(&ec->seq, 1);
     if (atomic_load(&ec->spinners) == 0 && atomic_load(&ec->sleepers))
-        weft_unpark_n(&ec->seq, 1);
+        weft__unpark_n(&ec->seq, 1);
 }
 
-void weft_eventcount_notify_all(weft_eventcount *ec)
+void weft__eventcount_notify_all(weft_eventcount *ec)
 {
     atomic_fetch_add(&ec->seq, 1);
     if (atomic_load(&ec->sleepers))
-        weft_unpark_all(&ec->seq);
+        weft__unpark_all(&ec->seq);
 }
 
-int weft_deadline_after(double timeout, int64_t *deadline)
+int weft__deadline_after(double timeout, int64_t *deadline)
 {
     if (isnan(timeout))
         return WEFT_EINVAL;
@@ -141,7 +141,7 @@ int weft_deadline_after(double timeout, int64_t *deadline)
     }
     if (timeout > WEFT_PARK_TIMEOUT_MAX)
         return WEFT_EINVAL;
-    int64_t now = weft_now_ns();
+    int64_t now = weft__now_ns();
     if (timeout <= 0) {
         *deadline = now;
         return WEFT_OK;
@@ -151,37 +151,37 @@ int weft_deadline_after(double timeout, int64_t *deadline)
     return WEFT_OK;
 }
 
-/* One sleep of weft_wait_for: `seen` is the eventcount's count, `expected`
+/* One sleep of weft__wait_for: `seen` is the eventcount's count, `expected`
  * the word's value, read before the condition was last found false. */
 static int sleep_once(const weft_wait_spec *w, uint32_t seen, uint32_t expected,
                       int64_t deadline)
 {
     int64_t until = deadline;
     if (w->recheck_ns) {
-        int64_t soon = weft_now_ns() + w->recheck_ns;
+        int64_t soon = weft__now_ns() + w->recheck_ns;
         if (soon < deadline)
             until = soon;
     }
     if (w->sleeping)
         w->sleeping(w->ctx, true);
-    int rc = w->ec            ? weft_eventcount_wait(w->ec, seen, until)
-             : w->cancellable ? weft_park_cancellable(w->word, expected, until)
-                              : weft_park(w->word, expected, until);
+    int rc = w->ec            ? weft__eventcount_wait(w->ec, seen, until)
+             : w->cancellable ? weft__park_cancellable(w->word, expected, until)
+                              : weft__park(w->word, expected, until);
     if (w->sleeping)
         w->sleeping(w->ctx, false);
     return rc == WEFT_ETIMEDOUT && until != deadline ? WEFT_OK : rc; /* only rechecking */
 }
 
-int weft_wait_for(const weft_wait_spec *w, int64_t deadline)
+int weft__wait_for(const weft_wait_spec *w, int64_t deadline)
 {
     int rc = WEFT_OK;
     for (;;) {
-        uint32_t seen = w->ec ? weft_eventcount_prepare(w->ec) : 0, expected = 0;
+        uint32_t seen = w->ec ? weft__eventcount_prepare(w->ec) : 0, expected = 0;
         if (w->ready(w->ctx, &expected))
             return WEFT_OK;
         if (rc == WEFT_ECANCELLED)
             return rc;
-        if (rc == WEFT_ETIMEDOUT || weft_deadline_passed(deadline))
+        if (rc == WEFT_ETIMEDOUT || weft__deadline_passed(deadline))
             return WEFT_ETIMEDOUT;
         if (w->help && w->help(w->ctx))
             continue;

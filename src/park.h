@@ -25,7 +25,7 @@
 /* Park while *word == expected, until unparked or the deadline passes.
  * Returns WEFT_OK (woken, changed, or spurious: re-check) or
  * WEFT_ETIMEDOUT (the deadline has passed). */
-int weft_park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
+int weft__park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
 
 /* ---- cancellable waits ------------------------------------------------
  *
@@ -42,19 +42,19 @@ typedef struct weft_cancel_source {
 
 /* The calling thread's source: NULL (the default) makes every cancellable
  * park an ordinary one. */
-void weft_park_set_cancel_source(weft_cancel_source *source);
-weft_cancel_source *weft_park_cancel_source(void);
+void weft__park_set_cancel_source(weft_cancel_source *source);
+weft_cancel_source *weft__park_cancel_source(void);
 
 /* Set the flag and wake the thread if it is parked. */
-void weft_cancel_source_fire(weft_cancel_source *source);
+void weft__cancel_source_fire(weft_cancel_source *source);
 
-/* As weft_park, but WEFT_ECANCELLED once the thread's source fires. */
-int weft_park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
+/* As weft__park, but WEFT_ECANCELLED once the thread's source fires. */
+int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
 
 /* Unpark one / every waiter parked on word. */
-void weft_unpark_one(_Atomic uint32_t *word);
-void weft_unpark_all(_Atomic uint32_t *word);
-void weft_unpark_n(_Atomic uint32_t *word, uint32_t n);
+void weft__unpark_one(_Atomic uint32_t *word);
+void weft__unpark_all(_Atomic uint32_t *word);
+void weft__unpark_n(_Atomic uint32_t *word, uint32_t n);
 
 /* Exponential backoff for spin loops before parking.  Between two looks
  * at a contended word the spinner pauses 1, 2, 4, ... up to
@@ -71,12 +71,12 @@ typedef struct weft_backoff {
 #define WEFT_BACKOFF_INIT { 1 }
 
 /* Pause once more; false when the spinning budget is spent (park then). */
-static inline bool weft_backoff_pause(weft_backoff *b)
+static inline bool weft__backoff_pause(weft_backoff *b)
 {
     if (b->pauses > WEFT_BACKOFF_MAX)
         return false;
     for (unsigned i = 0; i < b->pauses; i++)
-        weft_pf_cpu_relax();
+        weft__pf_cpu_relax();
     b->pauses *= 2;
     return true;
 }
@@ -120,48 +120,48 @@ typedef struct weft_poll {
  * all are in use, or while this thread is skipping leases.  A lease ends
  * by itself at its time: a poller that sees its event early gives nothing
  * back. */
-bool weft_poll_lease(int64_t now, int64_t until);
+bool weft__poll_lease(int64_t now, int64_t until);
 
 /* A leased poll ended without its event: this thread's waits are longer
  * than polling can bridge (more waiters than CPUs, say), so it takes no
  * lease for its next WEFT_POLL_SKIP polls. */
-void weft_poll_lease_wasted(void);
+void weft__poll_lease_wasted(void);
 #define WEFT_POLL_SKIP 16
 
 /* Pause for one gap; false when the polling time is spent (park then).
  * The clock is read once the gaps have reached their longest. */
-static inline bool weft_poll_pause(weft_poll *p)
+static inline bool weft__poll_pause(weft_poll *p)
 {
     unsigned pauses = p->gap;
     if (p->gap < WEFT_POLL_GAP_MAX) {
         p->gap *= 2;
     } else {
-        int64_t now = weft_pf_now_ns();
+        int64_t now = weft__pf_now_ns();
         if (!p->until) {
             p->until = now + WEFT_POLL_SHORT_NS;
         } else if (now >= p->until) {
             int64_t until = now + (WEFT_POLL_NS - WEFT_POLL_SHORT_NS);
             if (p->leased) {
-                weft_poll_lease_wasted();
+                weft__poll_lease_wasted();
                 return false;
             }
-            if (!weft_poll_lease(now, until))
+            if (!weft__poll_lease(now, until))
                 return false;
             p->leased = true;
             p->until = until;
         }
     }
     for (unsigned i = 0; i < pauses; i++)
-        weft_pf_cpu_relax();
+        weft__pf_cpu_relax();
     return true;
 }
 
 /* Poll while *word == value (weft_poll).  True if it changed. */
-bool weft_spin_while_equal(_Atomic uint32_t *word, uint32_t value);
+bool weft__spin_while_equal(_Atomic uint32_t *word, uint32_t value);
 
 /* An eventcount: a way to wait for "something changed" without a lock
  * held, and to announce a change cheaply.  A waiter reads the count
- * (weft_eventcount_prepare) while it holds whatever protects its
+ * (weft__eventcount_prepare) while it holds whatever protects its
  * condition, lets go of that, and waits for the count to move; a notifier
  * changes the condition, then calls notify.
  *
@@ -179,7 +179,7 @@ typedef struct weft_eventcount {
 
 #define WEFT_EVENTCOUNT_INIT { 0, 0, 0 }
 
-static inline uint32_t weft_eventcount_prepare(weft_eventcount *ec)
+static inline uint32_t weft__eventcount_prepare(weft_eventcount *ec)
 {
     return atomic_load_explicit(&ec->seq, memory_order_acquire);
 }
@@ -188,14 +188,14 @@ static inline uint32_t weft_eventcount_prepare(weft_eventcount *ec)
  * WEFT_OK (changed, or spurious: re-check), WEFT_ETIMEDOUT, or
  * WEFT_ECANCELLED in a cancellable task whose future was cancelled (every
  * eventcount wait is a user-facing one). */
-int weft_eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline);
+int weft__eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline);
 
 /* Move the count and wake one / all waiters. */
-void weft_eventcount_notify_one(weft_eventcount *ec);
-void weft_eventcount_notify_all(weft_eventcount *ec);
+void weft__eventcount_notify_one(weft_eventcount *ec);
+void weft__eventcount_notify_all(weft_eventcount *ec);
 
 /* Now on the monotonic clock, in nanoseconds. */
-static inline int64_t weft_now_ns(void) { return weft_pf_now_ns(); }
+static inline int64_t weft__now_ns(void) { return weft__pf_now_ns(); }
 
 /* A deadline that has always passed, known without reading the clock: a
  * poll (a queue's put_nowait, a timeout of 0). */
@@ -203,37 +203,37 @@ static inline int64_t weft_now_ns(void) { return weft_pf_now_ns(); }
 
 /* Whether the deadline has passed: never for WEFT_NO_DEADLINE, at once for
  * WEFT_DEADLINE_POLL (or earlier), otherwise by the clock. */
-static inline bool weft_deadline_passed(int64_t deadline)
+static inline bool weft__deadline_passed(int64_t deadline)
 {
     return deadline != WEFT_NO_DEADLINE &&
-           (deadline <= WEFT_DEADLINE_POLL || deadline <= weft_now_ns());
+           (deadline <= WEFT_DEADLINE_POLL || deadline <= weft__now_ns());
 }
 
 /* Turn a timeout in seconds into an absolute deadline.
  * +inf gives WEFT_NO_DEADLINE; a negative timeout gives "now" (poll); the
  * caller applies its own Python rule for negatives before calling.
  * Returns WEFT_EINVAL for NaN or a finite timeout above WEFT_PARK_TIMEOUT_MAX. */
-int weft_deadline_after(double timeout, int64_t *deadline);
+int weft__deadline_after(double timeout, int64_t *deadline);
 
 /* The other way: the seconds left before a deadline, for the calls that take
  * a timeout (+inf for WEFT_NO_DEADLINE, 0 once it has passed). */
-static inline double weft_seconds_until(int64_t deadline)
+static inline double weft__seconds_until(int64_t deadline)
 {
     if (deadline == WEFT_NO_DEADLINE)
         return HUGE_VAL;
-    int64_t left = deadline - weft_now_ns();
+    int64_t left = deadline - weft__now_ns();
     return left > 0 ? (double)left / 1e9 : 0;
 }
 
 /* ---- the wait loop ------------------------------------------------------
  *
- * Every blocking primitive waits in the same loop, weft_wait_for: look at
+ * Every blocking primitive waits in the same loop, weft__wait_for: look at
  * the condition; if it holds, done; if the last sleep was cancelled,
  * WEFT_ECANCELLED; if the deadline has passed, WEFT_ETIMEDOUT; otherwise
  * sleep (on an eventcount, or parked on a word) and look again.  As in
  * nsync, the deadline and the cancellation travel down to that one wait;
  * the primitive keeps its fast path (the first look, inline, before it
- * calls weft_wait_for) and its own statuses (a queue's WEFT_EEMPTY for
+ * calls weft__wait_for) and its own statuses (a queue's WEFT_EEMPTY for
  * WEFT_ETIMEDOUT, an event's false...). */
 typedef struct weft_wait_spec {
     /* The condition, looked at before every sleep (for an eventcount
@@ -263,6 +263,6 @@ typedef struct weft_wait_spec {
  * deadline already passed never sleeps) or, where cancellable, this
  * thread's cancellable task is cancelled (WEFT_ECANCELLED).  The caller
  * has looked at the condition already and found it false. */
-int weft_wait_for(const weft_wait_spec *spec, int64_t deadline);
+int weft__wait_for(const weft_wait_spec *spec, int64_t deadline);
 
 #endif

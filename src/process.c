@@ -46,11 +46,11 @@ static bool i_am_daemon;
 
 static void process_atfork(int phase)
 {
-    weft_lock_atfork(&children_lock, phase);
+    weft__lock_atfork(&children_lock, phase);
     /* The parent's children are not this process's: each leaves the list
      * (popped, it reads as unlinked: freeing its copy here unlinks nothing). */
     if (phase == WEFT_FORK_CHILD)
-        while (weft_list_pop_front(&children))
+        while (weft__list_pop_front(&children))
             continue;
 }
 
@@ -65,23 +65,23 @@ static weft_process *process_of(weft_list_node *node)
 
 static void link_child(weft_process *p)
 {
-    weft_lock_take(&children_lock);
-    weft_list_push_front(&children, &p->link);
+    weft__lock_take(&children_lock);
+    weft__list_push_front(&children, &p->link);
     weft_lock_release(&children_lock);
 }
 
 /* Removing a child already taken out does nothing. */
 static void unlink_child(weft_process *p)
 {
-    weft_lock_take(&children_lock);
-    weft_list_remove(&p->link);
+    weft__lock_take(&children_lock);
+    weft__list_remove(&p->link);
     weft_lock_release(&children_lock);
 }
 
 static void destroy(weft_process *p)
 {
     if (p->child.watch_fd >= 0)
-        weft_pf_close(p->child.watch_fd);
+        weft__pf_close(p->child.watch_fd);
     free(p->name);
     free(p);
 }
@@ -93,7 +93,7 @@ static bool reap_locked(weft_process *p, bool block)
     if (p->state != STARTED)
         return p->state != NEW;
     int code;
-    int rc = weft_pf_reap(p->child.pid, block, &code);
+    int rc = weft__pf_reap(p->child.pid, block, &code);
     if (rc == WEFT_EAGAIN)
         return false;
     p->exitcode = code; /* ESTATE (SIGCHLD ignored: reaped by the system): 0 */
@@ -104,7 +104,7 @@ static bool reap_locked(weft_process *p, bool block)
 /* Reap p; frees it if it was orphaned.  Returns true when it has ended. */
 static bool reap(weft_process *p, bool block)
 {
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     bool was_started = p->state == STARTED;
     bool ended = reap_locked(p, block);
     bool orphan = p->orphan;
@@ -121,14 +121,14 @@ static bool reap(weft_process *p, bool block)
  * children, then wait for every child. */
 static void end_children_at_exit(void)
 {
-    weft_lock_take(&children_lock);
+    weft__lock_take(&children_lock);
     WEFT_LIST_FOR_EACH(node, next, &children)
         if (process_of(node)->daemon)
-            weft_pf_signal(process_of(node)->child.pid, WEFT_PF_SIGTERM);
+            weft__pf_signal(process_of(node)->child.pid, WEFT_PF_SIGTERM);
     weft_lock_release(&children_lock);
     for (;;) {
-        weft_lock_take(&children_lock);
-        weft_list_node *first = weft_list_first(&children);
+        weft__lock_take(&children_lock);
+        weft_list_node *first = weft__list_first(&children);
         weft_lock_release(&children_lock);
         if (!first)
             break;
@@ -140,14 +140,14 @@ static void end_children_at_exit(void)
 static void reap_ended_orphans(void)
 {
     weft_process *ended = NULL;
-    weft_lock_take(&children_lock);
+    weft__lock_take(&children_lock);
     WEFT_LIST_FOR_EACH(node, next, &children) {
         weft_process *p = process_of(node);
         if (ended)
             break;
         if (!p->orphan)
             continue;
-        weft_lock_take(&p->lock);
+        weft__lock_take(&p->lock);
         if (reap_locked(p, false))
             ended = p;
         weft_lock_release(&p->lock);
@@ -187,7 +187,7 @@ int weft_process_new(weft_process **process, weft_process_fn target, void *arg,
     }
     strcpy(p->name, name);
     weft_lock_init(&p->lock);
-    weft_list_node_init(&p->link);
+    weft__list_node_init(&p->link);
     p->target = target;
     p->arg = arg;
     p->daemon = options->daemon == WEFT_DAEMON_INHERIT ? i_am_daemon : options->daemon == WEFT_DAEMON;
@@ -209,16 +209,16 @@ int weft_process_start(weft_process *process)
 {
     if (!process)
         return WEFT_EINVAL;
-    int rc = weft_lifecycle_register(&lifecycle); /* waited for at exit */
+    int rc = weft__lifecycle_register(&lifecycle); /* waited for at exit */
     if (rc != WEFT_OK)
         return rc;
     reap_ended_orphans();
-    weft_lock_take(&process->lock);
+    weft__lock_take(&process->lock);
     if (process->state != NEW) {
         weft_lock_release(&process->lock);
         return WEFT_ESTATE;
     }
-    rc = weft_pf_fork_child(child_body, process, false, &process->child);
+    rc = weft__pf_fork_child(child_body, process, false, &process->child);
     if (rc == WEFT_OK)
         process->state = STARTED;
     weft_lock_release(&process->lock);
@@ -231,7 +231,7 @@ int weft_process_join_timeout(weft_process *process, double timeout)
 {
     if (!process || isnan(timeout))
         return WEFT_EINVAL;
-    weft_lock_take(&process->lock);
+    weft__lock_take(&process->lock);
     int state = process->state;
     int fd = process->child.watch_fd;
     weft_lock_release(&process->lock);
@@ -240,14 +240,14 @@ int weft_process_join_timeout(weft_process *process, double timeout)
     if (state == ENDED)
         return WEFT_OK;
     int64_t deadline;
-    if (weft_deadline_after(timeout < 0 ? 0 : timeout, &deadline) != WEFT_OK)
+    if (weft__deadline_after(timeout < 0 ? 0 : timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     for (;;) {
-        if (weft_pf_wait_readable(fd, deadline) == WEFT_ETIMEDOUT || reap(process, false))
+        if (weft__pf_wait_readable(fd, deadline) == WEFT_ETIMEDOUT || reap(process, false))
             break;
         /* Readable but not reapable: with the sentinel pipe (no pidfd), the
          * child closed its end and runs on.  Poll, within the timeout. */
-        if (weft_deadline_passed(deadline))
+        if (weft__deadline_passed(deadline))
             break;
         weft_sleep(0.001);
     }
@@ -263,7 +263,7 @@ bool weft_process_is_alive(weft_process *process)
 {
     if (!process)
         return false;
-    weft_lock_take(&process->lock);
+    weft__lock_take(&process->lock);
     bool started = process->state == STARTED;
     weft_lock_release(&process->lock);
     return started && !reap(process, false);
@@ -273,14 +273,14 @@ int weft_process_exitcode(weft_process *process, int *exitcode)
 {
     if (!process || !exitcode)
         return WEFT_EINVAL;
-    weft_lock_take(&process->lock);
+    weft__lock_take(&process->lock);
     int state = process->state;
     weft_lock_release(&process->lock);
     if (state == CLOSED)
         return WEFT_ESTATE;
     if (state == NEW || (state == STARTED && !reap(process, false)))
         return WEFT_EAGAIN;
-    weft_lock_take(&process->lock);
+    weft__lock_take(&process->lock);
     *exitcode = process->exitcode;
     weft_lock_release(&process->lock);
     return WEFT_OK;
@@ -302,7 +302,7 @@ int weft_process_set_daemon(weft_process *process, bool daemon)
 {
     if (!process)
         return WEFT_EINVAL;
-    weft_lock_take(&process->lock);
+    weft__lock_take(&process->lock);
     int rc = process->state == NEW ? WEFT_OK : WEFT_ESTATE;
     if (rc == WEFT_OK)
         process->daemon = daemon;
@@ -315,10 +315,10 @@ static int send_signal(weft_process *process, int how)
 {
     if (!process)
         return WEFT_EINVAL;
-    weft_lock_take(&process->lock);
+    weft__lock_take(&process->lock);
     int rc = process->state == NEW || process->state == CLOSED ? WEFT_ESTATE : WEFT_OK;
     if (rc == WEFT_OK && !reap_locked(process, false))
-        weft_pf_signal(process->child.pid, how);
+        weft__pf_signal(process->child.pid, how);
     weft_lock_release(&process->lock);
     return rc;
 }
@@ -343,10 +343,10 @@ int weft_process_close(weft_process *process)
         return WEFT_EINVAL;
     if (weft_process_is_alive(process))
         return WEFT_ESTATE;
-    weft_lock_take(&process->lock);
+    weft__lock_take(&process->lock);
     if (process->state != CLOSED) {
         if (process->child.watch_fd >= 0)
-            weft_pf_close(process->child.watch_fd);
+            weft__pf_close(process->child.watch_fd);
         process->child.watch_fd = -1;
         process->state = CLOSED;
     }
@@ -359,7 +359,7 @@ void weft_process_free(weft_process *process)
     if (!process)
         return;
     if (weft_process_is_alive(process)) {
-        weft_lock_take(&process->lock);
+        weft__lock_take(&process->lock);
         process->orphan = true;
         weft_lock_release(&process->lock);
         /* it may have ended in between: reap now if so */

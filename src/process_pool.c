@@ -21,7 +21,7 @@
  * (no zombie), fails only the task the child was running, and forks a
  * replacement.  The minder also watches the running task: past the pool's
  * task_timeout, or once its future's cancel was asked, it kills the child.
- * With max_memory the child caps its own memory (weft_pf_cap_memory): a
+ * With max_memory the child caps its own memory (weft__pf_cap_memory): a
  * task that fails with WEFT_ENOMEM there, or that crashes after an
  * allocation was refused, is reported as over the cap and its worker is
  * replaced.
@@ -73,7 +73,7 @@ static int new_task(struct ppool *p, weft_future **out, uint32_t kind, uintptr_t
         free(t);
         return WEFT_ENOMEM;
     }
-    weft_future_set_poller(t->future, weft_ppool_poll, p);
+    weft__future_set_poller(t->future, weft__ppool_poll, p);
     t->msg = (struct task_msg){.kind = kind, .fn = fn, .arg = arg, .size = size};
     if (out)
         *out = weft_future_ref(t->future);
@@ -84,14 +84,14 @@ static int new_task(struct ppool *p, weft_future **out, uint32_t kind, uintptr_t
 /* Hand t to an idle worker (writing to its socket here) or queue it. */
 static int submit_task(struct ppool *p, struct ptask *t, weft_future **out)
 {
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     int rc = p->broken ? WEFT_EBROKEN : p->shutting_down || p->forced ? WEFT_ESHUTDOWN : WEFT_OK;
     struct slot *s = NULL;
     if (rc == WEFT_OK && (s = p->idle)) {
         p->idle = s->next_idle;
         s->idle = false;
-        weft_ppool_begin_sending_locked(s);
-        t->started_ns = weft_pf_now_ns(); /* before the minder can see it */
+        weft__ppool_begin_sending_locked(s);
+        t->started_ns = weft__pf_now_ns(); /* before the minder can see it */
         s->task = t;
         p->running++;
         weft_future_set_running_or_notify_cancel(t->future);
@@ -110,12 +110,12 @@ static int submit_task(struct ppool *p, struct ptask *t, weft_future **out)
             weft_future_release(*out);
             *out = NULL; /* no future on a failed submit */
         }
-        weft_ppool_free_task(t);
+        weft__ppool_free_task(t);
         return rc;
     }
     if (s) {
-        weft_ppool_send_task(s, t);
-        weft_ppool_end_sending(s);
+        weft__ppool_send_task(s, t);
+        weft__ppool_end_sending(s);
     }
     return WEFT_OK;
 }
@@ -130,11 +130,11 @@ static int ppool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t d
 }
 
 /* Join every minder (each ends once its worker is reaped), or give up at
- * the deadline (or at cancellation): see weft_executor_join_thread. */
+ * the deadline (or at cancellation): see weft__executor_join_thread. */
 static int join_minders(struct ppool *p, int64_t deadline, bool cancellable)
 {
     for (size_t i = 0; i < p->nslots; i++) {
-        int rc = weft_executor_join_thread(p->slots[i].minder, deadline, cancellable);
+        int rc = weft__executor_join_thread(p->slots[i].minder, deadline, cancellable);
         if (rc != WEFT_OK)
             return rc;
     }
@@ -142,32 +142,32 @@ static int join_minders(struct ppool *p, int64_t deadline, bool cancellable)
 }
 
 /* Cancel every queued task's future and take them out (lock held): the
- * caller notifies them with weft_ppool_finish_detached after unlocking. */
+ * caller notifies them with weft__ppool_finish_detached after unlocking. */
 static struct ptask *cancel_queued_locked(struct ppool *p)
 {
     for (struct ptask *t = p->head; t; t = t->next)
         weft_future_cancel(t->future);
-    return weft_ppool_detach_all_locked(p);
+    return weft__ppool_detach_all_locked(p);
 }
 
 static int ppool_shutdown(weft_executor *ex, bool wait, int64_t deadline, bool cancel_futures)
 {
     struct ppool *p = pool_of(ex);
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     p->shutting_down = true;
     struct ptask *queued = cancel_futures ? cancel_queued_locked(p) : NULL;
     for (struct slot *s = p->idle; s; s = s->next_idle)
-        weft_ppool_stop_child_locked(s);
+        weft__ppool_stop_child_locked(s);
     weft_lock_release(&p->lock);
-    weft_ppool_finish_detached(queued, WEFT_ECANCELLED, "cancelled at shutdown");
+    weft__ppool_finish_detached(queued, WEFT_ECANCELLED, "cancelled at shutdown");
     /* From a done-callback on a thread taking this pool's replies, waiting
      * could wait for that very thread (or a lock it holds): do not. */
-    return wait && !weft_ppool_serving(p) ? join_minders(p, deadline, true) : WEFT_OK;
+    return wait && !weft__ppool_serving(p) ? join_minders(p, deadline, true) : WEFT_OK;
 }
 
 /* Its workers are other processes; what may not free the pool is a
  * done-callback running on a thread taking its replies. */
-static bool ppool_is_worker(weft_executor *ex) { return weft_ppool_serving(pool_of(ex)); }
+static bool ppool_is_worker(weft_executor *ex) { return weft__ppool_serving(pool_of(ex)); }
 
 static void ppool_destroy(weft_executor *ex)
 {
@@ -177,10 +177,10 @@ static void ppool_destroy(weft_executor *ex)
      * slots from leaving.  Yield, not park: its decrement must be its last
      * touch of the pool, and a wake-up after it would reach freed memory. */
     while (atomic_load(&p->pollers))
-        weft_pf_yield();
+        weft__pf_yield();
     for (size_t i = 0; i < p->nslots; i++)
         weft_thread_free(p->slots[i].minder);
-    weft_pf_shared_free(p->shared, p->nslots * sizeof *p->shared);
+    weft__pf_shared_free(p->shared, p->nslots * sizeof *p->shared);
     free(p->slots);
     free(p);
 }
@@ -188,7 +188,7 @@ static void ppool_destroy(weft_executor *ex)
 static void ppool_stats(weft_executor *ex, weft_executor_stats *st)
 {
     struct ppool *p = pool_of(ex);
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     st->workers = p->alive;
     st->queued = p->queued;
     st->running = p->running;
@@ -220,18 +220,18 @@ static int start_workers(struct ppool *p)
         s->pool = p;
         s->shared = &p->shared[i];
         weft_lock_init(&s->own);
-        int rc = weft_ppool_fork_worker(s);
+        int rc = weft__ppool_fork_worker(s);
         if (rc != WEFT_OK)
             return rc;
-        weft_lock_take(&p->lock); /* earlier minders already run */
+        weft__lock_take(&p->lock); /* earlier minders already run */
         p->alive++;
         weft_lock_release(&p->lock);
         char name[96];
         snprintf(name, sizeof name, "%s_minder_%zu", p->name, i);
         weft_thread_options o = {.name = name, .daemon = WEFT_NON_DAEMON};
-        rc = weft_thread_new(&s->minder, weft_ppool_minder_main, s, &o);
+        rc = weft_thread_new(&s->minder, weft__ppool_minder_main, s, &o);
         if (rc == WEFT_OK) {
-            weft_thread_set_managed(s->minder);
+            weft__thread_set_managed(s->minder);
             rc = weft_thread_start(s->minder);
             if (rc != WEFT_OK) {
                 weft_thread_free(s->minder);
@@ -240,13 +240,13 @@ static int start_workers(struct ppool *p)
         }
         if (rc != WEFT_OK) {
             /* this child has no minder: stop and reap it here */
-            weft_pf_shutdown_write(s->child.channel);
+            weft__pf_shutdown_write(s->child.channel);
             int code;
-            weft_pf_reap(s->child.pid, true, &code);
-            weft_pf_close(s->child.channel);
-            weft_pf_close(s->child.watch_fd);
+            weft__pf_reap(s->child.pid, true, &code);
+            weft__pf_close(s->child.channel);
+            weft__pf_close(s->child.watch_fd);
             s->alive = false;
-            weft_lock_take(&p->lock);
+            weft__lock_take(&p->lock);
             p->alive--;
             weft_lock_release(&p->lock);
             return rc;
@@ -260,7 +260,7 @@ static int start_workers(struct ppool *p)
 static bool valid_max_memory(size_t bytes)
 {
     return !bytes || (bytes >= WEFT_PROCESS_POOL_MIN_MEMORY && bytes <= SIZE_MAX / 2 &&
-                      weft_pf_memory_cap_supported());
+                      weft__pf_memory_cap_supported());
 }
 
 int weft_process_pool_new(weft_executor **executor, const weft_process_pool_options *options)
@@ -275,16 +275,16 @@ int weft_process_pool_new(weft_executor **executor, const weft_process_pool_opti
         return WEFT_EINVAL;
     /* Before the first fork: the workers must be forked with weft's fork
      * handlers in place. */
-    int rc = weft_executor_install_hooks();
+    int rc = weft__executor_install_hooks();
     if (rc != WEFT_OK)
         return rc;
     struct ppool *p = calloc(1, sizeof *p);
     size_t n = options->max_workers ? (size_t)options->max_workers
-                                    : (size_t)weft_pf_cpu_count();
+                                    : (size_t)weft__pf_cpu_count();
     if (p)
         p->slots = calloc(n, sizeof *p->slots);
     if (p && p->slots)
-        p->shared = weft_pf_shared_alloc(n * sizeof *p->shared);
+        p->shared = weft__pf_shared_alloc(n * sizeof *p->shared);
     if (!p || !p->slots || !p->shared) {
         if (p)
             free(p->slots);
@@ -304,7 +304,7 @@ int weft_process_pool_new(weft_executor **executor, const weft_process_pool_opti
     rc = start_workers(p);
     /* Registered whatever the start gave, so that free can shut down the
      * workers started (cannot fail: the hooks are installed). */
-    int registered = weft_executor_register(&p->base, &process_pool_ops, p->name);
+    int registered = weft__executor_register(&p->base, &process_pool_ops, p->name);
     if (rc == WEFT_OK)
         rc = registered;
     if (rc != WEFT_OK) {
@@ -332,7 +332,7 @@ int weft_future_result_bytes_timeout(weft_future *future, double timeout,
 {
     void *r = NULL;
     int rc = weft_future_result_timeout(future, timeout, &r);
-    if (rc == WEFT_OK && !weft_future_owns_result(future))
+    if (rc == WEFT_OK && !weft__future_owns_result(future))
         rc = WEFT_EINVAL; /* finished, but not with bytes */
     if (result)
         *result = rc == WEFT_OK ? r : NULL;
@@ -349,7 +349,7 @@ static int stop_workers(weft_executor *executor, int how)
     if (!is_process_pool(executor))
         return WEFT_EINVAL;
     struct ppool *p = pool_of(executor);
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     p->forced = true;
     p->shutting_down = true;
     struct ptask *queued = cancel_queued_locked(p);
@@ -358,10 +358,10 @@ static int stop_workers(weft_executor *executor, int how)
         if (!s->alive)
             continue;
         s->forced = true;
-        weft_pf_signal(s->child.pid, how);
+        weft__pf_signal(s->child.pid, how);
     }
     weft_lock_release(&p->lock);
-    weft_ppool_finish_detached(queued, WEFT_ECANCELLED, "cancelled: the pool's workers were stopped");
+    weft__ppool_finish_detached(queued, WEFT_ECANCELLED, "cancelled: the pool's workers were stopped");
     atomic_store(&p->base.shut_down, true);
     return WEFT_OK;
 }

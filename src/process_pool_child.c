@@ -31,10 +31,10 @@ static bool send_reply(int channel, struct shared_slot *sh, uint32_t kind, int c
         sh->reply = r;
         if (size)
             memcpy(sh->reply_data, data, size);
-        weft_ppool_announce(&sh->reply_seq, &sh->parent_spinning, channel);
+        weft__ppool_announce(&sh->reply_seq, &sh->parent_spinning, channel);
         return true;
     }
-    return weft_ppool_send_message(channel, &r, sizeof r, data, size) == WEFT_OK;
+    return weft__ppool_send_message(channel, &r, sizeof r, data, size) == WEFT_OK;
 }
 
 /* Run one task; false when the parent is gone, or when the task failed
@@ -53,14 +53,14 @@ static bool serve_one(const struct ppool_worker *w, int channel, struct shared_s
         weft_task_fn fn = (weft_task_fn)(uintptr_t)m->fn;
         result = fn((void *)(uintptr_t)m->arg);
     }
-    atomic_store(&sh->worker_spinning, 1); /* see weft_process_pool_worker */
+    atomic_store(&sh->worker_spinning, 1); /* see weft__process_pool_worker */
     int code;
     char *message;
-    if (weft_take_failure(result, &code, &message)) {
+    if (weft__take_failure(result, &code, &message)) {
         bool ok = send_reply(channel, sh, REPLY_FAILED, code, 0, message,
                              message ? strlen(message) + 1 : 0, false);
         free(message);
-        return ok && !weft_ppool_fails_over_cap(w->max_memory, code);
+        return ok && !weft__ppool_fails_over_cap(w->max_memory, code);
     }
     if (m->kind == TASK_BYTES) {
         weft_bytes *b = result;
@@ -81,12 +81,12 @@ static bool next_task_in_worker(int channel, struct shared_slot *sh, uint32_t *s
     *owned = false;
     for (;;) {
         atomic_store(&sh->worker_spinning, 1); /* (already 1 after a reply) */
-        int64_t until = weft_pf_now_ns() + CHILD_SPIN_NS;
+        int64_t until = weft__pf_now_ns() + CHILD_SPIN_NS;
         for (unsigned i = 0; atomic_load_explicit(&sh->task_seq, memory_order_acquire) == *seen;
              i++) {
-            if ((i & 63) == 63 && weft_pf_now_ns() >= until)
+            if ((i & 63) == 63 && weft__pf_now_ns() >= until)
                 break;
-            weft_pf_cpu_relax();
+            weft__pf_cpu_relax();
         }
         atomic_store(&sh->worker_spinning, 0); /* then look once more */
         if (atomic_load(&sh->task_seq) != *seen) {
@@ -96,11 +96,11 @@ static bool next_task_in_worker(int channel, struct shared_slot *sh, uint32_t *s
             return true;
         }
         unsigned char tag;
-        if (weft_ppool_read_tag(channel, &tag) != WEFT_OK)
+        if (weft__ppool_read_tag(channel, &tag) != WEFT_OK)
             return false; /* shut down (or the parent is gone) */
         if (tag == TAG_DOORBELL)
             continue;
-        if (weft_pf_recv_all(channel, m, sizeof *m) != WEFT_OK)
+        if (weft__pf_recv_all(channel, m, sizeof *m) != WEFT_OK)
             return false;
         *payload = NULL;
         if (m->size) {
@@ -108,23 +108,23 @@ static bool next_task_in_worker(int channel, struct shared_slot *sh, uint32_t *s
             *owned = true;
             if (!*payload)
                 atomic_store(&sh->over_cap, OVER_CAP_EXITED); /* read only under a cap */
-            if (!*payload || weft_pf_recv_all(channel, *payload, (size_t)m->size) != WEFT_OK)
+            if (!*payload || weft__pf_recv_all(channel, *payload, (size_t)m->size) != WEFT_OK)
                 return false;
         }
         return true;
     }
 }
 
-int weft_process_pool_worker(void *worker, int channel)
+int weft__process_pool_worker(void *worker, int channel)
 {
     const struct ppool_worker *w = worker;
     struct shared_slot *sh = w->shared;
     /* A crash must end the worker, whatever handler the parent installed
      * (a crash reporter, a test framework): its minder reports it. */
-    weft_pf_default_fatal_signals();
+    weft__pf_default_fatal_signals();
     /* The cap counts what the initializer maps too.  A worker that cannot
      * set it breaks the pool, as a failing initializer does. */
-    if (w->max_memory && weft_pf_cap_memory(w->max_memory, &sh->over_cap) != WEFT_OK) {
+    if (w->max_memory && weft__pf_cap_memory(w->max_memory, &sh->over_cap) != WEFT_OK) {
         send_reply(channel, sh, REPLY_INIT_FAILED, WEFT_EBROKEN, 0, NULL, 0, false);
         return 1;
     }

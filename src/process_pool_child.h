@@ -22,7 +22,7 @@ struct ppool_worker {
 };
 
 /* The worker's whole life in its forked child: body of
- * weft_pf_fork_child, arg its struct ppool_worker; its exit status. */
-int weft_process_pool_worker(void *worker, int channel);
+ * weft__pf_fork_child, arg its struct ppool_worker; its exit status. */
+int weft__process_pool_worker(void *worker, int channel);
 
 #endif

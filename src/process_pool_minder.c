@@ -30,15 +30,15 @@
  * wait for the pool's minders nor free it (ppool_is_worker). */
 static _Thread_local struct ppool_serving *serving;
 
-void weft_ppool_serving_begin(struct ppool_serving *sv, struct ppool *p)
+void weft__ppool_serving_begin(struct ppool_serving *sv, struct ppool *p)
 {
     *sv = (struct ppool_serving){.pool = p, .outer = serving};
     serving = sv;
 }
 
-void weft_ppool_serving_end(struct ppool_serving *sv) { serving = sv->outer; }
+void weft__ppool_serving_end(struct ppool_serving *sv) { serving = sv->outer; }
 
-bool weft_ppool_serving(const struct ppool *p)
+bool weft__ppool_serving(const struct ppool *p)
 {
     for (const struct ppool_serving *sv = serving; sv; sv = sv->outer)
         if (sv->pool == p)
@@ -52,7 +52,7 @@ bool weft_ppool_serving(const struct ppool *p)
 static int worker_entry(void *arg, int channel)
 {
     serving = NULL;
-    return weft_process_pool_worker(arg, channel);
+    return weft__process_pool_worker(arg, channel);
 }
 
 /* ---- the sending word ------------------------------------------------------
@@ -74,25 +74,25 @@ static int worker_entry(void *arg, int channel)
  * with a compare-exchange from SENDING.  If that exchange came before the
  * sender's, the sender sees SENDING_WATCHED and unparks; if after, the
  * waiter's compare-exchange fails (the word is NOT_SENDING) or its park
- * finds the word changed and returns at once (weft_park compares and
+ * finds the word changed and returns at once (weft__park compares and
  * sleeps atomically); after every wake-up the waiter re-reads the word.
  * A new hand-over cannot begin meanwhile: the slot is off the idle stack,
  * and only the holder of its `own` lock (the waiter) puts it back. */
 enum { NOT_SENDING = 0, SENDING = 1, SENDING_WATCHED = 2 };
 
-void weft_ppool_begin_sending_locked(struct slot *s)
+void weft__ppool_begin_sending_locked(struct slot *s)
 {
     /* Relaxed: whoever waits for the sender first takes the pool lock that
      * the submitter holds here, and so sees this store. */
     atomic_store_explicit(&s->sending, SENDING, memory_order_relaxed);
 }
 
-void weft_ppool_end_sending(struct slot *s)
+void weft__ppool_end_sending(struct slot *s)
 {
     /* release: the sender's reads of the task come before its freeing */
     if (atomic_exchange_explicit(&s->sending, NOT_SENDING, memory_order_release) ==
         SENDING_WATCHED)
-        weft_unpark_all(&s->sending);
+        weft__unpark_all(&s->sending);
 }
 
 /* Wait until the submitter that gave this slot its task has returned from
@@ -105,14 +105,14 @@ static void wait_for_sender(struct slot *s)
             !atomic_compare_exchange_weak_explicit(&s->sending, &v, SENDING_WATCHED,
                                                    memory_order_acquire, memory_order_acquire))
             continue; /* v is the word's new value */
-        weft_park(&s->sending, SENDING_WATCHED, WEFT_NO_DEADLINE);
+        weft__park(&s->sending, SENDING_WATCHED, WEFT_NO_DEADLINE);
         v = atomic_load_explicit(&s->sending, memory_order_acquire);
     }
 }
 
 /* ---- the parent's side ----------------------------------------------------- */
 
-void weft_ppool_free_task(struct ptask *t)
+void weft__ppool_free_task(struct ptask *t)
 {
     weft_future_release(t->future);
     weft_bytes_free(t->payload);
@@ -132,7 +132,7 @@ static void mark_handed(struct slot *s)
  * gone: its minder sees the socket close and fails the task.  One thread at
  * a time gives a slot its task: the submitter that took it idle, or the
  * holder of the slot's `own` lock. */
-void weft_ppool_send_task(struct slot *s, struct ptask *t)
+void weft__ppool_send_task(struct slot *s, struct ptask *t)
 {
     /* Once handed over, the task may be answered and freed by another
      * thread: read nothing of it after that. */
@@ -144,11 +144,11 @@ void weft_ppool_send_task(struct slot *s, struct ptask *t)
         if (m.size)
             memcpy(sh->task_data, payload->data, m.size);
         mark_handed(s);
-        weft_ppool_announce(&sh->task_seq, &sh->worker_spinning, s->child.channel);
+        weft__ppool_announce(&sh->task_seq, &sh->worker_spinning, s->child.channel);
         return;
     }
     mark_handed(s);
-    (void)weft_ppool_send_message(s->child.channel, &m, sizeof m, payload->data, payload->size);
+    (void)weft__ppool_send_message(s->child.channel, &m, sizeof m, payload->data, payload->size);
 }
 
 /* Pool lock held: take the queue's first task, or NULL. */
@@ -166,7 +166,7 @@ static struct ptask *detach_first_locked(struct ppool *p)
 }
 
 /* Pool lock held: take the whole queue. */
-struct ptask *weft_ppool_detach_all_locked(struct ppool *p)
+struct ptask *weft__ppool_detach_all_locked(struct ppool *p)
 {
     struct ptask *all = p->head;
     p->head = p->tail = NULL;
@@ -176,13 +176,13 @@ struct ptask *weft_ppool_detach_all_locked(struct ppool *p)
 
 /* Lock not held (futures may run done-callbacks): end detached tasks, with
  * an error, or as cancelled for those whose cancel was asked. */
-void weft_ppool_finish_detached(struct ptask *list, int code, const char *why)
+void weft__ppool_finish_detached(struct ptask *list, int code, const char *why)
 {
     for (struct ptask *t = list, *next; t; t = next) {
         next = t->next;
         if (weft_future_set_running_or_notify_cancel(t->future) == WEFT_OK)
             weft_future_set_exception(t->future, code, "%s", why);
-        weft_ppool_free_task(t);
+        weft__ppool_free_task(t);
     }
 }
 
@@ -206,24 +206,24 @@ static void remove_idle_locked(struct ppool *p, struct slot *s)
 }
 
 /* Close the child's input: it finishes and exits (pool lock held). */
-void weft_ppool_stop_child_locked(struct slot *s)
+void weft__ppool_stop_child_locked(struct slot *s)
 {
     if (s->alive && !s->stopping) {
         s->stopping = true;
-        weft_pf_shutdown_write(s->child.channel);
+        weft__pf_shutdown_write(s->child.channel);
     }
 }
 
 /* Mark the pool broken (lock held); returns the queued tasks, for the
- * caller to fail with weft_ppool_finish_detached once it has unlocked. */
+ * caller to fail with weft__ppool_finish_detached once it has unlocked. */
 static struct ptask *break_pool_locked(struct ppool *p)
 {
     if (p->broken)
         return NULL;
     p->broken = true;
     for (struct slot *s = p->idle; s; s = s->next_idle)
-        weft_ppool_stop_child_locked(s);
-    return weft_ppool_detach_all_locked(p);
+        weft__ppool_stop_child_locked(s);
+    return weft__ppool_detach_all_locked(p);
 }
 
 /* Pool lock held: take the slot's running task off it (NULL if none),
@@ -240,7 +240,7 @@ static struct ptask *take_running_locked(struct ppool *p, struct slot *s)
     return t;
 }
 
-int weft_ppool_fork_worker(struct slot *s)
+int weft__ppool_fork_worker(struct slot *s)
 {
     s->tasks_done = 0;
     s->kill_reason = 0;
@@ -258,7 +258,7 @@ int weft_ppool_fork_worker(struct slot *s)
                              .max_memory = p->max_memory,
                              .initializer = p->initializer,
                              .initializer_arg = p->initializer_arg};
-    int rc = weft_pf_fork_child(worker_entry, &w, true, &s->child);
+    int rc = weft__pf_fork_child(worker_entry, &w, true, &s->child);
     s->alive = rc == WEFT_OK;
     return rc;
 }
@@ -271,22 +271,22 @@ static struct ptask *child_ended(struct slot *s, int *error, char *why, size_t w
 {
     struct ppool *p = s->pool;
     int code = 0;
-    weft_pf_reap(s->child.pid, true, &code);
-    weft_lock_take(&p->lock);
+    weft__pf_reap(s->child.pid, true, &code);
+    weft__lock_take(&p->lock);
     remove_idle_locked(p, s);
     struct ptask *t = take_running_locked(p, s);
     s->alive = false;
     p->alive--;
     weft_lock_release(&p->lock);
     wait_for_sender(s); /* before its socket closes and its task is failed */
-    weft_pf_close(s->child.channel);
-    weft_pf_close(s->child.watch_fd);
+    weft__pf_close(s->child.channel);
+    weft__pf_close(s->child.watch_fd);
     if (!t)
         return NULL;
     char how[96];
     if (code < 0)
         snprintf(how, sizeof how, "was killed by signal %d (%s)", -code,
-                 weft_pf_signal_name(-code));
+                 weft__pf_signal_name(-code));
     else
         snprintf(how, sizeof how, "exited with status %d", code);
     if (s->forced) {
@@ -322,7 +322,7 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
     if (r->kind == REPLY_INIT_FAILED) {
         static const char why[] =
             "A process initializer failed, the process pool is not usable anymore";
-        weft_lock_take(&p->lock);
+        weft__lock_take(&p->lock);
         struct ptask *queued = break_pool_locked(p);
         /* a task handed over before the failure was known */
         struct ptask *given = take_running_locked(p, s);
@@ -330,13 +330,13 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
         wait_for_sender(s);
         if (given) { /* running already: fail it as it is */
             weft_future_set_exception(given->future, WEFT_EBROKEN, "%s", why);
-            weft_ppool_free_task(given);
+            weft__ppool_free_task(given);
         }
-        weft_ppool_finish_detached(queued, WEFT_EBROKEN, why);
+        weft__ppool_finish_detached(queued, WEFT_EBROKEN, why);
         weft_bytes_free(data);
         return false;
     }
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     struct ptask *t = take_running_locked(p, s);
     weft_lock_release(&p->lock);
     wait_for_sender(s);
@@ -347,7 +347,7 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
     }
     if (r->size && !data) {
         weft_future_set_exception(t->future, WEFT_ENOMEM, "no memory for the task's result");
-    } else if (r->kind == REPLY_FAILED && weft_ppool_fails_over_cap(p->max_memory, r->code)) {
+    } else if (r->kind == REPLY_FAILED && weft__ppool_fails_over_cap(p->max_memory, r->code)) {
         s->over_cap = true; /* the worker exits after this reply */
         weft_future_set_exception(
             t->future, WEFT_ENOMEM,
@@ -360,13 +360,13 @@ static bool complete_reply(struct slot *s, const struct reply_msg *r, weft_bytes
                                   data && data->size ? (const char *)data->data : "task failed");
         weft_bytes_free(data);
     } else if (t->msg.kind == TASK_BYTES) {
-        if (weft_future_set_owned_result(t->future, data) != WEFT_OK)
+        if (weft__future_set_owned_result(t->future, data) != WEFT_OK)
             weft_bytes_free(data);
     } else {
         weft_future_set_result(t->future, (void *)(uintptr_t)r->value);
         weft_bytes_free(data);
     }
-    weft_ppool_free_task(t);
+    weft__ppool_free_task(t);
     return true;
 }
 
@@ -376,17 +376,17 @@ static bool read_socket(struct slot *s, bool *doorbell, struct reply_msg *r, wef
 {
     *data = NULL;
     unsigned char tag;
-    if (weft_ppool_read_tag(s->child.channel, &tag) != WEFT_OK)
+    if (weft__ppool_read_tag(s->child.channel, &tag) != WEFT_OK)
         return false;
     *doorbell = tag == TAG_DOORBELL;
     if (*doorbell)
         return true;
-    if (weft_pf_recv_all(s->child.channel, r, sizeof *r) != WEFT_OK)
+    if (weft__pf_recv_all(s->child.channel, r, sizeof *r) != WEFT_OK)
         return false;
     if (!(r->size || r->has_bytes))
         return true;
     *data = weft_bytes_alloc((size_t)r->size);
-    if (*data && weft_pf_recv_all(s->child.channel, (*data)->data, (size_t)r->size) == WEFT_OK)
+    if (*data && weft__pf_recv_all(s->child.channel, (*data)->data, (size_t)r->size) == WEFT_OK)
         return true;
     weft_bytes_free(*data);
     *data = NULL;
@@ -397,7 +397,7 @@ static void next_task(struct slot *s);
 
 /* Any thread may take a shared reply: the minder, or a thread waiting on a
  * future (process_pool_poll.c). */
-bool weft_ppool_take_shared_reply(struct slot *s, bool wait)
+bool weft__ppool_take_shared_reply(struct slot *s, bool wait)
 {
     struct shared_slot *sh = s->shared;
     /* seq_cst: a poller's last look pairs with the worker's "bump the reply,
@@ -405,8 +405,8 @@ bool weft_ppool_take_shared_reply(struct slot *s, bool wait)
     if (atomic_load(&sh->reply_seq) == atomic_load_explicit(&s->replies_taken, memory_order_relaxed))
         return false;
     if (wait)
-        weft_lock_take(&s->own);
-    else if (!weft_lock_try_take(&s->own))
+        weft__lock_take(&s->own);
+    else if (!weft__lock_try_take(&s->own))
         return false;
     uint32_t taken = atomic_load_explicit(&s->replies_taken, memory_order_relaxed);
     bool took = s->alive && atomic_load(&sh->reply_seq) != taken;
@@ -430,13 +430,13 @@ static void next_task(struct slot *s)
     bool retiring =
         s->over_cap || (p->max_tasks_per_child && s->tasks_done >= p->max_tasks_per_child);
     for (;;) {
-        weft_lock_take(&p->lock);
+        weft__lock_take(&p->lock);
         struct ptask *t = NULL;
         if (!retiring && !p->broken && !p->forced) /* a retiring child exits by itself */
             t = detach_first_locked(p);
         if (!t) {
             if (p->shutting_down || p->broken || p->forced)
-                weft_ppool_stop_child_locked(s);
+                weft__ppool_stop_child_locked(s);
             else if (!retiring)
                 push_idle_locked(p, s);
             weft_lock_release(&p->lock);
@@ -444,15 +444,15 @@ static void next_task(struct slot *s)
         }
         weft_lock_release(&p->lock);
         if (weft_future_set_running_or_notify_cancel(t->future) != WEFT_OK) {
-            weft_ppool_free_task(t); /* cancelled while queued */
+            weft__ppool_free_task(t); /* cancelled while queued */
             continue;
         }
-        weft_lock_take(&p->lock);
-        t->started_ns = weft_pf_now_ns(); /* before the minder can see it */
+        weft__lock_take(&p->lock);
+        t->started_ns = weft__pf_now_ns(); /* before the minder can see it */
         s->task = t;
         p->running++;
         weft_lock_release(&p->lock);
-        weft_ppool_send_task(s, t);
+        weft__ppool_send_task(s, t);
         return;
     }
 }
@@ -462,18 +462,18 @@ static void next_task(struct slot *s)
 static void check_running(struct slot *s)
 {
     struct ppool *p = s->pool;
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     struct ptask *t = s->task;
     int reason = 0;
     if (t && !s->kill_reason) {
-        if (weft_future_cancel_requested(t->future))
+        if (weft__future_cancel_requested(t->future))
             reason = WEFT_ECANCELLED;
-        else if (p->task_timeout_ns && weft_pf_now_ns() - t->started_ns >= p->task_timeout_ns)
+        else if (p->task_timeout_ns && weft__pf_now_ns() - t->started_ns >= p->task_timeout_ns)
             reason = WEFT_ETIMEDOUT;
         s->kill_reason = reason;
     }
     if (reason)
-        weft_pf_signal(s->child.pid, WEFT_PF_SIGKILL);
+        weft__pf_signal(s->child.pid, WEFT_PF_SIGKILL);
     weft_lock_release(&p->lock);
 }
 
@@ -481,22 +481,22 @@ static void check_running(struct slot *s)
 static bool replace_child(struct slot *s)
 {
     struct ppool *p = s->pool;
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     bool done = p->broken || p->forced || (p->shutting_down && !p->head);
     weft_lock_release(&p->lock);
     if (done)
         return false;
     static const char why[] =
         "A worker process could not be started, the process pool is not usable anymore";
-    int rc = weft_ppool_fork_worker(s);
+    int rc = weft__ppool_fork_worker(s);
     struct ptask *queued = NULL;
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     if (rc == WEFT_OK)
         p->alive++;
     else
         queued = break_pool_locked(p);
     weft_lock_release(&p->lock);
-    weft_ppool_finish_detached(queued, WEFT_EBROKEN, why);
+    weft__ppool_finish_detached(queued, WEFT_EBROKEN, why);
     return rc == WEFT_OK;
 }
 
@@ -506,8 +506,8 @@ static bool replace_child(struct slot *s)
  * releases `own` itself.  false: the pool is done with this slot. */
 static bool handle_child_end(struct slot *s)
 {
-    weft_ppool_take_shared_reply(s, true);
-    weft_lock_take(&s->own);
+    weft__ppool_take_shared_reply(s, true);
+    weft__lock_take(&s->own);
     int error = 0;
     char why[320];
     struct ptask *lost = child_ended(s, &error, why, sizeof why);
@@ -519,7 +519,7 @@ static bool handle_child_end(struct slot *s)
     weft_lock_release(&s->own);
     if (lost) {
         weft_future_set_exception(lost->future, error, "%s", why);
-        weft_ppool_free_task(lost);
+        weft__ppool_free_task(lost);
     }
     return replaced;
 }
@@ -529,7 +529,7 @@ static bool handle_child_end(struct slot *s)
  * false: the pool is done with this slot. */
 static bool serve_socket(struct slot *s)
 {
-    weft_lock_take(&s->own);
+    weft__lock_take(&s->own);
     struct reply_msg r;
     weft_bytes *data;
     bool doorbell = false;
@@ -540,31 +540,31 @@ static bool serve_socket(struct slot *s)
     return !ended || handle_child_end(s);
 }
 
-void *weft_ppool_minder_main(void *arg)
+void *weft__ppool_minder_main(void *arg)
 {
     struct slot *s = arg;
     struct ppool *p = s->pool;
     struct ppool_serving sv;
-    weft_ppool_serving_begin(&sv, p);
-    weft_lock_take(&s->own);
+    weft__ppool_serving_begin(&sv, p);
+    weft__lock_take(&s->own);
     next_task(s);
     weft_lock_release(&s->own);
     for (bool more = true; more;) {
-        weft_lock_take(&p->lock);
+        weft__lock_take(&p->lock);
         bool busy = s->task != NULL;
         weft_lock_release(&p->lock);
-        int64_t deadline = weft_pf_now_ns() + (busy ? BUSY_CHECK_NS : IDLE_CHECK_NS);
-        int rc = weft_pf_wait_readable(s->child.channel, deadline);
-        if (weft_ppool_take_shared_reply(s, true))
+        int64_t deadline = weft__pf_now_ns() + (busy ? BUSY_CHECK_NS : IDLE_CHECK_NS);
+        int rc = weft__pf_wait_readable(s->child.channel, deadline);
+        if (weft__ppool_take_shared_reply(s, true))
             continue;
         if (rc != WEFT_ETIMEDOUT) {
             more = serve_socket(s);
             continue;
         }
-        weft_lock_take(&s->own);
+        weft__lock_take(&s->own);
         check_running(s);
         weft_lock_release(&s->own);
     }
-    weft_ppool_serving_end(&sv);
+    weft__ppool_serving_end(&sv);
     return NULL;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* process_pool_poll.c — the waiter-side poller of a process pool's
- * futures (see future_internal.h's weft_future_set_poller): a thread
+ * futures (see future_internal.h's weft__future_set_poller): a thread
  * waiting on one of the pool's futures spins taking replies from the
  * shared pages, so that a quick task costs no wake-up; while it spins,
  * workers ring no doorbell. */
@@ -15,7 +15,7 @@
 /* BEGIN registers this thread as a spinner on every slot (and keeps the
  * pool from being destroyed), STEP takes what replies are there without
  * waiting for a slot's lock, END unregisters, then looks once more. */
-void weft_ppool_poll(void *ctx, int phase)
+void weft__ppool_poll(void *ctx, int phase)
 {
     struct ppool *p = ctx;
     if (phase == WEFT_POLL_BEGIN) {
@@ -30,12 +30,12 @@ void weft_ppool_poll(void *ctx, int phase)
             atomic_fetch_sub(&p->shared[i].parent_spinning, 1);
     /* Already taking this pool's replies further up (a done-callback that
      * waits): it may hold a slot's lock, so never wait for one. */
-    bool may_wait = last && !weft_ppool_serving(p);
+    bool may_wait = last && !weft__ppool_serving(p);
     struct ppool_serving sv;
-    weft_ppool_serving_begin(&sv, p);
+    weft__ppool_serving_begin(&sv, p);
     for (size_t i = 0; i < p->nslots; i++)
-        weft_ppool_take_shared_reply(&p->slots[i], may_wait);
-    weft_ppool_serving_end(&sv);
+        weft__ppool_take_shared_reply(&p->slots[i], may_wait);
+    weft__ppool_serving_end(&sv);
     if (last)
         atomic_fetch_sub(&p->pollers, 1);
 }

@@ -5,6 +5,6 @@
 #define WEFT_PROCESS_POOL_POLL_H
 
 /* A weft_future_poller (future_internal.h); ctx is the struct ppool. */
-void weft_ppool_poll(void *pool, int phase);
+void weft__ppool_poll(void *pool, int phase);
 
 #endif

@@ -45,7 +45,7 @@ struct slot {
     bool alive;           /* a child is running in this slot */
     bool idle;            /* on the idle stack (under the pool lock) */
     /* A submitter is handing the task over: the protocol of
-     * weft_ppool_begin_sending_locked (process_pool_minder.c). */
+     * weft__ppool_begin_sending_locked (process_pool_minder.c). */
     _Atomic uint32_t sending;
     bool stopping;        /* its socket was closed for writing */
     struct slot *next_idle;

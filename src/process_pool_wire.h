@@ -69,22 +69,22 @@ _Static_assert(sizeof(struct shared_slot) == SHARED_PAGE, "one page per worker")
 /* Send a message: its tag, msg (size bytes), then data_size bytes of
  * payload.  WEFT_OK, or the status of the failed write (the other end is
  * gone). */
-int weft_ppool_send_message(int channel, const void *msg, size_t size, const void *data,
+int weft__ppool_send_message(int channel, const void *msg, size_t size, const void *data,
                             size_t data_size);
 
 /* Announce what was just written to the shared page: bump *seq, then ring
  * the other side's doorbell unless it is spinning (*peer_spinning).  The
  * order pairs with the spinner's "stop spinning, then look once more", so
  * that no announcement goes unseen. */
-void weft_ppool_announce(_Atomic uint32_t *seq, _Atomic uint32_t *peer_spinning, int channel);
+void weft__ppool_announce(_Atomic uint32_t *seq, _Atomic uint32_t *peer_spinning, int channel);
 
 /* Read a tag; WEFT_ESTATE when the other end is gone. */
-int weft_ppool_read_tag(int channel, unsigned char *tag);
+int weft__ppool_read_tag(int channel, unsigned char *tag);
 
 /* A capped worker whose task failed with WEFT_ENOMEM ran into its cap (the
  * cap is what makes malloc return NULL there): the worker and its parent
  * both apply this rule to the same reply, so the worker exits after it and
  * the parent gives it no further task.  max_memory 0: no cap. */
-bool weft_ppool_fails_over_cap(size_t max_memory, int code);
+bool weft__ppool_fails_over_cap(size_t max_memory, int code);
 
 #endif

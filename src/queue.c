@@ -97,7 +97,7 @@ static int grow(weft_queue *q)
     struct store *s = &q->store;
     if (q->kind == WEFT_QUEUE_PRIORITY) {
         void *heap = s->heap;
-        bool ok = weft_heap_reserve(&heap, &s->capacity, s->count, FIRST_CAPACITY, &entries);
+        bool ok = weft__heap_reserve(&heap, &s->capacity, s->count, FIRST_CAPACITY, &entries);
         s->heap = heap;
         return ok ? WEFT_OK : WEFT_ENOMEM;
     }
@@ -125,7 +125,7 @@ FAST_PATH int push(weft_queue *q, void *item)
     }
     if (q->kind == WEFT_QUEUE_PRIORITY) {
         struct heap_entry e = {item, q->next_order++};
-        weft_heap_push(s->heap, &s->count, &e, &entries, q);
+        weft__heap_push(s->heap, &s->count, &e, &entries, q);
     } else {
         s->ring[(s->head + s->count++) % s->capacity] = item;
     }
@@ -137,7 +137,7 @@ FAST_PATH void *pop(weft_queue *q)
     struct store *s = &q->store;
     if (q->kind == WEFT_QUEUE_PRIORITY) {
         struct heap_entry top;
-        weft_heap_pop(s->heap, &s->count, &top, &entries, q);
+        weft__heap_pop(s->heap, &s->count, &top, &entries, q);
         return top.item;
     }
     if (q->kind == WEFT_QUEUE_LIFO)
@@ -179,7 +179,7 @@ static void sleeping(void *ctx, bool asleep)
         ++*a->waiting;
         weft_lock_release(&a->q->lock);
     } else {
-        weft_lock_acquire_until(&a->q->lock, WEFT_NO_DEADLINE);
+        weft__lock_acquire_until(&a->q->lock, WEFT_NO_DEADLINE);
         --*a->waiting;
     }
 }
@@ -190,7 +190,7 @@ static int wait_for_change(struct attempt *a, weft_eventcount *ec,
                            bool (*ready)(void *, uint32_t *), int64_t deadline, int timed_out)
 {
     weft_wait_spec spec = {.ready = ready, .sleeping = sleeping, .ctx = a, .ec = ec};
-    int rc = weft_wait_for(&spec, deadline);
+    int rc = weft__wait_for(&spec, deadline);
     return rc == WEFT_OK ? a->rc : rc == WEFT_ETIMEDOUT ? timed_out : rc;
 }
 
@@ -199,7 +199,7 @@ static int wait_for_change(struct attempt *a, weft_eventcount *ec,
 FAST_PATH int wait_locked(struct attempt a, weft_eventcount *ec,
                           bool (*ready)(void *, uint32_t *), int64_t deadline, int timed_out)
 {
-    if (weft_deadline_passed(deadline))
+    if (weft__deadline_passed(deadline))
         return timed_out;
     return wait_for_change(&a, ec, ready, deadline, timed_out);
 }
@@ -253,7 +253,7 @@ int weft_priority_queue_new(weft_queue **queue, long maxsize, weft_queue_compare
 
 static int free_queue(weft_queue *q, weft_queue_discard_fn discard)
 {
-    weft_lock_take(&q->lock);
+    weft__lock_take(&q->lock);
     bool busy = q->getters_waiting || q->putters_waiting || q->joiners_waiting;
     weft_lock_release(&q->lock);
     if (busy)
@@ -284,7 +284,7 @@ FAST_PATH bool try_put(weft_queue *q, void *item, int *rc)
     /* Room is left and other putters wait: pass the wake-up on. */
     if (*rc == WEFT_OK && q->putters_waiting && q->maxsize > 0 &&
         q->store.count < (size_t)q->maxsize)
-        weft_eventcount_notify_one(&q->not_full);
+        weft__eventcount_notify_one(&q->not_full);
     return true;
 }
 
@@ -297,7 +297,7 @@ static bool put_ready(void *attempt, uint32_t *expected)
 
 static int put_until(weft_queue *q, void *item, int64_t deadline)
 {
-    weft_lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
+    weft__lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
     int rc;
     if (!try_put(q, item, &rc))
         rc = wait_locked((struct attempt){.q = q, .item = item, .waiting = &q->putters_waiting},
@@ -305,7 +305,7 @@ static int put_until(weft_queue *q, void *item, int64_t deadline)
     if (rc == WEFT_OK) {
         q->unfinished++;
         if (q->getters_waiting)
-            weft_eventcount_notify_one(&q->not_empty);
+            weft__eventcount_notify_one(&q->not_empty);
     }
     weft_lock_release(&q->lock);
     return rc;
@@ -319,11 +319,11 @@ FAST_PATH bool try_get(weft_queue *q, void **item, int *rc)
         *item = pop(q);
         *rc = WEFT_OK;
         if (q->putters_waiting)
-            weft_eventcount_notify_one(&q->not_full);
+            weft__eventcount_notify_one(&q->not_full);
         /* A notify may have gone to this thread's spin alone: items are
          * left and others wait, so pass the wake-up on. */
         if (q->store.count && q->getters_waiting)
-            weft_eventcount_notify_one(&q->not_empty);
+            weft__eventcount_notify_one(&q->not_empty);
         return true;
     }
     if (q->shutdown) {
@@ -342,7 +342,7 @@ static bool get_ready(void *attempt, uint32_t *expected)
 
 static int get_until(weft_queue *q, void **item, int64_t deadline)
 {
-    weft_lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
+    weft__lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
     int rc;
     if (!try_get(q, item, &rc))
         rc = wait_locked((struct attempt){.q = q, .out = item, .waiting = &q->getters_waiting},
@@ -366,7 +366,7 @@ int weft_queue_put_timeout(weft_queue *queue, void *item, double timeout)
         timeout = 0;
     if (timeout < 0)
         return WEFT_EINVAL;
-    int rc = weft_deadline_after(timeout, &deadline);
+    int rc = weft__deadline_after(timeout, &deadline);
     return rc ? rc : put_until(queue, item, timeout == 0 ? WEFT_DEADLINE_POLL : deadline);
 }
 
@@ -394,7 +394,7 @@ int weft_queue_get_timeout(weft_queue *queue, void **item, double timeout)
     clear_item(item);
     if (!queue || !item || timeout < 0)
         return WEFT_EINVAL;
-    int rc = weft_deadline_after(timeout, &deadline);
+    int rc = weft__deadline_after(timeout, &deadline);
     return rc ? rc : get_until(queue, item, timeout == 0 ? WEFT_DEADLINE_POLL : deadline);
 }
 
@@ -410,10 +410,10 @@ int weft_queue_task_done(weft_queue *queue)
 {
     if (!queue)
         return WEFT_EINVAL;
-    weft_lock_take(&queue->lock);
+    weft__lock_take(&queue->lock);
     int rc = queue->unfinished ? WEFT_OK : WEFT_EINVAL;
     if (rc == WEFT_OK && --queue->unfinished == 0 && queue->joiners_waiting)
-        weft_eventcount_notify_all(&queue->all_done);
+        weft__eventcount_notify_all(&queue->all_done);
     weft_lock_release(&queue->lock);
     return rc;
 }
@@ -428,7 +428,7 @@ static bool all_done(void *attempt, uint32_t *expected)
 
 static int join_until(weft_queue *q, int64_t deadline)
 {
-    weft_lock_take(&q->lock);
+    weft__lock_take(&q->lock);
     struct attempt a = {.q = q, .waiting = &q->joiners_waiting};
     int rc = WEFT_OK;
     if (!all_done(&a, NULL))
@@ -447,7 +447,7 @@ int weft_queue_join_timeout(weft_queue *queue, double timeout)
     int64_t deadline;
     if (!queue)
         return WEFT_EINVAL;
-    int rc = weft_deadline_after(timeout, &deadline);
+    int rc = weft__deadline_after(timeout, &deadline);
     return rc ? rc : join_until(queue, timeout <= 0 ? WEFT_DEADLINE_POLL : deadline);
 }
 
@@ -458,7 +458,7 @@ int weft_queue_shutdown(weft_queue *queue, bool immediate)
     if (!queue)
         return WEFT_EINVAL;
     struct store dropped = {0};
-    weft_lock_take(&queue->lock);
+    weft__lock_take(&queue->lock);
     queue->shutdown = true;
     if (immediate) {
         /* Take the items out whole; they are discarded after unlocking, so
@@ -468,12 +468,12 @@ int weft_queue_shutdown(weft_queue *queue, bool immediate)
         queue->unfinished -= dropped.count < queue->unfinished ? dropped.count
                                                                 : queue->unfinished;
         if (queue->joiners_waiting)
-            weft_eventcount_notify_all(&queue->all_done);
+            weft__eventcount_notify_all(&queue->all_done);
     }
     if (queue->getters_waiting)
-        weft_eventcount_notify_all(&queue->not_empty);
+        weft__eventcount_notify_all(&queue->not_empty);
     if (queue->putters_waiting)
-        weft_eventcount_notify_all(&queue->not_full);
+        weft__eventcount_notify_all(&queue->not_full);
     weft_queue_discard_fn discard = queue->discard;
     weft_queue_kind kind = queue->kind;
     weft_lock_release(&queue->lock);
@@ -484,7 +484,7 @@ int weft_queue_shutdown(weft_queue *queue, bool immediate)
 /* Read one field under the lock. */
 #define LOCKED_READ(q, type, expr)                                                        \
     do {                                                                                  \
-        weft_lock_take(&(q)->lock);                                                    \
+        weft__lock_take(&(q)->lock);                                                    \
         type value_ = (expr);                                                             \
         weft_lock_release(&(q)->lock);                                                    \
         return value_;                                                                    \
@@ -531,10 +531,10 @@ int weft_queue_set_maxsize(weft_queue *queue, long maxsize)
 {
     if (!queue)
         return WEFT_EINVAL;
-    weft_lock_take(&queue->lock);
+    weft__lock_take(&queue->lock);
     queue->maxsize = maxsize;
     if (queue->putters_waiting)
-        weft_eventcount_notify_all(&queue->not_full);
+        weft__eventcount_notify_all(&queue->not_full);
     weft_lock_release(&queue->lock);
     return WEFT_OK;
 }

@@ -87,14 +87,14 @@ static int acquire_until(weft_semaphore *sem, int64_t deadline)
         return WEFT_OK;
     if (invalid(sem))
         return WEFT_EINVAL;
-    if (weft_deadline_passed(deadline))
+    if (weft__deadline_passed(deadline))
         return WEFT_ETIMEDOUT;
-    if (weft_spin_while_equal(&sem->value_, 0) && try_take(sem))
+    if (weft__spin_while_equal(&sem->value_, 0) && try_take(sem))
         return WEFT_OK;
     weft_wait_spec spec = {
         .ready = took_unit, .ctx = sem, .word = &sem->value_, .cancellable = true};
     atomic_fetch_add(&sem->sleepers_, 1);
-    int rc = weft_wait_for(&spec, deadline);
+    int rc = weft__wait_for(&spec, deadline);
     atomic_fetch_sub(&sem->sleepers_, 1);
     return rc;
 }
@@ -111,7 +111,7 @@ int weft_semaphore_acquire_timeout(weft_semaphore *sem, double timeout)
     int64_t deadline;
     if (!sem)
         return WEFT_EINVAL;
-    int rc = weft_deadline_after(timeout, &deadline);
+    int rc = weft__deadline_after(timeout, &deadline);
     return rc ? rc : acquire_until(sem, deadline);
 }
 
@@ -137,7 +137,7 @@ int weft_semaphore_release_n(weft_semaphore *sem, long n)
             return WEFT_EINVAL;
     } while (!atomic_compare_exchange_weak(&sem->value_, &v, v + (uint32_t)n));
     if (atomic_load(&sem->sleepers_))
-        weft_unpark_n(&sem->value_, (uint32_t)n);
+        weft__unpark_n(&sem->value_, (uint32_t)n);
     return WEFT_OK;
 }
 

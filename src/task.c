@@ -17,7 +17,7 @@ static _Thread_local weft_cancel_source *running_cancel;
 static _Thread_local int fail_code;
 static _Thread_local char *fail_message;
 
-char *weft_format_message(const char *format, va_list ap)
+char *weft__format_message(const char *format, va_list ap)
 {
     if (!format)
         return NULL;
@@ -35,7 +35,7 @@ void *weft_fail(int code, const char *format, ...)
 {
     va_list ap;
     va_start(ap, format);
-    char *message = weft_format_message(format, ap);
+    char *message = weft__format_message(format, ap);
     va_end(ap);
     free(fail_message);
     fail_code = code ? code : WEFT_EFAILED;
@@ -43,7 +43,7 @@ void *weft_fail(int code, const char *format, ...)
     return WEFT_FAILED;
 }
 
-bool weft_take_failure(void *result, int *code, char **message)
+bool weft__take_failure(void *result, int *code, char **message)
 {
     if (result != WEFT_FAILED || !fail_code)
         return false;
@@ -61,23 +61,23 @@ bool weft_cancelled(void)
 
 bool weft_cancellable(bool on)
 {
-    weft_cancel_source *now = weft_park_cancel_source();
+    weft_cancel_source *now = weft__park_cancel_source();
     if (running_cancel)
-        weft_park_set_cancel_source(on ? running_cancel : NULL);
+        weft__park_set_cancel_source(on ? running_cancel : NULL);
     return now != NULL;
 }
 
-weft_task_outcome weft_task_run(weft_task_fn fn, void *arg, weft_cancel_source *cancel)
+weft_task_outcome weft__task_run(weft_task_fn fn, void *arg, weft_cancel_source *cancel)
 {
     weft_cancel_source *outer = running_cancel;
-    weft_cancel_source *outer_source = weft_park_cancel_source();
+    weft_cancel_source *outer_source = weft__park_cancel_source();
     running_cancel = cancel;
-    weft_park_set_cancel_source(NULL); /* until the task asks for it */
+    weft__park_set_cancel_source(NULL); /* until the task asks for it */
     fail_code = 0;
     weft_task_outcome out = {fn(arg), 0, NULL};
     running_cancel = outer;
-    weft_park_set_cancel_source(outer_source);
-    if (weft_take_failure(out.result, &out.code, &out.message))
+    weft__park_set_cancel_source(outer_source);
+    if (weft__take_failure(out.result, &out.code, &out.message))
         out.result = NULL;
     return out;
 }

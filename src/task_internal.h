@@ -3,7 +3,7 @@
  * cancel source weft_cancelled and weft_cancellable see, the failure
  * weft_fail records) around one call of the task's function.
  *
- * This unit knows nothing of futures: future.c's weft_future_run binds a
+ * This unit knows nothing of futures: future.c's weft__future_run binds a
  * task's outcome to its future, a process-pool worker runs tasks without
  * any future, and a coroutine layer can run a task step with it alone. */
 #ifndef WEFT_TASK_INTERNAL_H
@@ -28,15 +28,15 @@ typedef struct weft_task_outcome {
  * reads `cancel`'s flag and weft_cancellable(true) makes `cancel` the
  * thread's park cancel source (cancel NULL: as outside a task).  The
  * thread's own context (an outer task's: runs nest) is restored after. */
-weft_task_outcome weft_task_run(weft_task_fn fn, void *arg, weft_cancel_source *cancel);
+weft_task_outcome weft__task_run(weft_task_fn fn, void *arg, weft_cancel_source *cancel);
 
-/* After a task returned `result` outside weft_task_run (a process-pool
+/* After a task returned `result` outside weft__task_run (a process-pool
  * worker calls its tasks itself): if it failed with weft_fail, take its
  * code and message (the caller frees the message) and return true. */
-bool weft_take_failure(void *result, int *code, char **message);
+bool weft__take_failure(void *result, int *code, char **message);
 
 /* vsnprintf into a new malloc'd string: NULL when format is NULL or there
  * is no memory (weft_fail's and weft_future_set_exception's messages). */
-char *weft_format_message(const char *format, va_list ap);
+char *weft__format_message(const char *format, va_list ap);
 
 #endif

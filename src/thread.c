@@ -76,13 +76,13 @@ static weft_lifecycle_hooks lifecycle =
 
 static void link_locked(weft_thread *t)
 {
-    weft_list_push_front(&registry, &t->link);
+    weft__list_push_front(&registry, &t->link);
     registry_count++;
 }
 
 static void unlink_locked(weft_thread *t)
 {
-    weft_list_remove(&t->link);
+    weft__list_remove(&t->link);
     registry_count--;
 }
 
@@ -99,7 +99,7 @@ static _Thread_local bool known_not_main;
 static const char *current_name(void)
 {
     if (!current && !known_not_main) {
-        if (weft_pf_is_main_thread())
+        if (weft__pf_is_main_thread())
             current = &main_thread;
         else
             known_not_main = true; /* a foreign thread: ask the OS once */
@@ -112,8 +112,8 @@ static const char *current_name(void)
  * reports a failure to install the handlers). */
 static void lock_registry(void)
 {
-    weft_lifecycle_add(&lifecycle);
-    weft_lock_take(&registry_lock);
+    weft__lifecycle_add(&lifecycle);
+    weft__lock_take(&registry_lock);
     if (registry_ready)
         return;
     registry_ready = true;
@@ -122,12 +122,12 @@ static void lock_registry(void)
     main_thread.name = "MainThread";
     atomic_init(&main_thread.state, STARTED);
     atomic_init(&main_thread.ident, WEFT_MAIN_IDENT);
-    atomic_init(&main_thread.native_id, weft_pf_main_native_id());
+    atomic_init(&main_thread.native_id, weft__pf_main_native_id());
     weft_event_init(&main_thread.finished);
     weft_lock_init(&main_thread.name_lock);
     link_locked(&main_thread);
     /* Last: the namer reads main_thread without the lock. */
-    weft_debug_set_thread_namer(current_name);
+    weft__debug_set_thread_namer(current_name);
 }
 
 static void unlock_registry(void) { weft_lock_release(&registry_lock); }
@@ -152,7 +152,7 @@ static void forget_other_threads(void)
 
 static void thread_atfork(int phase)
 {
-    weft_lock_atfork(&registry_lock, phase);
+    weft__lock_atfork(&registry_lock, phase);
     if (phase == WEFT_FORK_CHILD)
         forget_other_threads();
 }
@@ -208,7 +208,7 @@ static weft_thread *alloc_thread(int kind, const char *name)
     t->name_owned = true;
     atomic_init(&t->refs, 1);
     t->kind = kind;
-    weft_list_node_init(&t->link);
+    weft__list_node_init(&t->link);
     weft_event_init(&t->finished);
     weft_lock_init(&t->name_lock);
     return t;
@@ -247,26 +247,26 @@ static void thread_main(void *arg)
 {
     weft_thread *t = arg;
     current = t;
-    weft_ident_adopt(atomic_load_explicit(&t->ident, memory_order_relaxed));
-    atomic_store_explicit(&t->native_id, weft_pf_native_id(), memory_order_release);
-    weft_lock_take(&t->name_lock);
-    weft_pf_set_thread_name(weft_pf_thread_self(), t->name);
+    weft__ident_adopt(atomic_load_explicit(&t->ident, memory_order_relaxed));
+    atomic_store_explicit(&t->native_id, weft__pf_native_id(), memory_order_release);
+    weft__lock_take(&t->name_lock);
+    weft__pf_set_thread_name(weft__pf_thread_self(), t->name);
     weft_lock_release(&t->name_lock);
 
     t->result = t->target ? t->target(t->arg) : NULL;
 
-    weft_local_thread_exit();
-    weft_debug_thread_exit();
+    weft__local_thread_exit();
+    weft__debug_thread_exit();
     /* Under name_lock so that a rename never touches an exited thread. */
-    weft_lock_take(&t->name_lock);
+    weft__lock_take(&t->name_lock);
     lock_registry();
     unlink_locked(t);
     atomic_store_explicit(&t->state, STOPPED, memory_order_release);
     unlock_registry();
     weft_lock_release(&t->name_lock);
     /* Joiners may let the process exit as soon as the event is set: the
-     * exit waits for this OS thread to be gone (weft_pf_threads_close). */
-    weft_pf_thread_returning();
+     * exit waits for this OS thread to be gone (weft__pf_threads_close). */
+    weft__pf_thread_returning();
     weft_event_set(&t->finished);
     current = NULL;
     unref(t);
@@ -281,22 +281,22 @@ int weft_thread_start(weft_thread *thread)
     int expected = INITIAL;
     if (!atomic_compare_exchange_strong(&thread->state, &expected, STARTED))
         return WEFT_ESTATE;
-    int rc = weft_lifecycle_register(&lifecycle); /* joined at exit */
+    int rc = weft__lifecycle_register(&lifecycle); /* joined at exit */
     if (rc != WEFT_OK) {
         atomic_store(&thread->state, INITIAL);
         return rc;
     }
-    atomic_store_explicit(&thread->ident, weft_ident_new(), memory_order_relaxed);
+    atomic_store_explicit(&thread->ident, weft__ident_new(), memory_order_relaxed);
     ref(thread); /* the running thread's own reference */
     lock_registry();
     link_locked(thread);
     unlock_registry();
 
     size_t stack = thread->stack_size ? thread->stack_size : atomic_load(&default_stack_size);
-    weft_lock_take(&thread->name_lock);
+    weft__lock_take(&thread->name_lock);
     rc = thread->reusable
-             ? weft_pf_thread_start_reusable(thread_main, thread, stack, &thread->handle)
-             : weft_pf_thread_start(thread_main, thread, stack, &thread->handle);
+             ? weft__pf_thread_start_reusable(thread_main, thread, stack, &thread->handle)
+             : weft__pf_thread_start(thread_main, thread, stack, &thread->handle);
     weft_lock_release(&thread->name_lock);
     if (rc != WEFT_OK) {
         lock_registry();
@@ -353,14 +353,14 @@ int weft_thread_set_name(weft_thread *thread, const char *name)
     char *copy = copy_string(name);
     if (!copy)
         return WEFT_ENOMEM;
-    weft_lock_take(&thread->name_lock);
+    weft__lock_take(&thread->name_lock);
     char *old = thread->name_owned ? thread->name : NULL;
     thread->name = copy;
     thread->name_owned = true;
     if (thread == current)
-        weft_pf_set_thread_name(weft_pf_thread_self(), copy);
+        weft__pf_set_thread_name(weft__pf_thread_self(), copy);
     else if (thread->kind == KIND_WEFT && atomic_load(&thread->state) == STARTED)
-        weft_pf_set_thread_name(thread->handle, copy);
+        weft__pf_set_thread_name(thread->handle, copy);
     weft_lock_release(&thread->name_lock);
     free(old);
     return WEFT_OK;
@@ -380,7 +380,7 @@ long weft_thread_native_id(const weft_thread *thread)
     long id;
     while ((id = atomic_load_explicit(&thread->native_id, memory_order_acquire)) == 0 &&
            atomic_load(&thread->state) != INITIAL) /* INITIAL again: the start failed */
-        weft_pf_yield();
+        weft__pf_yield();
     return id;
 }
 
@@ -409,9 +409,9 @@ int weft_thread_repr(const weft_thread *thread, char *buf, size_t size)
                     thread->daemon ? " daemon" : "", ident);
 }
 
-void weft_thread_set_managed(weft_thread *thread) { atomic_store(&thread->joined, true); }
+void weft__thread_set_managed(weft_thread *thread) { atomic_store(&thread->joined, true); }
 
-void weft_thread_set_reusable(weft_thread *thread) { thread->reusable = true; }
+void weft__thread_set_reusable(weft_thread *thread) { thread->reusable = true; }
 
 /* ---- module functions -------------------------------------------------- */
 
@@ -433,7 +433,7 @@ weft_thread *weft_current_thread(void)
 {
     if (current)
         return current;
-    if (weft_pf_is_main_thread()) {
+    if (weft__pf_is_main_thread()) {
         lock_registry();
         unlock_registry();
         return current = &main_thread;
@@ -441,15 +441,15 @@ weft_thread *weft_current_thread(void)
     weft_thread *t = alloc_thread(KIND_DUMMY, NULL);
     if (!t)
         return NULL;
-    if (weft_pf_exit_hook_arm(&dummy_hook, t) != WEFT_OK) {
+    if (weft__pf_exit_hook_arm(&dummy_hook, t) != WEFT_OK) {
         unref(t);
         return NULL;
     }
     t->daemon = true;
     atomic_init(&t->state, STARTED);
-    atomic_init(&t->ident, weft_self_ident());
-    atomic_init(&t->native_id, weft_pf_native_id());
-    t->handle = weft_pf_thread_self();
+    atomic_init(&t->ident, weft__self_ident());
+    atomic_init(&t->native_id, weft__pf_native_id());
+    t->handle = weft__pf_thread_self();
     lock_registry();
     link_locked(t);
     unlock_registry();
@@ -487,9 +487,9 @@ size_t weft_enumerate(weft_thread **threads, size_t capacity)
     return n;
 }
 
-uint64_t weft_get_ident(void) { return weft_self_ident(); }
+uint64_t weft_get_ident(void) { return weft__self_ident(); }
 
-long weft_get_native_id(void) { return weft_pf_native_id(); }
+long weft_get_native_id(void) { return weft__pf_native_id(); }
 
 size_t weft_get_stack_size(void) { return atomic_load(&default_stack_size); }
 
@@ -520,10 +520,10 @@ static void report_unjoined_threads(void)
     }
     unlock_registry();
     for (size_t i = 0; i < n; i++)
-        weft_debug_report("thread '%s' is still running at exit and was never joined",
+        weft__debug_report("thread '%s' is still running at exit and was never joined",
                           names[i]);
     if (more)
-        weft_debug_report("... and %zu more threads never joined", more);
+        weft__debug_report("... and %zu more threads never joined", more);
 }
 
 /* A non-daemon weft thread still to join (with a reference), or NULL. */
@@ -549,7 +549,7 @@ static weft_thread *next_to_join(void)
  * the threads being joined. */
 static void join_leftover_threads(void)
 {
-    if (weft_debug_on())
+    if (weft__debug_on())
         report_unjoined_threads();
     lock_registry();
     if (atomic_load(&main_thread.state) == STARTED) {

@@ -14,13 +14,13 @@
 /* A thread whose joining its owner (an executor) takes care of: debug mode
  * does not report it as never joined. */
 struct weft_thread;
-void weft_thread_set_managed(struct weft_thread *thread);
+void weft__thread_set_managed(struct weft_thread *thread);
 
 /* Run the thread on a reused OS thread when one is idle, and keep the OS
- * thread for reuse after it ends (weft_pf_thread_start_reusable).  For
+ * thread for reuse after it ends (weft__pf_thread_start_reusable).  For
  * executor workers: their OS threads may serve several pools in turn, so
  * the target must leave no thread-local state behind that matters.
  * Before weft_thread_start only. */
-void weft_thread_set_reusable(struct weft_thread *thread);
+void weft__thread_set_reusable(struct weft_thread *thread);
 
 #endif

@@ -72,8 +72,8 @@ static struct pool *pool_of(weft_executor *ex) { return (struct pool *)ex; }
 static int take(struct pool *p, struct worker *w, weft_future **f, bool wait)
 {
     weft_work_node *node = NULL;
-    int rc = weft_work_list_take(&p->work, w ? &w->taker : NULL, &node, wait);
-    *f = rc == WEFT_OK ? weft_future_of_work_node(node) : NULL;
+    int rc = weft__work_list_take(&p->work, w ? &w->taker : NULL, &node, wait);
+    *f = rc == WEFT_OK ? weft__future_of_work_node(node) : NULL;
     return rc;
 }
 
@@ -102,21 +102,21 @@ static void task_returned(void *ctx, bool callbacks_follow)
     bump(&fin->me->completed, 1);
     fin->counted = true;
     if (fin->looper && !callbacks_follow)
-        weft_work_list_claim_spinner(&fin->looper->pool->work, &fin->looper->taker);
+        weft__work_list_claim_spinner(&fin->looper->pool->work, &fin->looper->taker);
 }
 
 /* Run f; `w` is the worker whose loop runs it, NULL when helping. */
 static void run_task(struct pool *p, struct worker *w, weft_future *f)
 {
-    int64_t queued_at = weft_future_queued_at(f);
+    int64_t queued_at = weft__future_queued_at(f);
     if (queued_at) {
-        atomic_fetch_add_explicit(&p->queued_ns, weft_now_ns() - queued_at,
+        atomic_fetch_add_explicit(&p->queued_ns, weft__now_ns() - queued_at,
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&p->queue_samples, 1, memory_order_relaxed);
     }
     struct finishing fin = {.me = my_worker, .looper = w};
     bump(&fin.me->running, 1);
-    weft_future_run(f, task_returned, &fin);
+    weft__future_run(f, task_returned, &fin);
     if (!fin.counted) { /* cancelled before it ran */
         bump(&fin.me->running, (size_t)-1);
         bump(&fin.me->completed, 1);
@@ -139,7 +139,7 @@ static bool help_own_pool(void)
 static void break_pool(struct pool *p)
 {
     atomic_store(&p->broken, true);
-    weft_work_list_close(&p->work);
+    weft__work_list_close(&p->work);
     weft_future *f;
     while (take(p, NULL, &f, false) == WEFT_OK) {
         if (weft_future_set_running_or_notify_cancel(f) == WEFT_OK)
@@ -172,7 +172,7 @@ static bool leave_if_surplus(struct pool *p)
 {
     if (!surplus_workers(p))
         return false;
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     bool surplus = (long)p->alive > p->max_workers;
     if (surplus)
         p->alive--;
@@ -188,7 +188,7 @@ static void serve(struct worker *w)
     } else {
         for (;;) {
             if (leave_if_surplus(p)) {
-                weft_work_list_release_spinner(&p->work, &w->taker);
+                weft__work_list_release_spinner(&p->work, &w->taker);
                 return;
             }
             weft_future *f;
@@ -212,7 +212,7 @@ static void serve(struct worker *w)
             run_task(p, w, f);
         }
     }
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     p->alive--;
     weft_lock_release(&p->lock);
 }
@@ -222,11 +222,11 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     my_pool = w->pool;
     my_worker = w;
-    weft_future_set_help_hook(help_own_pool, w->pool);
+    weft__future_set_help_hook(help_own_pool, w->pool);
     serve(w);
-    /* The OS thread may serve another pool next (weft_thread_set_reusable):
+    /* The OS thread may serve another pool next (weft__thread_set_reusable):
      * forget this one. */
-    weft_future_set_help_hook(NULL, NULL);
+    weft__future_set_help_hook(NULL, NULL);
     my_pool = NULL;
     my_worker = NULL;
     return NULL;
@@ -255,8 +255,8 @@ static int start_worker(struct pool *p)
     weft_thread_options options = {.name = name, .daemon = WEFT_NON_DAEMON};
     int rc = weft_thread_new(&w->thread, worker_main, w, &options);
     if (rc == WEFT_OK) {
-        weft_thread_set_managed(w->thread); /* the pool joins it */
-        weft_thread_set_reusable(w->thread);
+        weft__thread_set_managed(w->thread); /* the pool joins it */
+        weft__thread_set_reusable(w->thread);
     }
     if (rc == WEFT_OK && (rc = weft_thread_start(w->thread)) != WEFT_OK)
         weft_thread_free(w->thread);
@@ -281,7 +281,7 @@ static int adjust_workers(struct pool *p)
     if (take_idle_token(p))
         return WEFT_OK;
     int rc = WEFT_OK;
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     if ((long)p->alive < p->max_workers && !atomic_load(&p->shut_down))
         rc = start_worker(p);
     if (rc != WEFT_OK && p->alive > 0)
@@ -306,10 +306,10 @@ static int pool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t de
         return rc;
     /* Time spent queued is sampled: reading the clock for every task would
      * cost a third of the pool's throughput (W1: 490 -> 325 ns/task). */
-    weft_future_set_task(f, fn, arg, p,
-                         (++submit_tick % QUEUE_TIME_SAMPLE) == 0 ? weft_now_ns() : 0);
+    weft__future_set_task(f, fn, arg, p,
+                         (++submit_tick % QUEUE_TIME_SAMPLE) == 0 ? weft__now_ns() : 0);
     weft_future_ref(f); /* the work list's reference */
-    rc = weft_work_list_add(&p->work, weft_future_work_node(f), deadline);
+    rc = weft__work_list_add(&p->work, weft__future_work_node(f), deadline);
     if (rc != WEFT_OK) {
         weft_future_release(f);
         weft_future_release(f);
@@ -347,17 +347,17 @@ static void cancel_queued(struct pool *p)
 static bool pool_is_worker(weft_executor *ex) { return my_pool == pool_of(ex); }
 
 /* Join every worker but the caller's own, or give up at the deadline (or
- * at cancellation): see weft_executor_join_thread. */
+ * at cancellation): see weft__executor_join_thread. */
 static int join_workers(struct pool *p, int64_t deadline, bool cancellable)
 {
     size_t joined = 0;
     for (;;) {
-        weft_lock_take(&p->lock);
+        weft__lock_take(&p->lock);
         weft_thread *t = joined < p->started ? p->workers[joined]->thread : NULL;
         weft_lock_release(&p->lock);
         if (!t)
             return WEFT_OK;
-        int rc = weft_executor_join_thread(t, deadline, cancellable);
+        int rc = weft__executor_join_thread(t, deadline, cancellable);
         if (rc != WEFT_OK)
             return rc;
         joined++;
@@ -368,7 +368,7 @@ static int pool_shutdown(weft_executor *ex, bool wait, int64_t deadline, bool ca
 {
     struct pool *p = pool_of(ex);
     atomic_store(&p->shut_down, true);
-    weft_work_list_close(&p->work); /* workers drain it, then leave */
+    weft__work_list_close(&p->work); /* workers drain it, then leave */
     if (cancel_futures)
         cancel_queued(p);
     return wait ? join_workers(p, deadline, true) : WEFT_OK;
@@ -390,7 +390,7 @@ static void pool_destroy(weft_executor *ex)
 static void pool_stats(weft_executor *ex, weft_executor_stats *s)
 {
     struct pool *p = pool_of(ex);
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     s->workers = p->alive;
     s->max_workers = p->max_workers;
     s->running = s->completed = 0;
@@ -400,7 +400,7 @@ static void pool_stats(weft_executor *ex, weft_executor_stats *s)
     }
     weft_lock_release(&p->lock);
     s->idle = atomic_load(&p->idle_now);
-    s->queued = weft_work_list_count(&p->work);
+    s->queued = weft__work_list_count(&p->work);
     size_t samples = atomic_load(&p->queue_samples);
     s->queued_seconds = samples ? (double)atomic_load(&p->queued_ns) / 1e9 *
                                       (double)s->completed / (double)samples
@@ -413,7 +413,7 @@ static void pool_stats(weft_executor *ex, weft_executor_stats *s)
  * to the old workers until more work arrived. */
 static void start_workers_for_backlog(struct pool *p)
 {
-    size_t queued = weft_work_list_count(&p->work);
+    size_t queued = weft__work_list_count(&p->work);
     size_t idle = atomic_load(&p->idle_now);
     for (size_t wanted = queued > idle ? queued - idle : 0;
          wanted > 0 && (long)p->alive < p->max_workers && !atomic_load(&p->shut_down); wanted--)
@@ -426,14 +426,14 @@ static int pool_resize(weft_executor *ex, long max_workers)
     struct pool *p = pool_of(ex);
     if (atomic_load(&p->shut_down))
         return WEFT_ESHUTDOWN;
-    weft_lock_take(&p->lock);
+    weft__lock_take(&p->lock);
     atomic_store(&p->max_workers, max_workers);
     /* Tokens are not kept while the pool is at full strength: start afresh
      * from the workers idle now. */
     atomic_store(&p->idle_tokens, (long)atomic_load(&p->idle_now));
     start_workers_for_backlog(p);
     weft_lock_release(&p->lock);
-    weft_work_list_wake_all(&p->work); /* surplus idle workers leave */
+    weft__work_list_wake_all(&p->work); /* surplus idle workers leave */
     return WEFT_OK;
 }
 
@@ -449,7 +449,7 @@ static const struct weft_executor_ops thread_pool_ops = {
 /* Python 3.13's default: min(32, process_cpu_count() + 4). */
 static long default_max_workers(void)
 {
-    long n = weft_pf_cpu_count() + 4;
+    long n = weft__pf_cpu_count() + 4;
     return n < 32 ? n : 32;
 }
 
@@ -481,12 +481,12 @@ int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_option
     }
     strcpy(p->prefix, chosen);
     weft_lock_init(&p->lock);
-    weft_work_list_init(&p->work, options->max_pending);
+    weft__work_list_init(&p->work, options->max_pending);
     atomic_init(&p->max_workers,
                 options->max_workers ? options->max_workers : default_max_workers());
     p->initializer = options->initializer;
     p->initializer_arg = options->initializer_arg;
-    int rc = weft_executor_register(&p->base, &thread_pool_ops, p->prefix);
+    int rc = weft__executor_register(&p->base, &thread_pool_ops, p->prefix);
     if (rc != WEFT_OK) {
         pool_destroy(&p->base); /* no worker yet */
         return rc;
@@ -500,8 +500,8 @@ int weft_thread_pool_set_idle_keep(double seconds)
     if (!(seconds >= 0))
         return WEFT_EINVAL; /* negative or NaN */
     double ns = seconds * 1e9;
-    (void)weft_pf_thread_cache_keep(ns >= (double)INT64_MAX ? INT64_MAX : (int64_t)ns);
+    (void)weft__pf_thread_cache_keep(ns >= (double)INT64_MAX ? INT64_MAX : (int64_t)ns);
     return WEFT_OK;
 }
 
-size_t weft_thread_pool_idle_threads(void) { return weft_pf_thread_cache_idle(); }
+size_t weft_thread_pool_idle_threads(void) { return weft__pf_thread_cache_idle(); }

@@ -10,25 +10,25 @@
 _Static_assert((long long)WEFT_PARK_TIMEOUT_MAX == (long long)WEFT_TIMEOUT_MAX,
                "WEFT_PARK_TIMEOUT_MAX (park.h) differs from WEFT_TIMEOUT_MAX (weft/time.h)");
 
-double weft_monotonic(void) { return (double)weft_now_ns() / 1e9; }
+double weft_monotonic(void) { return (double)weft__now_ns() / 1e9; }
 
-double weft_perf_counter(void) { return (double)weft_now_ns() / 1e9; }
+double weft_perf_counter(void) { return (double)weft__now_ns() / 1e9; }
 
 int weft_sleep(double seconds)
 {
     if (seconds < 0 || isinf(seconds))
         return WEFT_EINVAL;
     int64_t deadline;
-    int rc = weft_deadline_after(seconds, &deadline);
+    int rc = weft__deadline_after(seconds, &deadline);
     if (rc != WEFT_OK)
         return rc;
-    if (!weft_park_cancel_source()) {
-        weft_pf_sleep_until(deadline);
+    if (!weft__park_cancel_source()) {
+        weft__pf_sleep_until(deadline);
         return WEFT_OK;
     }
     /* In a cancellable task: sleep by parking, so that cancel wakes it. */
     _Atomic uint32_t never_changes = 0;
-    while ((rc = weft_park_cancellable(&never_changes, 0, deadline)) == WEFT_OK) {
+    while ((rc = weft__park_cancellable(&never_changes, 0, deadline)) == WEFT_OK) {
     }
     return rc == WEFT_ECANCELLED ? WEFT_ECANCELLED : WEFT_OK;
 }

@@ -20,7 +20,7 @@
  * sooner than the watcher would look.
  *
  * The server and the watcher are daemon weft threads on cached OS threads
- * (weft_thread_set_reusable), and both go back to the cache when no timer
+ * (weft__thread_set_reusable), and both go back to the cache when no timer
  * is pending.  start() starts a server when there is none, and the server
  * a watcher when it runs a function while other timers are pending.  An
  * idle program holds no timer thread.
@@ -109,7 +109,7 @@ static void forget_parent_timers(void)
     WEFT_LIST_FOR_EACH(node, next, &running) {
         weft_timer *t = running_timer(node);
         if (t != current_timer) {
-            weft_list_remove(&t->run_link);
+            weft__list_remove(&t->run_link);
             orphan(t);
         }
     }
@@ -122,7 +122,7 @@ static void forget_parent_timers(void)
 
 static void timer_atfork(int phase)
 {
-    weft_lock_atfork(&sched_lock, phase);
+    weft__lock_atfork(&sched_lock, phase);
     if (phase == WEFT_FORK_CHILD)
         forget_parent_timers();
 }
@@ -140,14 +140,14 @@ int weft_timer_new(weft_timer **timer, double interval, weft_timer_fn fn, void *
         return WEFT_EINVAL;
     /* Before any use of sched_lock: the fork hook; and the exit hooks,
      * which wait for the non-daemon timers. */
-    int rc = weft_lifecycle_register(&lifecycle);
+    int rc = weft__lifecycle_register(&lifecycle);
     if (rc != WEFT_OK)
         return rc;
     weft_timer *t = calloc(1, sizeof *t);
     if (!t)
         return WEFT_ENOMEM;
     atomic_init(&t->refs, 1);
-    weft_list_node_init(&t->run_link);
+    weft__list_node_init(&t->run_link);
     t->interval = interval;
     t->fn = fn;
     t->arg = arg;
@@ -180,8 +180,8 @@ static int start_timer_thread(weft_thread_fn role)
     int rc = weft_thread_new(&thread, role, NULL, &options);
     if (rc != WEFT_OK)
         return rc;
-    weft_thread_set_managed(thread); /* nobody joins it, by design */
-    weft_thread_set_reusable(thread);
+    weft__thread_set_managed(thread); /* nobody joins it, by design */
+    weft__thread_set_reusable(thread);
     rc = weft_thread_start(thread);
     weft_thread_free(thread);
     return rc;
@@ -211,7 +211,7 @@ static void *watch(void *unused);
 static void poke(_Atomic uint32_t *word)
 {
     atomic_fetch_add(word, 1);
-    weft_unpark_one(word);
+    weft__unpark_one(word);
 }
 
 /* sched_lock held.  Make the watcher look by `when`: wake it if it sleeps
@@ -239,7 +239,7 @@ static bool watch_by(int64_t when)
 static void start_watcher(void)
 {
     if (start_timer_thread(watch) != WEFT_OK) {
-        weft_lock_take(&sched_lock);
+        weft__lock_take(&sched_lock);
         watching = false;
         timer_threads--;
         weft_lock_release(&sched_lock);
@@ -251,9 +251,9 @@ static void start_watcher(void)
 static void run_due_timer(uint64_t gen, int64_t now)
 {
     weft_timer *t = heap.items[0];
-    weft_timer_heap_remove(&heap, t);
+    weft__timer_heap_remove(&heap, t);
     t->state = RUNNING;
-    weft_list_push_front(&running, &t->run_link);
+    weft__list_push_front(&running, &t->run_link);
     server_task = t;
     server_task_since = now;
     bool need_watcher = watch_by(next_look(now));
@@ -265,14 +265,14 @@ static void run_due_timer(uint64_t gen, int64_t now)
     t->fn(t->arg);
     current_timer = NULL;
 
-    weft_lock_take(&sched_lock);
-    weft_list_remove(&t->run_link);
+    weft__lock_take(&sched_lock);
+    weft__list_remove(&t->run_link);
     finish(t);
     if (server_gen == gen)
         server_task = NULL;
     weft_lock_release(&sched_lock);
     unref(t); /* the schedule's reference */
-    weft_lock_take(&sched_lock);
+    weft__lock_take(&sched_lock);
 }
 
 /* sched_lock held on entry and return.  Fires due timers while this thread
@@ -287,13 +287,13 @@ static void serve(uint64_t gen)
                 poke(&watch_word); /* to retire */
             return;
         }
-        int64_t now = weft_now_ns();
+        int64_t now = weft__now_ns();
         if (heap.items[0]->due > now) {
             int64_t due = heap.items[0]->due;
             uint32_t seen = atomic_load(&wake_word);
             weft_lock_release(&sched_lock);
-            weft_park(&wake_word, seen, due);
-            weft_lock_take(&sched_lock);
+            weft__park(&wake_word, seen, due);
+            weft__lock_take(&sched_lock);
             continue;
         }
         run_due_timer(gen, now);
@@ -310,8 +310,8 @@ static void serve(uint64_t gen)
 static void *leave_timer_thread(void)
 {
     weft_lock_release(&sched_lock);
-    weft_pf_thread_returning();
-    weft_lock_take(&sched_lock);
+    weft__pf_thread_returning();
+    weft__lock_take(&sched_lock);
     timer_threads--;
     weft_lock_release(&sched_lock);
     poke(&left_word);
@@ -321,7 +321,7 @@ static void *leave_timer_thread(void)
 static void *server_main(void *unused)
 {
     (void)unused;
-    weft_lock_take(&sched_lock);
+    weft__lock_take(&sched_lock);
     /* start_server set the generation, and it cannot move on before this
      * thread has run a function. */
     serve(server_gen);
@@ -334,9 +334,9 @@ static void *server_main(void *unused)
 static void *watch(void *unused)
 {
     (void)unused;
-    weft_lock_take(&sched_lock);
+    weft__lock_take(&sched_lock);
     while (serving && !stopping) {
-        int64_t now = weft_now_ns();
+        int64_t now = weft__now_ns();
         int64_t look = next_look(now);
         if (server_task && look <= now) {
             server_task = NULL; /* now the old server's own business */
@@ -347,8 +347,8 @@ static void *watch(void *unused)
         watch_at = look;
         uint32_t seen = atomic_load(&watch_word);
         weft_lock_release(&sched_lock);
-        weft_park(&watch_word, seen, look);
-        weft_lock_take(&sched_lock);
+        weft__park(&watch_word, seen, look);
+        weft__lock_take(&sched_lock);
     }
     watching = false;
     return leave_timer_thread();
@@ -373,7 +373,7 @@ static weft_timer *first_to_wait_for(void)
 static void wait_for_non_daemon_timers(void)
 {
     for (;;) {
-        weft_lock_take(&sched_lock);
+        weft__lock_take(&sched_lock);
         weft_timer *wait = first_to_wait_for();
         if (wait)
             atomic_fetch_add(&wait->refs, 1);
@@ -405,16 +405,16 @@ static size_t running_count(void)
  * function is left to end with the process, as a daemon thread is. */
 static void stop_timer_threads(void)
 {
-    int64_t deadline = weft_now_ns() + STOP_WAIT_NS;
-    weft_lock_take(&sched_lock);
+    int64_t deadline = weft__now_ns() + STOP_WAIT_NS;
+    weft__lock_take(&sched_lock);
     stopping = true;
     poke(&wake_word);
     poke(&watch_word);
     while (timer_threads > running_count()) {
         uint32_t seen = atomic_load(&left_word);
         weft_lock_release(&sched_lock);
-        int rc = weft_park(&left_word, seen, deadline);
-        weft_lock_take(&sched_lock);
+        int rc = weft__park(&left_word, seen, deadline);
+        weft__lock_take(&sched_lock);
         if (rc == WEFT_ETIMEDOUT)
             break;
     }
@@ -440,10 +440,10 @@ static int start_server(weft_timer *timer)
     timer_threads++; /* counted from now: exit waits for it to leave */
     weft_lock_release(&sched_lock);
     int rc = start_timer_thread(server_main);
-    weft_lock_take(&sched_lock);
+    weft__lock_take(&sched_lock);
     server_starting = false;
     atomic_fetch_add(&start_word, 1);
-    weft_unpark_all(&start_word);
+    weft__unpark_all(&start_word);
     if (rc == WEFT_OK)
         return WEFT_OK;
     serving = false;
@@ -452,7 +452,7 @@ static int start_server(weft_timer *timer)
     if (watching)
         poke(&watch_word); /* a watcher still retiring from the last server */
     if (timer->state == PENDING) {
-        weft_timer_heap_remove(&heap, timer);
+        weft__timer_heap_remove(&heap, timer);
         timer->state = NEW;
         unref(timer); /* the schedule's reference: the caller holds another */
     }
@@ -464,8 +464,8 @@ static void await_server_start(void)
 {
     uint32_t seen = atomic_load(&start_word);
     weft_lock_release(&sched_lock);
-    weft_park(&start_word, seen, WEFT_NO_DEADLINE);
-    weft_lock_take(&sched_lock);
+    weft__park(&start_word, seen, WEFT_NO_DEADLINE);
+    weft__lock_take(&sched_lock);
 }
 
 /* sched_lock held.  Put a NEW timer in the heap; true if the watcher must
@@ -473,7 +473,7 @@ static void await_server_start(void)
 static int schedule(weft_timer *timer, int64_t due, bool *need_watcher)
 {
     timer->due = due;
-    if (!weft_timer_heap_push(&heap, timer))
+    if (!weft__timer_heap_push(&heap, timer))
         return WEFT_ENOMEM;
     timer->state = PENDING;
     atomic_fetch_add(&timer->refs, 1); /* the schedule's */
@@ -482,7 +482,7 @@ static int schedule(weft_timer *timer, int64_t due, bool *need_watcher)
     if (timer->slot == 0) {
         poke(&wake_word);
         if (server_task) /* the server is busy: it may have to be relieved */
-            *need_watcher = watch_by(next_look(weft_now_ns()));
+            *need_watcher = watch_by(next_look(weft__now_ns()));
     }
     return WEFT_OK;
 }
@@ -493,7 +493,7 @@ int weft_timer_set_daemon(weft_timer *timer, bool daemon)
 {
     if (!timer)
         return WEFT_EINVAL;
-    weft_lock_take(&sched_lock);
+    weft__lock_take(&sched_lock);
     int rc = timer->started ? WEFT_ESTATE : WEFT_OK;
     if (rc == WEFT_OK)
         timer->daemon = daemon;
@@ -508,10 +508,10 @@ int weft_timer_start(weft_timer *timer)
     if (!timer)
         return WEFT_EINVAL;
     int64_t delay;
-    if (weft_deadline_after(timer->interval, &delay) != WEFT_OK)
+    if (weft__deadline_after(timer->interval, &delay) != WEFT_OK)
         return WEFT_EINVAL; /* new lets no such interval through */
     bool need_watcher = false;
-    weft_lock_take(&sched_lock);
+    weft__lock_take(&sched_lock);
     while (server_starting && !timer->started)
         await_server_start();
     int rc = timer->started ? WEFT_ESTATE : stopping ? WEFT_ESHUTDOWN : WEFT_OK;
@@ -530,9 +530,9 @@ int weft_timer_cancel(weft_timer *timer)
     if (!timer)
         return WEFT_EINVAL;
     bool drop = false;
-    weft_lock_take(&sched_lock);
+    weft__lock_take(&sched_lock);
     if (timer->state == PENDING) {
-        weft_timer_heap_remove(&heap, timer);
+        weft__timer_heap_remove(&heap, timer);
         drop = true;
         if (heap.size == 0)
             poke(&wake_word); /* to retire now, not at the cancelled due time */
@@ -551,7 +551,7 @@ int weft_timer_join_timeout(weft_timer *timer, double timeout)
         return WEFT_EINVAL;
     if (isnan(timeout))
         return WEFT_EINVAL;
-    weft_lock_take(&sched_lock);
+    weft__lock_take(&sched_lock);
     bool started = timer->started;
     bool orphaned = timer->state == ORPHANED;
     weft_lock_release(&sched_lock);
@@ -573,7 +573,7 @@ bool weft_timer_is_alive(const weft_timer *timer)
 {
     if (!timer)
         return false;
-    weft_lock_take(&sched_lock);
+    weft__lock_take(&sched_lock);
     bool alive = timer->started && timer->state != DONE && timer->state != ORPHANED;
     weft_lock_release(&sched_lock);
     return alive;

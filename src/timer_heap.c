@@ -16,17 +16,17 @@ static void set_slot(void *entry, size_t index) { (*(weft_timer **)entry)->slot 
 
 static const weft_heap_kind timers = {sizeof(weft_timer *), due_first, set_slot};
 
-bool weft_timer_heap_push(struct timer_heap *h, weft_timer *t)
+bool weft__timer_heap_push(struct timer_heap *h, weft_timer *t)
 {
     void *items = h->items;
-    if (!weft_heap_reserve(&items, &h->capacity, h->size, 64, &timers))
+    if (!weft__heap_reserve(&items, &h->capacity, h->size, 64, &timers))
         return false;
     h->items = items;
-    weft_heap_push(h->items, &h->size, &t, &timers, NULL);
+    weft__heap_push(h->items, &h->size, &t, &timers, NULL);
     return true;
 }
 
-void weft_timer_heap_remove(struct timer_heap *h, weft_timer *t)
+void weft__timer_heap_remove(struct timer_heap *h, weft_timer *t)
 {
-    weft_heap_remove(h->items, &h->size, t->slot, NULL, &timers, NULL);
+    weft__heap_remove(h->items, &h->size, t->slot, NULL, &timers, NULL);
 }

@@ -43,7 +43,7 @@ struct timer_heap {
 };
 
 /* Add t (false: no memory) / take t out. */
-bool weft_timer_heap_push(struct timer_heap *h, weft_timer *t);
-void weft_timer_heap_remove(struct timer_heap *h, weft_timer *t);
+bool weft__timer_heap_push(struct timer_heap *h, weft_timer *t);
+void weft__timer_heap_remove(struct timer_heap *h, weft_timer *t);
 
 #endif

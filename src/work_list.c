@@ -17,7 +17,7 @@ struct weft_idle_worker {
     _Atomic uint32_t woken; /* set once claimed; the worker parks on it */
 };
 
-void weft_work_list_init(weft_work_list *list, long capacity)
+void weft__work_list_init(weft_work_list *list, long capacity)
 {
     atomic_init(&list->stub.next, NULL);
     atomic_init(&list->tail, &list->stub);
@@ -29,7 +29,7 @@ void weft_work_list_init(weft_work_list *list, long capacity)
     atomic_init(&list->spinning, 0);
     atomic_init(&list->parked, 0);
     weft_lock_init(&list->idle_lock);
-    weft_list_init(&list->idle);
+    weft__list_init(&list->idle);
     list->capacity = capacity > 0 ? capacity : 0;
     atomic_init(&list->room, list->capacity);
     atomic_init(&list->room_waiters, 0);
@@ -47,7 +47,7 @@ static bool has_items(weft_work_list *list)
     return added_count(list) != atomic_load(&list->taken);
 }
 
-size_t weft_work_list_count(weft_work_list *list)
+size_t weft__work_list_count(weft_work_list *list)
 {
     /* An item can be taken before its adder has counted it. */
     int32_t n = (int32_t)(added_count(list) - atomic_load(&list->taken));
@@ -58,14 +58,14 @@ size_t weft_work_list_count(weft_work_list *list)
 
 static void unlink_idle(weft_work_list *list, struct weft_idle_worker *w)
 {
-    weft_list_remove(&w->node);
+    weft__list_remove(&w->node);
     atomic_fetch_sub(&list->parked, 1);
 }
 
 /* The newest parked worker, unlinked; NULL if none (idle_lock held). */
 static struct weft_idle_worker *claim_idle(weft_work_list *list)
 {
-    weft_list_node *node = weft_list_first(&list->idle);
+    weft_list_node *node = weft__list_first(&list->idle);
     if (!node)
         return NULL;
     struct weft_idle_worker *w = WEFT_LIST_ENTRY(node, struct weft_idle_worker, node);
@@ -76,7 +76,7 @@ static struct weft_idle_worker *claim_idle(weft_work_list *list)
 static void wake(struct weft_idle_worker *w)
 {
     atomic_store(&w->woken, 1);
-    weft_unpark_one(&w->woken);
+    weft__unpark_one(&w->woken);
 }
 
 /* Wake one parked worker, if any, and nobody is already looking for work.
@@ -85,16 +85,16 @@ static void wake_one_if_idle(weft_work_list *list)
 {
     if (!atomic_load(&list->parked) || atomic_load(&list->spinning))
         return;
-    weft_lock_take(&list->idle_lock);
+    weft__lock_take(&list->idle_lock);
     struct weft_idle_worker *w = claim_idle(list);
     weft_lock_release(&list->idle_lock);
     if (w)
         wake(w);
 }
 
-void weft_work_list_wake_all(weft_work_list *list)
+void weft__work_list_wake_all(weft_work_list *list)
 {
-    weft_lock_take(&list->idle_lock);
+    weft__lock_take(&list->idle_lock);
     struct weft_idle_worker *w;
     while ((w = claim_idle(list)))
         wake(w); /* its node stays valid until it sees `woken` */
@@ -115,13 +115,13 @@ static void park_idle(weft_work_list *list)
 {
     struct weft_idle_worker self;
     atomic_init(&self.woken, 0);
-    weft_lock_take(&list->idle_lock);
-    weft_list_push_front(&list->idle, &self.node);
+    weft__lock_take(&list->idle_lock);
+    weft__list_push_front(&list->idle, &self.node);
     atomic_fetch_add(&list->parked, 1);
     weft_lock_release(&list->idle_lock);
     if (has_items(list) || atomic_load(&list->sealed)) {
-        weft_lock_take(&list->idle_lock);
-        bool claimed = !weft_list_linked(&self.node);
+        weft__lock_take(&list->idle_lock);
+        bool claimed = !weft__list_linked(&self.node);
         if (!claimed)
             unlink_idle(list, &self);
         weft_lock_release(&list->idle_lock);
@@ -132,7 +132,7 @@ static void park_idle(weft_work_list *list)
      * must stay on this stack until it has.  Not cancellable: a cancelled
      * task's worker still waits for work here. */
     weft_wait_spec spec = {.ready = woken, .ctx = &self, .word = &self.woken};
-    weft_wait_for(&spec, WEFT_NO_DEADLINE);
+    weft__wait_for(&spec, WEFT_NO_DEADLINE);
 }
 
 /* ---- adding ------------------------------------------------------------------- */
@@ -170,13 +170,13 @@ static int reserve_room(weft_work_list *list, int64_t deadline)
     struct reserving r = {list, WEFT_OK};
     if (room_or_closed(&r, NULL))
         return r.rc;
-    if (weft_deadline_passed(deadline))
+    if (weft__deadline_passed(deadline))
         return WEFT_EFULL;
     /* Counted before the wait's looks at the room: give_room adds room,
      * then reads the count, so one of the two sees the other. */
     atomic_fetch_add(&list->room_waiters, 1);
     weft_wait_spec spec = {.ready = room_or_closed, .ctx = &r, .ec = &list->room_changed};
-    int rc = weft_wait_for(&spec, deadline);
+    int rc = weft__wait_for(&spec, deadline);
     atomic_fetch_sub(&list->room_waiters, 1);
     return rc == WEFT_OK ? r.rc : rc == WEFT_ETIMEDOUT ? WEFT_EFULL : rc;
 }
@@ -185,10 +185,10 @@ static void give_room(weft_work_list *list)
 {
     atomic_fetch_add(&list->room, 1);
     if (atomic_load(&list->room_waiters))
-        weft_eventcount_notify_one(&list->room_changed);
+        weft__eventcount_notify_one(&list->room_changed);
 }
 
-int weft_work_list_add(weft_work_list *list, weft_work_node *node, int64_t deadline)
+int weft__work_list_add(weft_work_list *list, weft_work_node *node, int64_t deadline)
 {
     if (list->capacity) {
         int rc = reserve_room(list, deadline);
@@ -245,7 +245,7 @@ static int pop_locked(weft_work_list *list, weft_work_node **out)
 
 static int try_take(weft_work_list *list, weft_work_node **node)
 {
-    weft_lock_take(&list->take_lock);
+    weft__lock_take(&list->take_lock);
     int rc = pop_locked(list, node);
     if (rc == TAKE_OK)
         atomic_store_explicit(&list->taken, atomic_load_explicit(&list->taken,
@@ -261,13 +261,13 @@ static bool become_spinner(weft_work_list *list)
     return atomic_compare_exchange_strong(&list->spinning, &none, 1);
 }
 
-void weft_work_list_claim_spinner(weft_work_list *list, weft_work_taker *taker)
+void weft__work_list_claim_spinner(weft_work_list *list, weft_work_taker *taker)
 {
     if (!taker->spinning && !atomic_load_explicit(&list->spinning, memory_order_relaxed))
         taker->spinning = become_spinner(list);
 }
 
-void weft_work_list_release_spinner(weft_work_list *list, weft_work_taker *taker)
+void weft__work_list_release_spinner(weft_work_list *list, weft_work_taker *taker)
 {
     if (!taker->spinning)
         return;
@@ -278,7 +278,7 @@ void weft_work_list_release_spinner(weft_work_list *list, weft_work_taker *taker
         wake_one_if_idle(list);
 }
 
-int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_node **node,
+int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_node **node,
                         bool wait)
 {
     weft_work_taker one_off = {.spinning = false};
@@ -303,7 +303,7 @@ int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_
             return WEFT_OK;
         }
         if (rc == TAKE_EMPTY && atomic_load(&list->sealed)) {
-            weft_work_list_release_spinner(list, taker);
+            weft__work_list_release_spinner(list, taker);
             return WEFT_ESHUTDOWN;
         }
         if (!wait && rc == TAKE_EMPTY)
@@ -314,8 +314,8 @@ int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_
             /* The adder is between its exchange and its link, a few
              * instructions that never block, and leaves no word to park
              * on: spin, and yield only if it was preempted there. */
-            if (!weft_backoff_pause(&backoff))
-                weft_pf_yield();
+            if (!weft__backoff_pause(&backoff))
+                weft__pf_yield();
             continue;
         }
         if (may_spin && !taker->spinning && (taker->spinning = become_spinner(list)))
@@ -323,9 +323,9 @@ int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_
         if (taker->spinning) {
             /* Look with reads only (the counts); take the lock once
              * something is there. */
-            bool more = weft_poll_pause(&poll);
+            bool more = weft__poll_pause(&poll);
             while (more && !has_items(list) && !atomic_load(&list->sealed))
-                more = weft_poll_pause(&poll);
+                more = weft__poll_pause(&poll);
             if (more)
                 continue;
             taker->spinning = false;
@@ -338,7 +338,7 @@ int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_
 
 /* ---- closing ------------------------------------------------------------------- */
 
-void weft_work_list_close(weft_work_list *list)
+void weft__work_list_close(weft_work_list *list)
 {
     atomic_fetch_or(&list->gate, GATE_CLOSED);
     /* The submitters inside are linking one item each, a few instructions
@@ -346,10 +346,10 @@ void weft_work_list_close(weft_work_list *list)
      * park, which would make every add check for a closer to wake. */
     weft_backoff backoff = WEFT_BACKOFF_INIT;
     while (atomic_load(&list->gate) & GATE_INSIDE)
-        if (!weft_backoff_pause(&backoff))
-            weft_pf_yield();
+        if (!weft__backoff_pause(&backoff))
+            weft__pf_yield();
     atomic_store(&list->sealed, true);
-    weft_work_list_wake_all(list);
+    weft__work_list_wake_all(list);
     if (list->capacity)
-        weft_eventcount_notify_all(&list->room_changed);
+        weft__eventcount_notify_all(&list->room_changed);
 }

@@ -62,18 +62,18 @@ typedef struct weft_work_list {
 } weft_work_list;
 
 /* A worker's state between its calls to take: whether it holds the
- * spinner's role (see weft_work_list_claim_spinner).  Zero-initialise. */
+ * spinner's role (see weft__work_list_claim_spinner).  Zero-initialise. */
 typedef struct weft_work_taker {
     bool spinning;
 } weft_work_taker;
 
 /* capacity 0 for an unbounded list. */
-void weft_work_list_init(weft_work_list *list, long capacity);
+void weft__work_list_init(weft_work_list *list, long capacity);
 
 /* Add an item, waiting for room until `deadline` when the list is bounded
  * and full.  WEFT_OK; WEFT_ESHUTDOWN once closed; WEFT_EFULL when no room
  * came by the deadline; WEFT_ECANCELLED in a cancelled task. */
-int weft_work_list_add(weft_work_list *list, weft_work_node *node, int64_t deadline);
+int weft__work_list_add(weft_work_list *list, weft_work_node *node, int64_t deadline);
 
 /* Take the oldest item.  With wait, block until there is one.  `taker` is
  * the calling worker's state, or NULL for a one-off take (it then never
@@ -81,28 +81,28 @@ int weft_work_list_add(weft_work_list *list, weft_work_node *node, int64_t deadl
  * WEFT_EEMPTY answer and gives it up with any other.
  * WEFT_OK; WEFT_EEMPTY (not waiting, nothing there); WEFT_ESHUTDOWN (closed
  * and drained: the worker should leave); WEFT_EAGAIN (waiting, woken by
- * weft_work_list_wake_all or for an item another worker took first: look
+ * weft__work_list_wake_all or for an item another worker took first: look
  * at whatever else may have changed, then take again). */
-int weft_work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_node **node,
+int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_node **node,
                         bool wait);
 
 /* A worker whose task has returned, and whose future is about to complete,
  * claims the spinner's role if nobody holds it: a submit made in reaction
  * to that completion (a caller waiting on each result in turn: docs/benchmarks.md W2)
  * then sees a worker about to look for work and wakes no parked one. */
-void weft_work_list_claim_spinner(weft_work_list *list, weft_work_taker *taker);
+void weft__work_list_claim_spinner(weft_work_list *list, weft_work_taker *taker);
 
 /* Give the role up (a worker leaving without taking again). */
-void weft_work_list_release_spinner(weft_work_list *list, weft_work_taker *taker);
+void weft__work_list_release_spinner(weft_work_list *list, weft_work_taker *taker);
 
 /* Refuse further items; wait for submitters inside to finish adding, then
  * wake every worker.  Items already added stay to be taken. */
-void weft_work_list_close(weft_work_list *list);
+void weft__work_list_close(weft_work_list *list);
 
 /* Wake every parked worker (after a change they must look at). */
-void weft_work_list_wake_all(weft_work_list *list);
+void weft__work_list_wake_all(weft_work_list *list);
 
 /* Items added and not yet taken (a snapshot). */
-size_t weft_work_list_count(weft_work_list *list);
+size_t weft__work_list_count(weft_work_list *list);
 
 #endif

@@ -4,8 +4,8 @@
  * docs/python.md lists beyond Python (helping, back-pressure, stats, resize). */
 #include "testutil.h"
 
-#include "future_internal.h" /* weft_future_refs: who holds a future */
-#include "lock_internal.h"   /* weft_lock_take: the internal form under test */
+#include "future_internal.h" /* weft__future_refs: who holds a future */
+#include "lock_internal.h"   /* weft__lock_take: the internal form under test */
 
 #include <math.h>
 #include <unistd.h>
@@ -143,7 +143,7 @@ static void pool_keeps_no_reference_after_a_task(void **state)
     weft_future *f;
     assert_int_equal(weft_executor_submit(ex, identity, (void *)5, &f), WEFT_OK);
     assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_OK);
-    assert_eventually(weft_future_refs(f) == 1, 10); /* the caller's own */
+    assert_eventually(weft__future_refs(f) == 1, 10); /* the caller's own */
     weft_future_release(f);
     for (int i = 0; i < 100; i++)
         assert_int_equal(weft_executor_submit(ex, identity, NULL, NULL), WEFT_OK);
@@ -842,7 +842,7 @@ static void *cancelled_task_takes_locks(void *arg)
     weft_cancellable(true);
     weft_event_wait(&never_set); /* returns once cancelled */
     atomic_store(&public_rc, weft_lock_acquire(&internal_lock));
-    weft_lock_take(&internal_lock); /* must wait, not give up */
+    weft__lock_take(&internal_lock); /* must wait, not give up */
     atomic_store(&internal_got_it, weft_lock_locked(&internal_lock));
     weft_lock_release(&internal_lock);
     return NULL;
@@ -859,7 +859,7 @@ static void internal_locks_are_not_cancelled(void **state)
     weft_future_cancel(f);
     assert_eventually(atomic_load(&public_rc) != -1, 10);
     assert_int_equal(atomic_load(&public_rc), WEFT_ECANCELLED);
-    nap(0.05); /* the task is now waiting in weft_lock_take */
+    nap(0.05); /* the task is now waiting in weft__lock_take */
     assert_false(weft_future_done(f));
     weft_lock_release(&internal_lock);
     assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_OK);

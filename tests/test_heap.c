@@ -72,11 +72,11 @@ static void check_invariants(struct fixture *f)
 static void push_one(struct fixture *f, struct element *e)
 {
     void *items = f->items;
-    assert_true(weft_heap_reserve(&items, &f->capacity, f->count, 4, &kind));
+    assert_true(weft__heap_reserve(&items, &f->capacity, f->count, 4, &kind));
     f->items = items;
     e->order = f->next_order++;
     e->in_heap = true;
-    weft_heap_push(f->items, &f->count, &e, &kind, &f->calls);
+    weft__heap_push(f->items, &f->count, &e, &kind, &f->calls);
 }
 
 static void random_operations(void **state)
@@ -93,12 +93,12 @@ static void random_operations(void **state)
             push_one(&f, e);
         } else if (op == 1 && f.count) {
             struct element *want = least_by_search(&f), *got;
-            weft_heap_pop(f.items, &f.count, &got, &kind, &f.calls);
+            weft__heap_pop(f.items, &f.count, &got, &kind, &f.calls);
             assert_ptr_equal(got, want); /* least key, then first in */
             got->in_heap = false;
         } else if (op == 2 && e->in_heap) {
             struct element *got;
-            weft_heap_remove(f.items, &f.count, e->index, &got, &kind, &f.calls);
+            weft__heap_remove(f.items, &f.count, e->index, &got, &kind, &f.calls);
             assert_ptr_equal(got, e);
             e->in_heap = false;
         }
@@ -109,7 +109,7 @@ static void random_operations(void **state)
     /* Drain: everything leaves in the reference order. */
     while (f.count) {
         struct element *want = least_by_search(&f), *got;
-        weft_heap_pop(f.items, &f.count, &got, &kind, &f.calls);
+        weft__heap_pop(f.items, &f.count, &got, &kind, &f.calls);
         assert_ptr_equal(got, want);
         got->in_heap = false;
     }
@@ -129,7 +129,7 @@ static void logarithmic_cost(void **state)
     int last = -1;
     while (f.count) {
         struct element *got;
-        weft_heap_pop(f.items, &f.count, &got, &kind, &f.calls);
+        weft__heap_pop(f.items, &f.count, &got, &kind, &f.calls);
         assert_true(got->key >= last);
         last = got->key;
     }

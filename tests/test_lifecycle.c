@@ -71,7 +71,7 @@ static void fork_hooks_run_by_rank(void **state)
     weft_lifecycle_hooks *order[] = {&fork_process, &fork_local, &fork_executor,
                                      &fork_thread, &fork_timer, &fork_local};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++)
-        assert_int_equal(weft_lifecycle_register(order[i]), WEFT_OK);
+        assert_int_equal(weft__lifecycle_register(order[i]), WEFT_OK);
     atomic_store(&log_size, 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -101,7 +101,7 @@ static weft_lifecycle_hooks exit_executor_late =
 static void process_run_adding(void)
 {
     process_run();
-    weft_lifecycle_add(&exit_executor_late);
+    weft__lifecycle_add(&exit_executor_late);
 }
 
 /* The last hook to run writes the log to the parent. */
@@ -133,7 +133,7 @@ static void exit_hooks_run_by_rank(void **state)
         close(exit_pipe[0]);
         atomic_store(&log_size, 0);
         for (size_t i = 0; i < sizeof exit_hooks / sizeof *exit_hooks; i++)
-            if (weft_lifecycle_register(&exit_hooks[i]) != WEFT_OK)
+            if (weft__lifecycle_register(&exit_hooks[i]) != WEFT_OK)
                 _exit(2);
         exit(0);
     }
@@ -174,7 +174,7 @@ static void holding_fork(int phase)
     if (phase == WEFT_FORK_PREPARE) {
         atomic_store(&in_prepare, true);
         wait_until(atomic_load(&adder_started), 10.0);
-        nap(0.05); /* the adder is inside weft_lifecycle_add now */
+        nap(0.05); /* the adder is inside weft__lifecycle_add now */
     } else if (phase == WEFT_FORK_PARENT) {
         atomic_store(&parent_done, true);
     }
@@ -190,7 +190,7 @@ static void add_during_fork(int index, void *arg)
     (void)index, (void)arg;
     wait_until(atomic_load(&in_prepare), 10.0);
     atomic_store(&adder_started, true);
-    weft_lifecycle_add(&added_during_fork);
+    weft__lifecycle_add(&added_during_fork);
     atomic_store(&fork_over_when_added, atomic_load(&parent_done));
 }
 
@@ -200,7 +200,7 @@ static void add_during_fork(int index, void *arg)
 static void adding_waits_for_a_fork_under_way(void **state)
 {
     (void)state;
-    assert_int_equal(weft_lifecycle_register(&holder), WEFT_OK);
+    assert_int_equal(weft__lifecycle_register(&holder), WEFT_OK);
     atomic_store(&hold_fork, true);
     bunch *b = bunch_start(1, add_during_fork, NULL);
     pid_t pid = fork();
@@ -257,7 +257,7 @@ static void add_records(int index, void *arg)
 {
     (void)arg;
     for (int i = index / 2; i < RECORDS; i += ADDERS / 2)
-        weft_lifecycle_add(&records[i]);
+        weft__lifecycle_add(&records[i]);
 }
 
 static void fork_and_check(void)
@@ -285,7 +285,7 @@ static void adding_while_forking(void **state)
     for (int i = 0; i < RECORDS; i++)
         records[i] = (weft_lifecycle_hooks)WEFT_LIFECYCLE_HOOKS_INIT(
             i % WEFT_RANK_COUNT, counters[i % WEFT_RANK_COUNT], NULL, NULL);
-    assert_int_equal(weft_lifecycle_install(), WEFT_OK);
+    assert_int_equal(weft__lifecycle_install(), WEFT_OK);
     bunch *b = bunch_start(ADDERS, add_records, NULL);
     for (int f = 0; f < FORKS; f++)
         fork_and_check();

@@ -3,7 +3,7 @@
  * change another thread makes, gives up within its time when none comes,
  * and the long-poll leases are one per CPU, end by themselves, and are
  * skipped by a thread whose last long poll was wasted; deadlines and the
- * one wait loop every primitive waits in (weft_wait_for). */
+ * one wait loop every primitive waits in (weft__wait_for). */
 #include "testutil.h"
 
 #include "park.h"
@@ -29,13 +29,13 @@ static void poll_sees_a_change_and_gives_up_without_one(void **state)
     assert_int_equal(pthread_create(&t, NULL, raise_flag_soon, NULL), 0);
     bool changed = false;
     for (int i = 0; i < 100000 && !changed; i++) /* polls of up to 30 µs each */
-        changed = weft_spin_while_equal(&flag, 0);
+        changed = weft__spin_while_equal(&flag, 0);
     pthread_join(t, NULL);
     assert_true(changed);
 
     atomic_store(&flag, 0);
     double t0 = weft_monotonic();
-    assert_false(weft_spin_while_equal(&flag, 0));
+    assert_false(weft__spin_while_equal(&flag, 0));
     double dt = weft_monotonic() - t0;
     assert_true(dt >= WEFT_POLL_SHORT_NS * 1e-9);
     assert_true(dt < 0.5); /* generous: a loaded machine may preempt us */
@@ -51,39 +51,39 @@ struct lease_round {
 static void *take_leases(void *arg)
 {
     struct lease_round *r = arg;
-    int cpus = weft_pf_cpu_count();
+    int cpus = weft__pf_cpu_count();
     for (int i = 0; i < cpus + 3; i++)
-        r->granted += weft_poll_lease(r->now, r->now + 1000);
+        r->granted += weft__poll_lease(r->now, r->now + 1000);
     return NULL;
 }
 
 static void *skip_after_waste(void *arg)
 {
     int64_t now = *(int64_t *)arg;
-    weft_poll_lease_wasted();
+    weft__poll_lease_wasted();
     for (int i = 0; i < WEFT_POLL_SKIP; i++)
-        if (weft_poll_lease(now, now + 1))
+        if (weft__poll_lease(now, now + 1))
             return (void *)1; /* granted while it should skip */
-    return weft_poll_lease(now, now + 1) ? NULL : (void *)2;
+    return weft__poll_lease(now, now + 1) ? NULL : (void *)2;
 }
 
 static void poll_leases_one_per_cpu(void **state)
 {
     (void)state;
     /* Far in the future of every lease taken so far (others are 30 µs). */
-    int64_t now = weft_pf_now_ns() + 3600 * (int64_t)1000000000;
+    int64_t now = weft__pf_now_ns() + 3600 * (int64_t)1000000000;
     struct lease_round r = {.now = now, .granted = 0};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, take_leases, &r), 0);
     pthread_join(t, NULL);
-    assert_int_equal(r.granted, weft_pf_cpu_count());
+    assert_int_equal(r.granted, weft__pf_cpu_count());
     /* at the same moment, none is left for another thread */
-    assert_false(weft_poll_lease(now, now + 1000));
+    assert_false(weft__poll_lease(now, now + 1000));
     /* once they have ended, they are there again */
     r = (struct lease_round){.now = now + 1000, .granted = 0};
     assert_int_equal(pthread_create(&t, NULL, take_leases, &r), 0);
     pthread_join(t, NULL);
-    assert_int_equal(r.granted, weft_pf_cpu_count());
+    assert_int_equal(r.granted, weft__pf_cpu_count());
     /* skipping, on a thread of its own (the count is per thread) */
     int64_t later = now + 5000;
     void *outcome = (void *)3;
@@ -93,16 +93,16 @@ static void poll_leases_one_per_cpu(void **state)
 }
 
 
-/* ---- deadlines and weft_wait_for ------------------------------------------------ */
+/* ---- deadlines and weft__wait_for ------------------------------------------------ */
 
 static void deadline_passed_by_kind(void **state)
 {
     (void)state;
-    assert_false(weft_deadline_passed(WEFT_NO_DEADLINE));
-    assert_true(weft_deadline_passed(WEFT_DEADLINE_POLL));
-    assert_true(weft_deadline_passed(weft_now_ns()));
-    assert_true(weft_deadline_passed(weft_now_ns() - 1000));
-    assert_false(weft_deadline_passed(weft_now_ns() + 3600 * (int64_t)1000000000));
+    assert_false(weft__deadline_passed(WEFT_NO_DEADLINE));
+    assert_true(weft__deadline_passed(WEFT_DEADLINE_POLL));
+    assert_true(weft__deadline_passed(weft__now_ns()));
+    assert_true(weft__deadline_passed(weft__now_ns() - 1000));
+    assert_false(weft__deadline_passed(weft__now_ns() + 3600 * (int64_t)1000000000));
 }
 
 /* A condition on `flag`, counting its looks, its sleeps and its helps. */
@@ -157,12 +157,12 @@ static void *raise_probe_later(void *arg)
     struct probe *p = arg;
     nap(0.02);
     atomic_store(&p->flag, 1);
-    weft_unpark_all(&p->flag);
-    weft_eventcount_notify_all(&p->ec);
+    weft__unpark_all(&p->flag);
+    weft__eventcount_notify_all(&p->ec);
     return NULL;
 }
 
-static int64_t in_seconds(double s) { return weft_now_ns() + (int64_t)(s * 1e9); }
+static int64_t in_seconds(double s) { return weft__now_ns() + (int64_t)(s * 1e9); }
 
 /* Woken by the change, on a word and on an eventcount; a condition already
  * true ends the wait even past its deadline; a passed deadline never
@@ -175,16 +175,16 @@ static void wait_for_ends_on_the_condition(void **state)
         weft_wait_spec spec = kind ? on_eventcount(&p) : on_word(&p);
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, raise_probe_later, &p), 0);
-        assert_int_equal(weft_wait_for(&spec, in_seconds(30)), WEFT_OK);
+        assert_int_equal(weft__wait_for(&spec, in_seconds(30)), WEFT_OK);
         pthread_join(t, NULL);
         assert_true(atomic_load(&p.sleeps) >= 1);
         assert_int_equal(atomic_load(&p.asleep), 0);
-        assert_int_equal(weft_wait_for(&spec, WEFT_DEADLINE_POLL), WEFT_OK);
+        assert_int_equal(weft__wait_for(&spec, WEFT_DEADLINE_POLL), WEFT_OK);
 
         atomic_store(&p.flag, 0);
         atomic_store(&p.sleeps, 0);
-        assert_int_equal(weft_wait_for(&spec, WEFT_DEADLINE_POLL), WEFT_ETIMEDOUT);
-        assert_int_equal(weft_wait_for(&spec, weft_now_ns() - 1), WEFT_ETIMEDOUT);
+        assert_int_equal(weft__wait_for(&spec, WEFT_DEADLINE_POLL), WEFT_ETIMEDOUT);
+        assert_int_equal(weft__wait_for(&spec, weft__now_ns() - 1), WEFT_ETIMEDOUT);
         assert_int_equal(atomic_load(&p.sleeps), 0);
     }
 }
@@ -195,9 +195,9 @@ static void wait_for_times_out(void **state)
     for (int kind = 0; kind < 2; kind++) {
         struct probe p = {.ec = WEFT_EVENTCOUNT_INIT};
         weft_wait_spec spec = kind ? on_eventcount(&p) : on_word(&p);
-        int64_t t0 = weft_now_ns();
-        assert_int_equal(weft_wait_for(&spec, t0 + 20000000), WEFT_ETIMEDOUT);
-        assert_true(weft_now_ns() - t0 >= 20000000);
+        int64_t t0 = weft__now_ns();
+        assert_int_equal(weft__wait_for(&spec, t0 + 20000000), WEFT_ETIMEDOUT);
+        assert_true(weft__now_ns() - t0 >= 20000000);
         assert_int_equal(atomic_load(&p.asleep), 0);
     }
 }
@@ -205,7 +205,7 @@ static void wait_for_times_out(void **state)
 static void *fire_later(void *source)
 {
     nap(0.02);
-    weft_cancel_source_fire(source);
+    weft__cancel_source_fire(source);
     return NULL;
 }
 
@@ -220,16 +220,16 @@ static void wait_for_is_cancelled(void **state)
         weft_wait_spec spec = kind == 1 ? on_eventcount(&p) : on_word(&p);
         spec.cancellable = kind != 2;
         weft_cancel_source source = {false, NULL};
-        weft_park_set_cancel_source(&source);
+        weft__park_set_cancel_source(&source);
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, fire_later, &source), 0);
         int64_t deadline = in_seconds(kind == 2 ? 0.2 : 30);
-        int rc = weft_wait_for(&spec, deadline);
+        int rc = weft__wait_for(&spec, deadline);
         pthread_join(t, NULL);
-        weft_park_set_cancel_source(NULL);
+        weft__park_set_cancel_source(NULL);
         assert_int_equal(rc, kind == 2 ? WEFT_ETIMEDOUT : WEFT_ECANCELLED);
         if (kind == 2)
-            assert_true(weft_now_ns() >= deadline);
+            assert_true(weft__now_ns() >= deadline);
     }
 }
 
@@ -252,10 +252,10 @@ static void wait_for_helps_and_rechecks(void **state)
     spec.recheck_ns = 1000000;
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, raise_quietly_later, &p), 0);
-    int64_t t0 = weft_now_ns();
-    assert_int_equal(weft_wait_for(&spec, t0 + 30 * (int64_t)1000000000), WEFT_OK);
+    int64_t t0 = weft__now_ns();
+    assert_int_equal(weft__wait_for(&spec, t0 + 30 * (int64_t)1000000000), WEFT_OK);
     pthread_join(t, NULL);
-    assert_true(weft_now_ns() - t0 < 20 * (int64_t)1000000000); /* not the deadline */
+    assert_true(weft__now_ns() - t0 < 20 * (int64_t)1000000000); /* not the deadline */
     assert_int_equal(atomic_load(&p.helps), 3);
     assert_true(atomic_load(&p.looks) >= 4 + atomic_load(&p.sleeps));
     assert_true(atomic_load(&p.sleeps) >= 1);

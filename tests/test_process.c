@@ -5,7 +5,7 @@
  * (a crash fails only its task, timeouts and cancels kill the worker). */
 #include "testutil.h"
 
-#include "platform/process.h" /* weft_pf_shared_alloc: a flag the workers see */
+#include "platform/process.h" /* weft__pf_shared_alloc: a flag the workers see */
 
 #include <errno.h>
 #include <math.h>
@@ -659,13 +659,13 @@ static void callback_frees_pool(bool by_waiter)
 static void pool_shutdown_and_free_from_done_callback(void **state)
 {
     (void)state;
-    flags = weft_pf_shared_alloc(2 * sizeof *flags);
+    flags = weft__pf_shared_alloc(2 * sizeof *flags);
     assert_non_null(flags);
     for (int i = 0; i < 10; i++)
         callback_frees_pool(true);
     for (int i = 0; i < 3; i++)
         callback_frees_pool(false);
-    weft_pf_shared_free((void *)flags, 2 * sizeof *flags);
+    weft__pf_shared_free((void *)flags, 2 * sizeof *flags);
 }
 
 static void *nap_then_crash(void *arg)

@@ -18,7 +18,7 @@ static weft_work_list *list_new(long capacity)
 {
     weft_work_list *l = aligned_alloc(_Alignof(weft_work_list), sizeof *l);
     assert_non_null(l);
-    weft_work_list_init(l, capacity);
+    weft__work_list_init(l, capacity);
     return l;
 }
 
@@ -26,7 +26,7 @@ static weft_work_list *list_new(long capacity)
 static struct item *take_item(weft_work_list *l, bool wait, int *rc)
 {
     weft_work_node *n = NULL;
-    *rc = weft_work_list_take(l, NULL, &n, wait);
+    *rc = weft__work_list_take(l, NULL, &n, wait);
     return *rc == WEFT_OK ? (struct item *)(void *)n : NULL;
 }
 
@@ -35,16 +35,16 @@ static struct item *take_item(weft_work_list *l, bool wait, int *rc)
 static struct item *worker_take(weft_work_list *l, weft_work_taker *t, bool wait, int *rc)
 {
     weft_work_node *n = NULL;
-    *rc = weft_work_list_take(l, t, &n, wait);
+    *rc = weft__work_list_take(l, t, &n, wait);
     if (*rc == WEFT_OK && ((uintptr_t)n >> 4) % 3 == 0)
-        weft_work_list_claim_spinner(l, t);
+        weft__work_list_claim_spinner(l, t);
     return *rc == WEFT_OK ? (struct item *)(void *)n : NULL;
 }
 
 static int64_t after(double seconds)
 {
     int64_t d;
-    weft_deadline_after(seconds, &d);
+    weft__deadline_after(seconds, &d);
     return d;
 }
 
@@ -58,19 +58,19 @@ static void fifo_order_count_and_empty(void **state)
     assert_int_equal(rc, WEFT_EEMPTY);
     for (int i = 0; i < 100; i++) {
         items[i].seq = i;
-        assert_int_equal(weft_work_list_add(l, &items[i].node, WEFT_NO_DEADLINE), WEFT_OK);
+        assert_int_equal(weft__work_list_add(l, &items[i].node, WEFT_NO_DEADLINE), WEFT_OK);
     }
-    assert_int_equal(weft_work_list_count(l), 100);
+    assert_int_equal(weft__work_list_count(l), 100);
     for (int i = 0; i < 100; i++) {
         struct item *it = take_item(l, false, &rc);
         assert_int_equal(rc, WEFT_OK);
         assert_int_equal(it->seq, i);
     }
-    assert_int_equal(weft_work_list_count(l), 0);
+    assert_int_equal(weft__work_list_count(l), 0);
     assert_null(take_item(l, false, &rc));
     assert_int_equal(rc, WEFT_EEMPTY);
     /* Emptied and refilled: the stub goes round again. */
-    assert_int_equal(weft_work_list_add(l, &items[7].node, WEFT_NO_DEADLINE), WEFT_OK);
+    assert_int_equal(weft__work_list_add(l, &items[7].node, WEFT_NO_DEADLINE), WEFT_OK);
     assert_ptr_equal(take_item(l, true, &rc), &items[7]);
     free(l);
 }
@@ -81,15 +81,15 @@ static void close_refuses_new_items_and_drains_old_ones(void **state)
     weft_work_list *l = list_new(0);
     struct item a = {.seq = 1}, b = {.seq = 2};
     int rc;
-    assert_int_equal(weft_work_list_add(l, &a.node, WEFT_NO_DEADLINE), WEFT_OK);
-    weft_work_list_close(l);
-    assert_int_equal(weft_work_list_add(l, &b.node, WEFT_NO_DEADLINE), WEFT_ESHUTDOWN);
+    assert_int_equal(weft__work_list_add(l, &a.node, WEFT_NO_DEADLINE), WEFT_OK);
+    weft__work_list_close(l);
+    assert_int_equal(weft__work_list_add(l, &b.node, WEFT_NO_DEADLINE), WEFT_ESHUTDOWN);
     assert_ptr_equal(take_item(l, true, &rc), &a);
     assert_null(take_item(l, true, &rc));
     assert_int_equal(rc, WEFT_ESHUTDOWN);
     assert_null(take_item(l, false, &rc));
     assert_int_equal(rc, WEFT_ESHUTDOWN);
-    weft_work_list_close(l); /* again: no effect */
+    weft__work_list_close(l); /* again: no effect */
     free(l);
 }
 
@@ -99,15 +99,15 @@ static void bounded_list_waits_for_room(void **state)
     weft_work_list *l = list_new(2);
     struct item it[3] = {{.seq = 0}, {.seq = 1}, {.seq = 2}};
     int rc;
-    assert_int_equal(weft_work_list_add(l, &it[0].node, WEFT_NO_DEADLINE), WEFT_OK);
-    assert_int_equal(weft_work_list_add(l, &it[1].node, WEFT_NO_DEADLINE), WEFT_OK);
-    assert_int_equal(weft_work_list_add(l, &it[2].node, weft_now_ns()), WEFT_EFULL);
+    assert_int_equal(weft__work_list_add(l, &it[0].node, WEFT_NO_DEADLINE), WEFT_OK);
+    assert_int_equal(weft__work_list_add(l, &it[1].node, WEFT_NO_DEADLINE), WEFT_OK);
+    assert_int_equal(weft__work_list_add(l, &it[2].node, weft__now_ns()), WEFT_EFULL);
     double t0 = weft_perf_counter();
-    assert_int_equal(weft_work_list_add(l, &it[2].node, after(0.1)), WEFT_EFULL);
+    assert_int_equal(weft__work_list_add(l, &it[2].node, after(0.1)), WEFT_EFULL);
     assert_timeout(weft_perf_counter() - t0, 0.1);
     assert_ptr_equal(take_item(l, false, &rc), &it[0]);
-    assert_int_equal(weft_work_list_add(l, &it[2].node, weft_now_ns()), WEFT_OK);
-    assert_int_equal(weft_work_list_count(l), 2);
+    assert_int_equal(weft__work_list_add(l, &it[2].node, weft__now_ns()), WEFT_OK);
+    assert_int_equal(weft__work_list_count(l), 2);
     free(l);
 }
 
@@ -119,7 +119,7 @@ static void add_blocked(int index, void *arg)
 {
     (void)index;
     (void)arg;
-    atomic_store(&blocked_rc, weft_work_list_add(blocked_list, &blocked_item.node,
+    atomic_store(&blocked_rc, weft__work_list_add(blocked_list, &blocked_item.node,
                                                  WEFT_NO_DEADLINE));
 }
 
@@ -131,13 +131,13 @@ static void bounded_adder_wakes_on_take_and_on_close(void **state)
     for (int closing = 0; closing < 2; closing++) {
         blocked_list = list_new(1);
         atomic_store(&blocked_rc, -1);
-        assert_int_equal(weft_work_list_add(blocked_list, &first.node, WEFT_NO_DEADLINE),
+        assert_int_equal(weft__work_list_add(blocked_list, &first.node, WEFT_NO_DEADLINE),
                          WEFT_OK);
         bunch *b = bunch_start(1, add_blocked, NULL);
         wait_threads_blocked(1);
         assert_int_equal(atomic_load(&blocked_rc), -1);
         if (closing)
-            weft_work_list_close(blocked_list);
+            weft__work_list_close(blocked_list);
         else
             assert_ptr_equal(take_item(blocked_list, false, &rc), &first);
         assert_eventually(atomic_load(&blocked_rc) != -1, 5);
@@ -177,13 +177,13 @@ static void idle_takers_park_wake_and_leave(void **state)
     bunch *b = bunch_start(4, idle_taker, NULL);
     assert_eventually(atomic_load(&idle_list->parked) == 4, 5);
     struct item it = {.seq = 1};
-    assert_int_equal(weft_work_list_add(idle_list, &it.node, WEFT_NO_DEADLINE), WEFT_OK);
+    assert_int_equal(weft__work_list_add(idle_list, &it.node, WEFT_NO_DEADLINE), WEFT_OK);
     assert_eventually(atomic_load(&idle_taken) == 1, 5);
     assert_eventually(atomic_load(&idle_list->parked) == 4, 5);
     int again = atomic_load(&idle_again);
-    weft_work_list_wake_all(idle_list);
+    weft__work_list_wake_all(idle_list);
     assert_eventually(atomic_load(&idle_again) >= again + 4, 5);
-    weft_work_list_close(idle_list);
+    weft__work_list_close(idle_list);
     assert_eventually(bunch_finished(b) == 4, 5);
     bunch_join(b);
     assert_int_equal(atomic_load(&idle_left), 4);
@@ -210,7 +210,7 @@ static void stress_adder(int index, void *arg)
         struct item *it = &stress_items[index * PER_ADDER + i];
         it->producer = index;
         it->seq = i;
-        if (weft_work_list_add(stress_list, &it->node, WEFT_NO_DEADLINE) != WEFT_OK)
+        if (weft__work_list_add(stress_list, &it->node, WEFT_NO_DEADLINE) != WEFT_OK)
             atomic_fetch_add(&stress_refused, 1);
     }
 }
@@ -248,14 +248,14 @@ static void stress_every_item_taken_once(void **state)
         bunch *takers = bunch_start(TAKERS, stress_taker, NULL);
         bunch *adders = bunch_start(ADDERS, stress_adder, NULL);
         bunch_join(adders);
-        weft_work_list_close(stress_list);
+        weft__work_list_close(stress_list);
         bunch_join(takers);
         assert_int_equal(atomic_load(&stress_refused), 0);
         assert_int_equal(atomic_load(&order_errors), 0);
         assert_int_equal(atomic_load(&stress_total), ADDERS * PER_ADDER);
         for (long i = 0; i < ADDERS * PER_ADDER; i++)
             assert_int_equal(atomic_load(&stress_items[i].taken), 1);
-        assert_int_equal(weft_work_list_count(stress_list), 0);
+        assert_int_equal(weft__work_list_count(stress_list), 0);
         free(stress_items);
         free(stress_list);
     }
@@ -273,7 +273,7 @@ static void stress_close_while_adding(void **state)
         bunch *takers = bunch_start(TAKERS, stress_taker, NULL);
         bunch *adders = bunch_start(ADDERS, stress_adder, NULL);
         nap(0.001 * (round % 5));
-        weft_work_list_close(stress_list);
+        weft__work_list_close(stress_list);
         bunch_join(adders);
         bunch_join(takers);
         assert_int_equal(atomic_load(&stress_total) + atomic_load(&stress_refused),

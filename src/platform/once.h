@@ -5,7 +5,7 @@
  * one-time set-ups (installing the fork and exit handlers, creating a
  * thread-specific key) can fail and must then be tried again by the next
  * caller.  The first caller runs the function; callers that arrive
- * meanwhile wait on the state word (weft_pf_wait: no spinning, no yield
+ * meanwhile wait on the state word (weft__pf_wait: no spinning, no yield
  * loop) and get its status.  A failed run leaves the once unrun.
  */
 /* Outside the guard: platform.h includes this file back (its exit hooks
@@ -28,7 +28,7 @@ typedef struct weft_once {
 #define WEFT_ONCE_INIT { WEFT_ONCE_UNRUN }
 
 /* The slow path: run fn or wait for the caller that runs it. */
-static inline int weft_once_run_slow(weft_once *once, int (*fn)(void))
+static inline int weft__once_run_slow(weft_once *once, int (*fn)(void))
 {
     for (;;) {
         uint32_t state = WEFT_ONCE_UNRUN;
@@ -36,12 +36,12 @@ static inline int weft_once_run_slow(weft_once *once, int (*fn)(void))
             int rc = fn();
             atomic_store_explicit(&once->state, rc == 0 ? WEFT_ONCE_DONE : WEFT_ONCE_UNRUN,
                                   memory_order_release);
-            weft_pf_wake(&once->state, INT32_MAX);
+            weft__pf_wake(&once->state, INT32_MAX);
             return rc;
         }
         if (state == WEFT_ONCE_DONE)
             return 0;
-        weft_pf_wait(&once->state, WEFT_ONCE_RUNNING, WEFT_PF_NO_DEADLINE);
+        weft__pf_wait(&once->state, WEFT_ONCE_RUNNING, WEFT_PF_NO_DEADLINE);
         /* Done, or the runner failed and the once is free to try again. */
         if (atomic_load_explicit(&once->state, memory_order_acquire) == WEFT_ONCE_DONE)
             return 0;
@@ -50,11 +50,11 @@ static inline int weft_once_run_slow(weft_once *once, int (*fn)(void))
 
 /* Run fn (which returns 0 or a WEFT_E* status) unless a call has already
  * succeeded.  Returns 0, or fn's failure (the next call tries again). */
-static inline int weft_once_run(weft_once *once, int (*fn)(void))
+static inline int weft__once_run(weft_once *once, int (*fn)(void))
 {
     if (atomic_load_explicit(&once->state, memory_order_acquire) == WEFT_ONCE_DONE)
         return 0;
-    return weft_once_run_slow(once, fn);
+    return weft__once_run_slow(once, fn);
 }
 
 #endif

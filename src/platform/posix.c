@@ -20,14 +20,14 @@
 _Static_assert(sizeof(pthread_t) <= sizeof(((weft_pf_thread *)0)->bytes_),
                "pthread_t must fit in weft_pf_thread");
 
-int64_t weft_pf_now_ns(void)
+int64_t weft__pf_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void weft_pf_sleep_until(int64_t deadline_ns)
+void weft__pf_sleep_until(int64_t deadline_ns)
 {
     struct timespec ts = {
         .tv_sec = (time_t)(deadline_ns / 1000000000),
@@ -38,7 +38,7 @@ void weft_pf_sleep_until(int64_t deadline_ns)
     }
 }
 
-void weft_pf_cpu_relax(void)
+void weft__pf_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -47,7 +47,7 @@ void weft_pf_cpu_relax(void)
 #endif
 }
 
-void weft_pf_yield(void) { sched_yield(); }
+void weft__pf_yield(void) { sched_yield(); }
 
 struct start_box {
     void (*fn)(void *);
@@ -58,7 +58,7 @@ struct start_box {
 /* ---- the end of weft's OS threads -----------------------------------------
  * An OS thread still alive when the process exits keeps its TLS block, and
  * valgrind reports it as "possibly lost".  So weft's OS threads are
- * joinable, and at exit weft_pf_threads_close waits for the ones that are
+ * joinable, and at exit weft__pf_threads_close waits for the ones that are
  * ending or idle to be gone.  A thread that ends joins the one that ended
  * before it (gone, or about to be) and leaves itself to be joined by the
  * next: at most one ended thread waits to be joined, and joining the last
@@ -110,7 +110,7 @@ static void end_me(void)
     join_previous(join, previous);
 }
 
-void weft_pf_thread_returning(void)
+void weft__pf_thread_returning(void)
 {
     pthread_mutex_lock(&threads_lock);
     if (!marked_returning) {
@@ -179,7 +179,7 @@ static int create_thread(void *(*entry)(void *), void (*fn)(void *), void *arg,
     return WEFT_OK;
 }
 
-int weft_pf_thread_start(void (*fn)(void *), void *arg, size_t stack_size,
+int weft__pf_thread_start(void (*fn)(void *), void *arg, size_t stack_size,
                          weft_pf_thread *handle)
 {
     return create_thread(thread_entry, fn, arg, stack_size, handle);
@@ -258,14 +258,14 @@ static bool leave_told(void)
 static bool wait_for_work(struct idle_thread *me)
 {
     atomic_store_explicit(&me->word, IDLE_WAITING, memory_order_relaxed);
-    me->since_ns = weft_pf_now_ns();
+    me->since_ns = weft__pf_now_ns();
     pthread_mutex_lock(&threads_lock);
     if (marked_returning) {
         marked_returning = false;
         returning_count--;
         pthread_cond_broadcast(&threads_changed);
     }
-    /* Read under the lock that weft_pf_thread_cache_keep holds while it
+    /* Read under the lock that weft__pf_thread_cache_keep holds while it
      * ends the idle threads: a thread parking now sees the new keep, or
      * is in the list it ends. */
     int64_t keep = atomic_load_explicit(&keep_ns, memory_order_relaxed);
@@ -288,7 +288,7 @@ static bool wait_for_work(struct idle_thread *me)
             return true;
         if (w == IDLE_EXIT)
             return leave_told();
-        if (weft_pf_wait(&me->word, IDLE_WAITING, deadline) == WEFT_ETIMEDOUT) {
+        if (weft__pf_wait(&me->word, IDLE_WAITING, deadline) == WEFT_ETIMEDOUT) {
             pthread_t previous;
             pthread_mutex_lock(&threads_lock);
             bool mine = unlink_idle(me);
@@ -314,7 +314,7 @@ static void *reusable_entry(void *p)
     return NULL;
 }
 
-int weft_pf_thread_start_reusable(void (*fn)(void *), void *arg, size_t stack_size,
+int weft__pf_thread_start_reusable(void (*fn)(void *), void *arg, size_t stack_size,
                                   weft_pf_thread *handle)
 {
     pthread_once(&fork_once, install_fork_handlers);
@@ -334,7 +334,7 @@ int weft_pf_thread_start_reusable(void (*fn)(void *), void *arg, size_t stack_si
     t->fn = fn;
     t->arg = arg;
     atomic_store_explicit(&t->word, IDLE_HANDED, memory_order_release);
-    weft_pf_wake(&t->word, 1);
+    weft__pf_wake(&t->word, 1);
     return WEFT_OK;
 }
 
@@ -344,14 +344,14 @@ static void tell_to_leave_locked(struct idle_thread *t)
 {
     exiting_count++;
     atomic_store_explicit(&t->word, IDLE_EXIT, memory_order_release);
-    weft_pf_wake(&t->word, 1);
+    weft__pf_wake(&t->word, 1);
 }
 
-int64_t weft_pf_thread_cache_keep(int64_t keep)
+int64_t weft__pf_thread_cache_keep(int64_t keep)
 {
     if (keep < 0)
         keep = 0;
-    int64_t now = weft_pf_now_ns();
+    int64_t now = weft__pf_now_ns();
     pthread_mutex_lock(&threads_lock);
     int64_t old = atomic_exchange(&keep_ns, keep);
     for (struct idle_thread **p = &idle_top; *p;) {
@@ -368,7 +368,7 @@ int64_t weft_pf_thread_cache_keep(int64_t keep)
     return old;
 }
 
-size_t weft_pf_thread_cache_idle(void)
+size_t weft__pf_thread_cache_idle(void)
 {
     pthread_mutex_lock(&threads_lock);
     size_t n = idle_count;
@@ -381,7 +381,7 @@ size_t weft_pf_thread_cache_idle(void)
  * into a hang at exit. */
 #define CLOSE_WAIT_MAX_S 2
 
-void weft_pf_threads_close(void)
+void weft__pf_threads_close(void)
 {
     pthread_once(&fork_once, install_fork_handlers);
     struct timespec limit;
@@ -406,7 +406,7 @@ void weft_pf_threads_close(void)
         (void)pthread_join(last, NULL);
 }
 
-weft_pf_thread weft_pf_thread_self(void)
+weft_pf_thread weft__pf_thread_self(void)
 {
     weft_pf_thread h;
     pthread_t self = pthread_self();
@@ -415,7 +415,7 @@ weft_pf_thread weft_pf_thread_self(void)
     return h;
 }
 
-long weft_pf_native_id(void)
+long weft__pf_native_id(void)
 {
 #ifdef __linux__
     return (long)syscall(SYS_gettid);
@@ -424,7 +424,7 @@ long weft_pf_native_id(void)
 #endif
 }
 
-long weft_pf_main_native_id(void) { return (long)getpid(); }
+long weft__pf_main_native_id(void) { return (long)getpid(); }
 
 #ifndef __linux__
 static pthread_t first_thread;
@@ -432,10 +432,10 @@ static pthread_once_t first_once = PTHREAD_ONCE_INIT;
 static void remember_first(void) { first_thread = pthread_self(); }
 #endif
 
-int weft_pf_is_main_thread(void)
+int weft__pf_is_main_thread(void)
 {
 #ifdef __linux__
-    return weft_pf_native_id() == (long)getpid();
+    return weft__pf_native_id() == (long)getpid();
 #else
     /* Without a portable test, the first thread to ask is the main one. */
     pthread_once(&first_once, remember_first);
@@ -443,7 +443,7 @@ int weft_pf_is_main_thread(void)
 #endif
 }
 
-void weft_pf_set_thread_name(weft_pf_thread thread, const char *name)
+void weft__pf_set_thread_name(weft_pf_thread thread, const char *name)
 {
 #if defined(__linux__) || defined(__GLIBC__)
     char shortname[16];
@@ -459,7 +459,7 @@ void weft_pf_set_thread_name(weft_pf_thread thread, const char *name)
 #endif
 }
 
-size_t weft_pf_min_stack_size(void)
+size_t weft__pf_min_stack_size(void)
 {
 #ifdef PTHREAD_STACK_MIN
     return (size_t)PTHREAD_STACK_MIN;
@@ -468,7 +468,7 @@ size_t weft_pf_min_stack_size(void)
 #endif
 }
 
-int weft_pf_cpu_count(void)
+int weft__pf_cpu_count(void)
 {
 #ifdef __linux__
     cpu_set_t set;
@@ -496,28 +496,28 @@ static int make_key(void)
     return WEFT_OK;
 }
 
-int weft_pf_exit_hook_arm(weft_pf_exit_hook *hook, void *value)
+int weft__pf_exit_hook_arm(weft_pf_exit_hook *hook, void *value)
 {
     key_to_make = hook;
-    int rc = weft_once_run(&hook->key_made_, make_key);
+    int rc = weft__once_run(&hook->key_made_, make_key);
     if (rc != WEFT_OK)
         return rc;
     return pthread_setspecific((pthread_key_t)hook->key_, value) ? WEFT_ENOMEM : WEFT_OK;
 }
 
 /* Nothing to do before the first arm made the key. */
-void weft_pf_exit_hook_disarm(weft_pf_exit_hook *hook)
+void weft__pf_exit_hook_disarm(weft_pf_exit_hook *hook)
 {
     if (atomic_load_explicit(&hook->key_made_.state, memory_order_acquire) == WEFT_ONCE_DONE)
         (void)pthread_setspecific((pthread_key_t)hook->key_, NULL);
 }
 
-int weft_pf_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+int weft__pf_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
     return pthread_atfork(prepare, parent, child) == 0 ? WEFT_OK : WEFT_ENOMEM;
 }
 
-int weft_pf_at_exit(void (*fn)(void))
+int weft__pf_at_exit(void (*fn)(void))
 {
     return atexit(fn) == 0 ? WEFT_OK : WEFT_ENOMEM;
 }

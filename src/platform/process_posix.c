@@ -82,7 +82,7 @@ static int open_pidfd(pid_t pid)
     return -1;
 }
 
-int weft_pf_fork_child(int (*body)(void *arg, int channel), void *arg, bool want_channel,
+int weft__pf_fork_child(int (*body)(void *arg, int channel), void *arg, bool want_channel,
                        weft_pf_child *child)
 {
     int pair[2] = {-1, -1}, sentinel[2] = {-1, -1};
@@ -111,7 +111,7 @@ int weft_pf_fork_child(int (*body)(void *arg, int channel), void *arg, bool want
             close(parent_ends[i]);
         close(sentinel[0]);
         pthread_mutex_unlock(&fork_lock); /* the child's own copy */
-        weft_pf_child_exit(body(arg, want_channel ? pair[1] : -1));
+        weft__pf_child_exit(body(arg, want_channel ? pair[1] : -1));
     }
     if (rc != WEFT_OK) {
         if (want_channel && pair[0] >= 0)
@@ -138,7 +138,7 @@ int weft_pf_fork_child(int (*body)(void *arg, int channel), void *arg, bool want
     return WEFT_OK;
 }
 
-_Noreturn void weft_pf_child_exit(int status)
+_Noreturn void weft__pf_child_exit(int status)
 {
     /* Only the standard streams, as Python's child does: other streams may
      * hold the parent's buffered data, which the parent writes itself. */
@@ -147,26 +147,26 @@ _Noreturn void weft_pf_child_exit(int status)
     _exit(status & 0xff);
 }
 
-void weft_pf_default_fatal_signals(void)
+void weft__pf_default_fatal_signals(void)
 {
     static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         (void)signal(fatal[i], SIG_DFL);
 }
 
-void *weft_pf_shared_alloc(size_t size)
+void *weft__pf_shared_alloc(size_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
-void weft_pf_shared_free(void *p, size_t size)
+void weft__pf_shared_free(void *p, size_t size)
 {
     if (p)
         (void)munmap(p, size);
 }
 
-void weft_pf_close(int fd)
+void weft__pf_close(int fd)
 {
     if (fd < 0)
         return;
@@ -191,14 +191,14 @@ static int transfer_all(int fd, char *p, size_t size, bool sending)
     return WEFT_OK;
 }
 
-int weft_pf_send_all(int fd, const void *data, size_t size)
+int weft__pf_send_all(int fd, const void *data, size_t size)
 {
     return transfer_all(fd, (char *)(uintptr_t)data, size, true); /* only read */
 }
 
-int weft_pf_recv_all(int fd, void *data, size_t size) { return transfer_all(fd, data, size, false); }
+int weft__pf_recv_all(int fd, void *data, size_t size) { return transfer_all(fd, data, size, false); }
 
-void weft_pf_send_byte_nowait(int fd, unsigned char byte)
+void weft__pf_send_byte_nowait(int fd, unsigned char byte)
 {
     ssize_t n;
     do
@@ -206,14 +206,14 @@ void weft_pf_send_byte_nowait(int fd, unsigned char byte)
     while (n < 0 && errno == EINTR);
 }
 
-void weft_pf_shutdown_write(int fd) { (void)shutdown(fd, SHUT_WR); }
+void weft__pf_shutdown_write(int fd) { (void)shutdown(fd, SHUT_WR); }
 
-int weft_pf_wait_readable(int fd, int64_t deadline_ns)
+int weft__pf_wait_readable(int fd, int64_t deadline_ns)
 {
     for (;;) {
         int timeout_ms = -1;
         if (deadline_ns != WEFT_PF_NO_DEADLINE) {
-            int64_t left = deadline_ns - weft_pf_now_ns();
+            int64_t left = deadline_ns - weft__pf_now_ns();
             if (left <= 0)
                 timeout_ms = 0;
             else
@@ -230,7 +230,7 @@ int weft_pf_wait_readable(int fd, int64_t deadline_ns)
     }
 }
 
-int weft_pf_reap(long pid, bool block, int *exitcode)
+int weft__pf_reap(long pid, bool block, int *exitcode)
 {
     int status;
     *exitcode = 0;
@@ -251,13 +251,13 @@ int weft_pf_reap(long pid, bool block, int *exitcode)
     return WEFT_OK;
 }
 
-void weft_pf_signal(long pid, int which)
+void weft__pf_signal(long pid, int which)
 {
     static const int signals[] = {SIGTERM, SIGKILL, SIGINT};
     (void)kill((pid_t)pid, signals[which]);
 }
 
-const char *weft_pf_signal_name(int signo)
+const char *weft__pf_signal_name(int signo)
 {
     const char *s = strsignal(signo);
     return s ? s : "unknown signal";
@@ -366,9 +366,9 @@ static int handle_crashes(void)
     return WEFT_OK;
 }
 
-bool weft_pf_memory_cap_supported(void) { return true; }
+bool weft__pf_memory_cap_supported(void) { return true; }
 
-int weft_pf_cap_memory(size_t extra, _Atomic int32_t *noted)
+int weft__pf_cap_memory(size_t extra, _Atomic int32_t *noted)
 {
     cap_noted = noted; /* before the handler can run */
     cap_limit = UINT64_MAX;
@@ -392,9 +392,9 @@ int weft_pf_cap_memory(size_t extra, _Atomic int32_t *noted)
 
 #else
 
-bool weft_pf_memory_cap_supported(void) { return false; }
+bool weft__pf_memory_cap_supported(void) { return false; }
 
-int weft_pf_cap_memory(size_t extra, _Atomic int32_t *noted)
+int weft__pf_cap_memory(size_t extra, _Atomic int32_t *noted)
 {
     (void)extra;
     (void)noted;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* wait_portable.c — weft_pf_wait/wake without futexes, for systems that lack
+/* wait_portable.c — weft__pf_wait/wake without futexes, for systems that lack
  * them (selected with -DWEFT_PORTABLE_WAIT=ON).
  *
  * Waiters are hashed by address into buckets of a mutex and a condition
@@ -45,7 +45,7 @@ static void buckets_init(void)
  * child: weft's fork handlers take them all last before a fork (a weft lock
  * taken before may need them), release them first after it, and start the
  * child's afresh (its only thread waits nowhere). */
-void weft_pf_wait_atfork(int phase)
+void weft__pf_wait_atfork(int phase)
 {
     pthread_once(&buckets_once, buckets_init);
     for (int i = 0; i < BUCKETS; i++) {
@@ -67,7 +67,7 @@ static struct bucket *bucket_of(const void *addr)
     return &buckets[(h >> 20) % BUCKETS];
 }
 
-int weft_pf_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns)
+int weft__pf_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns)
 {
     struct bucket *b = bucket_of(word);
     int rc = WEFT_OK;
@@ -86,12 +86,12 @@ int weft_pf_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns)
         b->waiters--;
     }
     pthread_mutex_unlock(&b->mutex);
-    if (deadline_ns != WEFT_PF_NO_DEADLINE && weft_pf_now_ns() >= deadline_ns)
+    if (deadline_ns != WEFT_PF_NO_DEADLINE && weft__pf_now_ns() >= deadline_ns)
         rc = WEFT_ETIMEDOUT;
     return rc;
 }
 
-void weft_pf_wake(_Atomic uint32_t *word, int32_t n)
+void weft__pf_wake(_Atomic uint32_t *word, int32_t n)
 {
     (void)n;
     struct bucket *b = bucket_of(word);
