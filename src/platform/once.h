@@ -6,7 +6,16 @@
  * thread-specific key) can fail and must then be tried again by the next
  * caller.  The first caller runs the function; callers that arrive
  * meanwhile wait on the state word (weft__pf_wait: no spinning, no yield
- * loop) and get its status.  A failed run leaves the once unrun.
+ * loop).  A failed run leaves the once unrun, and a waiter then tries fn
+ * itself.
+ *
+ * Not fork-proof: a fork while another thread is inside fn leaves the
+ * child's copy running for good, and its first use there waits forever.
+ * The library's onces run fn once per process, on a module's first use,
+ * and fn is one short call (pthread_atfork, atexit, pthread_key_create);
+ * weft's own forks wait for the install first.  A program that calls
+ * fork() in one thread while another uses weft for the very first time is
+ * the case left open.
  */
 /* Outside the guard: platform.h includes this file back (its exit hooks
  * hold a weft_once) after it has declared the waiting used here, so either
