@@ -92,8 +92,9 @@ static void call_fork_hooks(weft_lifecycle_hooks *set, int rank, int phase)
             h->fork(phase);
 }
 
-/* Highest rank first; the platform's wait locks last of all (a weft lock
- * taken before may need them). */
+/* Highest rank first; the platform's locks (its thread cache, the
+ * portable wait's buckets) last of all (a weft lock taken before may need
+ * them). */
 static void before_fork(void)
 {
     atomic_fetch_add(&forking, 1);
@@ -101,12 +102,12 @@ static void before_fork(void)
     fork_seen = all_records();
     for (int rank = WEFT_RANK_COUNT - 1; rank >= 0; rank--)
         call_fork_hooks(fork_seen, rank, WEFT_FORK_PREPARE);
-    weft__pf_wait_atfork(WEFT_FORK_PREPARE);
+    weft__pf_atfork(WEFT_FORK_PREPARE);
 }
 
 static void after_fork(int phase)
 {
-    weft__pf_wait_atfork(phase);
+    weft__pf_atfork(phase);
     for (int rank = 0; rank < WEFT_RANK_COUNT; rank++)
         call_fork_hooks(fork_seen, rank, phase);
 }

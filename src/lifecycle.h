@@ -8,7 +8,7 @@
  * child) and exit hooks.  The record carries the module's rank, so the
  * order of the hooks is fixed by the layers, never by which module the
  * program happened to use first.  The registry installs the platform's
- * fork and exit handlers once, and calls weft__pf_wait_atfork itself, below
+ * fork and exit handlers once, and calls weft__pf_atfork itself, below
  * every module.
  */
 #ifndef WEFT_LIFECYCLE_H

@@ -155,12 +155,7 @@ static inline int run_helper_env(const char *env, const char *mode, char *out, s
                                  double *seconds)
 {
     char command[512];
-    /* TSan's thread-leak report at the helper's exit is left out: these
-     * tests check what the exit does, and the valgrind tests check that it
-     * leaves no thread behind. */
-    snprintf(command, sizeof command,
-             "env -u WEFT_DEBUG TSAN_OPTIONS=\"$TSAN_OPTIONS:report_thread_leaks=0\" %s %s %s 2>&1",
-             env, EXIT_HELPER, mode);
+    snprintf(command, sizeof command, "env -u WEFT_DEBUG %s %s %s 2>&1", env, EXIT_HELPER, mode);
     double t0 = weft_monotonic();
     FILE *p = popen(command, "r");
     if (!p)

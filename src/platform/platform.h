@@ -32,9 +32,15 @@ int weft__pf_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns
  * ever causes spurious wake-ups. */
 void weft__pf_wake(_Atomic uint32_t *word, int32_t n);
 
-/* weft's fork handlers call this last before a fork (phase 0), first after
- * it in the parent (1) and in the child (2): an emulated wait keeps locks of
- * its own that must not be held across the fork. */
+/* The platform's fork hook: weft's fork handlers (lifecycle.c) call it
+ * last before a fork (phase 0), first after it in the parent (1) and in the
+ * child (2).  The OS threads' cache and an emulated wait keep locks of
+ * their own that must not be held across the fork; in the child the
+ * cached and ended threads, which did not cross, are forgotten. */
+void weft__pf_atfork(int phase);
+
+/* Its part for the waiting (wait_futex.c: nothing; wait_portable.c: the
+ * buckets' locks). */
 void weft__pf_wait_atfork(int phase);
 
 /* A short pause inside a spin loop (x86 PAUSE, ARM YIELD). */

@@ -74,10 +74,9 @@ static bool have_last_ended;     /* under threads_lock */
 static size_t returning_count;   /* marked returning, not yet ended or parked */
 static size_t exiting_count;     /* idle threads told to leave, not yet ended */
 static bool threads_closed;      /* process exit: idle threads leave */
+static bool threads_close_done;  /* and the chain is joined: later ends detach */
 static _Thread_local bool marked_returning;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-static void install_fork_handlers(void);
 
 /* The caller's fn has returned for good (threads_lock held): leave myself
  * to be joined; returns whether *previous is a thread for me to join. */
@@ -86,6 +85,14 @@ static bool end_me_locked(pthread_t *previous)
     if (marked_returning) {
         marked_returning = false;
         returning_count--;
+    }
+    if (threads_close_done) {
+        /* A daemon thread ending after the exit's close joined the chain:
+         * nobody is left to join it, so it must not be left joinable (a
+         * thread leak to TSan at exit). */
+        (void)pthread_detach(pthread_self());
+        pthread_cond_broadcast(&threads_changed);
+        return false;
     }
     bool join = have_last_ended;
     *previous = last_ended;
@@ -151,7 +158,6 @@ static void set_handle(weft_pf_thread *handle, pthread_t tid)
 static int create_thread(void *(*entry)(void *), void (*fn)(void *), void *arg,
                          size_t stack_size, weft_pf_thread *handle)
 {
-    pthread_once(&fork_once, install_fork_handlers);
     struct start_box *box = malloc(sizeof *box);
     if (!box)
         return WEFT_ENOMEM;
@@ -208,8 +214,6 @@ static struct idle_thread *idle_top; /* under threads_lock */
 static size_t idle_count;            /* under threads_lock */
 static _Atomic int64_t keep_ns = 30 * (int64_t)1000000000;
 
-static void before_fork(void) { pthread_mutex_lock(&threads_lock); }
-static void after_fork_parent(void) { pthread_mutex_unlock(&threads_lock); }
 static void after_fork_child(void)
 {
     /* The other threads did not cross the fork: only their stacks did.
@@ -220,13 +224,27 @@ static void after_fork_child(void)
     returning_count = 0;
     exiting_count = 0;
     threads_closed = false;
+    threads_close_done = false;
     marked_returning = false;
     pthread_cond_init(&threads_changed, NULL);
     pthread_mutex_unlock(&threads_lock);
 }
-static void install_fork_handlers(void)
+/* The thread cache's lock is a pthread mutex that no weft lock is taken
+ * under, while weft's locks are held around thread starts: it is taken
+ * after every module's (the registry calls this last), the portable wait's
+ * buckets after it. */
+void weft__pf_atfork(int phase)
 {
-    (void)pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    if (phase == 0) {
+        pthread_mutex_lock(&threads_lock);
+        weft__pf_wait_atfork(phase);
+        return;
+    }
+    weft__pf_wait_atfork(phase);
+    if (phase == 1)
+        pthread_mutex_unlock(&threads_lock);
+    else
+        after_fork_child();
 }
 
 /* Take me out of the list if I am still in it (under threads_lock). */
@@ -317,7 +335,6 @@ static void *reusable_entry(void *p)
 int weft__pf_thread_start_reusable(void (*fn)(void *), void *arg, size_t stack_size,
                                   weft_pf_thread *handle)
 {
-    pthread_once(&fork_once, install_fork_handlers);
     struct idle_thread *t = NULL;
     pthread_mutex_lock(&threads_lock);
     for (struct idle_thread **p = &idle_top; *p; p = &(*p)->next)
@@ -383,7 +400,6 @@ size_t weft__pf_thread_cache_idle(void)
 
 void weft__pf_threads_close(void)
 {
-    pthread_once(&fork_once, install_fork_handlers);
     struct timespec limit;
     clock_gettime(CLOCK_REALTIME, &limit);
     limit.tv_sec += CLOSE_WAIT_MAX_S;
@@ -401,6 +417,7 @@ void weft__pf_threads_close(void)
     bool join = have_last_ended;
     pthread_t last = last_ended;
     have_last_ended = false;
+    threads_close_done = true;
     pthread_mutex_unlock(&threads_lock);
     if (join && !pthread_equal(last, pthread_self()))
         (void)pthread_join(last, NULL);
