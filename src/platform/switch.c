@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* switch.c — the context switch's front: the sanitizers' and valgrind's
+ * hooks around the backend's swap (docs/coroutines.md says why each). */
+#define _GNU_SOURCE
+#include "switch.h"
+#include "weft/status.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT__ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define WEFT__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(WEFT__ASAN)
+#define WEFT__ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(WEFT__TSAN)
+#define WEFT__TSAN 1
+#endif
+
+#ifdef WEFT__ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef WEFT__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#ifdef WEFT_HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+
+#ifdef WEFT__ASAN
+/* The context being left, so that the one resumed can record the bounds of
+ * its stack: ASan tells them only to the side that arrives (a thread's own
+ * stack is learned this way, at the first switch away from it). */
+static _Thread_local weft_ctx *asan_leaving;
+
+static void asan_leave(weft_ctx *from, weft_ctx *to, int finished)
+{
+    asan_leaving = from;
+    __sanitizer_start_switch_fiber(finished ? NULL : &from->fake_stack_,
+                                   to->stack_bottom_, to->stack_size_);
+}
+
+static void asan_arrive(void *fake_stack)
+{
+    const void *bottom;
+    size_t size;
+    __sanitizer_finish_switch_fiber(fake_stack, &bottom, &size);
+    if (asan_leaving) {
+        asan_leaving->stack_bottom_ = (void *)bottom;
+        asan_leaving->stack_size_ = size;
+    }
+}
+#endif
+
+int weft__ctx_init_current(weft_ctx *ctx)
+{
+    if (!ctx)
+        return WEFT_EINVAL;
+    *ctx = (weft_ctx){0};
+#ifdef WEFT__TSAN
+    ctx->tsan_fiber_ = __tsan_get_current_fiber();
+#endif
+    return weft__ctx_backend_init_current(ctx);
+}
+
+int weft__ctx_make(weft_ctx *ctx, void *stack_base, size_t size,
+                   void (*entry)(void *), void *arg)
+{
+    if (!ctx || !stack_base || !entry || size < WEFT__CTX_MIN_STACK)
+        return WEFT_EINVAL;
+    *ctx = (weft_ctx){.entry_ = entry, .arg_ = arg,
+                      .stack_bottom_ = stack_base, .stack_size_ = size};
+    int status = weft__ctx_backend_make(ctx, stack_base, size);
+    if (status != WEFT_OK)
+        return status;
+#ifdef WEFT__TSAN
+    ctx->tsan_fiber_ = __tsan_create_fiber(0);
+    ctx->owns_fiber_ = 1;
+#endif
+#ifdef WEFT_HAVE_VALGRIND_H
+    ctx->valgrind_id_ = VALGRIND_STACK_REGISTER(stack_base, (char *)stack_base + size);
+#endif
+    return WEFT_OK;
+}
+
+void weft__ctx_switch(weft_ctx *from, weft_ctx *to)
+{
+#ifdef WEFT__ASAN
+    asan_leave(from, to, 0);
+#endif
+#ifdef WEFT__TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber_, 0);
+#endif
+    weft__ctx_backend_swap(from, to);
+#ifdef WEFT__ASAN
+    asan_arrive(from->fake_stack_);
+#endif
+}
+
+_Noreturn void weft__ctx_exit(weft_ctx *from, weft_ctx *to)
+{
+#ifdef WEFT__ASAN
+    asan_leave(from, to, 1);
+#endif
+#ifdef WEFT__TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber_, 0);
+#endif
+    weft__ctx_backend_swap(from, to);
+    abort(); /* a finished context was resumed: a bug of the caller's */
+}
+
+void weft__ctx_destroy(weft_ctx *ctx)
+{
+    if (!ctx)
+        return;
+#ifdef WEFT__TSAN
+    if (ctx->owns_fiber_)
+        __tsan_destroy_fiber(ctx->tsan_fiber_);
+#endif
+#ifdef WEFT_HAVE_VALGRIND_H
+    if (ctx->entry_)
+        VALGRIND_STACK_DEREGISTER(ctx->valgrind_id_);
+#endif
+    weft__ctx_backend_destroy(ctx);
+    *ctx = (weft_ctx){0};
+}
+
+_Noreturn void weft__ctx_boot(weft_ctx *ctx)
+{
+#ifdef WEFT__ASAN
+    asan_arrive(NULL);
+#endif
+    ctx->entry_(ctx->arg_);
+    static const char msg[] = "weft: a coroutine's entry returned (it must end "
+                              "with weft__ctx_exit)\n";
+    ssize_t ignored = write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    abort();
+}
