@@ -40,7 +40,7 @@ DOCS_PACKAGES := doxygen python3
 PACKAGE_PACKAGES := dpkg-dev file
 BENCH_ARGS ?=
 
-.PHONY: all demo test test-plain test-portable test-asan test-tsan test-install \
+.PHONY: all demo test test-plain test-portable test-ucontext test-asan test-tsan test-install \
         test-package bench bench-deps deps docs-deps package-deps build docs package \
         install clean
 
@@ -89,6 +89,12 @@ test-portable: deps
 	$(call configure,portable,-DWEFT_PORTABLE_WAIT=ON -DWEFT_BUILD_BENCH=OFF)
 	cd $(BUILD)/portable && $(CTEST)
 
+# The coroutines' ucontext switch, forced on (its tests only: the rest of
+# the library does not depend on the switch's backend).
+test-ucontext: deps
+	$(call configure,ucontext,-DWEFT_UCONTEXT_SWITCH=ON -DWEFT_BUILD_BENCH=OFF -DWEFT_BUILD_EXAMPLES=OFF)
+	cd $(BUILD)/ucontext && $(CTEST) -R switch
+
 test-asan: deps
 	$(call configure,asan,-DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=address$(,)undefined -DWEFT_BUILD_BENCH=OFF)
 	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(CTEST)
@@ -120,8 +126,8 @@ test-package:
 	    sh tests/install/packages.sh $(CURDIR)/$(BUILD)/package $(CURDIR)/$(BUILD)/package-check; \
 	fi
 
-test: test-plain test-install test-portable test-asan test-tsan
-	@echo "weft: all test builds passed (plain, install, portable, asan+ubsan, tsan)"
+test: test-plain test-install test-portable test-ucontext test-asan test-tsan
+	@echo "weft: all test builds passed (plain, install, portable, ucontext, asan+ubsan, tsan)"
 
 # Each Go peer is built together with bench/peers/gobench.go, the harness
 # (command line, warm-up, rows with CPU time) every Go peer shares.
