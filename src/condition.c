@@ -172,7 +172,11 @@ int weft__condition_wait_until(weft_condition *cond, int64_t deadline)
         weft__rlock_release_all(rlock_of(cond), &levels);
 
     weft_wait_spec spec = {
-        .ready = notified, .ctx = &self, .word = &self.notified, .cancellable = true};
+        .ready = notified,
+        .ctx = &self,
+        .word = &self.notified,
+        .cancellable = true,
+        .cancel_beats_deadline = true};
     int rc = weft__wait_for(&spec, deadline);
 
     /* The lock comes back whatever happened, as in Python. */

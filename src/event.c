@@ -83,7 +83,11 @@ static int wait_until(weft_event *event, int64_t deadline)
         return WEFT_OK;
     struct waiting w = {event, start};
     weft_wait_spec spec = {
-        .ready = set_yet, .ctx = &w, .word = &event->word_, .cancellable = true};
+        .ready = set_yet,
+        .ctx = &w,
+        .word = &event->word_,
+        .cancellable = true,
+        .cancel_beats_deadline = true};
     atomic_fetch_add(&event->sleepers_, 1);
     int rc = weft__wait_for(&spec, deadline);
     atomic_fetch_sub(&event->sleepers_, 1);

@@ -182,7 +182,8 @@ int weft__wait_for(const weft_wait_spec *w, int64_t deadline)
         if (rc == WEFT_ECANCELLED)
             return rc;
         if (rc == WEFT_ETIMEDOUT || weft__deadline_passed(deadline))
-            return WEFT_ETIMEDOUT;
+            return w->cancel_beats_deadline && weft__park_cancel_requested() ? WEFT_ECANCELLED
+                                                                            : WEFT_ETIMEDOUT;
         if (w->help && w->help(w->ctx))
             continue;
         rc = sleep_once(w, seen, expected, deadline);

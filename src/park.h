@@ -45,6 +45,14 @@ typedef struct weft_cancel_source {
 void weft__park_set_cancel_source(weft_cancel_source *source);
 weft_cancel_source *weft__park_cancel_source(void);
 
+/* Whether the calling thread runs a cancellable task whose future was
+ * cancelled. */
+static inline bool weft__park_cancel_requested(void)
+{
+    weft_cancel_source *src = weft__park_cancel_source();
+    return src && atomic_load(&src->requested);
+}
+
 /* Set the flag and wake the thread if it is parked. */
 void weft__cancel_source_fire(weft_cancel_source *source);
 
@@ -254,6 +262,11 @@ typedef struct weft_wait_spec {
     /* Word waits: end with WEFT_ECANCELLED in a cancelled task (eventcount
      * waits always do: they are all user-facing). */
     bool cancellable;
+    /* In a cancelled task, WEFT_ECANCELLED even once the deadline has
+     * passed (a poll): events and conditions, whose waits have always
+     * reported the cancellation first; the queues, semaphores and futures
+     * report a spent deadline first, as they always have. */
+    bool cancel_beats_deadline;
     /* 0, or the longest sleep before looking again even unwoken (a helper
      * checks back for new work). */
     int64_t recheck_ns;

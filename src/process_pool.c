@@ -173,8 +173,8 @@ static void ppool_destroy(weft_executor *ex)
 {
     struct ppool *p = pool_of(ex);
     join_minders(p, WEFT_NO_DEADLINE, false);
-    /* A waiter still polling, its future done, is at most one look at the
-     * slots from leaving.  Yield, not park: its decrement must be its last
+    /* A waiter still polling, its future done, has its last look at the
+     * slots to finish.  Yield, not park: its decrement must be its last
      * touch of the pool, and a wake-up after it would reach freed memory. */
     while (atomic_load(&p->pollers))
         weft__pf_yield();

@@ -171,8 +171,8 @@ static void finish(weft_timer *t)
     weft_event_set(&t->finished);
 }
 
-/* Never with sched_lock held: starting a thread on a cached OS thread takes
- * the cache's lock, which the fork handlers take before sched_lock. */
+/* Never with sched_lock held: a thread start may create an OS thread (tens
+ * of microseconds), and every timer start and cancel would wait for it. */
 static int start_timer_thread(weft_thread_fn role)
 {
     static const weft_thread_options options = {.name = "weft-timer", .daemon = WEFT_DAEMON};
@@ -305,8 +305,8 @@ static void serve(uint64_t gen)
 /* sched_lock held on entry, released.  A timer thread leaves: marked as
  * returning first, so that the exit's thread closing, once it sees the
  * count drop, waits for this OS thread to be back in the cache.  The mark
- * takes the cache's lock, which fork handlers take before sched_lock: not
- * with sched_lock held. */
+ * takes the cache's lock: after sched_lock is released, so that the
+ * timers' lock is never held across the platform's. */
 static void *leave_timer_thread(void)
 {
     weft_lock_release(&sched_lock);

@@ -868,6 +868,41 @@ static void internal_locks_are_not_cancelled(void **state)
     weft_executor_free(ex);
 }
 
+/* In a cancelled cancellable task, an event or condition wait reports the
+ * cancellation even when it only polls (timeout 0): their waits have
+ * always looked at the cancellation before the deadline. */
+static weft_condition polled_cond = WEFT_CONDITION_INIT;
+static atomic_int polled_event_rc = -1, polled_cond_rc = -1;
+static void *cancelled_task_polls(void *arg)
+{
+    (void)arg;
+    weft_cancellable(true);
+    int locked = weft_condition_acquire(&polled_cond);
+    weft_event_wait(&never_set); /* returns once cancelled */
+    atomic_store(&polled_event_rc, weft_event_wait_timeout(&never_set, 0));
+    atomic_store(&polled_cond_rc, locked == WEFT_OK ? weft_condition_wait_timeout(&polled_cond, 0)
+                                                    : locked + 100);
+    if (locked == WEFT_OK)
+        weft_condition_release(&polled_cond);
+    return NULL;
+}
+static void cancelled_task_polls_are_cancelled(void **state)
+{
+    (void)state;
+    weft_event_clear(&never_set);
+    weft_executor *ex = pool_with(1, NULL);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(ex, cancelled_task_polls, NULL, &f), WEFT_OK);
+    assert_eventually(weft_future_running(f), 10);
+    weft_future_cancel(f);
+    assert_eventually(atomic_load(&polled_cond_rc) != -1, 10);
+    assert_int_equal(atomic_load(&polled_event_rc), WEFT_ECANCELLED);
+    assert_int_equal(atomic_load(&polled_cond_rc), WEFT_ECANCELLED);
+    assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_OK);
+    weft_future_release(f);
+    weft_executor_free(ex);
+}
+
 /* ---- map ----------------------------------------------------------------- */
 
 static void *square(void *arg)
@@ -1578,6 +1613,7 @@ int main(void)
         cmocka_unit_test(pool_shutdown_from_own_task),
         cmocka_unit_test(pool_futures_with_wait_and_as_completed),
         cmocka_unit_test(pool_cancellable_waits_return_cancelled),
+        cmocka_unit_test(cancelled_task_polls_are_cancelled),
         cmocka_unit_test(pool_waits_not_cancellable_unless_asked),
         cmocka_unit_test(internal_locks_are_not_cancelled),
         cmocka_unit_test(map_results_in_input_order),

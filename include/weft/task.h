@@ -54,7 +54,10 @@ WEFT_API bool weft_cancelled(void);
  * queue put/get/join, future result and exception, weft_wait,
  * as_completed, thread join, weft_sleep) returns WEFT_ECANCELLED within
  * about 10 ms; a condition wait still retakes its lock first, and a
- * barrier wait breaks the barrier for the others.  Off at the start of
+ * barrier wait breaks the barrier for the others.  A call that only polls
+ * (a timeout of 0 or spent, a try_ form) reports the cancellation for
+ * events, conditions, barriers and thread joins, and what it found (WEFT_EEMPTY,
+ * WEFT_EFULL, WEFT_ETIMEDOUT) for the others.  Off at the start of
  * every task.  Returns the previous setting; outside a task it does
  * nothing and returns false. */
 WEFT_API bool weft_cancellable(bool on);
