@@ -58,7 +58,8 @@ Other runs:
                for each, so "weft / best peer no worse than idle" can be
                checked.
   --only A,B   run only the programs whose name contains one of these
-               (e.g. --only bench_sync,GLib); c2c_probe always runs.
+               (e.g. --only bench_sync,GLib; W11's switch: --only bench_switch);
+               c2c_probe always runs.
   --timeout S  a program running longer than S seconds counts as failed
                (no limit unless told).
 
@@ -86,9 +87,11 @@ HIGHER_IS_BETTER = {"W6", "W6 uneven"}
 UNITS = {"W6": "speed-up x1000", "W6 uneven": "speed-up x1000", "W7 first pool": "ms",
          "W7 reused pool": "ms"}
 ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W6 uneven", "W7 first pool",
-         "W7 reused pool", "W9", "W10"]
+         "W7 reused pool", "W9", "W10", "W11 switch"]
 DEFAULT_THREADS = 2  # docs/benchmarks.md's
-WEFT_PROGRAMS = ("bench_sync", "bench_queue", "bench_pool")
+# bench_switch (W11's raw switch) times its peers, swapcontext and Boost.Context,
+# in its own repetitions: they are rows of its CSV, not programs of their own.
+WEFT_PROGRAMS = ("bench_sync", "bench_queue", "bench_pool", "bench_switch")
 THREAD_VARS = ("GOMAXPROCS", "OMP_NUM_THREADS", "UV_THREADPOOL_SIZE")
 # What a program that does not know --threads says (argparse, Go's flag).
 NO_THREADS_FLAG = ("unrecognized arguments", "flag provided but not defined")
