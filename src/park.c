@@ -98,8 +98,7 @@ bool weft__spin_while_equal(_Atomic uint32_t *word, uint32_t value)
 
 int weft__eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline)
 {
-    weft_cancel_source *src = cancel_source;
-    if (src && atomic_load(&src->requested))
+    if (weft__park_cancel_requested())
         return WEFT_ECANCELLED;
     uint32_t none = 0;
     if (atomic_compare_exchange_strong(&ec->spinners, &none, 1)) {

@@ -89,15 +89,24 @@ int weft__ctx_make(weft_ctx *ctx, void *stack_base, size_t size,
     return WEFT_OK;
 }
 
-void weft__ctx_switch(weft_ctx *from, weft_ctx *to)
+/* Tell the sanitizers that `from` is left for `to` (for good when
+ * finished), then swap. */
+static void leave_and_swap(weft_ctx *from, weft_ctx *to, int finished)
 {
 #ifdef WEFT__ASAN
-    asan_leave(from, to, 0);
+    asan_leave(from, to, finished);
+#else
+    (void)finished;
 #endif
 #ifdef WEFT__TSAN
     __tsan_switch_to_fiber(to->tsan_fiber_, 0);
 #endif
     weft__ctx_backend_swap(from, to);
+}
+
+void weft__ctx_switch(weft_ctx *from, weft_ctx *to)
+{
+    leave_and_swap(from, to, 0);
 #ifdef WEFT__ASAN
     asan_arrive(from->fake_stack_);
 #endif
@@ -105,13 +114,7 @@ void weft__ctx_switch(weft_ctx *from, weft_ctx *to)
 
 _Noreturn void weft__ctx_exit(weft_ctx *from, weft_ctx *to)
 {
-#ifdef WEFT__ASAN
-    asan_leave(from, to, 1);
-#endif
-#ifdef WEFT__TSAN
-    __tsan_switch_to_fiber(to->tsan_fiber_, 0);
-#endif
-    weft__ctx_backend_swap(from, to);
+    leave_and_swap(from, to, 1);
     abort(); /* a finished context was resumed: a bug of the caller's */
 }
 
