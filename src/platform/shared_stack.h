@@ -30,6 +30,8 @@
  *    thread that made the stack; a context and its save record must not
  *    move in memory once made, and weft__ctx_destroy comes before the save
  *    record's memory is freed.
+ *  - weft__ctx_destroy may also drop a context that is suspended (resident
+ *    or evicted): its frames are forgotten, its copy freed.
  */
 #ifndef WEFT_SHARED_STACK_H
 #define WEFT_SHARED_STACK_H
