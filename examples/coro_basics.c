@@ -16,6 +16,7 @@
 #include <weft.h>
 #include <weft/coro.h>
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,23 +76,33 @@ static void gather_three(double seconds)
 
 /* ---- 2. create_task, other work, then await ---------------------------- */
 
+struct nap {
+    double seconds;
+    bool started;
+};
+
 /* Python: async def my_coroutine(): await asyncio.sleep(2); return "Done" */
 static void *my_coroutine(void *arg)
 {
-    int rc = weft_sleep(*(const double *)arg);
+    struct nap *nap = arg;
+    nap->started = true;
+    int rc = weft_sleep(nap->seconds);
     return rc == WEFT_OK ? "Done" : weft_fail(rc, "sleep: %s", weft_strerror(rc));
 }
 
 static void create_then_await(double seconds)
 {
     double start = weft_perf_counter();
+    struct nap nap = {seconds, false};
     weft_future *t; /* task = asyncio.create_task(my_coroutine()) */
-    check(weft_spawn(my_coroutine, &seconds, NULL, &t), "weft_spawn");
+    check(weft_spawn(my_coroutine, &nap, NULL, &t), "weft_spawn");
     /* The task has not run yet: it starts when this one first suspends. */
-    printf("  right after create_task the task is %s\n",
-           weft_future_running(t) ? "running" : "waiting for its turn");
+    printf("  right after create_task the task has %s\n",
+           nap.started ? "started" : "not started yet");
     printf("  Doing something else while waiting...\n");
     check(weft_sleep(seconds * 0.5), "weft_sleep"); /* the other work: it waits too */
+    printf("  after the other work's first wait it has %s\n",
+           nap.started ? "started" : "not started yet");
     void *result;
     check(weft_future_result(t, &result), "weft_future_result"); /* result = await task */
     weft_future_release(t);
