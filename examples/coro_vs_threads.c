@@ -133,7 +133,8 @@ static int measure_one(void *arg)
         fprintf(stderr, "%s: %s\n", mode_names[run->mode], weft_strerror(rc));
         return 1;
     }
-    return write(run->fd, m, sizeof *m) == (ssize_t)sizeof *m ? 0 : 1;
+    struct measure report = *m;
+    return write(run->fd, &report, sizeof report) == (ssize_t)sizeof report ? 0 : 1;
 }
 
 /* Run `run` in a child; *m is what it reported.  false if it failed. */
