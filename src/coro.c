@@ -182,9 +182,26 @@ static void run_task(weft_runnable *r)
 
 /* ---- making tasks ---------------------------------------------------------- */
 
-static void free_record(void *record)
+static void free_record(weft_coro *t);
+
+/* asyncio's "Task exception was never retrieved", at the task's end. */
+static void report_unseen(weft_coro *t, weft_future *task)
+{
+    fprintf(stderr, "weft: task %s failed and nobody retrieved its failure: %s (%s)\n",
+            name_of(t), weft_future_error_message(task),
+            weft_strerror(weft_future_error_code(task)));
+}
+
+static void free_task(void *record, weft_future *task)
 {
     weft_coro *t = record;
+    if (t->debug && task && weft__future_failure_unseen(task))
+        report_unseen(t, task);
+    free_record(t);
+}
+
+static void free_record(weft_coro *t)
+{
     weft_lock_destroy(&t->message_lock);
     free(t->parker.node);
     free(t->cancel_message);
@@ -194,7 +211,7 @@ static void free_record(void *record)
 
 static bool cancel_task(weft_future *task, const char *message);
 
-static const weft_future_task_hooks hooks = {cancel_task, free_record};
+static const weft_future_task_hooks hooks = {cancel_task, free_task};
 
 static int check_task_options(const weft_task_options *o)
 {
@@ -217,6 +234,7 @@ static weft_coro *record_new(weft_loop *loop, weft_task_fn fn, void *arg, const 
         return NULL;
     }
     t->loop = loop;
+    t->debug = loop->debug;
     t->fn = fn;
     t->arg = arg;
     weft_lock_init(&t->message_lock);

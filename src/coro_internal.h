@@ -34,6 +34,7 @@ typedef struct weft_coro {
     weft_list_node link; /* loop->tasks */
     void *scopes;        /* coro_wait.c: its innermost deadline scope */
     bool ended;
+    bool debug; /* its loop's debug mode, for the report at its end */
 } weft_coro;
 
 /* The running task's record (NULL outside a coroutine), and the record of
