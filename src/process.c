@@ -202,7 +202,9 @@ static int child_body(void *arg, int channel)
     weft_process *p = arg;
     my_name = p->name;
     i_am_daemon = p->daemon;
-    return p->target ? p->target(p->arg) : 0;
+    int status = p->target ? p->target(p->arg) : 0;
+    weft__lifecycle_exit_now();
+    return status;
 }
 
 int weft_process_start(weft_process *process)
