@@ -68,7 +68,7 @@ Other runs:
                checked.
   --only A,B   run only the programs whose name contains one of these
                (e.g. --only bench_sync,GLib; W11's switch: --only bench_switch;
-               the coroutines' W8, W11 yield and W13: --only coro,greenlet);
+               the coroutines' W8, W11 yield and W13: --only coro,fanout,greenlet);
                c2c_probe always runs.
   --timeout S  a program running longer than S seconds counts as failed
                (no limit unless told).
@@ -103,7 +103,8 @@ ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W6 uneven", "W7 
 DEFAULT_THREADS = 2  # docs/benchmarks.md's
 # bench_switch (W11's raw switch) times its peers, swapcontext and Boost.Context,
 # in its own repetitions: they are rows of its CSV, not programs of their own.
-WEFT_PROGRAMS = ("bench_sync", "bench_queue", "bench_pool", "bench_switch", "bench_coro")
+WEFT_PROGRAMS = ("bench_sync", "bench_queue", "bench_pool", "bench_switch", "bench_coro",
+                 "bench_fanout")
 THREAD_VARS = ("GOMAXPROCS", "OMP_NUM_THREADS", "UV_THREADPOOL_SIZE")
 # What a program that does not know --threads says (argparse, Go's flag).
 NO_THREADS_FLAG = ("unrecognized arguments", "flag provided but not defined")
