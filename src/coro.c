@@ -141,9 +141,13 @@ static void run_task(weft_runnable *r)
     int64_t began = loop->debug ? weft__now_ns() : 0;
     loop->current = t;
     weft__parker_switch(&t->parker);
-    weft__ctx_switch(&loop->ctx, &t->ctx);
+    int rc = weft__ctx_switch_in(&loop->ctx, &t->ctx);
     weft__parker_switch(NULL);
     loop->current = NULL;
+    if (rc != WEFT_OK) { /* no memory to copy the shared stack's occupant out */
+        weft__loop_push_ready(loop, r);
+        return;
+    }
     if (loop->debug) {
         int64_t ran = weft__now_ns() - began;
         if (ran > loop->slow_ns)
@@ -159,6 +163,7 @@ static void free_record(void *record)
 {
     weft_coro *t = record;
     weft_lock_destroy(&t->message_lock);
+    free(t->parker.node);
     free(t->cancel_message);
     free(t->name);
     free(t);
@@ -218,10 +223,48 @@ static weft_coro *record_new(weft_loop *loop, weft_task_fn fn, void *arg, const 
     return t;
 }
 
+/* Memory mode: the next of the loop's shared stacks, in turn. */
+static weft_shared_stack *shared_stack_for(weft_loop *loop, size_t size)
+{
+    weft_shared_stacks *s = loop->shared;
+    if (!s) {
+        s = calloc(1, sizeof *s + loop->shared_stacks * sizeof s->stacks[0]);
+        if (!s)
+            return NULL;
+        for (; s->count < loop->shared_stacks; s->count++)
+            if (weft__shared_stack_new(size, &s->stacks[s->count]) != WEFT_OK)
+                break;
+        if (!s->count) {
+            free(s);
+            return NULL;
+        }
+        loop->shared = s;
+    }
+    return s->stacks[s->next++ % s->count];
+}
+
+void weft__coro_free_shared_stacks(weft_loop *loop)
+{
+    weft_shared_stacks *s = loop->shared;
+    if (!s)
+        return;
+    for (unsigned i = 0; i < s->count; i++)
+        weft__shared_stack_free(s->stacks[i]);
+    free(s);
+    loop->shared = NULL;
+}
+
 static int give_stack(weft_coro *t, const weft_task_options *o)
 {
     weft_loop *loop = t->loop;
     size_t size = o->stack_size ? o->stack_size : loop->stack_size ? loop->stack_size : DEFAULT_STACK;
+    int mode = o->stack_mode != WEFT_STACK_DEFAULT ? (int)o->stack_mode : loop->stack_mode;
+    if (mode == WEFT_STACK_SHARED && weft__shared_stack_supported()) {
+        /* A task asking for its own size gets its own stack. */
+        weft_shared_stack *ss = o->stack_size ? NULL : shared_stack_for(loop, size);
+        if (ss)
+            return weft__ctx_make_shared(&t->ctx, ss, &t->save, task_main, t);
+    }
     int rc = weft__stack_new(size, t->name, &t->stack);
     if (rc == WEFT_OK) {
         rc = weft__ctx_make(&t->ctx, weft__stack_base(t->stack), weft__stack_size(t->stack),

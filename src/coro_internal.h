@@ -8,6 +8,7 @@
 #include "weft/coro.h"
 
 #include "park.h"
+#include "platform/shared_stack.h"
 #include "platform/stack.h"
 #include "weft/lock.h"
 
@@ -20,7 +21,8 @@ typedef struct weft_coro {
     weft_runnable run;          /* queued on its loop to be resumed */
     weft_loop_timer wake_timer; /* the deadline of its current wait */
     weft_ctx ctx;
-    weft_stack *stack;
+    weft_stack *stack;     /* its own, or NULL on a shared one */
+    weft_stack_save save;  /* on a shared stack: its live part while away */
     weft_loop *loop;
     weft_future *future;
     weft_task_fn fn;
@@ -37,6 +39,15 @@ typedef struct weft_coro {
  * a parker that is a task's. */
 weft_coro *weft__coro_running(void);
 weft_coro *weft__coro_of_parker(weft_parker *p);
+
+/* The loop's shared stacks (memory mode), made at the first task that
+ * uses them; freed with the loop. */
+typedef struct weft_shared_stacks {
+    unsigned count, next;
+    weft_shared_stack *stacks[];
+} weft_shared_stacks;
+
+void weft__coro_free_shared_stacks(weft_loop *loop);
 
 /* weft_spawn on `loop`, from its own thread. */
 int weft__coro_spawn(weft_loop *loop, weft_task_fn fn, void *arg, const weft_task_options *o,

@@ -137,6 +137,7 @@ int weft_loop_free(weft_loop *loop)
     int rc = weft_loop_close(loop);
     if (rc != WEFT_OK)
         return rc;
+    weft__coro_free_shared_stacks(loop);
     weft__loop_destroy(loop);
     return WEFT_OK;
 }

@@ -21,6 +21,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 enum { W_IDLE, W_WAITING, W_CLAIMED, W_WOKEN, W_TIMEDOUT, W_CANCELLED };
 
@@ -50,6 +51,21 @@ weft_parker *weft__parker_switch(weft_parker *p)
     weft_parker *was = weft__parker_now;
     weft__parker_now = p;
     return was;
+}
+
+void *weft__park_node(size_t size)
+{
+    weft_parker *p = weft__parker_now;
+    if (!p)
+        return NULL;
+    if (p->node_size < size) {
+        void *grown = realloc(p->node, size);
+        if (!grown)
+            return NULL;
+        p->node = grown;
+        p->node_size = size;
+    }
+    return p->node;
 }
 
 static weft_parker *parker_of(weft_waiter *w)

@@ -24,9 +24,6 @@
  * equals this one. */
 #define WEFT_PARK_TIMEOUT_MAX 9.2e9
 
-/* The size of a parker's node area (weft__park_node). */
-#define WEFT__PARK_NODE_MAX 192
-
 /* ---- who waits -----------------------------------------------------
  *
  * A parker is whoever runs code that may wait: a thread (its own parker,
@@ -86,9 +83,10 @@ struct weft_parker {
     weft_cancel_source *task_cancel;
     int fail_code;
     char *fail_message;
-    /* A node a primitive may keep for the length of one wait instead of on
-     * the stack (weft__park_node). */
-    _Alignas(16) unsigned char node[WEFT__PARK_NODE_MAX];
+    /* A coroutine's node area (weft__park_node), made at its first use
+     * (malloc'd; the task frees it). */
+    void *node;
+    size_t node_size;
 };
 
 /* The parker of the running coroutine, NULL in a plain thread. */
@@ -111,13 +109,12 @@ static inline uint64_t weft__park_owner(void)
     return p && p->ident ? p->ident : weft__self_ident();
 }
 
-/* Room for a primitive's per-wait node (a condition's queue entry): in a
- * coroutine the parker's node area when `size` fits, since its stack may
- * be copied away while it waits; NULL in a thread (use the stack). */
-static inline void *weft__park_node(size_t size)
-{
-    return weft__parker_now && size <= WEFT__PARK_NODE_MAX ? weft__parker_now->node : NULL;
-}
+/* Room for a primitive's per-wait node that others write to while it
+ * waits (a condition's queue entry): in a coroutine the parker's node
+ * area, since its stack may be copied away while it waits; NULL in a
+ * thread (use the stack) and when out of memory (then too).  Valid until
+ * the caller's next weft__park_node. */
+void *weft__park_node(size_t size);
 
 /* Park while *word == expected, until unparked or the deadline passes.
  * Returns WEFT_OK (woken, changed, or spurious: re-check) or

@@ -399,6 +399,65 @@ static void a_thread_and_a_task_wait_on_each_other(void **state)
     assert_int_equal(x.thread_saw, 7);
 }
 
+/* ---- memory mode --------------------------------------------------------------- */
+
+struct crowd {
+    weft_condition cond;
+    weft_lock lock;
+    int turn, wrong;
+};
+
+/* Locals that must survive being copied out and back, a condition wait
+ * (its node must not be on the shared stack) and a sleep. */
+static void *shared_stack_worker(void *arg)
+{
+    struct crowd *c = arg;
+    weft_future *me = weft_current_task();
+    char mark[64];
+    memset(mark, (int)((uintptr_t)me >> 4 & 0x7f), sizeof mark);
+    weft_lock_acquire(&c->lock);
+    while (c->turn == 0)
+        weft_condition_wait(&c->cond);
+    weft_lock_release(&c->lock);
+    weft_sleep(0.001);
+    for (size_t i = 0; i < sizeof mark; i++)
+        if (mark[i] != (char)((uintptr_t)me >> 4 & 0x7f))
+            c->wrong++;
+    return NULL;
+}
+
+static void *crowd_main(void *arg)
+{
+    struct crowd *c = arg;
+    enum { N = 2000 };
+    static weft_future *t[N];
+    for (int i = 0; i < N; i++)
+        if (weft_spawn(shared_stack_worker, c, NULL, &t[i]) != WEFT_OK)
+            return weft_fail(WEFT_ENOMEM, "spawn %d", i);
+    weft_sleep(0.01); /* every one waits on the condition now */
+    weft_lock_acquire(&c->lock);
+    c->turn = 1;
+    weft_condition_notify_all(&c->cond);
+    weft_lock_release(&c->lock);
+    int rc = weft_wait(t, N, WEFT_FOREVER, WEFT_ALL_COMPLETED, NULL);
+    for (int i = 0; i < N; i++)
+        weft_future_release(t[i]);
+    return rc == WEFT_OK ? NULL : weft_fail(rc, "wait");
+}
+
+static void shared_stacks_keep_each_task_s_frames(void **state)
+{
+    (void)state;
+    struct crowd c = {.lock = WEFT_LOCK_INIT};
+    weft_condition_init_lock(&c.cond, &c.lock);
+    weft_loop_options o = WEFT_LOOP_OPTIONS_INIT;
+    o.stack_mode = WEFT_STACK_SHARED;
+    o.shared_stacks = 2;
+    assert_int_equal(weft_run(crowd_main, &c, &o, NULL), WEFT_OK);
+    assert_int_equal(c.wrong, 0);
+    weft_condition_destroy(&c.cond);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +472,7 @@ int main(void)
         cmocka_unit_test(a_lock_suspends_the_coroutines_that_wait),
         cmocka_unit_test(an_rlock_belongs_to_its_task),
         cmocka_unit_test(a_thread_and_a_task_wait_on_each_other),
+        cmocka_unit_test(shared_stacks_keep_each_task_s_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
