@@ -31,6 +31,27 @@ weft_coro *weft__coro_running(void)
     return p ? weft__coro_of_parker(p) : NULL;
 }
 
+static char *copy_of(const char *name)
+{
+    size_t n = strlen(name) + 1;
+    char *copy = malloc(n);
+    if (copy)
+        memcpy(copy, name, n);
+    return copy;
+}
+
+/* A task given no name is "Task-N", written out only when asked for (a
+ * million tasks need no million names). */
+static const char *name_of(weft_coro *t)
+{
+    if (!t->name) {
+        char text[32];
+        snprintf(text, sizeof text, "Task-%llu", (unsigned long long)t->number);
+        t->name = copy_of(text);
+    }
+    return t->name ? t->name : "Task-?";
+}
+
 /* ---- switching ----------------------------------------------------------- */
 
 static void to_loop(weft_coro *t) { weft__ctx_switch(&t->ctx, &t->loop->ctx); }
@@ -128,10 +149,10 @@ static void reap(weft_coro *t)
     weft_future_release(t->future);
 }
 
-static void report_slow(const weft_coro *t, int64_t ran)
+static void report_slow(weft_coro *t, int64_t ran)
 {
     fprintf(stderr, "weft: task %s ran %.3f s without suspending (asyncio: slow callback)\n",
-            t->name, (double)ran / 1e9);
+            name_of(t), (double)ran / 1e9);
 }
 
 static void run_task(weft_runnable *r)
@@ -148,6 +169,8 @@ static void run_task(weft_runnable *r)
         weft__loop_push_ready(loop, r);
         return;
     }
+    if (t->stack && !weft__stack_intact(t->stack))
+        weft__stack_overflowed(t->stack);
     if (loop->debug) {
         int64_t ran = weft__now_ns() - began;
         if (ran > loop->slow_ns)
@@ -181,27 +204,14 @@ static int check_task_options(const weft_task_options *o)
     return o->stack_size > ((size_t)1 << 30) ? WEFT_EINVAL : WEFT_OK;
 }
 
-static char *name_for(weft_loop *loop, const char *name)
-{
-    char number[32];
-    if (!name) {
-        snprintf(number, sizeof number, "Task-%llu", (unsigned long long)++loop->tasks_made);
-        name = number;
-    }
-    size_t n = strlen(name) + 1;
-    char *copy = malloc(n);
-    if (copy)
-        memcpy(copy, name, n);
-    return copy;
-}
 
 static weft_coro *record_new(weft_loop *loop, weft_task_fn fn, void *arg, const char *name)
 {
     weft_coro *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    t->name = name_for(loop, name);
-    if (!t->name || weft_future_new(&t->future) != WEFT_OK) {
+    t->number = ++loop->tasks_made;
+    if ((name && !(t->name = copy_of(name))) || weft_future_new(&t->future) != WEFT_OK) {
         free(t->name);
         free(t);
         return NULL;
@@ -265,7 +275,7 @@ static int give_stack(weft_coro *t, const weft_task_options *o)
         if (ss)
             return weft__ctx_make_shared(&t->ctx, ss, &t->save, task_main, t);
     }
-    int rc = weft__stack_new(size, t->name, &t->stack);
+    int rc = weft__stack_new(size, name_of(t), &t->stack);
     if (rc == WEFT_OK) {
         rc = weft__ctx_make(&t->ctx, weft__stack_base(t->stack), weft__stack_size(t->stack),
                             task_main, t);
@@ -389,7 +399,7 @@ bool weft_is_task(weft_future *future) { return record_of(future) != NULL; }
 const char *weft_task_name(weft_future *task)
 {
     weft_coro *t = record_of(task);
-    return t ? t->name : NULL;
+    return t ? name_of(t) : NULL;
 }
 
 int weft_task_set_name(weft_future *task, const char *name)
@@ -397,11 +407,9 @@ int weft_task_set_name(weft_future *task, const char *name)
     weft_coro *t = record_of(task);
     if (!t || !name)
         return WEFT_EINVAL;
-    size_t n = strlen(name) + 1;
-    char *copy = malloc(n);
+    char *copy = copy_of(name);
     if (!copy)
         return WEFT_ENOMEM;
-    memcpy(copy, name, n);
     free(t->name);
     t->name = copy;
     return WEFT_OK;

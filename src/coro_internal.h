@@ -27,7 +27,8 @@ typedef struct weft_coro {
     weft_future *future;
     weft_task_fn fn;
     void *arg;
-    char *name;
+    char *name;      /* NULL until asked for: "Task-<number>" */
+    uint64_t number; /* its place among the loop's tasks, from 1 */
     weft_lock message_lock; /* guards cancel_message (any thread cancels) */
     char *cancel_message;
     weft_list_node link; /* loop->tasks */
