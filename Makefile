@@ -34,7 +34,7 @@ MAKEFLAGS += --no-print-directory
 PACKAGES := cmake make gcc g++ clang pkg-config libcmocka-dev libcurl4-openssl-dev valgrind \
             python3
 BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev libconcurrentqueue-dev \
-                  libck-dev libboost-context-dev python3 gnuplot-nox
+                  libck-dev libboost-context-dev python3 python3-greenlet gnuplot-nox
 # The reference manual; the .deb packages (dpkg-shlibdeps, and file for CPack).
 DOCS_PACKAGES := doxygen python3
 PACKAGE_PACKAGES := dpkg-dev file
