@@ -133,7 +133,7 @@ test: test-plain test-install test-portable test-ucontext test-asan test-tsan
 # (command line, warm-up, rows with CPU time) every Go peer shares.
 bench: deps bench-deps
 	$(call configure,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
-	for g in w12_go w3_go w45_go w67_go; do \
+	for g in w12_go w3_go w45_go w67_go coro_go; do \
 	    GOCACHE=$(CURDIR)/$(BUILD)/gocache GOPATH=$(CURDIR)/$(BUILD)/gopath \
 	    GO111MODULE=off GOTOOLCHAIN=local \
 	        go build -o $(BUILD)/release/bench/$$g bench/peers/$$g.go bench/peers/gobench.go \
