@@ -40,14 +40,30 @@ static char *copy_of(const char *name)
     return copy;
 }
 
+/* "Task-N" into text[32], without printf (every unnamed task's stack is
+ * named so, for the overflow report). */
+static const char *default_name(const weft_coro *t, char text[32])
+{
+    char digits[24];
+    int n = 0;
+    uint64_t v = t->number;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < 24);
+    memcpy(text, "Task-", 5);
+    for (int i = 0; i < n; i++)
+        text[5 + i] = digits[n - 1 - i];
+    text[5 + n] = '\0';
+    return text;
+}
+
 /* A task given no name is "Task-N", written out only when asked for (a
  * million tasks need no million names). */
 static const char *name_of(weft_coro *t)
 {
     if (!t->name) {
         char text[32];
-        snprintf(text, sizeof text, "Task-%llu", (unsigned long long)t->number);
-        t->name = copy_of(text);
+        t->name = copy_of(default_name(t, text));
     }
     return t->name ? t->name : "Task-?";
 }
@@ -241,7 +257,6 @@ static weft_coro *record_new(weft_loop *loop, weft_task_fn fn, void *arg, const 
     t->run.run = run_task;
     t->wake_timer.fire = wake_timer_fired;
     t->parker.ops = &task_ops;
-    t->parker.ident = weft__ident_new();
     t->parker.task = t->future;
     weft_cancel_source *src = weft__future_cancel_source(t->future);
     atomic_store(&src->parker, &t->parker);
@@ -293,7 +308,8 @@ static int give_stack(weft_coro *t, const weft_task_options *o)
         if (ss)
             return weft__ctx_make_shared(&t->ctx, ss, &t->save, task_main, t);
     }
-    int rc = weft__stack_new(size, name_of(t), &t->stack);
+    char number[32];
+    int rc = weft__stack_new(size, t->name ? t->name : default_name(t, number), &t->stack);
     if (rc == WEFT_OK) {
         rc = weft__ctx_make(&t->ctx, weft__stack_base(t->stack), weft__stack_size(t->stack),
                             task_main, t);

@@ -46,13 +46,6 @@ weft_parker *weft__parker_current(void)
     return p ? p : &thread_parker;
 }
 
-weft_parker *weft__parker_switch(weft_parker *p)
-{
-    weft_parker *was = weft__parker_now;
-    weft__parker_now = p;
-    return was;
-}
-
 void *weft__park_node(size_t size)
 {
     weft_parker *p = weft__parker_now;

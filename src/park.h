@@ -97,7 +97,12 @@ weft_parker *weft__parker_current(void);
 
 /* Make p the running coroutine's parker (NULL: the thread runs itself
  * again); returns the previous one.  Only loops call it. */
-weft_parker *weft__parker_switch(weft_parker *p);
+static inline weft_parker *weft__parker_switch(weft_parker *p)
+{
+    weft_parker *was = weft__parker_now;
+    weft__parker_now = p;
+    return was;
+}
 
 static inline bool weft__in_coroutine(void) { return weft__parker_now != NULL; }
 
@@ -106,7 +111,11 @@ static inline bool weft__in_coroutine(void) { return weft__parker_now != NULL; }
 static inline uint64_t weft__park_owner(void)
 {
     weft_parker *p = weft__parker_now;
-    return p && p->ident ? p->ident : weft__self_ident();
+    if (!p)
+        return weft__self_ident();
+    if (!p->ident) /* a task's, given at its first need (most never take an RLock) */
+        p->ident = weft__ident_new();
+    return p->ident;
 }
 
 /* Room for a primitive's per-wait node that others write to while it

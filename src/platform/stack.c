@@ -58,7 +58,13 @@ static struct sigaction previous_segv;
 
 static size_t page_size(void)
 {
-    return (size_t)sysconf(_SC_PAGESIZE);
+    static _Atomic size_t page;
+    size_t n = atomic_load_explicit(&page, memory_order_relaxed);
+    if (!n) {
+        n = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&page, n, memory_order_relaxed);
+    }
+    return n;
 }
 
 /* ---- the overflow handler (async-signal-safe: write(2) and abort) ---- */
