@@ -94,7 +94,20 @@ static void task_yield(weft_parker *p)
     to_loop(t);
 }
 
-static const weft_parker_ops task_ops = {task_suspend, task_resume, task_yield};
+static int task_watch(weft_parker *p, int fd, bool on)
+{
+    weft_loop *loop = weft__coro_of_parker(p)->loop;
+    if (!on) {
+        weft__poller_unwatch(loop->poller, fd);
+        loop->watching--;
+        return WEFT_OK;
+    }
+    int rc = weft__poller_watch(loop->poller, fd, p);
+    loop->watching += rc == WEFT_OK;
+    return rc;
+}
+
+static const weft_parker_ops task_ops = {task_suspend, task_resume, task_yield, task_watch};
 
 static void wake_timer_fired(weft_loop_timer *timer)
 {

@@ -45,6 +45,7 @@ struct weft_loop {
     _Atomic int remote_pushers; /* in weft__loop_push_remote now */
     _Atomic int sleeping;       /* in the poller, or about to be */
     weft_poller *poller;
+    size_t watching; /* fds its tasks wait on (weft__park_readable) */
     weft_loop_timer **timers;
     size_t timer_count, timer_capacity;
     uint64_t timer_seq;

@@ -17,6 +17,7 @@
 #include "park.h"
 
 #include "lifecycle.h"
+#include "platform/process.h"
 #include "weft/status.h"
 
 #include <limits.h>
@@ -255,6 +256,12 @@ void weft__cancel_source_fire(weft_cancel_source *source)
         end_claimed(&p->wait, W_CANCELLED);
 }
 
+void weft__park_wake(weft_parker *p)
+{
+    if (claim_wait_of(p, NULL))
+        end_claimed(&p->wait, W_WOKEN);
+}
+
 void weft__park_expire(weft_parker *p)
 {
     if (claim_wait_of(p, NULL))
@@ -360,6 +367,16 @@ int weft__park_sleep(int64_t deadline)
     while ((rc = park_on(&p->sleep_word, 0, deadline, true, false)) == WEFT_OK) {
     }
     return rc == WEFT_ECANCELLED ? rc : WEFT_OK;
+}
+
+int weft__park_readable(int fd, int64_t deadline)
+{
+    weft_parker *p = weft__parker_now;
+    if (!p || !p->ops->watch || p->ops->watch(p, fd, true) != WEFT_OK)
+        return weft__pf_wait_readable(fd, deadline);
+    int rc = park_on(&p->sleep_word, 0, deadline, true, false);
+    p->ops->watch(p, fd, false);
+    return rc;
 }
 
 void weft__park_yield(void)

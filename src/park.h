@@ -65,6 +65,10 @@ typedef struct weft_parker_ops {
     void (*suspend)(weft_parker *p, int64_t deadline);
     void (*resume)(weft_parker *p);
     void (*yield)(weft_parker *p);
+    /* Watch fd for readability for p's next wait, calling weft__park_wake
+     * when it is (on: true; WEFT_OK or a failure: then the wait blocks the
+     * thread instead), or stop watching (on: false). */
+    int (*watch)(weft_parker *p, int fd, bool on);
 } weft_parker_ops;
 
 struct weft_parker {
@@ -141,6 +145,15 @@ int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t de
  * parker's cancel source fires (weft_sleep in a coroutine or a cancellable
  * task).  Sleepers are not queued where wakers look. */
 int weft__park_sleep(int64_t deadline);
+
+/* Wait until fd is readable (WEFT_OK: readable, or spurious: look again),
+ * the deadline passes (WEFT_ETIMEDOUT) or, in a coroutine, its task is
+ * cancelled (WEFT_ECANCELLED).  A coroutine suspends while its loop
+ * watches the fd; a thread polls it. */
+int weft__park_readable(int fd, int64_t deadline);
+
+/* End p's current wait as woken (its loop saw the fd it watches ready). */
+void weft__park_wake(weft_parker *p);
 
 /* The running coroutine's loop reached the deadline of p's wait: end it
  * with WEFT_ETIMEDOUT and resume p, unless something ended it already. */

@@ -404,6 +404,53 @@ static void a_thread_and_a_task_wait_on_each_other(void **state)
     assert_int_equal(x.thread_saw, 7);
 }
 
+/* ---- a process join suspends only the coroutine -------------------------------- */
+
+static int nap_and_exit(void *arg)
+{
+    (void)arg;
+    weft_sleep(0.2);
+    return 5;
+}
+
+static void *tick(void *arg)
+{
+    int *ticks = arg;
+    for (int i = 0; i < 1000 && *ticks >= 0; i++) {
+        weft_sleep(0.01);
+        ++*ticks;
+    }
+    return NULL;
+}
+
+static void *join_beside_a_ticker(void *arg)
+{
+    int *ticks = arg;
+    weft_future *ticker;
+    weft_spawn(tick, ticks, NULL, &ticker);
+    weft_process *p;
+    weft_process_new(&p, nap_and_exit, NULL, NULL);
+    weft_process_start(p);
+    int rc = weft_process_join(p);
+    int code = -1;
+    weft_process_exitcode(p, &code);
+    weft_process_free(p);
+    int seen = *ticks;
+    *ticks = -1000000; /* stop it */
+    weft_future_result(ticker, NULL);
+    weft_future_release(ticker);
+    *ticks = seen;
+    return rc == WEFT_OK && code == 5 ? NULL : weft_fail(WEFT_EFAILED, "rc %d code %d", rc, code);
+}
+
+static void a_process_join_lets_the_loop_run(void **state)
+{
+    (void)state;
+    int ticks = 0;
+    assert_int_equal(weft_run(join_beside_a_ticker, &ticks, NULL, NULL), WEFT_OK);
+    assert_true(ticks >= 5); /* 0.2 s of 10 ms ticks: the loop was not blocked */
+}
+
 /* ---- memory mode --------------------------------------------------------------- */
 
 struct crowd {
@@ -574,6 +621,7 @@ int main(void)
         cmocka_unit_test(a_lock_suspends_the_coroutines_that_wait),
         cmocka_unit_test(an_rlock_belongs_to_its_task),
         cmocka_unit_test(a_thread_and_a_task_wait_on_each_other),
+        cmocka_unit_test(a_process_join_lets_the_loop_run),
         cmocka_unit_test(shared_stacks_keep_each_task_s_frames),
         cmocka_unit_test(tasks_past_the_guard_budget_run),
         cmocka_unit_test(an_overflow_past_the_budget_is_reported),
