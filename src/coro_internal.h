@@ -29,10 +29,10 @@ typedef struct weft_coro {
     void *arg;
     char *name;      /* NULL until asked for: "Task-<number>" */
     uint64_t number; /* its place among the loop's tasks, from 1 */
-    weft_lock message_lock; /* guards cancel_message (any thread cancels) */
     char *cancel_message;
     weft_list_node link; /* loop->tasks */
-    void *scopes;        /* coro_wait.c: its innermost deadline scope */
+    void *scopes;        /* coro_scope.c: its innermost deadline scope */
+    weft_lock message_lock; /* guards cancel_message (any thread cancels) */
     bool ended;
     bool debug; /* its loop's debug mode, for the report at its end */
 } weft_coro;

@@ -190,6 +190,14 @@ void weft__loop_run_until(weft_loop *loop, bool (*done)(void *ctx), void *ctx)
  * asyncio drops them with a closed loop); tasks have all ended by then. */
 static void drop_ready(weft_loop *loop)
 {
+    /* A callback's timer makes it ready when it fires: then it is dropped
+     * with the others. */
+    while (loop->timer_count) {
+        weft_loop_timer *t;
+        weft__heap_pop(loop->timers, &loop->timer_count, &t, &timer_kind, NULL);
+        t->armed = false;
+        t->fire(t);
+    }
     while (loop->ready_head) {
         weft_runnable *r = loop->ready_head;
         loop->ready_head = r->next;
@@ -197,13 +205,6 @@ static void drop_ready(weft_loop *loop)
             r->drop(r);
     }
     loop->ready_tail = NULL;
-    while (loop->timer_count) {
-        weft_loop_timer *t;
-        weft__heap_pop(loop->timers, &loop->timer_count, &t, &timer_kind, NULL);
-        t->armed = false;
-        if (t->drop)
-            t->drop(t);
-    }
 }
 
 void weft__loop_destroy(weft_loop *loop)

@@ -34,8 +34,7 @@ typedef struct weft_loop_timer {
     uint64_t seq;
     size_t slot; /* its index in the heap while armed */
     bool armed;
-    void (*fire)(struct weft_loop_timer *self);
-    void (*drop)(struct weft_loop_timer *self); /* NULL, or: the loop goes first */
+    void (*fire)(struct weft_loop_timer *self); /* also when the loop goes first */
 } weft_loop_timer;
 
 struct weft_loop {

@@ -211,7 +211,7 @@ bool weft__park_take_cancel(void)
 static void end_claimed(weft_waiter *w, uint32_t how)
 {
     while (w) {
-        weft_waiter *next = w->wake_next;
+        weft_waiter *next = w->next; /* off the queue: next links the waker's list */
         weft_parker *p = parker_of(w);
         const weft_parker_ops *ops = p->ops;
         atomic_store_explicit(&w->state, how, memory_order_release);
@@ -239,7 +239,7 @@ static bool claim_wait_of(weft_parker *p, const weft_cancel_source *src)
     if (hit) {
         dequeue(b, w);
         atomic_store_explicit(&w->state, W_CLAIMED, memory_order_relaxed);
-        w->wake_next = NULL;
+        w->next = NULL;
     }
     bucket_unlock(b);
     return hit;
@@ -405,9 +405,9 @@ void weft__unpark_n(_Atomic uint32_t *word, uint32_t n)
             continue;
         dequeue(b, w);
         atomic_store_explicit(&w->state, W_CLAIMED, memory_order_relaxed);
-        w->wake_next = NULL;
+        w->next = NULL; /* the queue's link, now the claimed list's */
         *tail = w;
-        tail = &w->wake_next;
+        tail = &w->next;
         n--;
     }
     bucket_unlock(b);

@@ -46,8 +46,8 @@ typedef struct weft_cancel_source {
 /* One wait: which word, and how it ended (WEFT__WAIT_*, under the word's
  * bucket lock while queued). */
 typedef struct weft_waiter {
-    struct weft_waiter *next, *prev;  /* the bucket's queue */
-    struct weft_waiter *wake_next;    /* a waker's list of those it ends */
+    struct weft_waiter *next, *prev;  /* the bucket's queue; once claimed,
+                                         next links the waker's list */
     _Atomic(_Atomic uint32_t *) word; /* NULL when not waiting */
     _Atomic uint32_t state;
     weft_cancel_source *source; /* the cancellation this wait ends on */
