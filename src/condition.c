@@ -161,6 +161,8 @@ int weft__condition_wait_until(weft_condition *cond, int64_t deadline)
      * in the parker's node area, since its stack may be copied away while
      * it waits (park.h). */
     weft_condition_waiter_ on_stack, *self = weft__park_node(sizeof *self);
+    if (!self && weft__in_coroutine())
+        return WEFT_ENOMEM; /* its stack is no place for it (above) */
     if (!self)
         self = &on_stack;
     self->next = NULL;
@@ -191,8 +193,14 @@ int weft__condition_wait_until(weft_condition *cond, int64_t deadline)
     else
         weft__rlock_acquire_levels(rlock_of(cond), levels, WEFT_NO_DEADLINE, false);
 
-    if (atomic_load_explicit(&self->notified, memory_order_acquire))
-        return WEFT_OK;
+    if (atomic_load_explicit(&self->notified, memory_order_acquire)) {
+        if (rc != WEFT_ECANCELLED)
+            return WEFT_OK;
+        /* Cancelled, then notified before it ran again: the notification
+         * was meant for a waiter that can take it (asyncio re-notifies). */
+        weft_condition_notify(cond, 1);
+        return WEFT_ECANCELLED;
+    }
     unlink_waiter(cond, self);
     return rc == WEFT_ECANCELLED ? WEFT_ECANCELLED : WEFT_ETIMEDOUT;
 }

@@ -76,7 +76,7 @@ static void task_suspend(weft_parker *p, int64_t deadline)
 {
     weft_coro *t = weft__coro_of_parker(p);
     if (deadline != WEFT_NO_DEADLINE)
-        weft__loop_timer_arm(t->loop, &t->wake_timer, deadline); /* room reserved at spawn */
+        weft__loop_timer_arm_reserved(t->loop, &t->wake_timer, deadline);
     to_loop(t);
     weft__loop_timer_disarm(t->loop, &t->wake_timer);
 }
@@ -154,8 +154,10 @@ static void task_main(void *arg)
         if (code)
             result = NULL;
     }
-    t->ended = true;
+    /* Ended only once its future is complete: a done-callback run here
+     * may wait (and suspend this coroutine) meanwhile. */
     finish(t, result, code, message);
+    t->ended = true;
     weft__ctx_exit(&t->ctx, &t->loop->ctx);
 }
 
@@ -172,6 +174,7 @@ static void release_stack(weft_coro *t)
 static void reap(weft_coro *t)
 {
     weft_loop *loop = t->loop;
+    weft__coro_drop_scopes(t);
     release_stack(t);
     weft__list_remove(&t->link);
     loop->task_count--;
@@ -233,6 +236,7 @@ static void free_record(weft_coro *t)
 {
     weft_lock_destroy(&t->message_lock);
     free(t->parker.node);
+    free(t->parker.fail_message); /* a weft_fail the task did not return */
     free(t->cancel_message);
     free(t->name);
     free(t);
@@ -428,8 +432,11 @@ int weft_task_uncancel(weft_future *task)
     int n = atomic_load(&src->requests);
     while (n > 0 && !atomic_compare_exchange_weak(&src->requests, &n, n - 1)) {
     }
-    if (n <= 1)
-        atomic_store(&src->requested, false); /* nothing left to report */
+    if (n <= 1) {
+        atomic_store(&src->requested, false); /* nothing left to report ... */
+        if (atomic_load(&src->requests) > 0) /* ... unless a cancel came meanwhile */
+            atomic_store(&src->requested, true);
+    }
     return n > 0 ? n - 1 : 0;
 }
 

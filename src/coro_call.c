@@ -43,6 +43,7 @@ struct weft_handle {
     weft_loop_timer timer;
     weft_loop *loop;
     weft_callback_fn fn;
+    weft_callback_fn dropped; /* NULL, or called instead of fn when the loop goes first */
     void *arg;
     _Atomic int refs; /* the loop's until it runs or is dropped, the caller's */
     bool cancelled;
@@ -63,7 +64,13 @@ static void run_handle(weft_runnable *r)
 }
 
 /* A closed loop drops what it has not run: the loop's reference goes. */
-static void drop_handle(weft_runnable *r) { weft_handle_release((weft_handle *)(void *)r); }
+static void drop_handle(weft_runnable *r)
+{
+    weft_handle *h = (weft_handle *)(void *)r;
+    if (h->dropped && !h->cancelled)
+        h->dropped(h->arg);
+    weft_handle_release(h);
+}
 
 
 static void handle_due(weft_loop_timer *t)
@@ -150,11 +157,18 @@ int weft_loop_call_later(weft_loop *loop, double delay, weft_callback_fn fn, voi
 
 int weft_loop_call_soon_threadsafe(weft_loop *loop, weft_callback_fn fn, void *arg)
 {
+    return weft__loop_call_soon_threadsafe_or_drop(loop, fn, NULL, arg);
+}
+
+int weft__loop_call_soon_threadsafe_or_drop(weft_loop *loop, weft_callback_fn fn,
+                                            weft_callback_fn dropped, void *arg)
+{
     if (!loop || !fn)
         return WEFT_EINVAL;
     weft_handle *h = handle_alloc(loop, fn, arg, 1);
     if (!h)
         return WEFT_ENOMEM;
+    h->dropped = dropped;
     /* Counted as a pusher before closed is looked at: a loop that closes
      * meanwhile waits for this push and then drops what it pushed. */
     atomic_fetch_add(&loop->remote_pushers, 1);

@@ -55,8 +55,17 @@ void weft__coro_free_shared_stacks(weft_loop *loop);
 int weft__coro_spawn(weft_loop *loop, weft_task_fn fn, void *arg, const weft_task_options *o,
                      weft_future **task);
 
+/* Close the deadline scopes a task left open when it ended (coro_scope.c):
+ * their timers must not fire on it. */
+void weft__coro_drop_scopes(weft_coro *t);
+
 /* Check a loop's options: WEFT_OK or WEFT_EINVAL (coro_call.c). */
 int weft__loop_check_options(const weft_loop_options *o);
+
+/* weft_loop_call_soon_threadsafe, with dropped(arg) called instead of
+ * fn(arg) if the loop goes before it runs fn (coro_call.c). */
+int weft__loop_call_soon_threadsafe_or_drop(weft_loop *loop, weft_callback_fn fn,
+                                            weft_callback_fn dropped, void *arg);
 
 /* A done-callback: give `to` (a plain future; the callback's reference,
  * which it drops) the outcome of `from`. */

@@ -61,10 +61,27 @@ int weft_loop_new(const weft_loop_options *options, weft_loop **out)
 static bool future_done(void *f) { return weft_future_done(f); }
 
 /* Run the loop on this thread until done(ctx). */
+/* Whether this thread may run, close or free the loop: a loop belongs to
+ * the thread that first runs it (its tasks' stacks are that thread's),
+ * and a thread runs one loop at a time. */
+static bool mine_to_run(weft_loop *loop)
+{
+    uint64_t owner = atomic_load(&loop->owner);
+    return !atomic_load(&loop->running) && !weft__loop_here() &&
+           (owner == 0 || owner == weft__self_ident());
+}
+
+static bool mine(weft_loop *loop)
+{
+    uint64_t owner = atomic_load(&loop->owner);
+    return owner == 0 || owner == weft__self_ident();
+}
+
 static int run_here(weft_loop *loop, bool (*done)(void *), void *ctx)
 {
-    if (loop->running || weft__loop_here())
+    if (!mine_to_run(loop))
         return WEFT_ESTATE;
+    atomic_store(&loop->owner, weft__self_ident());
     int rc = weft__ctx_init_current(&loop->ctx);
     if (rc != WEFT_OK)
         return rc;
@@ -94,7 +111,7 @@ int weft_loop_run(weft_loop *loop, weft_task_fn main, void *arg, void **result)
         *result = NULL;
     if (!loop || !main)
         return WEFT_EINVAL;
-    if (loop->running || atomic_load(&loop->closed) || weft__loop_here())
+    if (!mine_to_run(loop) || atomic_load(&loop->closed))
         return WEFT_ESTATE;
     weft_future *task;
     weft__loop_enter(loop); /* spawning is the loop's own thread's business */
@@ -112,27 +129,31 @@ int weft_loop_run(weft_loop *loop, weft_task_fn main, void *arg, void **result)
 static bool no_tasks_left(void *loop) { return ((weft_loop *)loop)->task_count == 0; }
 
 /* Cancel every task not ended and run until they all have. */
-static void cancel_and_drain(weft_loop *loop)
+static int cancel_and_drain(weft_loop *loop)
 {
     while (loop->task_count) {
-            WEFT_LIST_FOR_EACH(node, next, &loop->tasks) {
+        WEFT_LIST_FOR_EACH(node, next, &loop->tasks) {
             weft_coro *t = WEFT_LIST_ENTRY(node, weft_coro, link);
             weft_task_cancel(t->future, NULL);
         }
-        run_here(loop, no_tasks_left, loop);
+        int rc = run_here(loop, no_tasks_left, loop);
+        if (rc != WEFT_OK)
+            return rc;
     }
+    return WEFT_OK;
 }
 
 int weft_loop_close(weft_loop *loop)
 {
     if (!loop)
         return WEFT_EINVAL;
-    if (weft__loop_here() == loop)
+    if (atomic_load(&loop->running) || !mine(loop))
         return WEFT_ESTATE;
     if (atomic_load(&loop->closed))
         return WEFT_OK;
-    if (loop->task_count)
-        cancel_and_drain(loop);
+    int rc = loop->task_count ? cancel_and_drain(loop) : WEFT_OK;
+    if (rc != WEFT_OK)
+        return rc; /* from inside another loop: its tasks cannot run here now */
     atomic_store(&loop->closed, true);
     if (loop->default_pool) {
         weft_executor_shutdown(loop->default_pool, true, false);
@@ -146,7 +167,7 @@ int weft_loop_free(weft_loop *loop)
 {
     if (!loop)
         return WEFT_OK;
-    if (loop->running || loop->task_count) {
+    if (atomic_load(&loop->running) || loop->task_count || !mine(loop)) {
         if (loop->debug && loop->task_count)
             fprintf(stderr, "weft: loop %p freed with %zu tasks pending (close it first)\n",
                     (void *)loop, loop->task_count);
@@ -197,15 +218,24 @@ static void forward_cancel(weft_future *outer, void *task)
     weft_future_release(task);
 }
 
+static void remote_spawn_free(struct remote_spawn *r)
+{
+    weft_future_release(r->outer);
+    free(r->name);
+    free(r);
+}
+
+/* On the loop's thread.  The outer future stays pending until the task's
+ * outcome is copied to it, so that cancelling it (from any thread) is
+ * Python's cancel of a pending concurrent future: it succeeds, and its
+ * callback cancels the task. */
 static void spawn_here(void *arg)
 {
     struct remote_spawn *r = arg;
     weft_future *task = NULL;
-    int rc = weft_future_set_running_or_notify_cancel(r->outer);
-    if (rc == WEFT_OK)
+    int rc = WEFT_OK;
+    if (!weft_future_done(r->outer)) /* cancelled before it started: nothing to run */
         rc = weft__coro_spawn(r->loop, r->fn, r->arg, &r->options, &task);
-    else
-        rc = WEFT_OK; /* cancelled before it started: nothing to run */
     if (rc != WEFT_OK)
         weft_future_set_exception(r->outer, rc, "could not start the task: %s", weft_strerror(rc));
     if (task) {
@@ -213,9 +243,15 @@ static void spawn_here(void *arg)
         weft_future_add_done_callback(r->outer, forward_cancel, weft_future_ref(task));
         weft_future_release(task);
     }
-    weft_future_release(r->outer);
-    free(r->name);
-    free(r);
+    remote_spawn_free(r);
+}
+
+/* The loop closed before it ran spawn_here: the task never starts. */
+static void spawn_dropped(void *arg)
+{
+    struct remote_spawn *r = arg;
+    weft_future_cancel(r->outer);
+    remote_spawn_free(r);
 }
 
 int weft_run_coroutine_threadsafe(weft_loop *loop, weft_task_fn fn, void *arg,
@@ -244,7 +280,7 @@ int weft_run_coroutine_threadsafe(weft_loop *loop, weft_task_fn fn, void *arg,
     int rc = weft_future_new(&r->outer);
     if (rc == WEFT_OK) {
         *future = weft_future_ref(r->outer);
-        rc = weft_loop_call_soon_threadsafe(loop, spawn_here, r);
+        rc = weft__loop_call_soon_threadsafe_or_drop(loop, spawn_here, spawn_dropped, r);
     }
     if (rc != WEFT_OK) {
         if (*future)

@@ -274,3 +274,13 @@ int weft_timeout_exit(weft_timeout *scope)
     free(scope);
     return rc;
 }
+
+void weft__coro_drop_scopes(weft_coro *t)
+{
+    while (t->scopes) {
+        weft_timeout *s = t->scopes;
+        weft__loop_timer_disarm(t->loop, &s->timer);
+        t->scopes = s->outer;
+        free(s);
+    }
+}

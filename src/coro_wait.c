@@ -97,10 +97,12 @@ int weft_gather(weft_future *const *futures, size_t n, bool return_exceptions, v
 
 /* Wait for f to end whatever comes (cancellations of the waiting task
  * included: asyncio's wait_for does not leave before the awaited ends). */
-static void wait_until_done(weft_future *f)
+static bool wait_until_done(weft_future *f)
 {
+    bool cancelled = false;
     while (!weft_future_done(f))
-        weft_future_exception(f, NULL, NULL);
+        cancelled |= weft_future_exception(f, NULL, NULL) == WEFT_ECANCELLED && !weft_future_done(f);
+    return cancelled;
 }
 
 int weft_wait_for(weft_future *future, double timeout, void **result)
@@ -114,10 +116,10 @@ int weft_wait_for(weft_future *future, double timeout, void **result)
     if (rc == WEFT_ETIMEDOUT) {
         if (!weft_future_cancel(future) || !weft_is_task(future))
             return weft_future_done(future) ? status_of(future, result) : WEFT_ETIMEDOUT;
-        wait_until_done(future);
+        bool caller_cancelled = wait_until_done(future);
         rc = status_of(future, &value);
-        if (rc == WEFT_ECANCELLED)
-            return WEFT_ETIMEDOUT;
+        if (rc == WEFT_ECANCELLED) /* the caller's own cancellation wins over the timeout */
+            return caller_cancelled ? WEFT_ECANCELLED : WEFT_ETIMEDOUT;
     }
     if (result)
         *result = rc == WEFT_OK ? value : NULL;

@@ -250,8 +250,14 @@ bool weft_future_cancel(weft_future *future)
 {
     if (!future)
         return false;
-    if (future->flags & FUTURE_IS_TASK)
+    if (future->flags & FUTURE_IS_TASK) {
+        if (weft_future_done(future)) { /* asyncio: looked at, no report */
+            weft__lock_take(&future->lock);
+            future->flags |= FUTURE_RETRIEVED;
+            weft_lock_release(&future->lock);
+        }
         return task_hooks->cancel(future, NULL);
+    }
     weft__lock_take(&future->lock);
     int s = state_of(future);
     if (s == WEFT_FUTURE_RUNNING)

@@ -103,16 +103,22 @@ int weft__loop_timer_reserve(weft_loop *loop, size_t count)
 }
 
 /* Every task may arm its wait's timer at any time (coro.c reserves room
- * for them at spawn), so the other timers must leave that room free. */
+ * for them at spawn), so the other timers must leave that room free: the
+ * capacity never falls below the other timers armed plus the tasks. */
 int weft__loop_timer_arm(weft_loop *loop, weft_loop_timer *t, int64_t when)
 {
     if (weft__loop_timer_reserve(loop, loop->timer_count + 1 + loop->task_count) != WEFT_OK)
         return WEFT_ENOMEM;
+    weft__loop_timer_arm_reserved(loop, t, when);
+    return WEFT_OK;
+}
+
+void weft__loop_timer_arm_reserved(weft_loop *loop, weft_loop_timer *t, int64_t when)
+{
     t->when = when;
     t->seq = loop->timer_seq++;
     t->armed = true;
     weft__heap_push(loop->timers, &loop->timer_count, &t, &timer_kind, NULL);
-    return WEFT_OK;
 }
 
 void weft__loop_timer_disarm(weft_loop *loop, weft_loop_timer *t)

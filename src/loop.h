@@ -57,7 +57,8 @@ struct weft_loop {
     unsigned shared_stacks;
     bool debug;
     int64_t slow_ns; /* debug: a task running longer is named */
-    bool running;
+    _Atomic bool running;
+    _Atomic uint64_t owner; /* the thread that first ran it (weft__self_ident); 0: none yet */
     _Atomic bool closed;
     weft_executor *default_pool;
     void *shared; /* coro.c: the memory mode's stacks */
@@ -77,6 +78,9 @@ void weft__loop_push(weft_loop *loop, weft_runnable *r);
  * WEFT_ENOMEM. */
 int weft__loop_timer_arm(weft_loop *loop, weft_loop_timer *t, int64_t when);
 void weft__loop_timer_disarm(weft_loop *loop, weft_loop_timer *t);
+
+/* Arm a task's wait timer, in the room its spawn reserved (never fails). */
+void weft__loop_timer_arm_reserved(weft_loop *loop, weft_loop_timer *t, int64_t when);
 
 /* Make room for `count` armed timers at once.  WEFT_OK or WEFT_ENOMEM. */
 int weft__loop_timer_reserve(weft_loop *loop, size_t count);

@@ -363,6 +363,10 @@ int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t de
 int weft__park_sleep(int64_t deadline)
 {
     weft_parker *p = weft__parker_current();
+    if (p->ops && deadline <= weft__now_ns()) {
+        weft__park_yield(); /* asyncio: a sleep always lets the others run */
+        return weft__park_take_cancel() ? WEFT_ECANCELLED : WEFT_OK;
+    }
     int rc;
     while ((rc = park_on(&p->sleep_word, 0, deadline, true, false)) == WEFT_OK) {
     }

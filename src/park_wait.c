@@ -125,11 +125,15 @@ int weft__wait_for(const weft_wait_spec *w, int64_t deadline)
 {
     int rc = WEFT_OK;
     for (;;) {
+        /* A wait ended by its cancellation returns it before it looks
+         * again: the cancel took the waiter off its queue, so the wake-up
+         * that may have come since went to another waiter, and what it
+         * announced (an item, a permit) is that one's. */
+        if (rc == WEFT_ECANCELLED)
+            return rc;
         uint32_t seen = w->ec ? weft__eventcount_prepare(w->ec) : 0, expected = 0;
         if (w->ready(w->ctx, &expected))
             return WEFT_OK;
-        if (rc == WEFT_ECANCELLED)
-            return rc;
         if (rc == WEFT_ETIMEDOUT || weft__deadline_passed(deadline))
             return w->cancel_beats_deadline && weft__park_take_cancel() ? WEFT_ECANCELLED
                                                                             : WEFT_ETIMEDOUT;

@@ -74,8 +74,12 @@ WEFT_API bool weft_condition_locked(const weft_condition *cond);
 /* Release the lock (all levels of an rlock), wait to be notified, then
  * reacquire it (restoring the levels).  WEFT_OK: notified (Python's True);
  * WEFT_ENOTOWNER: the caller does not hold the lock (Python's RuntimeError
- * "cannot wait on un-acquired lock"); WEFT_EINVAL for NULL.
- * Python: cond.wait(). */
+ * "cannot wait on un-acquired lock"); WEFT_EINVAL for NULL; WEFT_ECANCELLED
+ * in a cancelled coroutine or cancellable task (the lock is held again; a
+ * notification that reached it after its cancellation goes on to another
+ * waiter); in a coroutine, WEFT_ENOMEM (lock still held, nothing waited)
+ * when there is no memory for its waiting node, which may not be on its
+ * stack there.  Python: cond.wait(). */
 WEFT_API int weft_condition_wait(weft_condition *cond);
 
 /* As weft_condition_wait, for at most `timeout` seconds: WEFT_ETIMEDOUT when

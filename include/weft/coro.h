@@ -20,8 +20,12 @@
  * return, which ends it cancelled while a request is outstanding
  * (weft_task_cancelling > 0: C's form of letting CancelledError propagate),
  * or call weft_task_uncancel and carry on (swallowing it).  A task
- * cancelled while it waits on a future (weft_future_result and the waits on
- * many) cancels that future too, as `await` does in Python.
+ * cancelled while it waits on a future's outcome (weft_future_result,
+ * weft_future_exception, weft_gather) cancels that future too, as `await`
+ * does in Python; the waits on many that only watch (weft_wait,
+ * as_completed) cancel nothing, as asyncio.wait.  A wait ended by the
+ * cancellation takes nothing: a wake-up, permit or item that arrives after
+ * it goes to another waiter.
  *
  * Calls that a coroutine makes but that are not weft's (read(2), sleep(3),
  * a long computation) block the whole loop, as in asyncio.
@@ -98,7 +102,10 @@ WEFT_API int weft_run(weft_task_fn main, void *arg, const weft_loop_options *opt
                       void **result);
 
 /* A loop that can run several mains in turn (Python: asyncio.Runner).
- * WEFT_OK, WEFT_EINVAL (NULL loop, a bad option), WEFT_ENOMEM. */
+ * It belongs to the thread that first runs it: only that thread may run,
+ * close or free it (WEFT_ESTATE from others), since its tasks' stacks
+ * are that thread's.  WEFT_OK, WEFT_EINVAL (NULL loop, a bad option),
+ * WEFT_ENOMEM. */
 WEFT_API int weft_loop_new(const weft_loop_options *options, weft_loop **loop);
 
 /* Run `main(arg)` as a task on `loop`, on the calling thread, until it ends
@@ -109,12 +116,15 @@ WEFT_API int weft_loop_run(weft_loop *loop, weft_task_fn main, void *arg, void *
 
 /* Cancel the loop's pending tasks, run it until they end, shut down its
  * default thread pool, and close it (it can no longer run).  Idempotent.
- * WEFT_OK; WEFT_ESTATE when called from inside the loop.
+ * WEFT_OK; WEFT_ESTATE (nothing done) while the loop runs, from a thread
+ * that is not the loop's, or from inside any loop while this one has
+ * tasks pending (they cannot run on a thread that runs another loop).
  * Python: Runner.close(). */
 WEFT_API int weft_loop_close(weft_loop *loop);
 
-/* Free a loop.  WEFT_OK; WEFT_ESTATE (nothing freed) while it runs or has
- * tasks not ended: close it first.  NULL is WEFT_OK. */
+/* Free a loop.  WEFT_OK; WEFT_ESTATE (nothing freed) while it runs, has
+ * tasks not ended (close it first), or from a thread that is not the
+ * loop's.  NULL is WEFT_OK. */
 WEFT_API int weft_loop_free(weft_loop *loop);
 
 /* The loop running on the calling thread, NULL if none.
@@ -267,8 +277,10 @@ WEFT_API bool weft_timeout_expired(const weft_timeout *scope);
 
 /* Leave (and free) the innermost scope: WEFT_ETIMEDOUT if it expired (its
  * cancellation is withdrawn: the task is not cancelled by it any more),
- * WEFT_OK otherwise; WEFT_ESTATE (nothing freed) when it is not the
- * innermost open scope of the running task.
+ * WEFT_OK otherwise; WEFT_ECANCELLED if it expired while another
+ * cancellation of the task is outstanding too; WEFT_ESTATE (nothing freed)
+ * when it is not the innermost open scope of the running task.  A scope
+ * its task never exits is freed when the task ends.
  * Python: leaving the `async with` (TimeoutError). */
 WEFT_API int weft_timeout_exit(weft_timeout *scope);
 
