@@ -93,7 +93,7 @@ test-portable: deps
 # the library does not depend on the switch's backend).
 test-ucontext: deps
 	$(call configure,ucontext,-DWEFT_UCONTEXT_SWITCH=ON -DWEFT_BUILD_BENCH=OFF -DWEFT_BUILD_EXAMPLES=OFF)
-	cd $(BUILD)/ucontext && $(CTEST) -R switch
+	cd $(BUILD)/ucontext && $(CTEST) -R 'switch|shared_stack|coro'
 
 test-asan: deps
 	$(call configure,asan,-DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=address$(,)undefined -DWEFT_BUILD_BENCH=OFF)

@@ -157,13 +157,19 @@ int weft__condition_wait_until(weft_condition *cond, int64_t deadline)
     if (!held_by_caller(cond))
         return WEFT_ENOTOWNER;
 
-    weft_condition_waiter_ self = {.next = NULL};
-    atomic_init(&self.notified, 0);
+    /* The node the notifier writes to: on the stack, but for a coroutine
+     * in the parker's node area, since its stack may be copied away while
+     * it waits (park.h). */
+    weft_condition_waiter_ on_stack, *self = weft__park_node(sizeof *self);
+    if (!self)
+        self = &on_stack;
+    self->next = NULL;
+    atomic_init(&self->notified, 0);
     if (cond->tail_)
-        cond->tail_->next = &self;
+        cond->tail_->next = self;
     else
-        cond->head_ = &self;
-    cond->tail_ = &self;
+        cond->head_ = self;
+    cond->tail_ = self;
 
     unsigned long levels = 1;
     if (cond->kind_ == PLAIN_LOCK)
@@ -173,8 +179,8 @@ int weft__condition_wait_until(weft_condition *cond, int64_t deadline)
 
     weft_wait_spec spec = {
         .ready = notified,
-        .ctx = &self,
-        .word = &self.notified,
+        .ctx = self,
+        .word = &self->notified,
         .cancellable = true,
         .cancel_beats_deadline = true};
     int rc = weft__wait_for(&spec, deadline);
@@ -185,9 +191,9 @@ int weft__condition_wait_until(weft_condition *cond, int64_t deadline)
     else
         weft__rlock_acquire_levels(rlock_of(cond), levels, WEFT_NO_DEADLINE, false);
 
-    if (atomic_load_explicit(&self.notified, memory_order_acquire))
+    if (atomic_load_explicit(&self->notified, memory_order_acquire))
         return WEFT_OK;
-    unlink_waiter(cond, &self);
+    unlink_waiter(cond, self);
     return rc == WEFT_ECANCELLED ? WEFT_ECANCELLED : WEFT_ETIMEDOUT;
 }
 

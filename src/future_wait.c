@@ -146,34 +146,42 @@ int weft_wait(weft_future *const *futures, size_t n, double timeout, weft_return
             return WEFT_EINVAL;
     size_t count;
     weft_future **fs = distinct(futures, n, &count);
-    struct waiter_node *nodes = malloc((count ? count : 1) * sizeof *nodes);
-    if (!fs || !nodes) {
+    /* The waiter is on the heap with its nodes, not on the stack: the
+     * futures write to it while this waits, and a coroutine's stack may be
+     * copied away meanwhile (park.h). */
+    struct wait_record {
+        struct waiter w;
+        struct waiter_node nodes[];
+    } *record = malloc(sizeof *record + (count ? count : 1) * sizeof(struct waiter_node));
+    if (!fs || !record) {
         free(fs);
-        free(nodes);
+        free(record);
         return WEFT_ENOMEM;
     }
-    struct waiter w = {
+    struct waiter_node *nodes = record->nodes;
+    record->w = (struct waiter){
         .ready = NULL,
         .wake_at = when == WEFT_FIRST_COMPLETED ? 1 : count,
         .wake_on_failure = when == WEFT_FIRST_EXCEPTION,
     };
-    weft_lock_init(&w.lock);
-    register_waiter(&w, fs, count, nodes);
+    struct waiter *w = &record->w;
+    weft_lock_init(&w->lock);
+    register_waiter(w, fs, count, nodes);
     struct wait_goal goal = {count, when};
     int rc;
-    weft__lock_take(&w.lock); /* futures may be notifying already */
-    bool met = condition_met(&w, count, when);
-    weft_lock_release(&w.lock);
+    weft__lock_take(&w->lock); /* futures may be notifying already */
+    bool met = condition_met(w, count, when);
+    weft_lock_release(&w->lock);
     if (met)
         rc = WEFT_OK;
     else if (when < WEFT_ALL_COMPLETED || when > WEFT_FIRST_EXCEPTION)
         rc = WEFT_EINVAL; /* Python: only checked when it has to wait */
     else
-        rc = wait_waiter(&w, deadline, weft__future_can_help_any(fs, count), wait_goal_met, &goal);
+        rc = wait_waiter(w, deadline, weft__future_can_help_any(fs, count), wait_goal_met, &goal);
     unregister_waiter(nodes, count, NULL);
     for (size_t i = 0; done && i < n; i++)
         done[i] = counts_as_done(state_of(futures[i]));
-    free(nodes);
+    free(record);
     free(fs);
     return rc;
 }
