@@ -170,6 +170,7 @@ CORO_TEST(sleep_always_suspends_and_never_spins)
     int calls = 0;
     const double delays[] = {1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 0};
     for (size_t i = 0; i < sizeof delays / sizeof delays[0]; i++) {
+        co_set_context("weft_sleep(%g)", delays[i]); /* this loop's tasks only */
         int before = calls;
         CO_CHECK_RC(weft_loop_call_soon(loop, count_call, &calls, NULL), WEFT_OK);
         double t0 = weft_monotonic();
@@ -177,6 +178,7 @@ CORO_TEST(sleep_always_suspends_and_never_spins)
         CO_CHECK(weft_monotonic() - t0 < IMMEDIATE + delays[i]);
         CO_CHECK_INT(calls, before + 1); /* the loop ran: it suspended */
     }
+    co_set_context(NULL);
     /* A loop with nothing else to do sleeps in the kernel, not in a loop. */
     double cpu0 = thread_cpu_seconds();
     CO_CHECK_RC(weft_sleep(0.2), WEFT_OK);
@@ -478,6 +480,7 @@ CORO_TEST(call_soon_from_another_thread_is_refused)
 typedef struct remote_loop {
     atomic_bool stop;
     _Atomic(weft_loop *) loop;
+    atomic_bool sleeping;
     atomic_int sleep_rc;
     atomic_size_t tasks_left;
     loop_thread thread;
@@ -510,6 +513,7 @@ static void *fail_on_purpose(void *arg)
 static void *sleep_long(void *p)
 {
     remote_loop *r = p;
+    atomic_store(&r->sleeping, true);
     atomic_store(&r->sleep_rc, weft_sleep(10));
     return NULL;
 }
@@ -523,58 +527,66 @@ static void *cancel_self(void *arg)
     return NULL;
 }
 
+/* The checks run on the test's thread but record with CO_CHECK, so that a
+ * failure still stops and joins the other loop before the test ends. */
+static void check_run_coroutine_threadsafe(remote_loop *r)
+{
+    weft_loop *loop = atomic_load(&r->loop);
+    weft_future *f = NULL;
+    void *result = NULL;
+    if (!CO_CHECK(loop != NULL))
+        return;
+    CO_CHECK_RC(weft_run_coroutine_threadsafe(loop, return_three, NULL, NULL, &f), WEFT_OK);
+    CO_CHECK_RC(weft_future_result_timeout(f, 10, &result), WEFT_OK);
+    CO_CHECK_INT(VALUE(result), 3);
+    weft_future_release(f);
+
+    CO_CHECK_RC(weft_run_coroutine_threadsafe(loop, fail_on_purpose, NULL, NULL, &f), WEFT_OK);
+    CO_CHECK_RC(weft_future_result_timeout(f, 10, NULL), WEFT_EFAILED);
+    CO_CHECK_INT(weft_future_error_code(f), WEFT_EINVAL);
+    CO_CHECK(strcmp(weft_future_error_message(f), "Fail!") == 0);
+    weft_future_release(f);
+
+    /* result(timeout=0) times out; cancelling the future cancels the
+     * task, there in its sleep. */
+    atomic_store(&r->sleep_rc, -1);
+    CO_CHECK_RC(weft_run_coroutine_threadsafe(loop, sleep_long, r, NULL, &f), WEFT_OK);
+    CO_CHECK_RC(weft_future_result_timeout(f, 0, NULL), WEFT_ETIMEDOUT);
+    wait_until(atomic_load(&r->sleeping), 10);
+    CO_CHECK(weft_future_cancel(f));
+    CO_CHECK_RC(weft_future_result_timeout(f, 10, NULL), WEFT_ECANCELLED);
+    wait_until(atomic_load(&r->sleep_rc) != -1, 10);
+    CO_CHECK_RC(atomic_load(&r->sleep_rc), WEFT_ECANCELLED);
+    weft_future_release(f);
+
+    /* The task cancels itself. */
+    CO_CHECK_RC(weft_run_coroutine_threadsafe(loop, cancel_self, NULL, NULL, &f), WEFT_OK);
+    CO_CHECK_RC(weft_future_result_timeout(f, 10, NULL), WEFT_ECANCELLED);
+    weft_future_release(f);
+
+    CO_CHECK_RC(weft_run_coroutine_threadsafe(NULL, return_three, NULL, NULL, &f), WEFT_EINVAL);
+    CO_CHECK_RC(weft_run_coroutine_threadsafe(loop, NULL, NULL, NULL, &f), WEFT_EINVAL);
+}
+
 /* asyncio call_soon 13 [test_tasks.RunCoroutineThreadsafeTests.test_run_coroutine_threadsafe,
  * test_run_coroutine_threadsafe_with_exception, test_run_coroutine_threadsafe_with_timeout,
  * test_run_coroutine_threadsafe_task_cancelled] */
 static void run_coroutine_threadsafe_from_a_worker_thread(void **state)
 {
     (void)state;
-    remote_loop r;
-    memset(&r, 0, sizeof r);
+    remote_loop *r = calloc(1, sizeof *r);
+    assert_non_null(r);
     co_reset();
-    start_loop_thread(&r.thread, remote_main, &r);
-    wait_until(atomic_load(&r.loop) != NULL, 10);
-    weft_loop *loop = atomic_load(&r.loop);
-    assert_non_null(loop);
-
-    weft_future *f = NULL;
-    void *result = NULL;
-    assert_int_equal(weft_run_coroutine_threadsafe(loop, return_three, NULL, NULL, &f), WEFT_OK);
-    assert_int_equal(weft_future_result_timeout(f, 10, &result), WEFT_OK);
-    assert_int_equal(VALUE(result), 3);
-    weft_future_release(f);
-
-    assert_int_equal(weft_run_coroutine_threadsafe(loop, fail_on_purpose, NULL, NULL, &f), WEFT_OK);
-    assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_EFAILED);
-    assert_int_equal(weft_future_error_code(f), WEFT_EINVAL);
-    assert_string_equal(weft_future_error_message(f), "Fail!");
-    weft_future_release(f);
-
-    /* result(timeout=0) times out; cancelling the future cancels the task. */
-    atomic_store(&r.sleep_rc, -1);
-    assert_int_equal(weft_run_coroutine_threadsafe(loop, sleep_long, &r, NULL, &f), WEFT_OK);
-    assert_int_equal(weft_future_result_timeout(f, 0, NULL), WEFT_ETIMEDOUT);
-    assert_true(weft_future_cancel(f));
-    assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_ECANCELLED);
-    wait_until(atomic_load(&r.sleep_rc) != -1, 10);
-    assert_int_equal(atomic_load(&r.sleep_rc), WEFT_ECANCELLED);
-    weft_future_release(f);
-
-    /* The task cancels itself. */
-    assert_int_equal(weft_run_coroutine_threadsafe(loop, cancel_self, NULL, NULL, &f), WEFT_OK);
-    assert_int_equal(weft_future_result_timeout(f, 10, NULL), WEFT_ECANCELLED);
-    weft_future_release(f);
-
-    assert_int_equal(weft_run_coroutine_threadsafe(NULL, return_three, NULL, NULL, &f),
-                     WEFT_EINVAL);
-    assert_int_equal(weft_run_coroutine_threadsafe(loop, NULL, NULL, NULL, &f), WEFT_EINVAL);
-
-    atomic_store(&r.stop, true);
-    weft_thread_join(r.thread.thread, NULL);
-    weft_thread_free(r.thread.thread);
-    assert_int_equal(r.thread.rc, WEFT_OK);
-    assert_int_equal(atomic_load(&r.tasks_left), 1); /* only its main: none left pending */
+    start_loop_thread(&r->thread, remote_main, r);
+    wait_until(atomic_load(&r->loop) != NULL, 10);
+    check_run_coroutine_threadsafe(r);
+    atomic_store(&r->stop, true);
+    assert_int_equal(weft_thread_join(r->thread.thread, NULL), WEFT_OK);
+    weft_thread_free(r->thread.thread);
     assert_co_clean();
+    assert_int_equal(r->thread.rc, WEFT_OK);
+    assert_int_equal(atomic_load(&r->tasks_left), 1); /* only its main: none left pending */
+    free(r);
 }
 
 /* ---- futures of other threads (wrap_future) ---------------------------------- */

@@ -12,7 +12,7 @@ enum {
     CORO_PER_LOOP = 16,
     THREADS = 2,
     WORKERS = 2 * CORO_PER_LOOP + THREADS,
-    OPS = 300,
+    OPS = 2000,
     PRODUCERS = WORKERS / 2, /* the even workers; the odd ones consume */
 };
 
@@ -41,12 +41,15 @@ struct stress {
     atomic_llong sum_put, sum_got;
     atomic_int producers_done;
     atomic_long cancelled_calls;
-    /* the tasks the canceller picks from (references of their own) */
+    /* the started tasks the canceller picks from (references of their own) */
     pthread_mutex_t tasks_lock;
     weft_future *tasks[WORKERS];
     int ntasks;
     atomic_bool stop_cancelling;
     atomic_long cancels;
+    weft_event start;           /* every worker waits for it, so all overlap */
+    atomic_int finished[WORKERS]; /* which workers got through their work */
+    atomic_int spawned;
 };
 
 /* ---- retrying what a cancellation interrupted ------------------------------ */
@@ -106,7 +109,9 @@ static void lock_work(stress *s, int worker)
 
 static void lock_check(stress *s)
 {
-    assert_int_equal(s->counter, (long)WORKERS * OPS);
+    if (s->counter != (long)WORKERS * OPS)
+        fail_msg("counter %ld, expected %ld (at most %d holders at once)", s->counter,
+                 (long)WORKERS * OPS, atomic_load(&s->max_in_cs));
     assert_int_equal(atomic_load(&s->max_in_cs), 1);
     assert_false(weft_lock_locked(&s->lock));
 }
@@ -139,7 +144,9 @@ static void rlock_work(stress *s, int worker)
 
 static void rlock_check(stress *s)
 {
-    assert_int_equal(s->counter, (long)WORKERS * OPS);
+    if (s->counter != (long)WORKERS * OPS)
+        fail_msg("counter %ld, expected %ld (at most %d holders at once)", s->counter,
+                 (long)WORKERS * OPS, atomic_load(&s->max_in_cs));
     assert_int_equal(atomic_load(&s->max_in_cs), 1);
     assert_false(weft_rlock_locked(&s->rlock));
 }
@@ -250,8 +257,33 @@ typedef struct worker_arg {
 static void *worker_body(void *p)
 {
     worker_arg *w = p;
+    int rc;
+    /* Only tasks that have started are cancelled: one cancelled before it
+     * ever ran would never run (as in asyncio), and its work would be lost
+     * to the counts. */
+    weft_future *self = weft_current_task();
+    if (self) {
+        pthread_mutex_lock(&w->s->tasks_lock);
+        w->s->tasks[w->s->ntasks++] = weft_future_ref(self);
+        pthread_mutex_unlock(&w->s->tasks_lock);
+    }
+    RETRYING(w->s, rc, weft_event_wait(&w->s->start));
+    CO_CHECK_RC(rc, WEFT_OK);
     w->s->kind->work(w->s, w->id);
+    atomic_fetch_add(&w->s->finished[w->id], 1);
     return NULL;
+}
+
+/* Which workers did not finish exactly once, for a failure's message. */
+static void print_unfinished(stress *s)
+{
+    for (int i = 0; i < WORKERS; i++)
+        if (atomic_load(&s->finished[i]) != 1)
+            print_message("worker %d (%s) finished %d times\n", i,
+                          i < CORO_PER_LOOP       ? "a coroutine of loop 0"
+                          : i < 2 * CORO_PER_LOOP ? "a coroutine of loop 1"
+                                                  : "a thread",
+                          atomic_load(&s->finished[i]));
 }
 
 static void *canceller(void *p)
@@ -267,7 +299,7 @@ static void *canceller(void *p)
                 atomic_fetch_add(&s->cancels, 1);
         }
         pthread_mutex_unlock(&s->tasks_lock);
-        nap(0.0005);
+        nap(0.0002);
     }
     return NULL;
 }
@@ -286,9 +318,7 @@ static void *stress_loop_main(void *p)
     for (int k = 0; k < CORO_PER_LOOP; k++) {
         args[k] = (worker_arg){s, a->loop * CORO_PER_LOOP + k};
         mine[k] = co_spawn(worker_body, &args[k]);
-        pthread_mutex_lock(&s->tasks_lock);
-        s->tasks[s->ntasks++] = weft_future_ref(mine[k]);
-        pthread_mutex_unlock(&s->tasks_lock);
+        atomic_fetch_add(&s->spawned, 1);
     }
     loop_thread other;
     worker_arg thread_args[THREADS];
@@ -305,6 +335,10 @@ static void *stress_loop_main(void *p)
         }
         if (s->cancelling)
             cancelling = start_thread(canceller, s);
+        /* Every worker task has spawned before all start. */
+        wait_until(atomic_load(&s->spawned) == 2 * CORO_PER_LOOP, 30);
+        CO_CHECK_INT(atomic_load(&s->spawned), 2 * CORO_PER_LOOP);
+        CO_CHECK_RC(weft_event_set(&s->start), WEFT_OK);
         if (s->kind->coordinate)
             s->kind->coordinate(s);
     }
@@ -331,10 +365,12 @@ static void run_stress(const stress_kind *kind, bool cancelling)
     s->cancelling = cancelling;
     pthread_mutex_init(&s->tasks_lock, NULL);
     kind->init(s);
+    weft_event_init(&s->start);
     loop_arg a = {s, 0};
     co_set_context("%s%s", kind->name, cancelling ? ", with cancellations" : "");
     double t0 = weft_monotonic();
     run_coro(stress_loop_main, &a);
+    print_unfinished(s);
     kind->check(s);
     print_message("%s%s: %.2f s, %ld cancels, %ld calls cancelled\n", kind->name,
                   cancelling ? " with cancellations" : "", weft_monotonic() - t0,
