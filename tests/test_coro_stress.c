@@ -45,6 +45,8 @@ struct stress {
     pthread_mutex_t tasks_lock;
     weft_future *tasks[WORKERS];
     int ntasks;
+    long requests[WORKERS];  /* cancellations asked of tasks[i] */
+    long delivered[WORKERS]; /* its calls that returned WEFT_ECANCELLED */
     atomic_bool stop_cancelling;
     atomic_long cancels;
     weft_event start;           /* every worker waits for it, so all overlap */
@@ -54,11 +56,19 @@ struct stress {
 
 /* ---- retrying what a cancellation interrupted ------------------------------ */
 
+/* A call returned WEFT_ECANCELLED: count it against the task's requests
+ * (each request is delivered once) and withdraw it. */
 static void withdraw_cancellation(stress *s)
 {
     weft_future *self = weft_current_task();
-    if (self)
+    if (self) {
+        pthread_mutex_lock(&s->tasks_lock);
+        for (int i = 0; i < s->ntasks; i++)
+            if (s->tasks[i] == self)
+                s->delivered[i]++;
+        pthread_mutex_unlock(&s->tasks_lock);
         weft_task_uncancel(self);
+    }
     atomic_fetch_add(&s->cancelled_calls, 1);
 }
 
@@ -294,9 +304,11 @@ static void *canceller(void *p)
         pthread_mutex_lock(&s->tasks_lock);
         if (s->ntasks > 0) {
             seed = seed * 1103515245u + 12345u;
-            weft_future *t = s->tasks[(seed >> 8) % (unsigned)s->ntasks];
-            if (weft_task_cancel(t, NULL))
+            unsigned i = (seed >> 8) % (unsigned)s->ntasks;
+            if (weft_task_cancel(s->tasks[i], NULL)) {
                 atomic_fetch_add(&s->cancels, 1);
+                s->requests[i]++;
+            }
         }
         pthread_mutex_unlock(&s->tasks_lock);
         nap(0.0002);
@@ -377,6 +389,11 @@ static void run_stress(const stress_kind *kind, bool cancelling)
                   atomic_load(&s->cancels), atomic_load(&s->cancelled_calls));
     if (cancelling)
         assert_true(atomic_load(&s->cancels) > 0);
+    /* "Once per request" (coro.h): never more cancelled calls than requests. */
+    for (int i = 0; i < s->ntasks; i++)
+        if (s->delivered[i] > s->requests[i])
+            fail_msg("task %d: %ld calls returned WEFT_ECANCELLED for %ld requests", i,
+                     s->delivered[i], s->requests[i]);
     co_set_context(NULL);
     for (int i = 0; i < s->ntasks; i++)
         weft_future_release(s->tasks[i]);
