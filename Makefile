@@ -34,7 +34,7 @@ MAKEFLAGS += --no-print-directory
 PACKAGES := cmake make gcc g++ clang pkg-config libcmocka-dev libcurl4-openssl-dev valgrind \
             python3
 BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev libconcurrentqueue-dev \
-                  libck-dev libboost-context-dev python3 gnuplot-nox
+                  libck-dev libboost-context-dev python3 python3-greenlet gnuplot-nox
 # The reference manual; the .deb packages (dpkg-shlibdeps, and file for CPack).
 DOCS_PACKAGES := doxygen python3
 PACKAGE_PACKAGES := dpkg-dev file
@@ -133,7 +133,7 @@ test: test-plain test-install test-portable test-ucontext test-asan test-tsan
 # (command line, warm-up, rows with CPU time) every Go peer shares.
 bench: deps bench-deps
 	$(call configure,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
-	for g in w12_go w3_go w45_go w67_go; do \
+	for g in w12_go w3_go w45_go w67_go coro_go; do \
 	    GOCACHE=$(CURDIR)/$(BUILD)/gocache GOPATH=$(CURDIR)/$(BUILD)/gopath \
 	    GO111MODULE=off GOTOOLCHAIN=local \
 	        go build -o $(BUILD)/release/bench/$$g bench/peers/$$g.go bench/peers/gobench.go \

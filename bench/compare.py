@@ -22,6 +22,14 @@ The rules every program runs under, weft's and the peers' alike:
     that a slow minute of a shared machine does not always fall on the same
     side.  A figure is the median of the rounds' medians (each the median
     of a program's repetitions), with the lowest min and the highest max;
+  - W8 (n tasks each sleeping 1 s, then all awaited; 100k and 1M, divided
+    by --scale) is the exception to the repetitions: every implementation
+    runs each size once per program run, in a fresh child process of its
+    own (the program run again), and reports the child's wall time (its
+    own clock, from the first spawn), CPU per task and peak RSS (wait4's
+    ru_maxrss, in a "W8 <n> RSS" row): a fresh process has nothing to warm
+    up, and a second run in the same process would not start from nothing.
+    The rounds give the median and spread;
   - `--threads N` (2, docs/benchmarks.md's, unless told) is passed to every program,
     and GOMAXPROCS, OMP_NUM_THREADS and UV_THREADPOOL_SIZE are set to N in
     its environment.  A program that refuses the flag (a peer not updated
@@ -33,7 +41,8 @@ The rules every program runs under, weft's and the peers' alike:
     probe is a slow minute, beside a fast one a slow design.
 
 Columns: median [min..max] of wall time per operation (ns unless said: W6
-is a speed-up x1000, higher is better; W7 is in ms), cpu/op (the program's
+is a speed-up x1000, higher is better; W7 and W8 are in ms, W8's RSS rows in
+MB), cpu/op (the program's
 user + system CPU time per operation over its timed repetitions: a design
 that spins a second core to win a round trip shows it here), the ratio, the
 probe, and the program's note (e.g. how often a lock changed hands).
@@ -58,7 +67,8 @@ Other runs:
                for each, so "weft / best peer no worse than idle" can be
                checked.
   --only A,B   run only the programs whose name contains one of these
-               (e.g. --only bench_sync,GLib; W11's switch: --only bench_switch);
+               (e.g. --only bench_sync,GLib; W11's switch: --only bench_switch;
+               the coroutines' W8, W11 yield and W13: --only coro,fanout,greenlet);
                c2c_probe always runs.
   --timeout S  a program running longer than S seconds counts as failed
                (no limit unless told).
@@ -86,12 +96,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HIGHER_IS_BETTER = {"W6", "W6 uneven"}
 UNITS = {"W6": "speed-up x1000", "W6 uneven": "speed-up x1000", "W7 first pool": "ms",
          "W7 reused pool": "ms"}
+# W8's rows are named by their size ("W8 100k", "W8 1M", "W8 10k" at --scale
+# 10), each with an "... RSS" twin: they sort after W7, smaller sizes first.
 ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W6 uneven", "W7 first pool",
-         "W7 reused pool", "W9", "W10", "W11 switch"]
+         "W7 reused pool", "W8", "W9", "W10", "W11 switch", "W11 yield", "W13"]
 DEFAULT_THREADS = 2  # docs/benchmarks.md's
 # bench_switch (W11's raw switch) times its peers, swapcontext and Boost.Context,
 # in its own repetitions: they are rows of its CSV, not programs of their own.
-WEFT_PROGRAMS = ("bench_sync", "bench_queue", "bench_pool", "bench_switch")
+WEFT_PROGRAMS = ("bench_sync", "bench_queue", "bench_pool", "bench_switch", "bench_coro",
+                 "bench_fanout")
 THREAD_VARS = ("GOMAXPROCS", "OMP_NUM_THREADS", "UV_THREADPOOL_SIZE")
 # What a program that does not know --threads says (argparse, Go's flag).
 NO_THREADS_FLAG = ("unrecognized arguments", "flag provided but not defined")
@@ -164,14 +177,37 @@ class Program:
 
     @property
     def python(self):
-        return self.command[0] == sys.executable
+        return self.command is not None and self.command[0] == sys.executable
 
     def available(self):
+        """A peer whose command is None (a Python module missing) is not."""
+        if self.command is None:
+            return False
         return self.python or self.weft_csv is not None or os.path.exists(self.command[0])
 
 
 def scaled(n, scale):
     return str(max(1, n // scale))
+
+
+# Where a Python peer's module may be: the Python running compare.py, then
+# Debian's (python3-greenlet installs there; the python3 found first on PATH
+# may be another, e.g. pyenv's).
+PYTHONS = (sys.executable, "/usr/bin/python3")
+
+
+def python_with(module):
+    """The first of PYTHONS that imports `module`, or None."""
+    for python in PYTHONS:
+        if not os.path.exists(python):
+            continue
+        try:
+            subprocess.run([python, "-c", f"import {module}"], check=True, timeout=60,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return python
+        except (OSError, subprocess.SubprocessError):
+            continue
+    return None
 
 
 def peer_commands(bench, scale, reps):
@@ -180,8 +216,14 @@ def peer_commands(bench, scale, reps):
     def c_peer(binary, items):
         return [os.path.join(bench, binary), "--items", scaled(items, scale), "--reps", reps]
 
-    def py_peer(script, *extra):
-        return [sys.executable, os.path.join(HERE, "peers", script), "--reps", reps, *extra]
+    def py_peer(script, *extra, python=sys.executable):
+        if python is None:
+            return None
+        return [python, os.path.join(HERE, "peers", script), "--reps", reps, *extra]
+
+    # W8's sizes (100k, 1M: docs/benchmarks.md's, divided by --scale), as
+    # bench_coro runs them.
+    fanout = f"{scaled(100000, scale)},{scaled(1000000, scale)}"
 
     return [
         ("Go W3", c_peer("w3_go", 2000000)),
@@ -198,10 +240,17 @@ def peer_commands(bench, scale, reps):
         ("moodycamel W3", c_peer("w3_moodycamel", 2000000)),
         ("ck_ring W3", c_peer("w3_ck", 2000000)),
         ("oneTBB W1", c_peer("w1_tbb", 1000000)),
+        ("Go W8/W11 yield/W13 (coro_go)", c_peer("coro_go", 1000000) +
+         ["--yields", scaled(2000000, scale), "--fanout", fanout]),
         ("CPython W3", py_peer("w3_python.py", "--items", scaled(200000, scale))),
         ("CPython W1/W2", py_peer("w12_python.py", "--items", scaled(50000, scale))),
         ("CPython W4-W7/W9/W10", py_peer("w4567_python.py", "--items", scaled(2000000, scale),
                                       "--w6-base", scaled(10000000, scale))),
+        ("CPython W8/W11 yield/W13 (coro_python)",
+         py_peer("coro_python.py", "--items", scaled(50000, scale), "--yields",
+                 scaled(200000, scale), "--fanout", fanout)),
+        ("greenlet W11 yield", py_peer("w11b_greenlet.py", "--items", scaled(1000000, scale),
+                                       python=python_with("greenlet"))),
     ]
 
 
@@ -352,8 +401,31 @@ def combine_rounds(samples):
     return rows
 
 
+def fanout_size(w):
+    """The tasks of a W8 row's name ("W8 100k RSS": 100000), or None."""
+    parts = w.split()
+    if len(parts) < 2 or parts[0] != "W8":
+        return None
+    size = parts[1]
+    scale = {"k": 1000, "M": 1000000}.get(size[-1:], 1)
+    try:
+        return int(size.rstrip("kM")) * scale
+    except ValueError:
+        return None
+
+
+def unit_of(w, default="ns"):
+    """A workload's unit: UNITS's, W8's (ms; its RSS rows MB), or `default`."""
+    if fanout_size(w) is not None:
+        return "MB" if w.endswith(" RSS") else "ms"
+    return UNITS.get(w, default)
+
+
 def workload_key(w):
-    return (ORDER.index(w) if w in ORDER else 99, w)
+    size = fanout_size(w)
+    if size is not None:
+        return (ORDER.index("W8"), size, w)
+    return (ORDER.index(w) if w in ORDER else 99, 0, w)
 
 
 def best_first(workload, rows):
@@ -395,12 +467,13 @@ def print_table(groups, conditions, header=None):
     if header:
         print(header)
     print("median [min..max] in ns per operation unless said (W6: speed-up x1000, higher is "
-          "better; W7: ms); cpu/op: CPU ns per operation (user + system);")
+          "better; W7, W8: ms; W8 ... RSS: peak MB); cpu/op: CPU ns per operation "
+          "(user + system; W7, W8: per task);")
     print("ratio = weft / peer, below 1: weft is better (W6: peer / weft); c2c: core-to-core "
           "round trip measured just before the program, ns")
     print()
     if len(conditions) == 1:
-        print(f"{'workload':<10} {'implementation':<34} {'median':>10} {'spread':>22} "
+        print(f"{'workload':<11} {'implementation':<34} {'median':>10} {'spread':>22} "
               f"{'cpu/op':>10} {'ratio':>7} {'c2c':>8}  note")
         for w, impls in groups:
             weft = dict(impls).get("weft", {})
@@ -411,13 +484,13 @@ def print_table(groups, conditions, header=None):
                 wr = weft.get(conditions[0])
                 rat = "" if impl == "weft" else fmt(ratio(w, wr and wr["median"], r["median"]), 2)
                 spread = f"[{r['min']:.1f}..{r['max']:.1f}]"
-                print(f"{w:<10} {impl:<34} {r['median']:>10.1f} {spread:>22} "
+                print(f"{w:<11} {impl:<34} {r['median']:>10.1f} {spread:>22} "
                       f"{fmt(r['cpu']):>10} {rat:>7} {fmt(r['c2c'], 0):>8}  {r['note']}")
             print()
         return
-    print(f"{'':<10} {'':<34} {'---------------- idle ----------------':>38}   "
+    print(f"{'':<11} {'':<34} {'---------------- idle ----------------':>38}   "
           f"{'---------------- busy ----------------':>38}")
-    print(f"{'workload':<10} {'implementation':<34} {'median':>10} {'cpu/op':>10} {'ratio':>7} "
+    print(f"{'workload':<11} {'implementation':<34} {'median':>10} {'cpu/op':>10} {'ratio':>7} "
           f"{'c2c':>7}   {'median':>10} {'cpu/op':>10} {'ratio':>7} {'c2c':>7}  note")
     for w, impls in groups:
         weft = dict(impls).get("weft", {})
@@ -435,7 +508,7 @@ def print_table(groups, conditions, header=None):
                     notes.append(f"{COND_NAME[busy]}: {r['note']}")
             if len({n.split(": ", 1)[1] for n in notes}) == 1 and len(notes) == len(conditions):
                 notes = [notes[0].split(": ", 1)[1]]  # the same note idle and busy
-            print(f"{w:<10} {impl:<34} {cells[0]}   {cells[1]}  {' | '.join(notes)}")
+            print(f"{w:<11} {impl:<34} {cells[0]}   {cells[1]}  {' | '.join(notes)}")
         print()
     print("weft / best peer, idle and busy (below 1: weft is better; "
           "'no worse' when busy's ratio <= idle's):")
@@ -450,14 +523,14 @@ def print_table(groups, conditions, header=None):
         verdict = ""
         if None not in rats.values():
             verdict = "no worse" if rats[1] <= rats[0] else f"worse x{rats[1] / rats[0]:.2f}"
-        print(f"  {w:<10} {line[0]:<46} {line[1]:<46} {verdict}")
+        print(f"  {w:<11} {line[0]:<46} {line[1]:<46} {verdict}")
     print()
 
 
 def print_sweep(rows, threads_list, conditions):
     """ns/op by thread count, a line per (workload, implementation, condition)."""
     print("sweep: median per operation by thread count (ns unless said)")
-    print(f"{'workload':<10} {'implementation':<34} {'':<5}" +
+    print(f"{'workload':<11} {'implementation':<34} {'':<5}" +
           "".join(f"{t:>10}" for t in threads_list))
     table = {}
     for r in rows:
@@ -467,7 +540,7 @@ def print_sweep(rows, threads_list, conditions):
         if busy not in conditions:
             continue
         figures = table[(w, impl, busy)]
-        print(f"{w:<10} {impl:<34} {COND_NAME[busy]:<5}" +
+        print(f"{w:<11} {impl:<34} {COND_NAME[busy]:<5}" +
               "".join(f"{fmt(figures.get(t)):>10}" for t in threads_list))
     print()
 
@@ -486,7 +559,7 @@ def write_markdown(path, groups, conditions, header, sweep=None):
         f.write("| workload | implementation | " + " | ".join(cols) + " | note |\n")
         f.write("|---" * (len(cols) + 3) + "|\n")
         for w, impls in groups:
-            unit = UNITS.get(w, "ns")
+            unit = unit_of(w)
             weft = dict(impls).get("weft", {})
             for impl, c in impls:
                 cells, notes = [], []
@@ -517,7 +590,7 @@ def write_markdown(path, groups, conditions, header, sweep=None):
             for key in sorted(table, key=lambda k: (workload_key(k[0]), k[1] != "weft", k[1],
                                                     k[2])):
                 w, impl, busy = key
-                f.write(f"| {w} ({UNITS.get(w, 'ns')}) | {impl} | {COND_NAME[busy]} | " +
+                f.write(f"| {w} ({unit_of(w)}) | {impl} | {COND_NAME[busy]} | " +
                         " | ".join(fmt(table[key][t]["median"]) if t in table[key] else ""
                                    for t in threads_list) + " |\n")
 
@@ -613,7 +686,7 @@ def write_sweep_chart(path, rows, threads_list, conditions, header):
                              f"lw {width} pt 7 ps 0.6 dt {2 if busy else 1} "
                              f"lc {colour + 1} title \"{quoted(title)}\"")
         if panel:
-            unit = UNITS.get(w, "ns per operation")
+            unit = unit_of(w, "ns per operation")
             better = " (higher is better)" if w in HIGHER_IS_BETTER else ""
             plots.append((w, unit + better, panel))
     with open(data, "w") as f:

@@ -27,6 +27,13 @@ if [ -x "$bin/download_images" ]; then
     step "I/O: 10 image downloads from a slow server, in a row and on a pool" \
         download_images 10 0.2
 fi
+step "Coroutines (asyncio): gather, create_task, to_thread, and a call that blocks the loop" \
+    coro_basics 0.4
+step "Coroutines: wait_for, a deadline scope, cancelling, uncancel, a task group that fails" \
+    coro_timeouts 0.1
+step "Coroutines or threads: 10000 concurrent sleeps, time and memory" coro_vs_threads 10000 0.5
+step "Threads and coroutines: one queue from producer threads to consumer coroutines" \
+    threads_and_coroutines 2000 100 0.01
 step "CPU-bound work: one thread, the thread pool, the process pool (no GIL in C)" \
     cpu_three_ways 100000000
 printf '\nThe tour is over: the sources are in examples/, the guide in docs/guide.md.\n'

@@ -31,6 +31,43 @@ weft_coro *weft__coro_running(void)
     return p ? weft__coro_of_parker(p) : NULL;
 }
 
+static char *copy_of(const char *name)
+{
+    size_t n = strlen(name) + 1;
+    char *copy = malloc(n);
+    if (copy)
+        memcpy(copy, name, n);
+    return copy;
+}
+
+/* "Task-N" into text[32], without printf (every unnamed task's stack is
+ * named so, for the overflow report). */
+static const char *default_name(const weft_coro *t, char text[32])
+{
+    char digits[24];
+    int n = 0;
+    uint64_t v = t->number;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < 24);
+    memcpy(text, "Task-", 5);
+    for (int i = 0; i < n; i++)
+        text[5 + i] = digits[n - 1 - i];
+    text[5 + n] = '\0';
+    return text;
+}
+
+/* A task given no name is "Task-N", written out only when asked for (a
+ * million tasks need no million names). */
+static const char *name_of(weft_coro *t)
+{
+    if (!t->name) {
+        char text[32];
+        t->name = copy_of(default_name(t, text));
+    }
+    return t->name ? t->name : "Task-?";
+}
+
 /* ---- switching ----------------------------------------------------------- */
 
 static void to_loop(weft_coro *t) { weft__ctx_switch(&t->ctx, &t->loop->ctx); }
@@ -57,7 +94,20 @@ static void task_yield(weft_parker *p)
     to_loop(t);
 }
 
-static const weft_parker_ops task_ops = {task_suspend, task_resume, task_yield};
+static int task_watch(weft_parker *p, int fd, bool on)
+{
+    weft_loop *loop = weft__coro_of_parker(p)->loop;
+    if (!on) {
+        weft__poller_unwatch(loop->poller, fd);
+        loop->watching--;
+        return WEFT_OK;
+    }
+    int rc = weft__poller_watch(loop->poller, fd, p);
+    loop->watching += rc == WEFT_OK;
+    return rc;
+}
+
+static const weft_parker_ops task_ops = {task_suspend, task_resume, task_yield, task_watch};
 
 static void wake_timer_fired(weft_loop_timer *timer)
 {
@@ -128,10 +178,10 @@ static void reap(weft_coro *t)
     weft_future_release(t->future);
 }
 
-static void report_slow(const weft_coro *t, int64_t ran)
+static void report_slow(weft_coro *t, int64_t ran)
 {
     fprintf(stderr, "weft: task %s ran %.3f s without suspending (asyncio: slow callback)\n",
-            t->name, (double)ran / 1e9);
+            name_of(t), (double)ran / 1e9);
 }
 
 static void run_task(weft_runnable *r)
@@ -148,6 +198,8 @@ static void run_task(weft_runnable *r)
         weft__loop_push_ready(loop, r);
         return;
     }
+    if (t->stack && !weft__stack_intact(t->stack))
+        weft__stack_overflowed(t->stack);
     if (loop->debug) {
         int64_t ran = weft__now_ns() - began;
         if (ran > loop->slow_ns)
@@ -159,9 +211,26 @@ static void run_task(weft_runnable *r)
 
 /* ---- making tasks ---------------------------------------------------------- */
 
-static void free_record(void *record)
+static void free_record(weft_coro *t);
+
+/* asyncio's "Task exception was never retrieved", at the task's end. */
+static void report_unseen(weft_coro *t, weft_future *task)
+{
+    fprintf(stderr, "weft: task %s failed and nobody retrieved its failure: %s (%s)\n",
+            name_of(t), weft_future_error_message(task),
+            weft_strerror(weft_future_error_code(task)));
+}
+
+static void free_task(void *record, weft_future *task)
 {
     weft_coro *t = record;
+    if (t->debug && task && weft__future_failure_unseen(task))
+        report_unseen(t, task);
+    free_record(t);
+}
+
+static void free_record(weft_coro *t)
+{
     weft_lock_destroy(&t->message_lock);
     free(t->parker.node);
     free(t->cancel_message);
@@ -171,7 +240,7 @@ static void free_record(void *record)
 
 static bool cancel_task(weft_future *task, const char *message);
 
-static const weft_future_task_hooks hooks = {cancel_task, free_record};
+static const weft_future_task_hooks hooks = {cancel_task, free_task};
 
 static int check_task_options(const weft_task_options *o)
 {
@@ -181,39 +250,26 @@ static int check_task_options(const weft_task_options *o)
     return o->stack_size > ((size_t)1 << 30) ? WEFT_EINVAL : WEFT_OK;
 }
 
-static char *name_for(weft_loop *loop, const char *name)
-{
-    char number[32];
-    if (!name) {
-        snprintf(number, sizeof number, "Task-%llu", (unsigned long long)++loop->tasks_made);
-        name = number;
-    }
-    size_t n = strlen(name) + 1;
-    char *copy = malloc(n);
-    if (copy)
-        memcpy(copy, name, n);
-    return copy;
-}
 
 static weft_coro *record_new(weft_loop *loop, weft_task_fn fn, void *arg, const char *name)
 {
     weft_coro *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    t->name = name_for(loop, name);
-    if (!t->name || weft_future_new(&t->future) != WEFT_OK) {
+    t->number = ++loop->tasks_made;
+    if ((name && !(t->name = copy_of(name))) || weft_future_new(&t->future) != WEFT_OK) {
         free(t->name);
         free(t);
         return NULL;
     }
     t->loop = loop;
+    t->debug = loop->debug;
     t->fn = fn;
     t->arg = arg;
     weft_lock_init(&t->message_lock);
     t->run.run = run_task;
     t->wake_timer.fire = wake_timer_fired;
     t->parker.ops = &task_ops;
-    t->parker.ident = weft__ident_new();
     t->parker.task = t->future;
     weft_cancel_source *src = weft__future_cancel_source(t->future);
     atomic_store(&src->parker, &t->parker);
@@ -265,7 +321,8 @@ static int give_stack(weft_coro *t, const weft_task_options *o)
         if (ss)
             return weft__ctx_make_shared(&t->ctx, ss, &t->save, task_main, t);
     }
-    int rc = weft__stack_new(size, t->name, &t->stack);
+    char number[32];
+    int rc = weft__stack_new(size, t->name ? t->name : default_name(t, number), &t->stack);
     if (rc == WEFT_OK) {
         rc = weft__ctx_make(&t->ctx, weft__stack_base(t->stack), weft__stack_size(t->stack),
                             task_main, t);
@@ -389,7 +446,7 @@ bool weft_is_task(weft_future *future) { return record_of(future) != NULL; }
 const char *weft_task_name(weft_future *task)
 {
     weft_coro *t = record_of(task);
-    return t ? t->name : NULL;
+    return t ? name_of(t) : NULL;
 }
 
 int weft_task_set_name(weft_future *task, const char *name)
@@ -397,11 +454,9 @@ int weft_task_set_name(weft_future *task, const char *name)
     weft_coro *t = record_of(task);
     if (!t || !name)
         return WEFT_EINVAL;
-    size_t n = strlen(name) + 1;
-    char *copy = malloc(n);
+    char *copy = copy_of(name);
     if (!copy)
         return WEFT_ENOMEM;
-    memcpy(copy, name, n);
     free(t->name);
     t->name = copy;
     return WEFT_OK;

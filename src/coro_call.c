@@ -65,10 +65,6 @@ static void run_handle(weft_runnable *r)
 /* A closed loop drops what it has not run: the loop's reference goes. */
 static void drop_handle(weft_runnable *r) { weft_handle_release((weft_handle *)(void *)r); }
 
-static void drop_due(weft_loop_timer *t)
-{
-    weft_handle_release((weft_handle *)(void *)((char *)t - offsetof(weft_handle, timer)));
-}
 
 static void handle_due(weft_loop_timer *t)
 {
@@ -85,7 +81,6 @@ static weft_handle *handle_alloc(weft_loop *loop, weft_callback_fn fn, void *arg
     h->run.run = run_handle;
     h->run.drop = drop_handle;
     h->timer.fire = handle_due;
-    h->timer.drop = drop_due;
     h->loop = loop;
     h->fn = fn;
     h->arg = arg;

@@ -27,12 +27,14 @@ typedef struct weft_coro {
     weft_future *future;
     weft_task_fn fn;
     void *arg;
-    char *name;
-    weft_lock message_lock; /* guards cancel_message (any thread cancels) */
+    char *name;      /* NULL until asked for: "Task-<number>" */
+    uint64_t number; /* its place among the loop's tasks, from 1 */
     char *cancel_message;
     weft_list_node link; /* loop->tasks */
-    void *scopes;        /* coro_wait.c: its innermost deadline scope */
+    void *scopes;        /* coro_scope.c: its innermost deadline scope */
+    weft_lock message_lock; /* guards cancel_message (any thread cancels) */
     bool ended;
+    bool debug; /* its loop's debug mode, for the report at its end */
 } weft_coro;
 
 /* The running task's record (NULL outside a coroutine), and the record of

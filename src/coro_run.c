@@ -5,12 +5,27 @@
 
 #include "debug_internal.h"
 #include "future_internal.h"
+#include "lifecycle.h"
 #include "weft/executor.h"
 #include "weft/status.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A fork made by a coroutine (weft_process_start, a process pool's
+ * worker, a plain fork()) goes on in the child on the coroutine's stack,
+ * but the child has no loop running: the rest runs as a plain thread. */
+static void loop_atfork(int phase)
+{
+    if (phase == WEFT_FORK_CHILD) {
+        weft__parker_switch(NULL);
+        weft__loop_enter(NULL);
+    }
+}
+
+static weft_lifecycle_hooks loop_hooks =
+    WEFT_LIFECYCLE_HOOKS_INIT(WEFT_RANK_EXECUTOR, loop_atfork, NULL, NULL);
 
 int weft_loop_new(const weft_loop_options *options, weft_loop **out)
 {
@@ -21,10 +36,13 @@ int weft_loop_new(const weft_loop_options *options, weft_loop **out)
     const weft_loop_options *o = options ? options : &none;
     if (weft__loop_check_options(o) != WEFT_OK)
         return WEFT_EINVAL;
+    int rc = weft__lifecycle_register(&loop_hooks);
+    if (rc != WEFT_OK)
+        return rc;
     weft_loop *loop = calloc(1, sizeof *loop);
     if (!loop)
         return WEFT_ENOMEM;
-    int rc = weft__poller_new(&loop->poller);
+    rc = weft__poller_new(&loop->poller);
     if (rc != WEFT_OK) {
         free(loop);
         return rc;

@@ -67,11 +67,11 @@ void weft_future_release(weft_future *future)
         next = c->next;
         free(c);
     }
+    if (future->flags & FUTURE_IS_TASK)
+        task_hooks->free(future->owner, future);
     free(future->error_message);
     if (future->flags & FUTURE_OWNS_RESULT)
         free(future->result);
-    if (future->flags & FUTURE_IS_TASK)
-        task_hooks->free(future->owner);
     free(future);
 }
 
@@ -305,8 +305,10 @@ static int read_result(weft_future *f, void *out)
     int s = state_of(f);
     if (is_cancelled_state(s))
         return WEFT_ECANCELLED;
-    if (f->error_code)
+    if (f->error_code) {
+        f->flags |= FUTURE_RETRIEVED;
         return WEFT_EFAILED;
+    }
     if (result)
         *result = f->result;
     return WEFT_OK;
@@ -455,6 +457,7 @@ static int read_exception(weft_future *f, void *out)
     const struct exception_out *e = out;
     if (is_cancelled_state(state_of(f)))
         return WEFT_ECANCELLED;
+    f->flags |= FUTURE_RETRIEVED;
     if (e->code)
         *e->code = f->error_code;
     if (e->message)
@@ -574,6 +577,12 @@ void weft__future_make_task(weft_future *future, void *record)
     future->flags |= FUTURE_IS_TASK;
     future->owner = record;
     atomic_store_explicit(&future->state, WEFT_FUTURE_RUNNING, memory_order_release);
+}
+
+bool weft__future_failure_unseen(weft_future *future)
+{
+    return state_of(future) == WEFT_FUTURE_FINISHED && future->error_code &&
+           !(future->flags & FUTURE_RETRIEVED);
 }
 
 void *weft__future_task_record(weft_future *future)

@@ -79,7 +79,7 @@ bool weft__future_cancel_requested(weft_future *future);
  * own cancel source. */
 typedef struct weft_future_task_hooks {
     bool (*cancel)(weft_future *task, const char *message); /* weft_future_cancel */
-    void (*free)(void *record);                             /* the last release */
+    void (*free)(void *record, weft_future *task);          /* at the last release */
 } weft_future_task_hooks;
 
 void weft__future_set_task_hooks(const weft_future_task_hooks *hooks);
@@ -89,6 +89,10 @@ void weft__future_make_task(weft_future *future, void *record);
 
 /* The record of a task's future, NULL for other futures. */
 void *weft__future_task_record(weft_future *future);
+
+/* Whether the future failed and nobody read its failure (result or
+ * exception): asyncio's "Task exception was never retrieved". */
+bool weft__future_failure_unseen(weft_future *future);
 
 /* The future's cancel source (the one cancel() of a running future fires). */
 weft_cancel_source *weft__future_cancel_source(weft_future *future);

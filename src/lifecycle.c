@@ -171,6 +171,8 @@ static void at_process_exit(void)
     weft__pf_threads_close();
 }
 
+void weft__lifecycle_exit_now(void) { at_process_exit(); }
+
 /* ---- installing -------------------------------------------------------- */
 
 static int install_fork_handlers(void)

@@ -82,6 +82,12 @@ typedef struct weft_lifecycle_hooks {
  * installed (weft__lifecycle_install). */
 void weft__lifecycle_add(weft_lifecycle_hooks *hooks);
 
+/* Run the exit hooks now, as at exit: a weft_process child leaves with
+ * _exit once its target returns, and first does what Python's child does
+ * (threading._shutdown, then the exit functions): join its non-daemon
+ * threads and processes, shut its executors down. */
+void weft__lifecycle_exit_now(void);
+
 /* Install the platform's fork and exit handlers, once.  Returns WEFT_OK,
  * or WEFT_ENOMEM when the platform refused (the next call tries again). */
 int weft__lifecycle_install(void);

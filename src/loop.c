@@ -142,12 +142,18 @@ static void fire_due_timers(weft_loop *loop)
 /* Nothing is ready: sleep in the poller until the next timer or a push.
  * `sleeping` is set before the inbox is looked at, as push_remote pushes
  * before it looks at `sleeping`: one of the two sees the other. */
+static void fd_ready(void *parker, void *ctx)
+{
+    (void)ctx;
+    weft__park_wake(parker); /* the task waiting for it (weft__park_readable) */
+}
+
 static void sleep_until_work(weft_loop *loop)
 {
     atomic_store(&loop->sleeping, 1);
     if (!atomic_load(&loop->inbox)) {
         int64_t until = loop->timer_count ? loop->timers[0]->when : WEFT_NO_DEADLINE;
-        weft__poller_wait(loop->poller, until);
+        weft__poller_wait(loop->poller, until, fd_ready, loop);
     }
     atomic_store_explicit(&loop->sleeping, 0, memory_order_relaxed);
 }
@@ -156,6 +162,8 @@ void weft__loop_run_until(weft_loop *loop, bool (*done)(void *ctx), void *ctx)
 {
     while (!done(ctx)) {
         take_inbox(loop);
+        if (loop->watching && loop->ready_head) /* busy: still look at the fds */
+            weft__poller_wait(loop->poller, WEFT_DEADLINE_POLL, fd_ready, loop);
         fire_due_timers(loop);
         if (!loop->ready_head) {
             sleep_until_work(loop);
@@ -182,6 +190,14 @@ void weft__loop_run_until(weft_loop *loop, bool (*done)(void *ctx), void *ctx)
  * asyncio drops them with a closed loop); tasks have all ended by then. */
 static void drop_ready(weft_loop *loop)
 {
+    /* A callback's timer makes it ready when it fires: then it is dropped
+     * with the others. */
+    while (loop->timer_count) {
+        weft_loop_timer *t;
+        weft__heap_pop(loop->timers, &loop->timer_count, &t, &timer_kind, NULL);
+        t->armed = false;
+        t->fire(t);
+    }
     while (loop->ready_head) {
         weft_runnable *r = loop->ready_head;
         loop->ready_head = r->next;
@@ -189,13 +205,6 @@ static void drop_ready(weft_loop *loop)
             r->drop(r);
     }
     loop->ready_tail = NULL;
-    while (loop->timer_count) {
-        weft_loop_timer *t;
-        weft__heap_pop(loop->timers, &loop->timer_count, &t, &timer_kind, NULL);
-        t->armed = false;
-        if (t->drop)
-            t->drop(t);
-    }
 }
 
 void weft__loop_destroy(weft_loop *loop)

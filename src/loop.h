@@ -34,8 +34,7 @@ typedef struct weft_loop_timer {
     uint64_t seq;
     size_t slot; /* its index in the heap while armed */
     bool armed;
-    void (*fire)(struct weft_loop_timer *self);
-    void (*drop)(struct weft_loop_timer *self); /* NULL, or: the loop goes first */
+    void (*fire)(struct weft_loop_timer *self); /* also when the loop goes first */
 } weft_loop_timer;
 
 struct weft_loop {
@@ -45,6 +44,7 @@ struct weft_loop {
     _Atomic int remote_pushers; /* in weft__loop_push_remote now */
     _Atomic int sleeping;       /* in the poller, or about to be */
     weft_poller *poller;
+    size_t watching; /* fds its tasks wait on (weft__park_readable) */
     weft_loop_timer **timers;
     size_t timer_count, timer_capacity;
     uint64_t timer_seq;

@@ -17,6 +17,7 @@
 #include "park.h"
 
 #include "lifecycle.h"
+#include "platform/process.h"
 #include "weft/status.h"
 
 #include <limits.h>
@@ -44,13 +45,6 @@ weft_parker *weft__parker_current(void)
 {
     weft_parker *p = weft__parker_now;
     return p ? p : &thread_parker;
-}
-
-weft_parker *weft__parker_switch(weft_parker *p)
-{
-    weft_parker *was = weft__parker_now;
-    weft__parker_now = p;
-    return was;
 }
 
 void *weft__park_node(size_t size)
@@ -217,7 +211,7 @@ bool weft__park_take_cancel(void)
 static void end_claimed(weft_waiter *w, uint32_t how)
 {
     while (w) {
-        weft_waiter *next = w->wake_next;
+        weft_waiter *next = w->next; /* off the queue: next links the waker's list */
         weft_parker *p = parker_of(w);
         const weft_parker_ops *ops = p->ops;
         atomic_store_explicit(&w->state, how, memory_order_release);
@@ -245,7 +239,7 @@ static bool claim_wait_of(weft_parker *p, const weft_cancel_source *src)
     if (hit) {
         dequeue(b, w);
         atomic_store_explicit(&w->state, W_CLAIMED, memory_order_relaxed);
-        w->wake_next = NULL;
+        w->next = NULL;
     }
     bucket_unlock(b);
     return hit;
@@ -260,6 +254,12 @@ void weft__cancel_source_fire(weft_cancel_source *source)
     weft_parker *p = atomic_load(&source->parker);
     if (p && claim_wait_of(p, source))
         end_claimed(&p->wait, W_CANCELLED);
+}
+
+void weft__park_wake(weft_parker *p)
+{
+    if (claim_wait_of(p, NULL))
+        end_claimed(&p->wait, W_WOKEN);
 }
 
 void weft__park_expire(weft_parker *p)
@@ -369,6 +369,16 @@ int weft__park_sleep(int64_t deadline)
     return rc == WEFT_ECANCELLED ? rc : WEFT_OK;
 }
 
+int weft__park_readable(int fd, int64_t deadline)
+{
+    weft_parker *p = weft__parker_now;
+    if (!p || !p->ops->watch || p->ops->watch(p, fd, true) != WEFT_OK)
+        return weft__pf_wait_readable(fd, deadline);
+    int rc = park_on(&p->sleep_word, 0, deadline, true, false);
+    p->ops->watch(p, fd, false);
+    return rc;
+}
+
 void weft__park_yield(void)
 {
     weft_parker *p = weft__parker_now;
@@ -395,9 +405,9 @@ void weft__unpark_n(_Atomic uint32_t *word, uint32_t n)
             continue;
         dequeue(b, w);
         atomic_store_explicit(&w->state, W_CLAIMED, memory_order_relaxed);
-        w->wake_next = NULL;
+        w->next = NULL; /* the queue's link, now the claimed list's */
         *tail = w;
-        tail = &w->wake_next;
+        tail = &w->next;
         n--;
     }
     bucket_unlock(b);

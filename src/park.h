@@ -46,8 +46,8 @@ typedef struct weft_cancel_source {
 /* One wait: which word, and how it ended (WEFT__WAIT_*, under the word's
  * bucket lock while queued). */
 typedef struct weft_waiter {
-    struct weft_waiter *next, *prev;  /* the bucket's queue */
-    struct weft_waiter *wake_next;    /* a waker's list of those it ends */
+    struct weft_waiter *next, *prev;  /* the bucket's queue; once claimed,
+                                         next links the waker's list */
     _Atomic(_Atomic uint32_t *) word; /* NULL when not waiting */
     _Atomic uint32_t state;
     weft_cancel_source *source; /* the cancellation this wait ends on */
@@ -65,6 +65,10 @@ typedef struct weft_parker_ops {
     void (*suspend)(weft_parker *p, int64_t deadline);
     void (*resume)(weft_parker *p);
     void (*yield)(weft_parker *p);
+    /* Watch fd for readability for p's next wait, calling weft__park_wake
+     * when it is (on: true; WEFT_OK or a failure: then the wait blocks the
+     * thread instead), or stop watching (on: false). */
+    int (*watch)(weft_parker *p, int fd, bool on);
 } weft_parker_ops;
 
 struct weft_parker {
@@ -97,7 +101,12 @@ weft_parker *weft__parker_current(void);
 
 /* Make p the running coroutine's parker (NULL: the thread runs itself
  * again); returns the previous one.  Only loops call it. */
-weft_parker *weft__parker_switch(weft_parker *p);
+static inline weft_parker *weft__parker_switch(weft_parker *p)
+{
+    weft_parker *was = weft__parker_now;
+    weft__parker_now = p;
+    return was;
+}
 
 static inline bool weft__in_coroutine(void) { return weft__parker_now != NULL; }
 
@@ -106,7 +115,11 @@ static inline bool weft__in_coroutine(void) { return weft__parker_now != NULL; }
 static inline uint64_t weft__park_owner(void)
 {
     weft_parker *p = weft__parker_now;
-    return p && p->ident ? p->ident : weft__self_ident();
+    if (!p)
+        return weft__self_ident();
+    if (!p->ident) /* a task's, given at its first need (most never take an RLock) */
+        p->ident = weft__ident_new();
+    return p->ident;
 }
 
 /* Room for a primitive's per-wait node that others write to while it
@@ -132,6 +145,15 @@ int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t de
  * parker's cancel source fires (weft_sleep in a coroutine or a cancellable
  * task).  Sleepers are not queued where wakers look. */
 int weft__park_sleep(int64_t deadline);
+
+/* Wait until fd is readable (WEFT_OK: readable, or spurious: look again),
+ * the deadline passes (WEFT_ETIMEDOUT) or, in a coroutine, its task is
+ * cancelled (WEFT_ECANCELLED).  A coroutine suspends while its loop
+ * watches the fd; a thread polls it. */
+int weft__park_readable(int fd, int64_t deadline);
+
+/* End p's current wait as woken (its loop saw the fd it watches ready). */
+void weft__park_wake(weft_parker *p);
 
 /* The running coroutine's loop reached the deadline of p's wait: end it
  * with WEFT_ETIMEDOUT and resume p, unless something ended it already. */

@@ -202,7 +202,9 @@ static int child_body(void *arg, int channel)
     weft_process *p = arg;
     my_name = p->name;
     i_am_daemon = p->daemon;
-    return p->target ? p->target(p->arg) : 0;
+    int status = p->target ? p->target(p->arg) : 0;
+    weft__lifecycle_exit_now();
+    return status;
 }
 
 int weft_process_start(weft_process *process)
@@ -243,7 +245,10 @@ int weft_process_join_timeout(weft_process *process, double timeout)
     if (weft__deadline_after(timeout < 0 ? 0 : timeout, &deadline) != WEFT_OK)
         return WEFT_EINVAL;
     for (;;) {
-        if (weft__pf_wait_readable(fd, deadline) == WEFT_ETIMEDOUT || reap(process, false))
+        int rc = weft__park_readable(fd, deadline); /* a coroutine suspends */
+        if (rc == WEFT_ECANCELLED)
+            return rc;
+        if (rc == WEFT_ETIMEDOUT || reap(process, false))
             break;
         /* Readable but not reapable: with the sentinel pipe (no pidfd), the
          * child closed its end and runs on.  Poll, within the timeout. */

@@ -18,14 +18,14 @@ int weft_sleep(double seconds)
 {
     if (seconds < 0 || isinf(seconds))
         return WEFT_EINVAL;
+    if (seconds == 0 && weft__in_coroutine()) {
+        weft__park_yield(); /* asyncio.sleep(0): let the others run */
+        return weft__park_take_cancel() ? WEFT_ECANCELLED : WEFT_OK;
+    }
     int64_t deadline;
     int rc = weft__deadline_after(seconds, &deadline);
     if (rc != WEFT_OK)
         return rc;
-    if (weft__in_coroutine() && seconds == 0) {
-        weft__park_yield(); /* asyncio.sleep(0): let the others run */
-        return weft__park_take_cancel() ? WEFT_ECANCELLED : WEFT_OK;
-    }
     if (!weft__park_cancel_source() && !weft__in_coroutine()) {
         weft__pf_sleep_until(deadline);
         return WEFT_OK;

@@ -4,6 +4,11 @@
  * weft objects.  (asyncio's own behaviours: test_coro_*.c.) */
 #include "testutil.h"
 
+#include "platform/stack.h"
+
+#include <signal.h>
+#include <unistd.h>
+
 static void *return_arg(void *arg) { return arg; }
 
 static void *main_returns(void *arg) { return arg; }
@@ -399,6 +404,57 @@ static void a_thread_and_a_task_wait_on_each_other(void **state)
     assert_int_equal(x.thread_saw, 7);
 }
 
+/* ---- a process join suspends only the coroutine -------------------------------- */
+
+/* Runs in the child as a plain thread, though forked from a coroutine:
+ * its sleep must not try to switch to a loop the child does not run. */
+static int nap_and_exit(void *arg)
+{
+    (void)arg;
+    if (weft_current_task() || weft_get_running_loop())
+        return 9;
+    weft_sleep(0.2);
+    return 5;
+}
+
+static void *tick(void *arg)
+{
+    int *ticks = arg;
+    for (int i = 0; i < 1000 && *ticks >= 0; i++) {
+        weft_sleep(0.01);
+        ++*ticks;
+    }
+    return NULL;
+}
+
+static void *join_beside_a_ticker(void *arg)
+{
+    int *ticks = arg;
+    weft_future *ticker;
+    weft_spawn(tick, ticks, NULL, &ticker);
+    weft_process *p;
+    weft_process_new(&p, nap_and_exit, NULL, NULL);
+    weft_process_start(p);
+    int rc = weft_process_join(p);
+    int code = -1;
+    weft_process_exitcode(p, &code);
+    weft_process_free(p);
+    int seen = *ticks;
+    *ticks = -1000000; /* stop it */
+    weft_future_result(ticker, NULL);
+    weft_future_release(ticker);
+    *ticks = seen;
+    return rc == WEFT_OK && code == 5 ? NULL : weft_fail(WEFT_EFAILED, "rc %d code %d", rc, code);
+}
+
+static void a_process_join_lets_the_loop_run(void **state)
+{
+    (void)state;
+    int ticks = 0;
+    assert_int_equal(weft_run(join_beside_a_ticker, &ticks, NULL, NULL), WEFT_OK);
+    assert_true(ticks >= 5); /* 0.2 s of 10 ms ticks: the loop was not blocked */
+}
+
 /* ---- memory mode --------------------------------------------------------------- */
 
 struct crowd {
@@ -458,6 +514,103 @@ static void shared_stacks_keep_each_task_s_frames(void **state)
     weft_condition_destroy(&c.cond);
 }
 
+/* ---- stacks past the guard budget ----------------------------------------------- */
+
+static long use_stack(int depth)
+{
+    volatile char frame[512];
+    frame[0] = (char)depth;
+    frame[511] = (char)depth;
+    long below = depth > 0 ? use_stack(depth - 1) : 0;
+    return below + frame[0] + frame[511];
+}
+
+static void *deep_then_sleep(void *arg)
+{
+    int depth = (int)(intptr_t)arg;
+    long sum = use_stack(depth);
+    weft_sleep(0.001);
+    return (void *)(intptr_t)sum;
+}
+
+static void *many_deep_tasks(void *arg)
+{
+    (void)arg;
+    enum { N = 40 };
+    weft_future *t[N];
+    for (int i = 0; i < N; i++)
+        if (weft_spawn(deep_then_sleep, (void *)(intptr_t)8, NULL, &t[i]) != WEFT_OK)
+            return weft_fail(WEFT_ENOMEM, "spawn");
+    void *r[N];
+    int rc = weft_gather(t, N, false, r);
+    bool ok = rc == WEFT_OK;
+    for (int i = 0; i < N; i++) {
+        ok = ok && (long)(intptr_t)r[i] == use_stack(8); /* same frames, same sum */
+        weft_future_release(t[i]);
+    }
+    return ok ? NULL : weft_fail(WEFT_EFAILED, "rc %d", rc);
+}
+
+/* Past the budget of guarded stacks, tasks get stacks from slabs and run
+ * the same. */
+static void tasks_past_the_guard_budget_run(void **state)
+{
+    (void)state;
+    weft__stack_set_guard_budget(4);
+    int rc = weft_run(many_deep_tasks, NULL, NULL, NULL);
+    weft__stack_set_guard_budget(0);
+    assert_int_equal(rc, WEFT_OK);
+}
+
+static void *overflow_a_slab_stack(void *arg)
+{
+    (void)arg;
+    weft_task_options o = WEFT_TASK_OPTIONS_INIT;
+    o.name = "slab-diver";
+    o.stack_size = 16384;
+    weft_future *t;
+    /* 22.5 KiB of frames: past the usable ~20 KiB, inside the red zone. */
+    weft_spawn(deep_then_sleep, (void *)(intptr_t)44, &o, &t);
+    weft_future_result(t, NULL);
+    return NULL;
+}
+
+/* An overflow of an unguarded stack is caught when the task switches out:
+ * named, then abort. */
+static void an_overflow_past_the_budget_is_reported(void **state)
+{
+    (void)state;
+#ifdef UNDER_TSAN
+    skip(); /* TSan's larger frames run past the red zone: the fault is not ours to name */
+#endif
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        weft__stack_set_guard_budget(1); /* the main task's is the one guarded */
+        weft_run(overflow_a_slab_stack, NULL, NULL, NULL);
+        _exit(4);
+    }
+    close(fds[1]);
+    char out[2048];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof out - 1 && (n = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = '\0';
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!strstr(out, "weft: coroutine 'slab-diver' overflowed its stack of"))
+        fail_msg("no overflow report in: %s", out);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,7 +625,10 @@ int main(void)
         cmocka_unit_test(a_lock_suspends_the_coroutines_that_wait),
         cmocka_unit_test(an_rlock_belongs_to_its_task),
         cmocka_unit_test(a_thread_and_a_task_wait_on_each_other),
+        cmocka_unit_test(a_process_join_lets_the_loop_run),
         cmocka_unit_test(shared_stacks_keep_each_task_s_frames),
+        cmocka_unit_test(tasks_past_the_guard_budget_run),
+        cmocka_unit_test(an_overflow_past_the_budget_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

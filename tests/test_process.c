@@ -72,6 +72,45 @@ static void process_lifecycle_and_exitcode(void **state)
     weft_process_free(p);
 }
 
+static void *write_late(void *fd)
+{
+    weft_sleep(0.05);
+    ssize_t n = write((int)(intptr_t)fd, "x", 1);
+    return (void *)(intptr_t)n;
+}
+
+/* The target leaves a non-daemon thread running and returns. */
+static int start_thread_and_return(void *fd)
+{
+    weft_thread *t;
+    if (weft_thread_new(&t, write_late, fd, NULL) != WEFT_OK || weft_thread_start(t) != WEFT_OK)
+        return 3;
+    return 0;
+}
+
+/* A child joins its non-daemon threads before it ends, as Python's does
+ * (Process._bootstrap calls threading._shutdown after the target). */
+static void process_child_joins_its_threads(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    weft_process *p;
+    assert_int_equal(weft_process_new(&p, start_thread_and_return, (void *)(intptr_t)fds[1], NULL),
+                     WEFT_OK);
+    assert_int_equal(weft_process_start(p), WEFT_OK);
+    close(fds[1]);
+    assert_int_equal(weft_process_join(p), WEFT_OK);
+    int code = -1;
+    assert_int_equal(weft_process_exitcode(p, &code), WEFT_OK);
+    assert_int_equal(code, 0);
+    char c = 0;
+    assert_int_equal(read(fds[0], &c, 1), 1); /* written before the child ended */
+    assert_int_equal(c, 'x');
+    close(fds[0]);
+    weft_process_free(p);
+}
+
 /* [mp._TestProcess._kill_process, test_terminate, test_kill, test_interrupt_no_handler] */
 static void process_join_timeout_and_signals(void **state)
 {
@@ -1477,6 +1516,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(process_lifecycle_and_exitcode),
+        cmocka_unit_test(process_child_joins_its_threads),
         cmocka_unit_test(process_join_timeout_and_signals),
         cmocka_unit_test(process_close_and_sentinel),
         cmocka_unit_test(process_name_daemon_and_bad_input),

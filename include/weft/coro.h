@@ -222,9 +222,11 @@ WEFT_API int weft_task_group_spawn(weft_task_group *group, weft_task_fn fn, void
                                    const weft_task_options *options, weft_future **task);
 
 /* Wait for every task of the group (including those spawned meanwhile).
- * The first task that fails cancels the others and the task that waits
- * here; its status is returned (WEFT_EFAILED or its own code) once all
- * have ended; weft_task_group_failures lists every failed task.  WEFT_OK
+ * The first task that fails cancels the others and the group's task (so
+ * its body's current wait returns WEFT_ECANCELLED: it should come here);
+ * WEFT_EFAILED is returned once all have ended, and
+ * weft_task_group_failures lists every failed task (each has its error);
+ * the group's own cancellation of its task is withdrawn.  WEFT_OK
  * when all succeeded; WEFT_ECANCELLED when the waiting task itself was
  * cancelled from outside (the group's tasks are cancelled and awaited
  * first).  Python: leaving the `async with` (ExceptionGroup). */

@@ -79,7 +79,12 @@ WEFT_API int weft_process_start(weft_process *process);
  * timeout (seconds; 0 or negative: do not wait): WEFT_ETIMEDOUT if it is
  * still running (Python returns None with the child alive).  WEFT_OK once it
  * has ended; WEFT_ESTATE if not started or closed; WEFT_EINVAL for NULL or
- * NaN.  Safe from several threads.  Python: p.join(timeout). */
+ * NaN.  Safe from several threads.  In a coroutine only the coroutine
+ * waits (its loop watches the child's pidfd; a second coroutine joining
+ * the same child at once blocks its thread instead) and WEFT_ECANCELLED
+ * reports its task's cancellation.  A process started from a coroutine
+ * is a fork of the whole thread's memory, loop included, as with
+ * threads.  Python: p.join(timeout). */
 WEFT_API int weft_process_join(weft_process *process);
 WEFT_API int weft_process_join_timeout(weft_process *process, double timeout);
 

@@ -52,14 +52,18 @@ WEFT_API bool weft_cancelled(void);
  * Python): once its future is cancelled, every wait it makes or is
  * making (lock, rlock and condition acquire, condition, event, semaphore,
  * queue put/get/join, future result and exception, weft_wait,
- * as_completed, thread join, weft_sleep) returns WEFT_ECANCELLED within
- * about 10 ms; a condition wait still retakes its lock first, and a
+ * as_completed, thread join, weft_sleep) returns WEFT_ECANCELLED at once
+ * (the cancel wakes it); a wait woken for what it waited for as the
+ * cancel comes takes it and succeeds (the cancellation then shows at the
+ * next wait), so no wake-up, permit or item is lost; a condition wait
+ * still retakes its lock first, and a
  * barrier wait breaks the barrier for the others.  A call that only polls
  * (a timeout of 0 or spent, a try_ form) reports the cancellation for
  * events, conditions, barriers and thread joins, and what it found (WEFT_EEMPTY,
  * WEFT_EFULL, WEFT_ETIMEDOUT) for the others.  Off at the start of
  * every task.  Returns the previous setting; outside a task it does
- * nothing and returns false. */
+ * nothing and returns false.  In a coroutine (weft/coro.h) every wait is
+ * cancellable always: this changes nothing there. */
 WEFT_API bool weft_cancellable(bool on);
 
 #ifdef __cplusplus

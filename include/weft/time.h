@@ -42,12 +42,15 @@ WEFT_API double weft_monotonic(void);
  * timing code.  Python: time.perf_counter(). */
 WEFT_API double weft_perf_counter(void);
 
-/* weft_sleep — suspend the calling thread for at least `seconds`.
+/* weft_sleep — suspend the calling thread for at least `seconds`; in a
+ * coroutine, only the coroutine (its loop runs the others), and 0 lets
+ * the other ready tasks run first (asyncio.sleep(0)).
  * Returns WEFT_OK, or WEFT_EINVAL if seconds is negative, NaN or above
  * WEFT_TIMEOUT_MAX (infinity is also WEFT_EINVAL: a sleep must end), or
  * WEFT_ECANCELLED in a cancellable task (weft_cancellable) whose future is
- * cancelled.
- * Python: time.sleep(seconds) (ValueError for a negative length). */
+ * cancelled, or in a coroutine whose task is cancelled.
+ * Python: time.sleep(seconds) (ValueError for a negative length);
+ * asyncio.sleep(seconds) in a coroutine. */
 WEFT_API int weft_sleep(double seconds);
 
 #ifdef __cplusplus

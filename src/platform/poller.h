@@ -14,10 +14,18 @@ typedef struct weft_poller weft_poller;
 int weft__poller_new(weft_poller **out);
 void weft__poller_free(weft_poller *p);
 
-/* Sleep until woken or the deadline (monotonic ns; WEFT_PF_NO_DEADLINE:
- * none; a passed one: only look).  Returns true if a wake-up arrived (it
- * is used up). */
-bool weft__poller_wait(weft_poller *p, int64_t deadline);
+/* Sleep until woken, an fd watched becomes ready, or the deadline
+ * (monotonic ns; WEFT_PF_NO_DEADLINE: none; a passed one: only look).
+ * ready(data, ctx) is called for each watched fd that became ready (and
+ * is no longer watched: a watch fires once).  Returns true if a wake-up
+ * arrived (it is used up). */
+bool weft__poller_wait(weft_poller *p, int64_t deadline, void (*ready)(void *data, void *ctx),
+                       void *ctx);
+
+/* Watch fd for readability once, with data for ready(); stop watching.
+ * watch: WEFT_OK, WEFT_EAGAIN (the fd is watched already, or refused). */
+int weft__poller_watch(weft_poller *p, int fd, void *data);
+void weft__poller_unwatch(weft_poller *p, int fd);
 
 /* Wake the poller's sleeper, or make its next wait return at once; from
  * any thread, async-signal-safe. */

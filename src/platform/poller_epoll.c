@@ -58,19 +58,34 @@ static int timeout_ms(int64_t deadline)
     return ms > 86400000 ? 86400000 : (int)ms;
 }
 
-bool weft__poller_wait(weft_poller *p, int64_t deadline)
+bool weft__poller_wait(weft_poller *p, int64_t deadline, void (*ready)(void *data, void *ctx),
+                       void *ctx)
 {
-    struct epoll_event events[8];
-    int n = epoll_wait(p->epoll_fd, events, 8, timeout_ms(deadline));
+    struct epoll_event events[64];
+    int n = epoll_wait(p->epoll_fd, events, 64, timeout_ms(deadline));
     bool woken = false;
-    for (int i = 0; i < n; i++)
-        if (events[i].data.ptr == NULL) {
-            uint64_t count;
-            while (read(p->wake_fd, &count, sizeof count) > 0) {
-            }
-            woken = true;
+    for (int i = 0; i < n; i++) {
+        if (events[i].data.ptr) {
+            ready(events[i].data.ptr, ctx);
+            continue;
         }
+        uint64_t count;
+        while (read(p->wake_fd, &count, sizeof count) > 0) {
+        }
+        woken = true;
+    }
     return woken;
+}
+
+int weft__poller_watch(weft_poller *p, int fd, void *data)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = data};
+    return epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0 ? WEFT_OK : WEFT_EAGAIN;
+}
+
+void weft__poller_unwatch(weft_poller *p, int fd)
+{
+    epoll_ctl(p->epoll_fd, EPOLL_CTL_DEL, fd, NULL); /* ENOENT once closed: fine */
 }
 
 void weft__poller_wake(weft_poller *p)

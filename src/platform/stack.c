@@ -15,6 +15,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +33,17 @@ struct weft_stack {
     size_t map_size;
     size_t size;               /* usable bytes, from map + page */
     int pooled;
+    weft_stack *pool_next;     /* the owner's pool, when pooled */
+    int guarded;               /* 0: from a slab, with a canary instead (below) */
     char name[WEFT__STACK_NAME_MAX + 1];
 };
 
 struct thread_stacks {
     weft_stack *volatile head;
+    weft_stack *pool; /* the pooled ones, apart: a thread may have 100,000 in use */
+    weft_stack *spare; /* unguarded ones given back (they stay in their slabs) */
+    struct slab *slabs;
+    char *slab_next, *slab_end; /* what is left of the newest slab */
     int pooled;
     int prepared;
     void *altstack;            /* ours to unmap at thread exit, or NULL */
@@ -50,7 +58,13 @@ static struct sigaction previous_segv;
 
 static size_t page_size(void)
 {
-    return (size_t)sysconf(_SC_PAGESIZE);
+    static _Atomic size_t page;
+    size_t n = atomic_load_explicit(&page, memory_order_relaxed);
+    if (!n) {
+        n = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&page, n, memory_order_relaxed);
+    }
+    return n;
 }
 
 /* ---- the overflow handler (async-signal-safe: write(2) and abort) ---- */
@@ -83,6 +97,12 @@ static void report_overflow(const weft_stack *s)
     write_text(c, sizeof c - 1);
 }
 
+_Noreturn void weft__stack_overflowed(const weft_stack *s)
+{
+    report_overflow(s);
+    abort();
+}
+
 static void on_segv(int sig, siginfo_t *info, void *context)
 {
     (void)context;
@@ -103,8 +123,11 @@ static void on_segv(int sig, siginfo_t *info, void *context)
 
 /* ---- per-thread set-up and clean-up ---- */
 
+static _Atomic long guarded_in_use; /* every thread's */
+
 static void unmap(weft_stack *s)
 {
+    atomic_fetch_sub_explicit(&guarded_in_use, 1, memory_order_relaxed);
     munmap(s->map, s->map_size);
 }
 
@@ -118,10 +141,13 @@ static void unlink_stack(weft_stack *s)
         s->next->prev = s->prev;
 }
 
+static void free_slabs(void);
+
 static void on_thread_exit(void *unused)
 {
     (void)unused;
     weft__stack_pool_clear();
+    free_slabs(); /* the thread's coroutines have ended with it */
     if (mine.altstack) {
         stack_t off = {.ss_flags = SS_DISABLE};
         sigaltstack(&off, NULL);
@@ -201,8 +227,10 @@ static void set_name(weft_stack *s, const char *name)
 
 static weft_stack *take_pooled(size_t map_size)
 {
-    for (weft_stack *s = mine.head; s; s = s->next) {
-        if (s->pooled && s->map_size == map_size) {
+    for (weft_stack **link = &mine.pool; *link; link = &(*link)->pool_next) {
+        weft_stack *s = *link;
+        if (s->map_size == map_size) {
+            *link = s->pool_next;
             s->pooled = 0;
             mine.pooled--;
             return s;
@@ -227,7 +255,8 @@ static weft_stack *map_stack(size_t map_size, size_t page)
     uintptr_t top = (uintptr_t)map + map_size - sizeof(weft_stack);
     weft_stack *s = (weft_stack *)(top & ~(uintptr_t)63);
     *s = (weft_stack){.owner = &mine, .map = map, .map_size = map_size,
-                      .size = (size_t)((char *)s - map) - page};
+                      .size = (size_t)((char *)s - map) - page, .guarded = 1};
+    atomic_fetch_add_explicit(&guarded_in_use, 1, memory_order_relaxed);
     /* Published last: the handler sees a whole record or none. */
     s->next = mine.head;
     if (s->next)
@@ -235,6 +264,117 @@ static weft_stack *map_stack(size_t map_size, size_t page)
     atomic_signal_fence(memory_order_release);
     mine.head = s;
     return s;
+}
+
+/* ---- unguarded stacks, past the guard budget ----
+ *
+ * A guard page splits its mapping in two, and Linux caps the mappings of a
+ * process (vm.max_map_count: 65,530 by default), so a process can hold
+ * some 32,000 guarded stacks at most, and nothing else.  Past a budget of
+ * a quarter of the cap (all threads together), stacks come from slabs of
+ * SLAB_STACKS without guard pages: each keeps the same layout, its lowest
+ * page a red zone with a canary at its top that the loop looks at each
+ * time the coroutine switches out (weft__stack_intact).  An overflow is
+ * then reported as at a guard page, only after the fact; one that jumps
+ * past the red zone may corrupt the stack below first. */
+#define SLAB_STACKS 64
+#define CANARY ((uint64_t)0x574546545354214bu)
+
+struct slab {
+    struct slab *next;
+    char *map;
+    size_t size;
+};
+
+static _Atomic long budget;
+
+void weft__stack_set_guard_budget(long stacks) { atomic_store(&budget, stacks); }
+
+static long guard_budget(void)
+{
+    long b = atomic_load_explicit(&budget, memory_order_relaxed);
+    if (b)
+        return b;
+    long cap = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &cap) != 1 || cap < 1024)
+            cap = 65530;
+        fclose(f);
+    }
+    b = cap / 4;
+    atomic_store_explicit(&budget, b, memory_order_relaxed);
+    return b;
+}
+
+static uint64_t *canary_of(const weft_stack *s)
+{
+    return (uint64_t *)(void *)(s->map + page_size()) - 1;
+}
+
+bool weft__stack_intact(const weft_stack *s)
+{
+    return s->guarded || *canary_of(s) == CANARY;
+}
+
+#define SLAB_STACK_MAX ((size_t)64 << 20) /* a bigger stack is not worth a slab */
+
+static bool new_slab(size_t map_size)
+{
+    if (map_size > SLAB_STACK_MAX)
+        return false;
+    struct slab *slab = malloc(sizeof *slab);
+    if (!slab)
+        return false;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+#ifdef MAP_STACK
+    flags |= MAP_STACK;
+#endif
+    slab->size = map_size * SLAB_STACKS;
+    slab->map = mmap(NULL, slab->size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (slab->map == MAP_FAILED) {
+        free(slab);
+        return false;
+    }
+    slab->next = mine.slabs;
+    mine.slabs = slab;
+    mine.slab_next = slab->map;
+    mine.slab_end = slab->map + slab->size;
+    return true;
+}
+
+static weft_stack *unguarded_stack(size_t map_size, size_t page)
+{
+    for (weft_stack **link = &mine.spare; *link; link = &(*link)->pool_next) {
+        weft_stack *s = *link;
+        if (s->map_size == map_size) {
+            *link = s->pool_next;
+            s->pooled = 0;
+            return s;
+        }
+    }
+    if ((size_t)(mine.slab_end - mine.slab_next) < map_size && !new_slab(map_size))
+        return NULL;
+    char *map = mine.slab_next;
+    mine.slab_next += map_size;
+    uintptr_t top = (uintptr_t)map + map_size - sizeof(weft_stack);
+    weft_stack *s = (weft_stack *)(top & ~(uintptr_t)63);
+    *s = (weft_stack){.owner = &mine, .map = map, .map_size = map_size,
+                      .size = (size_t)((char *)s - map) - page};
+    *canary_of(s) = CANARY;
+    return s;
+}
+
+static void free_slabs(void)
+{
+    while (mine.slabs) {
+        struct slab *slab = mine.slabs;
+        mine.slabs = slab->next;
+        munmap(slab->map, slab->size);
+        free(slab);
+    }
+    mine.spare = NULL;
+    mine.slab_next = mine.slab_end = NULL;
 }
 
 int weft__stack_new(size_t size, const char *name, weft_stack **out)
@@ -251,8 +391,10 @@ int weft__stack_new(size_t size, const char *name, weft_stack **out)
     if (status != WEFT_OK)
         return status;
     weft_stack *s = take_pooled(map_size);
-    if (!s)
+    if (!s && atomic_load_explicit(&guarded_in_use, memory_order_relaxed) < guard_budget())
         s = map_stack(map_size, page);
+    if (!s)
+        s = unguarded_stack(map_size, page);
     if (!s)
         return WEFT_ENOMEM;
     set_name(s, name);
@@ -264,8 +406,16 @@ int weft__stack_free(weft_stack *s)
 {
     if (!s || s->owner != &mine || s->pooled)
         return WEFT_EINVAL;
+    if (!s->guarded) {
+        s->pooled = 1;
+        s->pool_next = mine.spare;
+        mine.spare = s;
+        return WEFT_OK;
+    }
     if (mine.pooled < WEFT__STACK_POOL_MAX) {
         s->pooled = 1;
+        s->pool_next = mine.pool;
+        mine.pool = s;
         mine.pooled++;
         return WEFT_OK;
     }
@@ -298,6 +448,7 @@ int weft__stack_pool_clear(void)
         s = next;
     }
     mine.pooled = 0;
+    mine.pool = NULL;
     return n;
 }
 

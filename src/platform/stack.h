@@ -15,6 +15,7 @@
 #ifndef WEFT_STACK_H
 #define WEFT_STACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The smallest stack (after rounding up to pages). */
@@ -43,6 +44,20 @@ int weft__stack_free(weft_stack *stack);
  * weft__ctx_make). */
 void *weft__stack_base(const weft_stack *stack);
 size_t weft__stack_size(const weft_stack *stack);
+
+/* Whether the stack has not overflowed: always, for one with a guard page
+ * (an overflow faults there); a stack from a slab (past the process's
+ * budget of guarded ones, stack.c) checks the canary at the top of its
+ * lowest page.  The loop looks each time a coroutine switches out. */
+bool weft__stack_intact(const weft_stack *stack);
+
+/* How many guarded stacks all threads may hold before stacks come from
+ * slabs (0: a quarter of vm.max_map_count, the default).  For tests. */
+void weft__stack_set_guard_budget(long stacks);
+
+/* Report an overflow of `stack` as the guard page's handler does, and
+ * abort. */
+_Noreturn void weft__stack_overflowed(const weft_stack *stack);
 
 /* Unmap this thread's pooled stacks now.  Returns how many. */
 int weft__stack_pool_clear(void);
