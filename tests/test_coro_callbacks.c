@@ -547,8 +547,15 @@ static void check_run_coroutine_threadsafe(remote_loop *r)
     CO_CHECK(strcmp(weft_future_error_message(f), "Fail!") == 0);
     weft_future_release(f);
 
+    /* The task cancels itself: the future ends cancelled. */
+    co_set_context("a task cancelling itself");
+    CO_CHECK_RC(weft_run_coroutine_threadsafe(loop, cancel_self, NULL, NULL, &f), WEFT_OK);
+    CO_CHECK_RC(weft_future_result_timeout(f, 10, NULL), WEFT_ECANCELLED);
+    weft_future_release(f);
+
     /* result(timeout=0) times out; cancelling the future cancels the
      * task, there in its sleep. */
+    co_set_context("cancelling the future");
     atomic_store(&r->sleep_rc, -1);
     CO_CHECK_RC(weft_run_coroutine_threadsafe(loop, sleep_long, r, NULL, &f), WEFT_OK);
     CO_CHECK_RC(weft_future_result_timeout(f, 0, NULL), WEFT_ETIMEDOUT);
@@ -559,11 +566,7 @@ static void check_run_coroutine_threadsafe(remote_loop *r)
     CO_CHECK_RC(atomic_load(&r->sleep_rc), WEFT_ECANCELLED);
     weft_future_release(f);
 
-    /* The task cancels itself. */
-    CO_CHECK_RC(weft_run_coroutine_threadsafe(loop, cancel_self, NULL, NULL, &f), WEFT_OK);
-    CO_CHECK_RC(weft_future_result_timeout(f, 10, NULL), WEFT_ECANCELLED);
-    weft_future_release(f);
-
+    co_set_context(NULL);
     CO_CHECK_RC(weft_run_coroutine_threadsafe(NULL, return_three, NULL, NULL, &f), WEFT_EINVAL);
     CO_CHECK_RC(weft_run_coroutine_threadsafe(loop, NULL, NULL, NULL, &f), WEFT_EINVAL);
 }
@@ -581,12 +584,15 @@ static void run_coroutine_threadsafe_from_a_worker_thread(void **state)
     wait_until(atomic_load(&r->loop) != NULL, 10);
     check_run_coroutine_threadsafe(r);
     atomic_store(&r->stop, true);
-    assert_int_equal(weft_thread_join(r->thread.thread, NULL), WEFT_OK);
+    int join_rc = weft_thread_join(r->thread.thread, NULL);
     weft_thread_free(r->thread.thread);
-    assert_co_clean();
-    assert_int_equal(r->thread.rc, WEFT_OK);
-    assert_int_equal(atomic_load(&r->tasks_left), 1); /* only its main: none left pending */
+    int run_rc = r->thread.rc;
+    size_t tasks_left = atomic_load(&r->tasks_left);
     free(r);
+    assert_co_clean();
+    assert_int_equal(join_rc, WEFT_OK);
+    assert_int_equal(run_rc, WEFT_OK);
+    assert_int_equal(tasks_left, 1); /* only its main: none left pending */
 }
 
 /* ---- futures of other threads (wrap_future) ---------------------------------- */
