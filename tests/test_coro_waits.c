@@ -351,10 +351,12 @@ static int wait_block(mrun *r)
         CO_CHECK(done);
     return rc;
 }
+/* weft_wait and as_completed only watch: cancelling the waiting task
+ * leaves the future alone, as asyncio.wait (coro.h). */
 static void wait_check(mrun *r)
 {
     if (r->cancel)
-        CO_CHECK(weft_future_cancelled(r->future));
+        CO_CHECK(!weft_future_done(r->future));
     else
         CO_CHECK(weft_future_done(r->future));
 }
