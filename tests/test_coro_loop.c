@@ -24,6 +24,7 @@ struct running {
     weft_loop *loop;
     atomic_int started;
     int run_rc;
+    weft_event tried; /* the other thread is done with the loop */
 };
 
 static void *sleep_a_while(void *arg)
@@ -39,6 +40,7 @@ static void run_loop_thread(int index, void *arg)
     (void)index;
     struct running *r = arg;
     r->run_rc = weft_loop_run(r->loop, sleep_a_while, r, NULL);
+    weft_event_wait(&r->tried);
     weft_loop_close(r->loop); /* the loop's own thread */
     weft_loop_free(r->loop);
 }
@@ -46,13 +48,14 @@ static void run_loop_thread(int index, void *arg)
 static void close_while_running_elsewhere_is_refused(void **state)
 {
     (void)state;
-    struct running r = {0};
+    struct running r = {.tried = WEFT_EVENT_INIT};
     assert_int_equal(weft_loop_new(NULL, &r.loop), WEFT_OK);
     bunch *b = bunch_start(1, run_loop_thread, &r);
     while (!atomic_load(&r.started))
         weft_sleep(0.001);
     alarm(10);
     int rc = weft_loop_close(r.loop); /* asyncio: a running loop cannot be closed */
+    weft_event_set(&r.tried);
     bunch_join(b);
     alarm(0);
     assert_int_equal(rc, WEFT_ESTATE);
