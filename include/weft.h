@@ -28,6 +28,7 @@
  * weft/executor.h      8 executors   Executor, ThreadPoolExecutor
  * weft/bytes.h         8 executors   the pickled data a process pool carries
  * weft/process_pool.h  8 executors   ProcessPoolExecutor
+ * weft/coro.h         9 coroutines  asyncio: run, create_task, gather, TaskGroup, ...
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -35,6 +36,7 @@
 #include "weft/barrier.h"
 #include "weft/bytes.h"
 #include "weft/condition.h"
+#include "weft/coro.h"
 #include "weft/debug.h"
 #include "weft/event.h"
 #include "weft/executor.h"

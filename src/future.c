@@ -29,6 +29,8 @@
  * sleeps (a wake-up from sleep costs 25-35 us on a small VM). */
 #define POLL_SPIN_NS 60000
 
+static const weft_future_task_hooks *task_hooks;
+
 static _Thread_local weft_future_help_fn help_hook;
 static _Thread_local void *help_owner; /* the executor help_hook serves */
 
@@ -68,6 +70,8 @@ void weft_future_release(weft_future *future)
     free(future->error_message);
     if (future->flags & FUTURE_OWNS_RESULT)
         free(future->result);
+    if (future->flags & FUTURE_IS_TASK)
+        task_hooks->free(future->owner);
     free(future);
 }
 
@@ -127,7 +131,10 @@ int weft_future_error_code(weft_future *future)
 
 const char *weft_future_error_message(weft_future *future)
 {
-    if (!future || state_of(future) != WEFT_FUTURE_FINISHED || !future->error_message)
+    if (!future || !future->error_message)
+        return "";
+    int s = state_of(future);
+    if (s != WEFT_FUTURE_FINISHED && !is_cancelled_state(s))
         return "";
     return future->error_message;
 }
@@ -243,6 +250,8 @@ bool weft_future_cancel(weft_future *future)
 {
     if (!future)
         return false;
+    if (future->flags & FUTURE_IS_TASK)
+        return task_hooks->cancel(future, NULL);
     weft__lock_take(&future->lock);
     int s = state_of(future);
     if (s == WEFT_FUTURE_RUNNING)
@@ -421,11 +430,18 @@ static int wait_then_read(weft_future *future, double timeout,
     int rc = timed_wait(future, timeout, &deadline);
     if (rc != WEFT_OK)
         return rc;
+    bool coroutine = weft__in_coroutine();
+    if (coroutine && weft__parker_now->task == future && !weft_future_done(future))
+        return WEFT_ESTATE; /* a task awaiting itself would never end */
     weft__lock_take(&future->lock);
     rc = wait_done_locked(future, deadline);
     if (rc == WEFT_OK)
         rc = read(future, out);
     weft_lock_release(&future->lock);
+    /* asyncio: a task cancelled while it awaits a future cancels that
+     * future as well. */
+    if (rc == WEFT_ECANCELLED && coroutine && !weft_future_done(future))
+        weft_future_cancel(future);
     return rc;
 }
 
@@ -547,6 +563,47 @@ bool weft__future_owns_result(weft_future *future)
 bool weft__future_cancel_requested(weft_future *future)
 {
     return atomic_load_explicit(&future->cancel.requested, memory_order_relaxed);
+}
+
+/* ---- coroutine tasks --------------------------------------------------------- */
+
+void weft__future_set_task_hooks(const weft_future_task_hooks *hooks) { task_hooks = hooks; }
+
+void weft__future_make_task(weft_future *future, void *record)
+{
+    future->flags |= FUTURE_IS_TASK;
+    future->owner = record;
+    atomic_store_explicit(&future->state, WEFT_FUTURE_RUNNING, memory_order_release);
+}
+
+void *weft__future_task_record(weft_future *future)
+{
+    return future->flags & FUTURE_IS_TASK ? future->owner : NULL;
+}
+
+weft_cancel_source *weft__future_cancel_source(weft_future *future) { return &future->cancel; }
+
+int weft__future_finish(weft_future *future, void *result, int code, char *message)
+{
+    return complete(future, result, code, message);
+}
+
+int weft__future_finish_cancelled(weft_future *future, char *message)
+{
+    weft__lock_take(&future->lock);
+    if (weft_future_done(future)) {
+        weft_lock_release(&future->lock);
+        free(message);
+        return WEFT_ESTATE;
+    }
+    future->error_message = message;
+    notify_all_waiters(future);
+    struct callback_node *callbacks = finish_locked(future, WEFT_FUTURE_CANCELLED);
+    weft_future_ref(future);
+    weft_lock_release(&future->lock);
+    run_callbacks(future, callbacks);
+    weft_future_release(future);
+    return WEFT_OK;
 }
 
 /* ---- running its task ------------------------------------------------------ */

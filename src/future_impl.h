@@ -17,6 +17,7 @@
 enum {
     FUTURE_OWNS_RESULT = 1, /* result is a malloc'd block, freed with the future */
     FUTURE_HAS_POLLER = 2,  /* work.poll/arg hold a poller (weft__future_set_poller), not a task */
+    FUTURE_IS_TASK = 4,     /* a coroutine's task: owner is its record (weft__future_make_task) */
 };
 
 struct callback_node {

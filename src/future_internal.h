@@ -3,6 +3,8 @@
 #ifndef WEFT_FUTURE_INTERNAL_H
 #define WEFT_FUTURE_INTERNAL_H
 
+#include "park.h"
+
 #include "weft/future.h"
 #include "work_list.h"
 
@@ -69,5 +71,32 @@ bool weft__future_owns_result(weft_future *future);
 
 /* Whether cancel() was called on the future while it ran. */
 bool weft__future_cancel_requested(weft_future *future);
+
+/* ---- coroutine tasks ----------------------------------------------------
+ * A task (weft/coro.h) is a future that its coroutine completes.  Its
+ * cancel() and its last release go to the coroutine layer through hooks
+ * (set once, before the first task is made); its waits honour the future's
+ * own cancel source. */
+typedef struct weft_future_task_hooks {
+    bool (*cancel)(weft_future *task, const char *message); /* weft_future_cancel */
+    void (*free)(void *record);                             /* the last release */
+} weft_future_task_hooks;
+
+void weft__future_set_task_hooks(const weft_future_task_hooks *hooks);
+
+/* Make a new future the task of `record`: running from now on. */
+void weft__future_make_task(weft_future *future, void *record);
+
+/* The record of a task's future, NULL for other futures. */
+void *weft__future_task_record(weft_future *future);
+
+/* The future's cancel source (the one cancel() of a running future fires). */
+weft_cancel_source *weft__future_cancel_source(weft_future *future);
+
+/* Complete the future with a result, or an error (code != 0; message
+ * malloc'd or NULL, taken over either way), or as cancelled (message
+ * likewise).  WEFT_OK, or WEFT_ESTATE when it was done already. */
+int weft__future_finish(weft_future *future, void *result, int code, char *message);
+int weft__future_finish_cancelled(weft_future *future, char *message);
 
 #endif

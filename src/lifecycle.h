@@ -43,6 +43,7 @@ enum { WEFT_FORK_PREPARE, WEFT_FORK_PARENT, WEFT_FORK_CHILD };
  * its locks nests with the thread, timer or local locks, so its place in
  * the fork order does not matter. */
 enum weft_lifecycle_rank {
+    WEFT_RANK_PARK,     /* park.c's waiting records: below every lock */
     WEFT_RANK_LOCAL,    /* weft_local tables: below threads (thread.c uses them) */
     WEFT_RANK_THREAD,   /* the thread registry; exit: joins non-daemon threads */
     WEFT_RANK_PROCESS,  /* weft_process children */

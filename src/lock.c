@@ -211,7 +211,7 @@ static bool owned_by(const weft_rlock *rlock, uint64_t me)
 int weft__rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t deadline,
                               bool cancellable)
 {
-    uint64_t me = weft__self_ident();
+    uint64_t me = weft__park_owner();
     if (owned_by(rlock, me)) {
         unsigned long depth = atomic_load_explicit(&rlock->depth_, memory_order_relaxed);
         atomic_store_explicit(&rlock->depth_, depth + levels, memory_order_relaxed);
@@ -228,7 +228,7 @@ int weft__rlock_acquire_levels(weft_rlock *rlock, unsigned long levels, int64_t 
 /* Release every level at once; *levels receives how many there were. */
 int weft__rlock_release_all(weft_rlock *rlock, unsigned long *levels)
 {
-    if (!owned_by(rlock, weft__self_ident()))
+    if (!owned_by(rlock, weft__park_owner()))
         return WEFT_ENOTOWNER;
     *levels = atomic_load_explicit(&rlock->depth_, memory_order_relaxed);
     atomic_store_explicit(&rlock->depth_, 0, memory_order_relaxed);
@@ -263,7 +263,7 @@ int weft_rlock_release(weft_rlock *rlock)
 {
     if (!rlock)
         return WEFT_EINVAL;
-    if (!owned_by(rlock, weft__self_ident()))
+    if (!owned_by(rlock, weft__park_owner()))
         return WEFT_ENOTOWNER;
     unsigned long depth = atomic_load_explicit(&rlock->depth_, memory_order_relaxed) - 1;
     atomic_store_explicit(&rlock->depth_, depth, memory_order_relaxed);
@@ -280,7 +280,7 @@ bool weft_rlock_locked(const weft_rlock *rlock)
 
 bool weft_rlock_is_owned(const weft_rlock *rlock)
 {
-    return rlock && owned_by(rlock, weft__self_ident());
+    return rlock && owned_by(rlock, weft__park_owner());
 }
 
 unsigned long weft_rlock_recursion_count(const weft_rlock *rlock)

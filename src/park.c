@@ -1,190 +1,393 @@
 /* SPDX-License-Identifier: MIT */
-/* park.c — parking threads on futex words (see park.h). */
+/* park.c — the waiting records of threads and coroutines (see park.h).
+ *
+ * Every wait is a record (weft_waiter) in its parker, queued in a bucket of
+ * a fixed table hashed by the word's address, under the bucket's lock.
+ * Whoever ends a wait — a waker, the waiter's own deadline, a cancellation
+ * — takes the record off its queue under that lock first, so exactly one
+ * of them ends each wait: a waiter that times out or is cancelled as it is
+ * woken keeps the wake-up (it returns WEFT_OK and looks again), and no
+ * wake-up goes to a waiter that has left.  A thread sleeps on its record's
+ * state word in the kernel; a coroutine suspends to its loop.
+ *
+ * A waker marks the records it takes CLAIMED under the lock and ends them
+ * after letting go of it (a futex wake is a system call: not under a lock
+ * every waiter of 1/256th of the words needs), so a waiter that wakes up
+ * by its deadline meanwhile waits for the claim to complete. */
 #include "park.h"
 
+#include "lifecycle.h"
 #include "weft/status.h"
 
 #include <limits.h>
-#include <math.h>
+#include <stddef.h>
 
-int weft__park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
+enum { W_IDLE, W_WAITING, W_CLAIMED, W_WOKEN, W_TIMEDOUT, W_CANCELLED };
+
+#define BUCKET_BITS 8
+#define BUCKETS (1u << BUCKET_BITS)
+#define BUCKET_SPINS 64
+
+struct bucket {
+    _Alignas(64) _Atomic uint32_t lock; /* 0 free, 1 held, 2 held and waited for */
+    _Atomic uint32_t queued;            /* records in the queue */
+    weft_waiter *head, *tail;
+};
+
+static struct bucket buckets[BUCKETS];
+
+_Thread_local weft_parker *weft__parker_now;
+static _Thread_local weft_parker thread_parker;
+
+weft_parker *weft__parker_current(void)
 {
-    return weft__pf_wait(word, expected, deadline);
+    weft_parker *p = weft__parker_now;
+    return p ? p : &thread_parker;
 }
 
-static _Thread_local weft_cancel_source *cancel_source;
-
-void weft__park_set_cancel_source(weft_cancel_source *source) { cancel_source = source; }
-
-weft_cancel_source *weft__park_cancel_source(void) { return cancel_source; }
-
-void weft__cancel_source_fire(weft_cancel_source *source)
+weft_parker *weft__parker_switch(weft_parker *p)
 {
-    atomic_store(&source->requested, true);
-    _Atomic uint32_t *word = atomic_load(&source->parked_on);
-    if (word)
-        weft__pf_wake(word, INT32_MAX); /* others parked there: a spurious wake */
+    weft_parker *was = weft__parker_now;
+    weft__parker_now = p;
+    return was;
 }
 
-#define CANCEL_SLICE_NS 10000000 /* 10 ms */
-
-int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
+static weft_parker *parker_of(weft_waiter *w)
 {
-    weft_cancel_source *src = cancel_source;
-    if (!src)
-        return weft__pf_wait(word, expected, deadline);
-    /* Publish the word, then look at the flag; fire sets the flag, then
-     * looks at the word: one of the two sees the other. */
-    atomic_store(&src->parked_on, word);
-    int rc = WEFT_ECANCELLED;
-    if (!atomic_load(&src->requested)) {
-        int64_t slice = weft__now_ns() + CANCEL_SLICE_NS;
-        rc = weft__pf_wait(word, expected, deadline < slice ? deadline : slice);
-        if (rc == WEFT_ETIMEDOUT && deadline > slice)
-            rc = WEFT_OK; /* only the slice ended: the caller re-checks */
-        if (atomic_load(&src->requested))
-            rc = WEFT_ECANCELLED;
+    return (weft_parker *)(void *)((char *)w - offsetof(weft_parker, wait));
+}
+
+static struct bucket *bucket_of(const void *word)
+{
+    uint64_t h = (uint64_t)(uintptr_t)word >> 2;
+    return &buckets[(h * 0x9E3779B97F4A7C15u) >> (64 - BUCKET_BITS)];
+}
+
+/* ---- bucket locks: held for a few dozen instructions, never across a
+ * sleep, so a short spin nearly always gets them. */
+
+static void bucket_lock_slow(struct bucket *b)
+{
+    for (int i = 0; i < BUCKET_SPINS; i++) {
+        weft__pf_cpu_relax();
+        uint32_t free = 0;
+        if (atomic_load_explicit(&b->lock, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(&b->lock, &free, 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
     }
-    atomic_store(&src->parked_on, NULL);
-    return rc;
+    while (atomic_exchange_explicit(&b->lock, 2, memory_order_acquire) != 0)
+        weft__pf_wait(&b->lock, 2, WEFT_NO_DEADLINE);
 }
 
-void weft__unpark_one(_Atomic uint32_t *word) { weft__pf_wake(word, 1); }
-
-void weft__unpark_all(_Atomic uint32_t *word) { weft__pf_wake(word, INT32_MAX); }
-
-void weft__unpark_n(_Atomic uint32_t *word, uint32_t n)
+static void bucket_lock(struct bucket *b)
 {
-    weft__pf_wake(word, n > INT32_MAX ? INT32_MAX : (int32_t)n);
+    uint32_t free = 0;
+    if (!atomic_compare_exchange_strong_explicit(&b->lock, &free, 1, memory_order_acquire,
+                                                 memory_order_relaxed))
+        bucket_lock_slow(b);
 }
 
-/* The leases of weft__poll_lease: when each ends (ns), 0 when never taken. */
-#define POLL_LEASES_MAX 64
-static _Atomic int64_t poll_leases[POLL_LEASES_MAX];
-static _Atomic int poll_lease_count; /* 0 until the first call */
-
-static _Thread_local unsigned poll_leases_to_skip;
-
-void weft__poll_lease_wasted(void) { poll_leases_to_skip = WEFT_POLL_SKIP; }
-
-bool weft__poll_lease(int64_t now, int64_t until)
+static void bucket_unlock(struct bucket *b)
 {
-    if (poll_leases_to_skip) {
-        poll_leases_to_skip--;
+    if (atomic_exchange_explicit(&b->lock, 0, memory_order_release) == 2)
+        weft__pf_wake(&b->lock, 1);
+}
+
+static void enqueue(struct bucket *b, weft_waiter *w)
+{
+    w->queued = true;
+    w->next = NULL;
+    w->prev = b->tail;
+    if (b->tail)
+        b->tail->next = w;
+    else
+        b->head = w;
+    b->tail = w;
+}
+
+static void dequeue(struct bucket *b, weft_waiter *w)
+{
+    if (!w->queued)
+        return; /* a sleep: only its bucket's lock guards it */
+    w->queued = false;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        b->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        b->tail = w->prev;
+    atomic_fetch_sub_explicit(&b->queued, 1, memory_order_relaxed);
+}
+
+/* ---- fork: a bucket lock held by another thread would stay held in the
+ * child, and that thread's records would stay queued for wake-ups nobody
+ * can take. */
+
+static void park_atfork(int phase)
+{
+    for (unsigned i = 0; i < BUCKETS; i++) {
+        struct bucket *b = &buckets[i];
+        if (phase == WEFT_FORK_PREPARE) {
+            bucket_lock(b);
+            continue;
+        }
+        if (phase == WEFT_FORK_CHILD) {
+            /* The forking thread's own coroutines stay queued; every other
+             * thread is gone. */
+            for (weft_waiter *w = b->head, *next; w; w = next) {
+                next = w->next;
+                if (w->home != (void *)&thread_parker)
+                    dequeue(b, w);
+            }
+        }
+        bucket_unlock(b);
+    }
+}
+
+static weft_lifecycle_hooks park_hooks =
+    WEFT_LIFECYCLE_HOOKS_INIT(WEFT_RANK_PARK, park_atfork, NULL, NULL);
+static _Atomic bool park_hooked;
+
+static void hook_fork_once(void)
+{
+    if (!atomic_load_explicit(&park_hooked, memory_order_relaxed)) {
+        atomic_store(&park_hooked, true);
+        weft__lifecycle_register(&park_hooks); /* a failure leaves fork unprotected only */
+    }
+}
+
+/* ---- cancellation ---------------------------------------------------- */
+
+void weft__park_set_cancel_source(weft_cancel_source *source)
+{
+    weft_parker *p = weft__parker_current();
+    if (source)
+        atomic_store(&source->parker, p); /* so that firing it finds p's wait */
+    p->cancel = source;
+}
+
+weft_cancel_source *weft__park_cancel_source(void) { return weft__parker_current()->cancel; }
+
+static bool fired(const weft_cancel_source *src)
+{
+    return src && atomic_load(&src->requested);
+}
+
+bool weft__park_cancel_requested(void) { return fired(weft__parker_current()->cancel); }
+
+/* One WEFT_ECANCELLED reported by a wait of p on src: a coroutine's request
+ * is used up by it. */
+static void use_cancel(weft_parker *p, weft_cancel_source *src)
+{
+    if (p->cancel_once)
+        atomic_store(&src->requested, false);
+}
+
+bool weft__park_take_cancel(void)
+{
+    weft_parker *p = weft__parker_current();
+    if (!fired(p->cancel))
         return false;
-    }
-    int n = atomic_load_explicit(&poll_lease_count, memory_order_relaxed);
-    if (!n) {
-        n = weft__pf_cpu_count();
-        n = n < 1 ? 1 : n > POLL_LEASES_MAX ? POLL_LEASES_MAX : n;
-        atomic_store_explicit(&poll_lease_count, n, memory_order_relaxed);
-    }
-    for (int i = 0; i < n; i++) {
-        int64_t end = atomic_load_explicit(&poll_leases[i], memory_order_relaxed);
-        if (end <= now && atomic_compare_exchange_strong(&poll_leases[i], &end, until))
-            return true;
-    }
-    return false;
-}
-
-bool weft__spin_while_equal(_Atomic uint32_t *word, uint32_t value)
-{
-    weft_poll poll = WEFT_POLL_INIT;
-    while (atomic_load_explicit(word, memory_order_relaxed) == value)
-        if (!weft__poll_pause(&poll))
-            return false;
+    use_cancel(p, p->cancel);
     return true;
 }
 
-int weft__eventcount_wait(weft_eventcount *ec, uint32_t seen, int64_t deadline)
+/* End the records on a waker's list (taken off their queues, CLAIMED) with
+ * `how`.  Once a thread's record says how, the thread may return at once,
+ * so read what is needed first; a coroutine runs only once resumed. */
+static void end_claimed(weft_waiter *w, uint32_t how)
 {
-    if (weft__park_cancel_requested())
+    while (w) {
+        weft_waiter *next = w->wake_next;
+        weft_parker *p = parker_of(w);
+        const weft_parker_ops *ops = p->ops;
+        atomic_store_explicit(&w->state, how, memory_order_release);
+        if (ops)
+            ops->resume(p);
+        else
+            weft__pf_wake(&w->state, 1); /* on a dead thread's record: harmless */
+        w = next;
+    }
+}
+
+/* Take p's wait off its queue if it still is `state_now` on the same word
+ * (and, with src, waits on that source); true if so (then CLAIMED). */
+static bool claim_wait_of(weft_parker *p, const weft_cancel_source *src)
+{
+    weft_waiter *w = &p->wait;
+    _Atomic uint32_t *word = atomic_load(&w->word);
+    if (!word)
+        return false;
+    struct bucket *b = bucket_of(word);
+    bucket_lock(b);
+    bool hit = atomic_load_explicit(&w->word, memory_order_relaxed) == word &&
+               atomic_load_explicit(&w->state, memory_order_relaxed) == W_WAITING &&
+               (!src || w->source == src);
+    if (hit) {
+        dequeue(b, w);
+        atomic_store_explicit(&w->state, W_CLAIMED, memory_order_relaxed);
+        w->wake_next = NULL;
+    }
+    bucket_unlock(b);
+    return hit;
+}
+
+void weft__cancel_source_fire(weft_cancel_source *source)
+{
+    /* Sequentially consistent, as the parker's store of its record's word
+     * and its look at the flag: either it sees the flag before it sleeps,
+     * or this sees its record. */
+    atomic_store(&source->requested, true);
+    weft_parker *p = atomic_load(&source->parker);
+    if (p && claim_wait_of(p, source))
+        end_claimed(&p->wait, W_CANCELLED);
+}
+
+void weft__park_expire(weft_parker *p)
+{
+    if (claim_wait_of(p, NULL))
+        end_claimed(&p->wait, W_TIMEDOUT);
+}
+
+/* ---- parking ------------------------------------------------------------ */
+
+/* A thread sleeps on its record until someone ends the wait; at its
+ * deadline it ends the wait itself, unless a waker claimed it first. */
+static void sleep_thread(struct bucket *b, weft_waiter *w, int64_t deadline)
+{
+    for (;;) {
+        uint32_t s = atomic_load_explicit(&w->state, memory_order_acquire);
+        if (s == W_CLAIMED) {
+            weft__pf_wait(&w->state, W_CLAIMED, WEFT_NO_DEADLINE); /* a few instructions */
+            continue;
+        }
+        if (s != W_WAITING)
+            return;
+        if (weft__pf_wait(&w->state, W_WAITING, deadline) != WEFT_ETIMEDOUT)
+            continue;
+        bucket_lock(b);
+        if (atomic_load_explicit(&w->state, memory_order_relaxed) == W_WAITING) {
+            dequeue(b, w);
+            atomic_store_explicit(&w->state, W_TIMEDOUT, memory_order_relaxed);
+        }
+        bucket_unlock(b);
+    }
+}
+
+static int finish(weft_parker *p, weft_waiter *w)
+{
+    uint32_t how = atomic_load_explicit(&w->state, memory_order_acquire);
+    atomic_store(&w->word, NULL);
+    atomic_store_explicit(&w->state, W_IDLE, memory_order_relaxed);
+    if (how == W_TIMEDOUT)
+        return WEFT_ETIMEDOUT;
+    if (how == W_CANCELLED) {
+        use_cancel(p, w->source);
         return WEFT_ECANCELLED;
-    uint32_t none = 0;
-    if (atomic_compare_exchange_strong(&ec->spinners, &none, 1)) {
-        bool changed = weft__spin_while_equal(&ec->seq, seen);
-        atomic_store(&ec->spinners, 0);
-        if (changed)
-            return WEFT_OK;
     }
-    /* Sequentially consistent on both sides: either the notifier sees this
-     * sleeper (or the spinner it was), or the park below sees the moved
-     * count and returns at once. */
-    atomic_fetch_add(&ec->sleepers, 1);
-    int rc = weft__park_cancellable(&ec->seq, seen, deadline);
-    atomic_fetch_sub(&ec->sleepers, 1);
-    return rc;
-}
-
-void weft__eventcount_notify_one(weft_eventcount *ec)
-{
-    atomic_fetch_add(&ec->seq, 1);
-    if (atomic_load(&ec->spinners) == 0 && atomic_load(&ec->sleepers))
-        weft__unpark_n(&ec->seq, 1);
-}
-
-void weft__eventcount_notify_all(weft_eventcount *ec)
-{
-    atomic_fetch_add(&ec->seq, 1);
-    if (atomic_load(&ec->sleepers))
-        weft__unpark_all(&ec->seq);
-}
-
-int weft__deadline_after(double timeout, int64_t *deadline)
-{
-    if (isnan(timeout))
-        return WEFT_EINVAL;
-    if (isinf(timeout) && timeout > 0) {
-        *deadline = WEFT_NO_DEADLINE;
-        return WEFT_OK;
-    }
-    if (timeout > WEFT_PARK_TIMEOUT_MAX)
-        return WEFT_EINVAL;
-    int64_t now = weft__now_ns();
-    if (timeout <= 0) {
-        *deadline = now;
-        return WEFT_OK;
-    }
-    /* Round up so that a timed wait never ends before `timeout`. */
-    *deadline = now + (int64_t)ceil(timeout * 1e9);
     return WEFT_OK;
 }
 
-/* One sleep of weft__wait_for: `seen` is the eventcount's count, `expected`
- * the word's value, read before the condition was last found false. */
-static int sleep_once(const weft_wait_spec *w, uint32_t seen, uint32_t expected,
-                      int64_t deadline)
+/* Park on word while it holds expected; a sleep (queue false) is not
+ * queued where wakers look, since none will come: only its deadline or a
+ * cancellation ends it. */
+static int park_on(_Atomic uint32_t *word, uint32_t expected, int64_t deadline, bool cancellable,
+                   bool queue)
 {
-    int64_t until = deadline;
-    if (w->recheck_ns) {
-        int64_t soon = weft__now_ns() + w->recheck_ns;
-        if (soon < deadline)
-            until = soon;
+    if (deadline != WEFT_NO_DEADLINE && deadline <= weft__now_ns())
+        return WEFT_ETIMEDOUT;
+    hook_fork_once();
+    weft_parker *p = weft__parker_current();
+    weft_waiter *w = &p->wait;
+    weft_cancel_source *src = cancellable ? p->cancel : NULL;
+    struct bucket *b = bucket_of(word);
+    bucket_lock(b);
+    /* Counted before the word is looked at, and the word published before
+     * the cancel flag is: a waker changes the word before it looks at the
+     * count (weft__unpark_n), a canceller sets its flag before it looks at
+     * the word; each side sees the other's change or is seen. */
+    atomic_fetch_add(&b->queued, queue);
+    atomic_store(&w->word, word);
+    bool changed = atomic_load(word) != expected;
+    if (changed || fired(src)) {
+        atomic_fetch_sub_explicit(&b->queued, queue, memory_order_relaxed);
+        atomic_store(&w->word, NULL);
+        bucket_unlock(b);
+        if (changed)
+            return WEFT_OK;
+        use_cancel(p, src);
+        return WEFT_ECANCELLED;
     }
-    if (w->sleeping)
-        w->sleeping(w->ctx, true);
-    int rc = w->ec            ? weft__eventcount_wait(w->ec, seen, until)
-             : w->cancellable ? weft__park_cancellable(w->word, expected, until)
-                              : weft__park(w->word, expected, until);
-    if (w->sleeping)
-        w->sleeping(w->ctx, false);
-    return rc == WEFT_ETIMEDOUT && until != deadline ? WEFT_OK : rc; /* only rechecking */
+    w->source = src;
+    w->home = &thread_parker;
+    atomic_store_explicit(&w->state, W_WAITING, memory_order_relaxed);
+    if (queue)
+        enqueue(b, w);
+    bucket_unlock(b);
+    if (p->ops)
+        p->ops->suspend(p, deadline);
+    else
+        sleep_thread(b, w, deadline);
+    return finish(p, w);
 }
 
-int weft__wait_for(const weft_wait_spec *w, int64_t deadline)
+int weft__park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
 {
-    int rc = WEFT_OK;
-    for (;;) {
-        uint32_t seen = w->ec ? weft__eventcount_prepare(w->ec) : 0, expected = 0;
-        if (w->ready(w->ctx, &expected))
-            return WEFT_OK;
-        if (rc == WEFT_ECANCELLED)
-            return rc;
-        if (rc == WEFT_ETIMEDOUT || weft__deadline_passed(deadline))
-            return w->cancel_beats_deadline && weft__park_cancel_requested() ? WEFT_ECANCELLED
-                                                                            : WEFT_ETIMEDOUT;
-        if (w->help && w->help(w->ctx))
-            continue;
-        rc = sleep_once(w, seen, expected, deadline);
-    }
+    return park_on(word, expected, deadline, false, true);
 }
+
+int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
+{
+    return park_on(word, expected, deadline, true, true);
+}
+
+int weft__park_sleep(int64_t deadline)
+{
+    weft_parker *p = weft__parker_current();
+    int rc;
+    while ((rc = park_on(&p->sleep_word, 0, deadline, true, false)) == WEFT_OK) {
+    }
+    return rc == WEFT_ECANCELLED ? rc : WEFT_OK;
+}
+
+void weft__park_yield(void)
+{
+    weft_parker *p = weft__parker_now;
+    if (p && p->ops->yield)
+        p->ops->yield(p);
+    else
+        weft__pf_yield();
+}
+
+/* ---- unparking ---------------------------------------------------------- */
+
+void weft__unpark_n(_Atomic uint32_t *word, uint32_t n)
+{
+    struct bucket *b = bucket_of(word);
+    /* The caller changed the word (with any order): see park_on. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (n == 0 || atomic_load(&b->queued) == 0)
+        return;
+    weft_waiter *claimed = NULL, **tail = &claimed;
+    bucket_lock(b);
+    for (weft_waiter *w = b->head, *next; w && n; w = next) {
+        next = w->next;
+        if (atomic_load_explicit(&w->word, memory_order_relaxed) != word)
+            continue;
+        dequeue(b, w);
+        atomic_store_explicit(&w->state, W_CLAIMED, memory_order_relaxed);
+        w->wake_next = NULL;
+        *tail = w;
+        tail = &w->wake_next;
+        n--;
+    }
+    bucket_unlock(b);
+    end_claimed(claimed, W_WOKEN);
+}
+
+void weft__unpark_one(_Atomic uint32_t *word) { weft__unpark_n(word, 1); }
+
+void weft__unpark_all(_Atomic uint32_t *word) { weft__unpark_n(word, UINT32_MAX); }

@@ -10,10 +10,12 @@
 #ifndef WEFT_PARK_H
 #define WEFT_PARK_H
 
+#include "ident.h"
 #include "platform/platform.h"
 
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #define WEFT_NO_DEADLINE WEFT_PF_NO_DEADLINE
 
@@ -22,44 +24,141 @@
  * equals this one. */
 #define WEFT_PARK_TIMEOUT_MAX 9.2e9
 
-/* Park while *word == expected, until unparked or the deadline passes.
- * Returns WEFT_OK (woken, changed, or spurious: re-check) or
- * WEFT_ETIMEDOUT (the deadline has passed). */
-int weft__park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
+/* The size of a parker's node area (weft__park_node). */
+#define WEFT__PARK_NODE_MAX 192
 
-/* ---- cancellable waits ------------------------------------------------
+/* ---- who waits -----------------------------------------------------
  *
- * A thread running a cancellable task (weft_cancellable) has a cancel
- * source: the flag its future's cancel() sets, and the word the thread is
- * parked on, so that firing the source wakes it.  A cancellable park
- * returns WEFT_ECANCELLED once the flag is set.  It also sleeps in slices
- * of at most 10 ms, so a wake-up that raced with going to sleep costs at
- * most that. */
+ * A parker is whoever runs code that may wait: a thread (its own parker,
+ * kept by park.c) or a coroutine (one per task, in the task's record, set
+ * current by its loop while the task runs).  Each wait is a record in the
+ * parker (never on a stack: a coroutine's stack may be copied away while
+ * it waits), queued in park.c's table of words under the word's bucket
+ * lock.  A thread sleeps in the kernel on its record; a coroutine gives its
+ * thread back to its loop through the parker's ops. */
+typedef struct weft_parker weft_parker;
+
+/* A cancellation request a task's future fires and that the waits of the
+ * parker running the task honour (see weft_cancellable). */
 typedef struct weft_cancel_source {
-    _Atomic(bool) requested;
-    _Atomic(_Atomic uint32_t *) parked_on;
+    _Atomic(bool) requested; /* fired, not yet reported (a coroutine's) */
+    _Atomic(int) requests;   /* a coroutine task's requests (weft_task_cancelling) */
+    _Atomic(weft_parker *) parker; /* running the task now (NULL: none) */
 } weft_cancel_source;
 
-/* The calling thread's source: NULL (the default) makes every cancellable
- * park an ordinary one. */
+/* One wait: which word, and how it ended (WEFT__WAIT_*, under the word's
+ * bucket lock while queued). */
+typedef struct weft_waiter {
+    struct weft_waiter *next, *prev;  /* the bucket's queue */
+    struct weft_waiter *wake_next;    /* a waker's list of those it ends */
+    _Atomic(_Atomic uint32_t *) word; /* NULL when not waiting */
+    _Atomic uint32_t state;
+    weft_cancel_source *source; /* the cancellation this wait ends on */
+    void *home;                 /* the waiting thread's (fork: whose records stay) */
+    bool queued;                /* in its bucket's queue (not a sleep) */
+} weft_waiter;
+
+/* What a coroutine's loop does for park (layer 9 fills it in).
+ * suspend: the calling coroutine gives its thread back to its loop until
+ * resume(p) is called; with a finite deadline the loop calls
+ * weft__park_expire(p) at that time.  resume: make p runnable; called once
+ * per suspend, from any thread, by whoever ended the wait.  yield: run the
+ * other ready coroutines once, then come back (weft_sleep(0)). */
+typedef struct weft_parker_ops {
+    void (*suspend)(weft_parker *p, int64_t deadline);
+    void (*resume)(weft_parker *p);
+    void (*yield)(weft_parker *p);
+} weft_parker_ops;
+
+struct weft_parker {
+    const weft_parker_ops *ops; /* NULL: a thread, sleeping in the kernel */
+    uint64_t ident;             /* who owns an RLock it takes (0: the thread) */
+    void *task;                 /* a coroutine's task future (layer 9's) */
+    /* The cancellation its waits honour now (NULL: none), and whether a
+     * reported cancellation is used up (a coroutine: asyncio's rule, one
+     * WEFT_ECANCELLED per request) or stays (a pool task's flag). */
+    weft_cancel_source *cancel;
+    bool cancel_once;
+    weft_waiter wait;
+    _Atomic uint32_t sleep_word; /* what a sleep parks on: never changes */
+    /* task.c's: the running task's cancel source (weft_cancelled) and the
+     * failure its weft_fail recorded. */
+    weft_cancel_source *task_cancel;
+    int fail_code;
+    char *fail_message;
+    /* A node a primitive may keep for the length of one wait instead of on
+     * the stack (weft__park_node). */
+    _Alignas(16) unsigned char node[WEFT__PARK_NODE_MAX];
+};
+
+/* The parker of the running coroutine, NULL in a plain thread. */
+extern _Thread_local weft_parker *weft__parker_now;
+
+/* The calling thread's or coroutine's parker. */
+weft_parker *weft__parker_current(void);
+
+/* Make p the running coroutine's parker (NULL: the thread runs itself
+ * again); returns the previous one.  Only loops call it. */
+weft_parker *weft__parker_switch(weft_parker *p);
+
+static inline bool weft__in_coroutine(void) { return weft__parker_now != NULL; }
+
+/* Who owns what the caller takes (an RLock): the running task inside a
+ * coroutine, the thread outside. */
+static inline uint64_t weft__park_owner(void)
+{
+    weft_parker *p = weft__parker_now;
+    return p && p->ident ? p->ident : weft__self_ident();
+}
+
+/* Room for a primitive's per-wait node (a condition's queue entry): in a
+ * coroutine the parker's node area when `size` fits, since its stack may
+ * be copied away while it waits; NULL in a thread (use the stack). */
+static inline void *weft__park_node(size_t size)
+{
+    return weft__parker_now && size <= WEFT__PARK_NODE_MAX ? weft__parker_now->node : NULL;
+}
+
+/* Park while *word == expected, until unparked or the deadline passes.
+ * Returns WEFT_OK (woken, changed, or spurious: re-check) or
+ * WEFT_ETIMEDOUT (the deadline has passed).  A wake-up that reaches a
+ * waiter as its deadline passes is never lost: the waiter returns WEFT_OK. */
+int weft__park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
+
+/* As weft__park, but WEFT_ECANCELLED once the parker's cancel source
+ * fires (at once: the firing wakes it).  A waiter that was woken as it was
+ * cancelled returns WEFT_OK (the wake-up is not lost; it sees the
+ * cancellation at its next wait). */
+int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
+
+/* Sleep until the deadline: WEFT_OK then, WEFT_ECANCELLED once the
+ * parker's cancel source fires (weft_sleep in a coroutine or a cancellable
+ * task).  Sleepers are not queued where wakers look. */
+int weft__park_sleep(int64_t deadline);
+
+/* The running coroutine's loop reached the deadline of p's wait: end it
+ * with WEFT_ETIMEDOUT and resume p, unless something ended it already. */
+void weft__park_expire(weft_parker *p);
+
+/* In a coroutine: let the loop run the other ready coroutines, then come
+ * back.  In a thread: yield the CPU. */
+void weft__park_yield(void);
+
+/* The calling parker's cancel source (NULL makes every cancellable park an
+ * ordinary one), and a new one. */
 void weft__park_set_cancel_source(weft_cancel_source *source);
 weft_cancel_source *weft__park_cancel_source(void);
 
-/* Whether the calling thread runs a cancellable task whose future was
- * cancelled. */
-static inline bool weft__park_cancel_requested(void)
-{
-    weft_cancel_source *src = weft__park_cancel_source();
-    return src && atomic_load(&src->requested);
-}
+/* Whether the caller's source has fired (a peek), and the same but using
+ * the request up for a coroutine (for the waits that report it). */
+bool weft__park_cancel_requested(void);
+bool weft__park_take_cancel(void);
 
-/* Set the flag and wake the thread if it is parked. */
+/* Set the flag and wake the waiter of the parker running its task, if it
+ * waits on this source. */
 void weft__cancel_source_fire(weft_cancel_source *source);
 
-/* As weft__park, but WEFT_ECANCELLED once the thread's source fires. */
-int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
-
-/* Unpark one / every waiter parked on word. */
+/* Unpark one / every / n waiters parked on word. */
 void weft__unpark_one(_Atomic uint32_t *word);
 void weft__unpark_all(_Atomic uint32_t *word);
 void weft__unpark_n(_Atomic uint32_t *word, uint32_t n);
@@ -81,7 +180,9 @@ typedef struct weft_backoff {
 /* Pause once more; false when the spinning budget is spent (park then). */
 static inline bool weft__backoff_pause(weft_backoff *b)
 {
-    if (b->pauses > WEFT_BACKOFF_MAX)
+    /* A coroutine never spins: what it waits for may be another coroutine
+     * of its own thread, which runs only once it parks. */
+    if (b->pauses > WEFT_BACKOFF_MAX || weft__in_coroutine())
         return false;
     for (unsigned i = 0; i < b->pauses; i++)
         weft__pf_cpu_relax();
@@ -140,6 +241,8 @@ void weft__poll_lease_wasted(void);
  * The clock is read once the gaps have reached their longest. */
 static inline bool weft__poll_pause(weft_poll *p)
 {
+    if (weft__in_coroutine())
+        return false; /* as weft__backoff_pause */
     unsigned pauses = p->gap;
     if (p->gap < WEFT_POLL_GAP_MAX) {
         p->gap *= 2;

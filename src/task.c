@@ -11,11 +11,9 @@
 
 char weft_failed_marker_;
 
-/* The cancel source of the task this thread runs (NULL: none, or a task
- * that cannot be cancelled), and the failure its weft_fail recorded. */
-static _Thread_local weft_cancel_source *running_cancel;
-static _Thread_local int fail_code;
-static _Thread_local char *fail_message;
+/* The running task's state lives in its parker (park.h): the thread's
+ * own, or the coroutine's, so that coroutines sharing a thread keep their
+ * own cancel sources and failures. */
 
 char *weft__format_message(const char *format, va_list ap)
 {
@@ -37,46 +35,56 @@ void *weft_fail(int code, const char *format, ...)
     va_start(ap, format);
     char *message = weft__format_message(format, ap);
     va_end(ap);
-    free(fail_message);
-    fail_code = code ? code : WEFT_EFAILED;
-    fail_message = message;
+    weft_parker *p = weft__parker_current();
+    free(p->fail_message);
+    p->fail_code = code ? code : WEFT_EFAILED;
+    p->fail_message = message;
     return WEFT_FAILED;
 }
 
 bool weft__take_failure(void *result, int *code, char **message)
 {
-    if (result != WEFT_FAILED || !fail_code)
+    weft_parker *p = weft__parker_current();
+    if (result != WEFT_FAILED || !p->fail_code)
         return false;
-    *code = fail_code;
-    *message = fail_message;
-    fail_code = 0;
-    fail_message = NULL;
+    *code = p->fail_code;
+    *message = p->fail_message;
+    p->fail_code = 0;
+    p->fail_message = NULL;
     return true;
 }
 
 bool weft_cancelled(void)
 {
-    return running_cancel && atomic_load_explicit(&running_cancel->requested, memory_order_relaxed);
+    weft_cancel_source *c = weft__parker_current()->task_cancel;
+    return c && (atomic_load_explicit(&c->requested, memory_order_relaxed) ||
+                 atomic_load_explicit(&c->requests, memory_order_relaxed) > 0);
 }
 
 bool weft_cancellable(bool on)
 {
-    weft_cancel_source *now = weft__park_cancel_source();
-    if (running_cancel)
-        weft__park_set_cancel_source(on ? running_cancel : NULL);
+    weft_parker *p = weft__parker_current();
+    weft_cancel_source *now = p->cancel;
+    if (p->task_cancel && !p->cancel_once) /* a coroutine's waits always are */
+        p->cancel = on ? p->task_cancel : NULL;
     return now != NULL;
 }
 
 weft_task_outcome weft__task_run(weft_task_fn fn, void *arg, weft_cancel_source *cancel)
 {
-    weft_cancel_source *outer = running_cancel;
-    weft_cancel_source *outer_source = weft__park_cancel_source();
-    running_cancel = cancel;
-    weft__park_set_cancel_source(NULL); /* until the task asks for it */
-    fail_code = 0;
+    weft_parker *p = weft__parker_current();
+    weft_cancel_source *outer = p->task_cancel, *outer_source = p->cancel;
+    weft_parker *outer_parker = cancel ? atomic_load(&cancel->parker) : NULL;
+    p->task_cancel = cancel;
+    p->cancel = NULL; /* until the task asks for it */
+    if (cancel)
+        atomic_store(&cancel->parker, p);
+    p->fail_code = 0;
     weft_task_outcome out = {fn(arg), 0, NULL};
-    running_cancel = outer;
-    weft__park_set_cancel_source(outer_source);
+    if (cancel)
+        atomic_store(&cancel->parker, outer_parker);
+    p->task_cancel = outer;
+    p->cancel = outer_source;
     if (weft__take_failure(out.result, &out.code, &out.message))
         out.result = NULL;
     return out;

@@ -22,13 +22,15 @@ int weft_sleep(double seconds)
     int rc = weft__deadline_after(seconds, &deadline);
     if (rc != WEFT_OK)
         return rc;
-    if (!weft__park_cancel_source()) {
+    if (weft__in_coroutine() && seconds == 0) {
+        weft__park_yield(); /* asyncio.sleep(0): let the others run */
+        return weft__park_take_cancel() ? WEFT_ECANCELLED : WEFT_OK;
+    }
+    if (!weft__park_cancel_source() && !weft__in_coroutine()) {
         weft__pf_sleep_until(deadline);
         return WEFT_OK;
     }
-    /* In a cancellable task: sleep by parking, so that cancel wakes it. */
-    _Atomic uint32_t never_changes = 0;
-    while ((rc = weft__park_cancellable(&never_changes, 0, deadline)) == WEFT_OK) {
-    }
-    return rc == WEFT_ECANCELLED ? WEFT_ECANCELLED : WEFT_OK;
+    /* In a cancellable task or a coroutine: sleep by parking, so that
+     * cancel wakes it (and a coroutine's loop runs the others). */
+    return weft__park_sleep(deadline);
 }

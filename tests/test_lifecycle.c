@@ -49,6 +49,7 @@ static bool logged_in_order(int from, int phase, bool descending)
     static void name##_fork(int phase) { log_call(rank, phase); }                \
     static void name##_run(void) { log_call(rank, RUN); }                        \
     static void name##_stop(void) { log_call(rank, STOP); }
+static void park_fork(int phase) { log_call(WEFT_RANK_PARK, phase); }
 RANKED_HOOKS(local, WEFT_RANK_LOCAL)
 RANKED_HOOKS(thread, WEFT_RANK_THREAD)
 RANKED_HOOKS(process, WEFT_RANK_PROCESS)
@@ -57,6 +58,7 @@ RANKED_HOOKS(executor, WEFT_RANK_EXECUTOR)
 
 /* ---- fork: by rank -------------------------------------------------------- */
 
+static weft_lifecycle_hooks fork_park = WEFT_LIFECYCLE_HOOKS_INIT(WEFT_RANK_PARK, park_fork, NULL, NULL);
 static weft_lifecycle_hooks fork_local = WEFT_LIFECYCLE_HOOKS_INIT(WEFT_RANK_LOCAL, local_fork, NULL, NULL);
 static weft_lifecycle_hooks fork_thread = WEFT_LIFECYCLE_HOOKS_INIT(WEFT_RANK_THREAD, thread_fork, NULL, NULL);
 static weft_lifecycle_hooks fork_process = WEFT_LIFECYCLE_HOOKS_INIT(WEFT_RANK_PROCESS, process_fork, NULL, NULL);
@@ -69,7 +71,7 @@ static void fork_hooks_run_by_rank(void **state)
 {
     (void)state;
     weft_lifecycle_hooks *order[] = {&fork_process, &fork_local, &fork_executor,
-                                     &fork_thread, &fork_timer, &fork_local};
+                                     &fork_thread, &fork_timer, &fork_local, &fork_park};
     for (size_t i = 0; i < sizeof order / sizeof *order; i++)
         assert_int_equal(weft__lifecycle_register(order[i]), WEFT_OK);
     atomic_store(&log_size, 0);
@@ -221,7 +223,7 @@ static void adding_waits_for_a_fork_under_way(void **state)
  * thread forks.  Counted per rank: each fork's parent and child phases
  * call exactly the records its prepare phase called, no record is lost or
  * linked twice, and the ranks stay in order. */
-enum { ADDERS = 4, RECORDS = 80, FORKS = 30 };
+enum { ADDERS = 4, RECORDS = 14 * WEFT_RANK_COUNT, FORKS = 30 };
 static weft_lifecycle_hooks records[RECORDS];
 static _Atomic int prepared[WEFT_RANK_COUNT], parented[WEFT_RANK_COUNT];
 static int childed[WEFT_RANK_COUNT];
@@ -248,8 +250,9 @@ COUNTING(1)
 COUNTING(2)
 COUNTING(3)
 COUNTING(4)
+COUNTING(5)
 static void (*const counters[WEFT_RANK_COUNT])(int) = {count_0, count_1, count_2, count_3,
-                                                       count_4};
+                                                       count_4, count_5};
 
 /* Adder i adds the records of its half of the table, in a stride that
  * another adder shares. */

@@ -219,7 +219,7 @@ static void wait_for_is_cancelled(void **state)
         struct probe p = {.ec = WEFT_EVENTCOUNT_INIT};
         weft_wait_spec spec = kind == 1 ? on_eventcount(&p) : on_word(&p);
         spec.cancellable = kind != 2;
-        weft_cancel_source source = {false, NULL};
+        weft_cancel_source source = {false, 0, NULL};
         weft__park_set_cancel_source(&source);
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, fire_later, &source), 0);

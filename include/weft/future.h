@@ -128,7 +128,9 @@ WEFT_API int weft_future_exception_timeout(weft_future *future, double timeout, 
                                            const char **message);
 
 /* The error of a failed future: its code (0 if it did not fail) and its
- * message ("" if none; valid while you hold a reference). */
+ * message ("" if none; valid while you hold a reference).  A task
+ * cancelled with a message (weft_task_cancel) has that message here.
+ * Python: the exception's str(), CancelledError(msg). */
 WEFT_API int weft_future_error_code(weft_future *future);
 WEFT_API const char *weft_future_error_message(weft_future *future);
 

@@ -3,25 +3,12 @@
  * hooks around the backend's swap (docs/coroutines.md says why each). */
 #define _GNU_SOURCE
 #include "switch.h"
+#include "sanitize.h"
+#include "shared_stack.h"
 #include "weft/status.h"
 
 #include <stdlib.h>
 #include <unistd.h>
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEFT__ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define WEFT__TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(WEFT__ASAN)
-#define WEFT__ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__) && !defined(WEFT__TSAN)
-#define WEFT__TSAN 1
-#endif
 
 #ifdef WEFT__ASAN
 #include <sanitizer/common_interface_defs.h>
@@ -69,24 +56,41 @@ int weft__ctx_init_current(weft_ctx *ctx)
     return weft__ctx_backend_init_current(ctx);
 }
 
-int weft__ctx_make(weft_ctx *ctx, void *stack_base, size_t size,
-                   void (*entry)(void *), void *arg)
+/* The fields, the backend's state and TSan's fiber of a new context; the
+ * first frame too when lay_frame (else it is only reserved for). */
+static int make_context(weft_ctx *ctx, void *stack_base, size_t size,
+                        void (*entry)(void *), void *arg, int lay_frame)
 {
     if (!ctx || !stack_base || !entry || size < WEFT__CTX_MIN_STACK)
         return WEFT_EINVAL;
     *ctx = (weft_ctx){.entry_ = entry, .arg_ = arg,
                       .stack_bottom_ = stack_base, .stack_size_ = size};
-    int status = weft__ctx_backend_make(ctx, stack_base, size);
+    int status = lay_frame ? weft__ctx_backend_make(ctx, stack_base, size)
+                           : weft__ctx_backend_reserve(ctx);
     if (status != WEFT_OK)
         return status;
 #ifdef WEFT__TSAN
     ctx->tsan_fiber_ = __tsan_create_fiber(0);
     ctx->owns_fiber_ = 1;
 #endif
-#ifdef WEFT_HAVE_VALGRIND_H
-    ctx->valgrind_id_ = VALGRIND_STACK_REGISTER(stack_base, (char *)stack_base + size);
-#endif
     return WEFT_OK;
+}
+
+int weft__ctx_make(weft_ctx *ctx, void *stack_base, size_t size,
+                   void (*entry)(void *), void *arg)
+{
+    int status = make_context(ctx, stack_base, size, entry, arg, 1);
+#ifdef WEFT_HAVE_VALGRIND_H
+    if (status == WEFT_OK)
+        ctx->valgrind_id_ = VALGRIND_STACK_REGISTER(stack_base, (char *)stack_base + size);
+#endif
+    return status;
+}
+
+int weft__ctx_make_unlaid(weft_ctx *ctx, void *stack_base, size_t size,
+                          void (*entry)(void *), void *arg)
+{
+    return make_context(ctx, stack_base, size, entry, arg, 0);
 }
 
 /* Tell the sanitizers that `from` is left for `to` (for good when
@@ -114,6 +118,8 @@ void weft__ctx_switch(weft_ctx *from, weft_ctx *to)
 
 _Noreturn void weft__ctx_exit(weft_ctx *from, weft_ctx *to)
 {
+    if (from->shared_)
+        weft__shared_stack_on_exit(from->shared_);
     leave_and_swap(from, to, 1);
     abort(); /* a finished context was resumed: a bug of the caller's */
 }
@@ -126,8 +132,10 @@ void weft__ctx_destroy(weft_ctx *ctx)
     if (ctx->owns_fiber_)
         __tsan_destroy_fiber(ctx->tsan_fiber_);
 #endif
+    if (ctx->shared_)
+        weft__shared_stack_on_destroy(ctx->shared_); /* before the backend's state goes */
 #ifdef WEFT_HAVE_VALGRIND_H
-    if (ctx->entry_)
+    else if (ctx->entry_)
         VALGRIND_STACK_DEREGISTER(ctx->valgrind_id_);
 #endif
     weft__ctx_backend_destroy(ctx);

@@ -39,6 +39,7 @@ typedef struct weft_ctx {
     void *tsan_fiber_;        /* TSan: the fiber of this context */
     unsigned valgrind_id_;    /* valgrind: the registered stack's id */
     unsigned owns_fiber_;     /* TSan: created by weft__ctx_make, destroyed by us */
+    struct weft_stack_save *shared_; /* on a shared stack: its save record */
 } weft_ctx;
 
 /* Make *ctx the context of the calling thread as it runs now, so that it
@@ -66,12 +67,27 @@ _Noreturn void weft__ctx_exit(weft_ctx *from, weft_ctx *to);
  * only once it has finished or was never started; never the running one. */
 void weft__ctx_destroy(weft_ctx *ctx);
 
+/* weft__ctx_make but for the first frame, for a context of a shared stack
+ * (shared_stack.c lays the frame at its first entry, with
+ * weft__ctx_backend_make: nothing may be written on a shared stack that
+ * another context occupies).  Valgrind is told of the shared stack once,
+ * not of each context.  Same returns as weft__ctx_make. */
+int weft__ctx_make_unlaid(weft_ctx *ctx, void *stack_base, size_t size,
+                          void (*entry)(void *), void *arg);
+
 /* The backend's part (switch_asm.c + switch_asm.S, or switch_ucontext.c);
  * switch.c adds the sanitizers' hooks around it. */
 int weft__ctx_backend_init_current(weft_ctx *ctx);
 int weft__ctx_backend_make(weft_ctx *ctx, void *stack_base, size_t size);
 void weft__ctx_backend_swap(weft_ctx *from, weft_ctx *to);
 void weft__ctx_backend_destroy(weft_ctx *ctx);
+/* For shared stacks: whether the backend can tell a suspended context's
+ * stack pointer; that stack pointer (where its live region starts); and
+ * what weft__ctx_backend_make will need, allocated ahead (ucontext: its
+ * ucontext_t, so that laying the first frame later cannot fail). */
+int weft__ctx_backend_knows_sp(void);
+void *weft__ctx_backend_saved_sp(const weft_ctx *ctx);
+int weft__ctx_backend_reserve(weft_ctx *ctx);
 
 /* The first code to run on a new context (the backends' trampoline calls
  * it): tells the sanitizers the switch is done, then runs the entry. */

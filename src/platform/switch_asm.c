@@ -54,3 +54,21 @@ void weft__ctx_backend_destroy(weft_ctx *ctx)
 {
     (void)ctx;
 }
+
+/* Shared stacks: the swap leaves the stack pointer at the callee-saved
+ * registers it pushed, the lowest live byte (nothing lives below it). */
+int weft__ctx_backend_knows_sp(void)
+{
+    return 1;
+}
+
+void *weft__ctx_backend_saved_sp(const weft_ctx *ctx)
+{
+    return ctx->sp_;
+}
+
+int weft__ctx_backend_reserve(weft_ctx *ctx)
+{
+    (void)ctx; /* the first frame needs nothing but the stack */
+    return WEFT_OK;
+}

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/* coro.c — tasks: coroutines on a loop, each the weft_future of its
+ * outcome (see weft/coro.h and docs/coroutines.md).
+ *
+ * A task's record holds its parker (park.h): while the loop runs the
+ * task, the record's parker is the thread's current one, so every weft
+ * wait the task makes queues the record's waiter and suspends the task
+ * through the ops below, instead of sleeping the thread. */
+#include "coro_internal.h"
+
+#include "future_internal.h"
+#include "lock_internal.h"
+#include "platform/stack.h"
+#include "task_internal.h"
+#include "weft/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_STACK ((size_t)256 * 1024)
+
+weft_coro *weft__coro_of_parker(weft_parker *p)
+{
+    return (weft_coro *)(void *)((char *)p - offsetof(weft_coro, parker));
+}
+
+weft_coro *weft__coro_running(void)
+{
+    weft_parker *p = weft__parker_now;
+    return p ? weft__coro_of_parker(p) : NULL;
+}
+
+/* ---- switching ----------------------------------------------------------- */
+
+static void to_loop(weft_coro *t) { weft__ctx_switch(&t->ctx, &t->loop->ctx); }
+
+static void task_suspend(weft_parker *p, int64_t deadline)
+{
+    weft_coro *t = weft__coro_of_parker(p);
+    if (deadline != WEFT_NO_DEADLINE)
+        weft__loop_timer_arm(t->loop, &t->wake_timer, deadline); /* room reserved at spawn */
+    to_loop(t);
+    weft__loop_timer_disarm(t->loop, &t->wake_timer);
+}
+
+static void task_resume(weft_parker *p)
+{
+    weft_coro *t = weft__coro_of_parker(p);
+    weft__loop_push(t->loop, &t->run);
+}
+
+static void task_yield(weft_parker *p)
+{
+    weft_coro *t = weft__coro_of_parker(p);
+    weft__loop_push_ready(t->loop, &t->run);
+    to_loop(t);
+}
+
+static const weft_parker_ops task_ops = {task_suspend, task_resume, task_yield};
+
+static void wake_timer_fired(weft_loop_timer *timer)
+{
+    weft_coro *t = (weft_coro *)(void *)((char *)timer - offsetof(weft_coro, wake_timer));
+    weft__park_expire(&t->parker);
+}
+
+/* ---- a task's life --------------------------------------------------------- */
+
+/* How the task ends: its failure if it failed, cancelled if a request is
+ * outstanding (C's way of letting CancelledError out: returning), else its
+ * result. */
+static void finish(weft_coro *t, void *result, int code, char *message)
+{
+    weft_cancel_source *src = weft__future_cancel_source(t->future);
+    if (code) {
+        weft__future_finish(t->future, NULL, code, message);
+    } else if (atomic_load(&src->requests) > 0) {
+        char *why = NULL;
+        weft__lock_take(&t->message_lock);
+        why = t->cancel_message;
+        t->cancel_message = NULL;
+        weft_lock_release(&t->message_lock);
+        weft__future_finish_cancelled(t->future, why);
+    } else {
+        weft__future_finish(t->future, result, 0, NULL);
+    }
+}
+
+/* The first thing on the task's own stack. */
+static void task_main(void *arg)
+{
+    weft_coro *t = arg;
+    weft_cancel_source *src = weft__future_cancel_source(t->future);
+    void *result = NULL;
+    int code = 0;
+    char *message = NULL;
+    /* Cancelled before it ever ran: it never starts (asyncio throws
+     * CancelledError in at its first step). */
+    if (!atomic_load(&src->requested)) {
+        result = t->fn(t->arg);
+        if (!weft__take_failure(result, &code, &message) && result == WEFT_FAILED)
+            code = WEFT_EFAILED; /* WEFT_FAILED returned without weft_fail */
+        if (code)
+            result = NULL;
+    }
+    t->ended = true;
+    finish(t, result, code, message);
+    weft__ctx_exit(&t->ctx, &t->loop->ctx);
+}
+
+static void release_stack(weft_coro *t)
+{
+    weft__ctx_destroy(&t->ctx);
+    if (t->stack)
+        weft__stack_free(t->stack);
+    t->stack = NULL;
+}
+
+/* After the task's last switch back: give its stack back, take it off the
+ * loop's list and drop the loop's reference. */
+static void reap(weft_coro *t)
+{
+    weft_loop *loop = t->loop;
+    release_stack(t);
+    weft__list_remove(&t->link);
+    loop->task_count--;
+    weft_future_release(t->future);
+}
+
+static void report_slow(const weft_coro *t, int64_t ran)
+{
+    fprintf(stderr, "weft: task %s ran %.3f s without suspending (asyncio: slow callback)\n",
+            t->name, (double)ran / 1e9);
+}
+
+static void run_task(weft_runnable *r)
+{
+    weft_coro *t = (weft_coro *)(void *)((char *)r - offsetof(weft_coro, run));
+    weft_loop *loop = t->loop;
+    int64_t began = loop->debug ? weft__now_ns() : 0;
+    loop->current = t;
+    weft__parker_switch(&t->parker);
+    weft__ctx_switch(&loop->ctx, &t->ctx);
+    weft__parker_switch(NULL);
+    loop->current = NULL;
+    if (loop->debug) {
+        int64_t ran = weft__now_ns() - began;
+        if (ran > loop->slow_ns)
+            report_slow(t, ran);
+    }
+    if (t->ended)
+        reap(t);
+}
+
+/* ---- making tasks ---------------------------------------------------------- */
+
+static void free_record(void *record)
+{
+    weft_coro *t = record;
+    weft_lock_destroy(&t->message_lock);
+    free(t->cancel_message);
+    free(t->name);
+    free(t);
+}
+
+static bool cancel_task(weft_future *task, const char *message);
+
+static const weft_future_task_hooks hooks = {cancel_task, free_record};
+
+static int check_task_options(const weft_task_options *o)
+{
+    if (o->stack_mode != WEFT_STACK_DEFAULT && o->stack_mode != WEFT_STACK_OWN &&
+        o->stack_mode != WEFT_STACK_SHARED)
+        return WEFT_EINVAL;
+    return o->stack_size > ((size_t)1 << 30) ? WEFT_EINVAL : WEFT_OK;
+}
+
+static char *name_for(weft_loop *loop, const char *name)
+{
+    char number[32];
+    if (!name) {
+        snprintf(number, sizeof number, "Task-%llu", (unsigned long long)++loop->tasks_made);
+        name = number;
+    }
+    size_t n = strlen(name) + 1;
+    char *copy = malloc(n);
+    if (copy)
+        memcpy(copy, name, n);
+    return copy;
+}
+
+static weft_coro *record_new(weft_loop *loop, weft_task_fn fn, void *arg, const char *name)
+{
+    weft_coro *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->name = name_for(loop, name);
+    if (!t->name || weft_future_new(&t->future) != WEFT_OK) {
+        free(t->name);
+        free(t);
+        return NULL;
+    }
+    t->loop = loop;
+    t->fn = fn;
+    t->arg = arg;
+    weft_lock_init(&t->message_lock);
+    t->run.run = run_task;
+    t->wake_timer.fire = wake_timer_fired;
+    t->parker.ops = &task_ops;
+    t->parker.ident = weft__ident_new();
+    t->parker.task = t->future;
+    weft_cancel_source *src = weft__future_cancel_source(t->future);
+    atomic_store(&src->parker, &t->parker);
+    t->parker.cancel = src; /* every wait of a coroutine is a cancellation point */
+    t->parker.task_cancel = src;
+    t->parker.cancel_once = true;
+    return t;
+}
+
+static int give_stack(weft_coro *t, const weft_task_options *o)
+{
+    weft_loop *loop = t->loop;
+    size_t size = o->stack_size ? o->stack_size : loop->stack_size ? loop->stack_size : DEFAULT_STACK;
+    int rc = weft__stack_new(size, t->name, &t->stack);
+    if (rc == WEFT_OK) {
+        rc = weft__ctx_make(&t->ctx, weft__stack_base(t->stack), weft__stack_size(t->stack),
+                            task_main, t);
+        if (rc != WEFT_OK) {
+            weft__stack_free(t->stack);
+            t->stack = NULL;
+        }
+    }
+    return rc;
+}
+
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+static void set_hooks(void) { weft__future_set_task_hooks(&hooks); }
+
+int weft__coro_spawn(weft_loop *loop, weft_task_fn fn, void *arg, const weft_task_options *o,
+                     weft_future **task)
+{
+    static const weft_task_options none = WEFT_TASK_OPTIONS_INIT;
+    *task = NULL;
+    if (!o)
+        o = &none;
+    if (!fn || check_task_options(o) != WEFT_OK)
+        return WEFT_EINVAL;
+    if (atomic_load(&loop->closed))
+        return WEFT_ESTATE;
+    pthread_once(&hooks_once, set_hooks);
+    /* Room for the task's deadline timer now, so a wait never lacks it. */
+    if (weft__loop_timer_reserve(loop, loop->timer_count + loop->task_count + 1) != WEFT_OK)
+        return WEFT_ENOMEM;
+    weft_coro *t = record_new(loop, fn, arg, o->name);
+    if (!t)
+        return WEFT_ENOMEM;
+    int rc = give_stack(t, o);
+    if (rc != WEFT_OK) {
+        weft_future_release(t->future); /* not a task yet: frees only the future */
+        free_record(t);
+        return rc;
+    }
+    weft__future_make_task(t->future, t);
+    weft__list_push_back(&loop->tasks, &t->link);
+    loop->task_count++;
+    weft__loop_push_ready(loop, &t->run);
+    *task = weft_future_ref(t->future); /* the loop keeps the first */
+    return WEFT_OK;
+}
+
+int weft_spawn(weft_task_fn fn, void *arg, const weft_task_options *options, weft_future **task)
+{
+    if (!task)
+        return WEFT_EINVAL;
+    *task = NULL;
+    weft_loop *loop = weft_get_running_loop();
+    if (!loop)
+        return WEFT_ESTATE; /* "no running event loop" */
+    return weft__coro_spawn(loop, fn, arg, options, task);
+}
+
+/* ---- cancellation ------------------------------------------------------------ */
+
+static weft_coro *record_of(weft_future *task)
+{
+    return task ? weft__future_task_record(task) : NULL;
+}
+
+static bool cancel_task(weft_future *task, const char *message)
+{
+    weft_coro *t = record_of(task);
+    if (weft_future_done(task))
+        return false;
+    char *copy = NULL;
+    if (message) {
+        size_t n = strlen(message) + 1;
+        if ((copy = malloc(n)))
+            memcpy(copy, message, n);
+    }
+    weft__lock_take(&t->message_lock);
+    free(t->cancel_message);
+    t->cancel_message = copy;
+    weft_lock_release(&t->message_lock);
+    weft_cancel_source *src = weft__future_cancel_source(task);
+    atomic_fetch_add(&src->requests, 1);
+    weft__cancel_source_fire(src);
+    return true;
+}
+
+bool weft_task_cancel(weft_future *task, const char *message)
+{
+    return record_of(task) ? cancel_task(task, message) : false;
+}
+
+int weft_task_cancelling(weft_future *task)
+{
+    if (!record_of(task))
+        return 0;
+    return atomic_load(&weft__future_cancel_source(task)->requests);
+}
+
+int weft_task_uncancel(weft_future *task)
+{
+    if (!record_of(task))
+        return 0;
+    weft_cancel_source *src = weft__future_cancel_source(task);
+    int n = atomic_load(&src->requests);
+    while (n > 0 && !atomic_compare_exchange_weak(&src->requests, &n, n - 1)) {
+    }
+    if (n <= 1)
+        atomic_store(&src->requested, false); /* nothing left to report */
+    return n > 0 ? n - 1 : 0;
+}
+
+/* ---- looking at tasks ---------------------------------------------------------- */
+
+weft_future *weft_current_task(void)
+{
+    weft_coro *t = weft__coro_running();
+    return t ? t->future : NULL;
+}
+
+bool weft_is_task(weft_future *future) { return record_of(future) != NULL; }
+
+const char *weft_task_name(weft_future *task)
+{
+    weft_coro *t = record_of(task);
+    return t ? t->name : NULL;
+}
+
+int weft_task_set_name(weft_future *task, const char *name)
+{
+    weft_coro *t = record_of(task);
+    if (!t || !name)
+        return WEFT_EINVAL;
+    size_t n = strlen(name) + 1;
+    char *copy = malloc(n);
+    if (!copy)
+        return WEFT_ENOMEM;
+    memcpy(copy, name, n);
+    free(t->name);
+    t->name = copy;
+    return WEFT_OK;
+}
+
+size_t weft_all_tasks(weft_future **tasks, size_t capacity)
+{
+    weft_loop *loop = weft_get_running_loop();
+    if (!loop)
+        return 0;
+    size_t n = 0;
+    WEFT_LIST_FOR_EACH(node, next, &loop->tasks) {
+        weft_coro *t = WEFT_LIST_ENTRY(node, weft_coro, link);
+        if (weft_future_done(t->future))
+            continue;
+        if (tasks && n < capacity)
+            tasks[n] = weft_future_ref(t->future);
+        n++;
+    }
+    return n;
+}

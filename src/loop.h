@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/* loop.h — the event loop inside (layer 9): what loop.c (the loop: ready
+ * queue, timers, sleeping, callbacks) and coro.c (tasks) share.
+ *
+ * The loop runs runnables: a task to resume or a callback to call.  Its
+ * own thread appends them to the ready queue directly; other threads push
+ * them onto a lock-free inbox and wake the poller, and the loop moves the
+ * inbox onto the ready queue before each round. */
+#ifndef WEFT_LOOP_H
+#define WEFT_LOOP_H
+
+#include "weft/executor.h"
+
+#include "list.h"
+#include "platform/poller.h"
+#include "platform/switch.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct weft_loop weft_loop; /* also weft/coro.h's */
+
+typedef struct weft_runnable {
+    struct weft_runnable *next;
+    void (*run)(struct weft_runnable *self);
+    void (*drop)(struct weft_runnable *self); /* NULL, or: the loop goes without running it */
+} weft_runnable;
+
+/* A timer of the loop: fire(timer) at `when` (monotonic ns); equal times
+ * fire in the order they were armed. */
+typedef struct weft_loop_timer {
+    int64_t when;
+    uint64_t seq;
+    size_t slot; /* its index in the heap while armed */
+    bool armed;
+    void (*fire)(struct weft_loop_timer *self);
+    void (*drop)(struct weft_loop_timer *self); /* NULL, or: the loop goes first */
+} weft_loop_timer;
+
+struct weft_loop {
+    weft_ctx ctx; /* the loop's own: the thread's stack */
+    weft_runnable *ready_head, *ready_tail;
+    _Atomic(weft_runnable *) inbox;
+    _Atomic int remote_pushers; /* in weft__loop_push_remote now */
+    _Atomic int sleeping;       /* in the poller, or about to be */
+    weft_poller *poller;
+    weft_loop_timer **timers;
+    size_t timer_count, timer_capacity;
+    uint64_t timer_seq;
+    weft_list tasks; /* the tasks not ended (coro.c) */
+    size_t task_count;
+    uint64_t tasks_made; /* for "Task-N" names */
+    void *current;       /* the task running now (coro.c), NULL between */
+    size_t stack_size; /* weft_loop_options' (coro.h) */
+    int stack_mode;
+    unsigned shared_stacks;
+    bool debug;
+    int64_t slow_ns; /* debug: a task running longer is named */
+    bool running;
+    _Atomic bool closed;
+    weft_executor *default_pool;
+    void *shared; /* coro.c: the memory mode's stacks */
+};
+
+/* The loop running on this thread (NULL: none). */
+weft_loop *weft__loop_here(void);
+
+/* Append to the ready queue: from the loop's own thread only. */
+void weft__loop_push_ready(weft_loop *loop, weft_runnable *r);
+
+/* From any thread: the loop's own appends at once, others go through the
+ * inbox and wake the loop. */
+void weft__loop_push(weft_loop *loop, weft_runnable *r);
+
+/* Arm / disarm a timer (the loop's thread).  Arm returns WEFT_OK or
+ * WEFT_ENOMEM. */
+int weft__loop_timer_arm(weft_loop *loop, weft_loop_timer *t, int64_t when);
+void weft__loop_timer_disarm(weft_loop *loop, weft_loop_timer *t);
+
+/* Make room for `count` armed timers at once.  WEFT_OK or WEFT_ENOMEM. */
+int weft__loop_timer_reserve(weft_loop *loop, size_t count);
+
+/* Run the loop on this thread until done(ctx) is true, looked at after
+ * each runnable.  The caller made the loop this thread's (running). */
+void weft__loop_run_until(weft_loop *loop, bool (*done)(void *ctx), void *ctx);
+
+/* Make `loop` this thread's running loop (NULL: none); the previous one. */
+weft_loop *weft__loop_enter(weft_loop *loop);
+
+/* Release the resources of a loop whose tasks have all ended. */
+void weft__loop_destroy(weft_loop *loop);
+
+#endif

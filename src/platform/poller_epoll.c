@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* poller_epoll.c — weft__poller_* on epoll and an eventfd (see poller.h). */
+#define _GNU_SOURCE
+#include "poller.h"
+
+#include "platform.h"
+#include "weft/status.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct weft_poller {
+    int epoll_fd;
+    int wake_fd;
+};
+
+int weft__poller_new(weft_poller **out)
+{
+    weft_poller *p = malloc(sizeof *p);
+    if (!p)
+        return WEFT_ENOMEM;
+    p->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (p->epoll_fd < 0 || p->wake_fd < 0 ||
+        epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, p->wake_fd, &ev) != 0) {
+        weft__poller_free(p);
+        return WEFT_EAGAIN;
+    }
+    *out = p;
+    return WEFT_OK;
+}
+
+void weft__poller_free(weft_poller *p)
+{
+    if (!p)
+        return;
+    if (p->epoll_fd >= 0)
+        close(p->epoll_fd);
+    if (p->wake_fd >= 0)
+        close(p->wake_fd);
+    free(p);
+}
+
+/* epoll's timeout is in milliseconds: round up so that a timer is never
+ * run early (the loop looks at the clock again and sleeps the rest). */
+static int timeout_ms(int64_t deadline)
+{
+    if (deadline == WEFT_PF_NO_DEADLINE)
+        return -1;
+    int64_t left = deadline - weft__pf_now_ns();
+    if (left <= 0)
+        return 0;
+    int64_t ms = (left + 999999) / 1000000;
+    return ms > 86400000 ? 86400000 : (int)ms;
+}
+
+bool weft__poller_wait(weft_poller *p, int64_t deadline)
+{
+    struct epoll_event events[8];
+    int n = epoll_wait(p->epoll_fd, events, 8, timeout_ms(deadline));
+    bool woken = false;
+    for (int i = 0; i < n; i++)
+        if (events[i].data.ptr == NULL) {
+            uint64_t count;
+            while (read(p->wake_fd, &count, sizeof count) > 0) {
+            }
+            woken = true;
+        }
+    return woken;
+}
+
+void weft__poller_wake(weft_poller *p)
+{
+    uint64_t one = 1;
+    ssize_t r;
+    do
+        r = write(p->wake_fd, &one, sizeof one);
+    while (r < 0 && errno == EINTR); /* EAGAIN: the count is full, a wake-up is pending */
+}
