@@ -41,13 +41,19 @@
 
 /* ---- checks that do not longjmp ------------------------------------- */
 
+/* The first few failed checks are kept, each in its own slot. */
+#define CHECK_MESSAGES 6
 static atomic_int checks_failed_;
-static char check_message_[1024];
+static char check_message_[CHECK_MESSAGES][384];
 
 static inline void check_fail_(const char *file, int line, const char *what)
 {
-    if (atomic_fetch_add(&checks_failed_, 1) == 0)
-        snprintf(check_message_, sizeof check_message_, "%s:%d: %s", file, line, what);
+    int n = atomic_fetch_add(&checks_failed_, 1);
+    if (n < CHECK_MESSAGES) {
+        const char *base = strrchr(file, '/');
+        snprintf(check_message_[n], sizeof check_message_[n], "\n    %s:%d: %s",
+                 base ? base + 1 : file, line, what);
+    }
 }
 
 #define CHECK(cond)                                                            \
@@ -94,14 +100,17 @@ static inline void check_fail_(const char *file, int line, const char *what)
 static inline void checks_reset(void)
 {
     atomic_store(&checks_failed_, 0);
-    check_message_[0] = '\0';
+    for (int i = 0; i < CHECK_MESSAGES; i++)
+        check_message_[i][0] = '\0';
 }
 
 #define assert_checks_passed()                                                 \
     do {                                                                      \
         if (atomic_load(&checks_failed_) != 0)                                \
-            fail_msg("%d failed check(s); the first: %s",                     \
-                     atomic_load(&checks_failed_), check_message_);           \
+            fail_msg("%d failed check(s):%s%s%s%s%s%s",                       \
+                     atomic_load(&checks_failed_), check_message_[0],         \
+                     check_message_[1], check_message_[2], check_message_[3], \
+                     check_message_[4], check_message_[5]);                   \
     } while (0)
 
 /* ---- running a loop ----------------------------------------------------- */

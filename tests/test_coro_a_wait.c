@@ -70,8 +70,18 @@ static void *wait_all(void *arg)
     t0 = weft_monotonic();
     CHECK_STATUS(weft_wait(fs, 2, WEFT_FOREVER, WEFT_ALL_COMPLETED, done), WEFT_OK);
     CHECK(weft_monotonic() - t0 < IMMEDIATE);
+    /* a cancelled task is done too (bounded: a wait that does not see it
+     * as done times out) */
+    weft_future *c = spawn(wait_release, IPTR(3));
+    yield_n(1);
+    CHECK(weft_task_cancel(c, NULL));
+    weft_future *gs[] = {a, c};
+    CHECK_STATUS(weft_wait(gs, 2, LONG_WAIT, WEFT_ALL_COMPLETED, done), WEFT_OK);
+    CHECK(done[0] && done[1]);
+    CHECK(weft_future_cancelled(c));
     weft_future_release(a);
     weft_future_release(b);
+    weft_future_release(c);
     return NULL;
 }
 

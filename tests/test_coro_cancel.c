@@ -306,6 +306,20 @@ static void *wait_on_f(void *arg)
     return result;
 }
 
+static void *wait_release_plain(void *arg)
+{
+    return weft_event_wait(&S.release) == WEFT_OK ? arg : NULL;
+}
+
+/* Wait on the task S.g, then sleep: the status of each. */
+static void *wait_on_g_then_sleep(void *arg)
+{
+    (void)arg;
+    S.status[2] = weft_future_result(S.g, NULL);
+    S.status[3] = weft_sleep(1.0);
+    return NULL;
+}
+
 static void *cancel_waiter(void *arg)
 {
     (void)arg;
@@ -320,6 +334,22 @@ static void *cancel_waiter(void *arg)
     CHECK(weft_future_cancelled(t));
     weft_future_release(t);
     weft_future_release(S.f);
+    /* the awaited is a task that is ready to go on (not yet resumed) when
+     * the cancel comes: the cancel reaches it first, and the waiter's wait
+     * says WEFT_ECANCELLED */
+    S.g = spawn(wait_release_plain, IPTR(1));
+    t = spawn(wait_on_g_then_sleep, NULL);
+    yield_n(1);
+    CHECK_STATUS(weft_event_set(&S.release), WEFT_OK); /* g is runnable */
+    CHECK(weft_task_cancel(t, NULL));
+    CHECK_STATUS(await_status(t, NULL), WEFT_ECANCELLED);
+    CHECK_STATUS(S.status[2], WEFT_ECANCELLED);
+    CHECK(weft_future_cancelled(S.g));
+    /* whatever the order, the request is not lost: the wait or the sleep
+     * after it reports it */
+    CHECK(S.status[2] == WEFT_ECANCELLED || S.status[3] == WEFT_ECANCELLED);
+    weft_future_release(t);
+    weft_future_release(S.g);
     return NULL;
 }
 
@@ -901,9 +931,11 @@ static void stress_cancel_half_of_many_waiters(void **state)
 
 /* ---- shield ------------------------------------------------------------ */
 
+/* Wait for S.release (some tests cancel this wait); count the ends. */
 static void *wait_release_return(void *arg)
 {
-    CHECK_STATUS(weft_event_wait(&S.release), WEFT_OK);
+    if (weft_event_wait(&S.release) != WEFT_OK)
+        return NULL;
     atomic_fetch_add(&S.proof, 1);
     return arg;
 }
