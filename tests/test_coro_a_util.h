@@ -44,7 +44,7 @@
 /* The first few failed checks are kept, each in its own slot. */
 #define CHECK_MESSAGES 6
 static atomic_int checks_failed_;
-static char check_message_[CHECK_MESSAGES][384];
+static char check_message_[CHECK_MESSAGES][768];
 
 static inline void check_fail_(const char *file, int line, const char *what)
 {
