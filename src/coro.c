@@ -31,6 +31,8 @@ weft_coro *weft__coro_running(void)
     return p ? weft__coro_of_parker(p) : NULL;
 }
 
+static _Atomic uint64_t tasks_made;
+
 static char *copy_of(const char *name)
 {
     size_t n = strlen(name) + 1;
@@ -260,7 +262,7 @@ static weft_coro *record_new(weft_loop *loop, weft_task_fn fn, void *arg, const 
     weft_coro *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    t->number = ++loop->tasks_made;
+    t->number = atomic_fetch_add(&tasks_made, 1) + 1; /* asyncio counts across loops */
     if ((name && !(t->name = copy_of(name))) || weft_future_new(&t->future) != WEFT_OK) {
         free(t->name);
         free(t);
@@ -409,7 +411,19 @@ static bool cancel_task(weft_future *task, const char *message)
     weft_cancel_source *src = weft__future_cancel_source(task);
     atomic_fetch_add(&src->requests, 1);
     weft__cancel_source_fire(src);
+    /* asyncio cancels the future the task awaits at once.  Only from the
+     * task's own loop: elsewhere the task may be done waiting on it by
+     * now (it cancels it itself when its wait returns). */
+    if (weft__loop_here() == t->loop && t->parker.awaiting)
+        weft_future_cancel(t->parker.awaiting);
     return true;
+}
+
+void weft__coro_rearm_cancel(weft_coro *t)
+{
+    weft_cancel_source *src = weft__future_cancel_source(t->future);
+    if (atomic_load(&src->requests) > 0)
+        atomic_store(&src->requested, true);
 }
 
 bool weft_task_cancel(weft_future *task, const char *message)

@@ -55,6 +55,10 @@ void weft__coro_free_shared_stacks(weft_loop *loop);
 int weft__coro_spawn(weft_loop *loop, weft_task_fn fn, void *arg, const weft_task_options *o,
                      weft_future **task);
 
+/* Make t's next wait report the cancellation requests still outstanding
+ * (one that a task group or a scope used up on its way out). */
+void weft__coro_rearm_cancel(weft_coro *t);
+
 /* Close the deadline scopes a task left open when it ended (coro_scope.c):
  * their timers must not fire on it. */
 void weft__coro_drop_scopes(weft_coro *t);

@@ -122,7 +122,11 @@ int weft_task_group_wait(weft_task_group *group)
         return WEFT_EINVAL;
     if (weft__coro_running() != group->parent || group->waited)
         return WEFT_ESTATE;
-    bool cancelled_outside = false;
+    /* A request the group did not make: the body is leaving because its
+     * task is being cancelled (asyncio's __aexit__ with CancelledError). */
+    bool cancelled_outside = weft_task_cancelling(group->parent->future) > group->cancelled_parent;
+    if (cancelled_outside)
+        cancel_children(group);
     while (group->pending) {
         uint32_t seen = atomic_load(&group->changed);
         if (!group->pending)
@@ -137,6 +141,8 @@ int weft_task_group_wait(weft_task_group *group)
     group->waited = true;
     if (group->cancelled_parent)
         weft_task_uncancel(group->parent->future); /* the group's own request */
+    if (cancelled_outside) /* the outside request still stands: the next wait reports it */
+        weft__coro_rearm_cancel(group->parent);
     if (group->failed_count)
         return WEFT_EFAILED;
     return cancelled_outside ? WEFT_ECANCELLED : WEFT_OK;

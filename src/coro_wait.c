@@ -114,8 +114,10 @@ int weft_wait_for(weft_future *future, double timeout, void **result)
     void *value = NULL;
     int rc = weft_future_result_timeout(future, timeout, &value);
     if (rc == WEFT_ETIMEDOUT) {
-        if (!weft_future_cancel(future) || !weft_is_task(future))
-            return weft_future_done(future) ? status_of(future, result) : WEFT_ETIMEDOUT;
+        bool cancelled = weft_future_cancel(future);
+        if (!weft_is_task(future)) /* cancelled at once, or it finished meanwhile */
+            return cancelled || !weft_future_done(future) ? WEFT_ETIMEDOUT
+                                                          : status_of(future, result);
         bool caller_cancelled = wait_until_done(future);
         rc = status_of(future, &value);
         if (rc == WEFT_ECANCELLED) /* the caller's own cancellation wins over the timeout */

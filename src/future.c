@@ -232,13 +232,19 @@ static int complete(weft_future *f, void *result, int code, char *message)
 
 int weft_future_set_result(weft_future *future, void *result)
 {
-    return future ? complete(future, result, 0, NULL) : WEFT_EINVAL;
+    if (!future)
+        return WEFT_EINVAL;
+    if (future->flags & FUTURE_IS_TASK)
+        return WEFT_ESTATE; /* asyncio: a task's outcome is its coroutine's */
+    return complete(future, result, 0, NULL);
 }
 
 int weft_future_set_exception(weft_future *future, int code, const char *format, ...)
 {
     if (!future || code == 0)
         return WEFT_EINVAL;
+    if (future->flags & FUTURE_IS_TASK)
+        return WEFT_ESTATE;
     va_list ap;
     va_start(ap, format);
     char *message = weft__format_message(format, ap);
@@ -438,18 +444,29 @@ static int wait_then_read(weft_future *future, double timeout,
     int rc = timed_wait(future, timeout, &deadline);
     if (rc != WEFT_OK)
         return rc;
-    bool coroutine = weft__in_coroutine();
-    if (coroutine && weft__parker_now->task == future && !weft_future_done(future))
+    weft_parker *me = weft__parker_now; /* a coroutine's, or NULL */
+    if (me && me->task == future && !weft_future_done(future))
         return WEFT_ESTATE; /* a task awaiting itself would never end */
+    void *awaited_before = me ? me->awaiting : NULL;
+    if (me)
+        me->awaiting = future; /* cancel() of this task cancels it at once */
     weft__lock_take(&future->lock);
     rc = wait_done_locked(future, deadline);
     if (rc == WEFT_OK)
         rc = read(future, out);
     weft_lock_release(&future->lock);
+    if (me)
+        me->awaiting = awaited_before;
     /* asyncio: a task cancelled while it awaits a future cancels that
-     * future as well. */
-    if (rc == WEFT_ECANCELLED && coroutine && !weft_future_done(future))
-        weft_future_cancel(future);
+     * future as well; a task, it waits for, and takes its outcome. */
+    if (rc == WEFT_ECANCELLED && me && !weft_future_done(future) &&
+        weft_future_cancel(future) && (future->flags & FUTURE_IS_TASK)) {
+        weft__lock_take(&future->lock);
+        while (wait_done_locked(future, WEFT_NO_DEADLINE) == WEFT_ECANCELLED) {
+        }
+        rc = read(future, out);
+        weft_lock_release(&future->lock);
+    }
     return rc;
 }
 
@@ -613,7 +630,9 @@ int weft__future_finish_cancelled(weft_future *future, char *message)
     }
     future->error_message = message;
     notify_all_waiters(future);
-    struct callback_node *callbacks = finish_locked(future, WEFT_FUTURE_CANCELLED);
+    /* Cancelled and notified at once: nobody will call
+     * set_running_or_notify_cancel on a task, and weft_wait counts it done. */
+    struct callback_node *callbacks = finish_locked(future, WEFT_FUTURE_CANCELLED_AND_NOTIFIED);
     weft_future_ref(future);
     weft_lock_release(&future->lock);
     run_callbacks(future, callbacks);

@@ -50,7 +50,6 @@ struct weft_loop {
     uint64_t timer_seq;
     weft_list tasks; /* the tasks not ended (coro.c) */
     size_t task_count;
-    uint64_t tasks_made; /* for "Task-N" names */
     void *current;       /* the task running now (coro.c), NULL between */
     size_t stack_size; /* weft_loop_options' (coro.h) */
     int stack_mode;

@@ -296,10 +296,18 @@ static void sleep_thread(struct bucket *b, weft_waiter *w, int64_t deadline)
 static int finish(weft_parker *p, weft_waiter *w)
 {
     uint32_t how = atomic_load_explicit(&w->state, memory_order_acquire);
+    _Atomic uint32_t *word = atomic_load(&w->word);
     atomic_store(&w->word, NULL);
     atomic_store_explicit(&w->state, W_IDLE, memory_order_relaxed);
     if (how == W_TIMEDOUT)
         return WEFT_ETIMEDOUT;
+    if (how == W_WOKEN && fired(w->source)) {
+        /* Woken, then cancelled before it ran again: asyncio reports the
+         * cancellation, and the wake-up goes on to another waiter (who
+         * looks for itself), so nothing meant for one is lost. */
+        weft__unpark_n(word, 1);
+        how = W_CANCELLED;
+    }
     if (how == W_CANCELLED) {
         use_cancel(p, w->source);
         return WEFT_ECANCELLED;

@@ -75,6 +75,7 @@ struct weft_parker {
     const weft_parker_ops *ops; /* NULL: a thread, sleeping in the kernel */
     uint64_t ident;             /* who owns an RLock it takes (0: the thread) */
     void *task;                 /* a coroutine's task future (layer 9's) */
+    void *awaiting;             /* the future whose outcome it waits for (layer 8's) */
     /* The cancellation its waits honour now (NULL: none), and whether a
      * reported cancellation is used up (a coroutine: asyncio's rule, one
      * WEFT_ECANCELLED per request) or stays (a pool task's flag). */

@@ -23,9 +23,10 @@
  * cancelled while it waits on a future's outcome (weft_future_result,
  * weft_future_exception, weft_gather) cancels that future too, as `await`
  * does in Python; the waits on many that only watch (weft_wait,
- * as_completed) cancel nothing, as asyncio.wait.  A wait ended by the
- * cancellation takes nothing: a wake-up, permit or item that arrives after
- * it goes to another waiter.
+ * as_completed) cancel nothing, as asyncio.wait.  A cancelled wait takes
+ * nothing, even when what it waited for came just before the task ran
+ * again (a permit, an item, a future's result: asyncio reports the
+ * cancellation then too): the wake-up goes on to another waiter.
  *
  * Calls that a coroutine makes but that are not weft's (read(2), sleep(3),
  * a long computation) block the whole loop, as in asyncio.

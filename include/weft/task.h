@@ -53,10 +53,10 @@ WEFT_API bool weft_cancelled(void);
  * making (lock, rlock and condition acquire, condition, event, semaphore,
  * queue put/get/join, future result and exception, weft_wait,
  * as_completed, thread join, weft_sleep) returns WEFT_ECANCELLED at once
- * (the cancel wakes it); a wait woken for what it waited for as the
- * cancel comes takes it and succeeds (the cancellation then shows at the
- * next wait), so no wake-up, permit or item is lost; a condition wait
- * still retakes its lock first, and a
+ * (the cancel wakes it), taking nothing: a wake-up that reached it
+ * before it ran again goes on to another waiter, so no permit, item or
+ * notification meant for one is lost; a condition wait still retakes its
+ * lock first, and a
  * barrier wait breaks the barrier for the others.  A call that only polls
  * (a timeout of 0 or spent, a try_ form) reports the cancellation for
  * events, conditions, barriers and thread joins, and what it found (WEFT_EEMPTY,
