@@ -165,6 +165,8 @@ static void task_main(void *arg)
 
 static void release_stack(weft_coro *t)
 {
+    if (t->stack && !weft__stack_intact_fully(t->stack))
+        weft__stack_overflowed(t->stack);
     weft__ctx_destroy(&t->ctx);
     if (t->stack)
         weft__stack_free(t->stack);

@@ -519,7 +519,8 @@ static void shared_stacks_keep_each_task_s_frames(void **state)
 static long use_stack(int depth)
 {
     volatile char frame[512];
-    frame[0] = (char)depth;
+    for (int i = 0; i < 512; i += 64) /* the whole frame, as a function's locals */
+        frame[i] = (char)depth;
     frame[511] = (char)depth;
     long below = depth > 0 ? use_stack(depth - 1) : 0;
     return below + frame[0] + frame[511];

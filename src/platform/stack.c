@@ -317,6 +317,19 @@ bool weft__stack_intact(const weft_stack *s)
     return s->guarded || *canary_of(s) == CANARY;
 }
 
+/* The whole red zone holds canaries: a frame that writes only some of its
+ * bytes may step over the top one. */
+bool weft__stack_intact_fully(const weft_stack *s)
+{
+    if (s->guarded)
+        return true;
+    const uint64_t *word = (const uint64_t *)(const void *)s->map;
+    for (size_t i = 0; i < page_size() / sizeof *word; i++)
+        if (word[i] != CANARY)
+            return false;
+    return true;
+}
+
 #define SLAB_STACK_MAX ((size_t)64 << 20) /* a bigger stack is not worth a slab */
 
 static bool new_slab(size_t map_size)
@@ -361,7 +374,8 @@ static weft_stack *unguarded_stack(size_t map_size, size_t page)
     weft_stack *s = (weft_stack *)(top & ~(uintptr_t)63);
     *s = (weft_stack){.owner = &mine, .map = map, .map_size = map_size,
                       .size = (size_t)((char *)s - map) - page};
-    *canary_of(s) = CANARY;
+    for (uint64_t *word = (uint64_t *)(void *)map; (char *)word < map + page; word++)
+        *word = CANARY;
     return s;
 }
 

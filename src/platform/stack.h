@@ -51,6 +51,10 @@ size_t weft__stack_size(const weft_stack *stack);
  * lowest page.  The loop looks each time a coroutine switches out. */
 bool weft__stack_intact(const weft_stack *stack);
 
+/* As weft__stack_intact, looking at the whole red zone (4 KiB: the loop
+ * does it once, when the task ends). */
+bool weft__stack_intact_fully(const weft_stack *stack);
+
 /* How many guarded stacks all threads may hold before stacks come from
  * slabs (0: a quarter of vm.max_map_count, the default).  For tests. */
 void weft__stack_set_guard_budget(long stacks);
