@@ -84,6 +84,11 @@ _Static_assert(sizeof(struct weft_future) <= 120, "keep a future in malloc's fas
 _Static_assert(offsetof(struct weft_future, work_node) == 0,
                "a future's work node must come first (future_internal.h)");
 
+static inline bool is_cancelled_state(int s)
+{
+    return s == WEFT_FUTURE_CANCELLED || s == WEFT_FUTURE_CANCELLED_AND_NOTIFIED;
+}
+
 static inline int state_of(weft_future *f)
 {
     return atomic_load_explicit(&f->state, memory_order_acquire);
