@@ -416,8 +416,11 @@ static bool cancel_task(weft_future *task, const char *message)
     /* asyncio cancels the future the task awaits at once.  Only from the
      * task's own loop: elsewhere the task may be done waiting on it by
      * now (it cancels it itself when its wait returns). */
-    if (weft__loop_here() == t->loop && t->parker.awaiting)
-        weft_future_cancel(t->parker.awaiting);
+    if (weft__loop_here() == t->loop && t->parker.awaiting) { /* only its loop's thread reads it */
+        weft_future *awaited = t->parker.awaiting;
+        t->parker.awaiting = NULL; /* its wait knows then not to cancel it again */
+        weft_future_cancel(awaited);
+    }
     return true;
 }
 

@@ -151,6 +151,8 @@ int weft_loop_close(weft_loop *loop)
         return WEFT_ESTATE;
     if (atomic_load(&loop->closed))
         return WEFT_OK;
+    if (loop->task_count && weft__loop_here())
+        return WEFT_ESTATE; /* its tasks cannot run on a thread that runs a loop */
     int rc = loop->task_count ? cancel_and_drain(loop) : WEFT_OK;
     if (rc != WEFT_OK)
         return rc; /* from inside another loop: its tasks cannot run here now */

@@ -20,6 +20,7 @@ struct weft_task_group {
     size_t failed_count;
     size_t pending;
     _Atomic uint32_t changed; /* the parent parks on it while it waits */
+    int cancelling_at_new;    /* the parent's weft_task_cancelling when made */
     bool aborting;            /* a child failed: the others are being cancelled */
     bool cancelled_parent;    /* this group asked the parent to cancel */
     bool waited;
@@ -37,6 +38,7 @@ int weft_task_group_new(weft_task_group **group)
     if (!g)
         return WEFT_ENOMEM;
     g->parent = parent;
+    g->cancelling_at_new = weft_task_cancelling(parent->future);
     *group = g;
     return WEFT_OK;
 }
@@ -124,7 +126,8 @@ int weft_task_group_wait(weft_task_group *group)
         return WEFT_ESTATE;
     /* A request the group did not make: the body is leaving because its
      * task is being cancelled (asyncio's __aexit__ with CancelledError). */
-    bool cancelled_outside = weft_task_cancelling(group->parent->future) > group->cancelled_parent;
+    bool cancelled_outside = weft_task_cancelling(group->parent->future) >
+                             group->cancelling_at_new + group->cancelled_parent;
     if (cancelled_outside)
         cancel_children(group);
     while (group->pending) {

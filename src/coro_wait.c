@@ -99,10 +99,11 @@ int weft_gather(weft_future *const *futures, size_t n, bool return_exceptions, v
  * included: asyncio's wait_for does not leave before the awaited ends). */
 static bool wait_until_done(weft_future *f)
 {
-    bool cancelled = false;
+    weft_future *me = weft_current_task();
+    int before = me ? weft_task_cancelling(me) : 0;
     while (!weft_future_done(f))
-        cancelled |= weft_future_exception(f, NULL, NULL) == WEFT_ECANCELLED && !weft_future_done(f);
-    return cancelled;
+        weft_future_exception(f, NULL, NULL);
+    return me && weft_task_cancelling(me) > before; /* the caller was cancelled meanwhile */
 }
 
 int weft_wait_for(weft_future *future, double timeout, void **result)

@@ -173,18 +173,23 @@ static int wait_then_read(weft_future *future, double timeout,
     if (rc == WEFT_OK)
         rc = read(future, out);
     weft_lock_release(&future->lock);
-    if (me)
-        me->awaiting = awaited_before;
+    /* The task's own loop cancelled the future already, with the task
+     * (coro.c clears `awaiting` then): not a second time. */
+    bool forwarded = me && me->awaiting != future;
     /* asyncio: a task cancelled while it awaits a future cancels that
      * future as well; a task, it waits for, and takes its outcome. */
-    if (rc == WEFT_ECANCELLED && me && !weft_future_done(future) &&
-        weft_future_cancel(future) && (future->flags & FUTURE_IS_TASK)) {
+    if (rc == WEFT_ECANCELLED && me &&
+        (forwarded || (!weft_future_done(future) && weft_future_cancel(future))) &&
+        (future->flags & FUTURE_IS_TASK)) {
+        me->awaiting = future; /* a further cancel reaches it too */
         weft__lock_take(&future->lock);
         while (wait_done_locked(future, WEFT_NO_DEADLINE) == WEFT_ECANCELLED) {
         }
         rc = read(future, out);
         weft_lock_release(&future->lock);
     }
+    if (me)
+        me->awaiting = awaited_before;
     return rc;
 }
 

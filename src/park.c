@@ -5,9 +5,9 @@
  * a fixed table hashed by the word's address, under the bucket's lock.
  * Whoever ends a wait — a waker, the waiter's own deadline, a cancellation
  * — takes the record off its queue under that lock first, so exactly one
- * of them ends each wait: a waiter that times out or is cancelled as it is
- * woken keeps the wake-up (it returns WEFT_OK and looks again), and no
- * wake-up goes to a waiter that has left.  A thread sleeps on its record's
+ * of them ends each wait: a waiter that times out as it is woken keeps the
+ * wake-up (it returns WEFT_OK and looks again), one cancelled passes it
+ * on, and no wake-up goes to a waiter that has left.  A thread sleeps on its record's
  * state word in the kernel; a coroutine suspends to its loop.
  *
  * A waker marks the records it takes CLAIMED under the lock and ends them
@@ -381,11 +381,31 @@ int weft__park_sleep(int64_t deadline)
     return rc == WEFT_ECANCELLED ? rc : WEFT_OK;
 }
 
+/* A coroutine whose loop cannot watch fd (another task watches it
+ * already): look at it every 2 ms between cancellable sleeps, so the loop
+ * runs meanwhile. */
+#define READABLE_POLL_NS 2000000
+
+static int poll_readable(int fd, int64_t deadline)
+{
+    for (;;) {
+        if (weft__pf_wait_readable(fd, WEFT_DEADLINE_POLL) == WEFT_OK)
+            return WEFT_OK;
+        if (weft__deadline_passed(deadline))
+            return WEFT_ETIMEDOUT;
+        int64_t soon = weft__now_ns() + READABLE_POLL_NS;
+        if (weft__park_sleep(deadline < soon ? deadline : soon) == WEFT_ECANCELLED)
+            return WEFT_ECANCELLED;
+    }
+}
+
 int weft__park_readable(int fd, int64_t deadline)
 {
     weft_parker *p = weft__parker_now;
-    if (!p || !p->ops->watch || p->ops->watch(p, fd, true) != WEFT_OK)
+    if (!p || !p->ops->watch)
         return weft__pf_wait_readable(fd, deadline);
+    if (p->ops->watch(p, fd, true) != WEFT_OK)
+        return poll_readable(fd, deadline);
     int rc = park_on(&p->sleep_word, 0, deadline, true, false);
     p->ops->watch(p, fd, false);
     return rc;

@@ -137,9 +137,9 @@ void *weft__park_node(size_t size);
 int weft__park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
 
 /* As weft__park, but WEFT_ECANCELLED once the parker's cancel source
- * fires (at once: the firing wakes it).  A waiter that was woken as it was
- * cancelled returns WEFT_OK (the wake-up is not lost; it sees the
- * cancellation at its next wait). */
+ * fires (at once: the firing wakes it).  A waiter woken, then cancelled
+ * before it ran again, returns WEFT_ECANCELLED too and passes the wake-up
+ * on to another waiter of the word, so none is lost. */
 int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t deadline);
 
 /* Sleep until the deadline: WEFT_OK then, WEFT_ECANCELLED once the
