@@ -163,10 +163,18 @@ static void task_main(void *arg)
     weft__ctx_exit(&t->ctx, &t->loop->ctx);
 }
 
+/* The stack the task runs on: its own, or its shared one (both may come
+ * from a slab, with canaries instead of a guard page). */
+static const weft_stack *stack_of(const weft_coro *t)
+{
+    return t->stack ? t->stack : weft__shared_stack_of(&t->save);
+}
+
 static void release_stack(weft_coro *t)
 {
-    if (t->stack && !weft__stack_intact_fully(t->stack))
-        weft__stack_overflowed(t->stack);
+    const weft_stack *stack = stack_of(t);
+    if (stack && !weft__stack_intact_fully(stack))
+        weft__stack_overflowed(stack);
     weft__ctx_destroy(&t->ctx);
     if (t->stack)
         weft__stack_free(t->stack);
@@ -205,8 +213,9 @@ static void run_task(weft_runnable *r)
         weft__loop_push_ready(loop, r);
         return;
     }
-    if (t->stack && !weft__stack_intact(t->stack))
-        weft__stack_overflowed(t->stack);
+    const weft_stack *stack = stack_of(t);
+    if (stack && !weft__stack_intact(stack))
+        weft__stack_overflowed(stack);
     if (loop->debug) {
         int64_t ran = weft__now_ns() - began;
         if (ran > loop->slow_ns)

@@ -9,6 +9,7 @@
 #include "weft/executor.h"
 #include "weft/status.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ int weft_loop_new(const weft_loop_options *options, weft_loop **out)
     loop->shared_stacks = o->shared_stacks ? o->shared_stacks : 4;
     loop->debug = o->debug || weft__debug_on();
     double slow = o->slow_callback_duration > 0 ? o->slow_callback_duration : 0.1;
-    loop->slow_ns = (int64_t)(slow * 1e9);
+    loop->slow_ns = slow >= 9.2e9 ? INT64_MAX : (int64_t)(slow * 1e9);
     weft__list_init(&loop->tasks);
     *out = loop;
     return WEFT_OK;

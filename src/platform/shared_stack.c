@@ -334,3 +334,8 @@ void weft__shared_stack_on_destroy(weft_stack_save *save)
     save->stack_ = NULL;
     ss->users--;
 }
+
+const weft_stack *weft__shared_stack_of(const weft_stack_save *save)
+{
+    return save && save->stack_ ? save->stack_->stack : NULL;
+}

@@ -110,6 +110,10 @@ int weft__ctx_switch_in(weft_ctx *from, weft_ctx *to);
 size_t weft__stack_save_held(const weft_stack_save *save);
 size_t weft__stack_save_live(const weft_stack_save *save);
 
+/* The stack a context made on a shared stack runs on (for the overflow
+ * checks of weft__stack_intact), NULL for one of its own. */
+const weft_stack *weft__shared_stack_of(const weft_stack_save *save);
+
 /* switch.c's calls into the shared stacks: when the context of save ends
  * (weft__ctx_exit: its copy is freed) and when it is destroyed (the stack
  * forgets it). */
