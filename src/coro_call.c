@@ -117,9 +117,13 @@ int weft_loop_call_soon(weft_loop *loop, weft_callback_fn fn, void *arg, weft_ha
 {
     weft_handle *h;
     int rc = handle_new(loop, fn, arg, handle, &h);
-    if (rc == WEFT_OK)
-        weft__loop_push_ready(loop, &h->run);
-    return rc;
+    if (rc != WEFT_OK)
+        return rc;
+    /* Behind what other threads asked for before (call_soon_threadsafe):
+     * one FIFO in call order, as asyncio's. */
+    weft__loop_take_inbox(loop);
+    weft__loop_push_ready(loop, &h->run);
+    return WEFT_OK;
 }
 
 int weft_loop_call_at(weft_loop *loop, double when, weft_callback_fn fn, void *arg,

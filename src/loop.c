@@ -58,7 +58,7 @@ void weft__loop_push(weft_loop *loop, weft_runnable *r)
 }
 
 /* Move the inbox, oldest first, to the end of the ready queue. */
-static void take_inbox(weft_loop *loop)
+void weft__loop_take_inbox(weft_loop *loop)
 {
     if (!atomic_load_explicit(&loop->inbox, memory_order_relaxed))
         return;
@@ -167,7 +167,7 @@ static void sleep_until_work(weft_loop *loop)
 void weft__loop_run_until(weft_loop *loop, bool (*done)(void *ctx), void *ctx)
 {
     while (!done(ctx)) {
-        take_inbox(loop);
+        weft__loop_take_inbox(loop);
         if (loop->watching && loop->ready_head) /* busy: still look at the fds */
             weft__poller_wait(loop->poller, WEFT_DEADLINE_POLL, fd_ready, loop);
         fire_due_timers(loop);
@@ -218,7 +218,7 @@ void weft__loop_destroy(weft_loop *loop)
     atomic_store(&loop->sleeping, 0);
     while (atomic_load(&loop->remote_pushers))
         weft__pf_yield();
-    take_inbox(loop);
+    weft__loop_take_inbox(loop);
     drop_ready(loop);
     free(loop->timers);
     weft__poller_free(loop->poller);

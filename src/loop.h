@@ -69,6 +69,10 @@ weft_loop *weft__loop_here(void);
 /* Append to the ready queue: from the loop's own thread only. */
 void weft__loop_push_ready(weft_loop *loop, weft_runnable *r);
 
+/* Move what other threads pushed onto the ready queue, oldest first (the
+ * loop's thread; each round does it first). */
+void weft__loop_take_inbox(weft_loop *loop);
+
 /* From any thread: the loop's own appends at once, others go through the
  * inbox and wake the loop. */
 void weft__loop_push(weft_loop *loop, weft_runnable *r);
