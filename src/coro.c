@@ -33,7 +33,7 @@ weft_coro *weft__coro_running(void)
 
 static _Atomic uint64_t tasks_made;
 
-static char *copy_of(const char *name)
+char *weft__coro_copy_of(const char *name)
 {
     size_t n = strlen(name) + 1;
     char *copy = malloc(n);
@@ -65,7 +65,7 @@ static const char *name_of(weft_coro *t)
 {
     if (!t->name) {
         char text[32];
-        t->name = copy_of(default_name(t, text));
+        t->name = weft__coro_copy_of(default_name(t, text));
     }
     return t->name ? t->name : "Task-?";
 }
@@ -274,7 +274,7 @@ static weft_coro *record_new(weft_loop *loop, weft_task_fn fn, void *arg, const 
     if (!t)
         return NULL;
     t->number = atomic_fetch_add(&tasks_made, 1) + 1; /* asyncio counts across loops */
-    if ((name && !(t->name = copy_of(name))) || weft_future_new(&t->future) != WEFT_OK) {
+    if ((name && !(t->name = weft__coro_copy_of(name))) || weft_future_new(&t->future) != WEFT_OK) {
         free(t->name);
         free(t);
         return NULL;
@@ -409,12 +409,7 @@ static bool cancel_task(weft_future *task, const char *message)
     weft_coro *t = record_of(task);
     if (weft_future_done(task))
         return false;
-    char *copy = NULL;
-    if (message) {
-        size_t n = strlen(message) + 1;
-        if ((copy = malloc(n)))
-            memcpy(copy, message, n);
-    }
+    char *copy = message ? weft__coro_copy_of(message) : NULL;
     weft__lock_take(&t->message_lock);
     free(t->cancel_message);
     t->cancel_message = copy;
@@ -489,7 +484,7 @@ int weft_task_set_name(weft_future *task, const char *name)
     weft_coro *t = record_of(task);
     if (!t || !name)
         return WEFT_EINVAL;
-    char *copy = copy_of(name);
+    char *copy = weft__coro_copy_of(name);
     if (!copy)
         return WEFT_ENOMEM;
     free(t->name);

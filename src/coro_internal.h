@@ -51,6 +51,9 @@ typedef struct weft_shared_stacks {
 
 void weft__coro_free_shared_stacks(weft_loop *loop);
 
+/* A malloc'd copy of a string (NULL when out of memory): names, messages. */
+char *weft__coro_copy_of(const char *text);
+
 /* weft_spawn on `loop`, from its own thread. */
 int weft__coro_spawn(weft_loop *loop, weft_task_fn fn, void *arg, const weft_task_options *o,
                      weft_future **task);

@@ -270,13 +270,9 @@ int weft_run_coroutine_threadsafe(weft_loop *loop, weft_task_fn fn, void *arg,
     *r = (struct remote_spawn){loop, fn, arg, WEFT_TASK_OPTIONS_INIT, NULL, NULL};
     if (options) {
         r->options = *options;
-        if (options->name) {
-            size_t n = strlen(options->name) + 1;
-            if (!(r->name = malloc(n))) {
-                free(r);
-                return WEFT_ENOMEM;
-            }
-            memcpy(r->name, options->name, n);
+        if (options->name && !(r->name = weft__coro_copy_of(options->name))) {
+            free(r);
+            return WEFT_ENOMEM;
         }
         r->options.name = r->name;
     }
