@@ -29,6 +29,7 @@
  * weft/bytes.h         8 executors   the pickled data a process pool carries
  * weft/process_pool.h  8 executors   ProcessPoolExecutor
  * weft/coro.h         9 coroutines  asyncio: run, create_task, gather, TaskGroup, ...
+ * weft/net.h         10 net         asyncio: sock_*, open_connection, start_server, streams
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -43,6 +44,7 @@
 #include "weft/future.h"
 #include "weft/local.h"
 #include "weft/lock.h"
+#include "weft/net.h"
 #include "weft/process.h"
 #include "weft/process_pool.h"
 #include "weft/queue.h"

@@ -96,17 +96,14 @@ static void task_yield(weft_parker *p)
     to_loop(t);
 }
 
-static int task_watch(weft_parker *p, int fd, bool on)
+static int task_watch(weft_parker *p, int fd, unsigned events)
 {
     weft_loop *loop = weft__coro_of_parker(p)->loop;
-    if (!on) {
-        weft__poller_unwatch(loop->poller, fd);
-        loop->watching--;
+    if (!events) {
+        weft__loop_fd_unwait(loop, p, fd);
         return WEFT_OK;
     }
-    int rc = weft__poller_watch(loop->poller, fd, p);
-    loop->watching += rc == WEFT_OK;
-    return rc;
+    return weft__loop_fd_wait(loop, p, fd, events);
 }
 
 static const weft_parker_ops task_ops = {task_suspend, task_resume, task_yield, task_watch};

@@ -148,18 +148,12 @@ static void fire_due_timers(weft_loop *loop)
 /* Nothing is ready: sleep in the poller until the next timer or a push.
  * `sleeping` is set before the inbox is looked at, as push_remote pushes
  * before it looks at `sleeping`: one of the two sees the other. */
-static void fd_ready(void *parker, void *ctx)
-{
-    (void)ctx;
-    weft__park_wake(parker); /* the task waiting for it (weft__park_readable) */
-}
-
 static void sleep_until_work(weft_loop *loop)
 {
     atomic_store(&loop->sleeping, 1);
     if (!atomic_load(&loop->inbox)) {
         int64_t until = loop->timer_count ? loop->timers[0]->when : WEFT_NO_DEADLINE;
-        weft__poller_wait(loop->poller, until, fd_ready, loop);
+        weft__poller_wait(loop->poller, until, weft__loop_fd_ready, loop);
     }
     atomic_store_explicit(&loop->sleeping, 0, memory_order_relaxed);
 }
@@ -169,7 +163,7 @@ void weft__loop_run_until(weft_loop *loop, bool (*done)(void *ctx), void *ctx)
     while (!done(ctx)) {
         weft__loop_take_inbox(loop);
         if (loop->watching && loop->ready_head) /* busy: still look at the fds */
-            weft__poller_wait(loop->poller, WEFT_DEADLINE_POLL, fd_ready, loop);
+            weft__poller_wait(loop->poller, WEFT_DEADLINE_POLL, weft__loop_fd_ready, loop);
         fire_due_timers(loop);
         if (!loop->ready_head) {
             sleep_until_work(loop);
@@ -221,6 +215,7 @@ void weft__loop_destroy(weft_loop *loop)
     weft__loop_take_inbox(loop);
     drop_ready(loop);
     free(loop->timers);
+    weft__loop_fd_free(loop);
     weft__poller_free(loop->poller);
     free(loop);
 }

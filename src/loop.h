@@ -12,6 +12,7 @@
 #include "weft/executor.h"
 
 #include "list.h"
+#include "park.h"
 #include "platform/poller.h"
 #include "platform/switch.h"
 
@@ -44,7 +45,9 @@ struct weft_loop {
     _Atomic int remote_pushers; /* in weft__loop_push_remote now */
     _Atomic int sleeping;       /* in the poller, or about to be */
     weft_poller *poller;
-    size_t watching; /* fds its tasks wait on (weft__park_readable) */
+    size_t watching; /* fds registered with the poller (loop_fd.c) */
+    struct weft_loop_fd *fds; /* by descriptor number (loop_fd.c) */
+    size_t fd_capacity;
     weft_loop_timer **timers;
     size_t timer_count, timer_capacity;
     uint64_t timer_seq;
@@ -94,6 +97,48 @@ void weft__loop_run_until(weft_loop *loop, bool (*done)(void *ctx), void *ctx);
 
 /* Make `loop` this thread's running loop (NULL: none); the previous one. */
 weft_loop *weft__loop_enter(weft_loop *loop);
+
+/* ---- descriptors (loop_fd.c) ------------------------------------------
+ *
+ * The loop registers an fd with its poller at the first wait on it and
+ * keeps it registered (edge-triggered: no system call per wait), until
+ * weft__loop_fd_forget, which whoever closes the fd calls first.  An fd
+ * closed without it may have its number reused: so at each wait on an fd
+ * not kept by an owner, the loop asks the poller whether it is still
+ * registered (one cheap call) and registers it again if not. */
+
+/* Told when an owned fd turns writable (a stream's background send). */
+typedef struct weft_fd_owner {
+    void (*writable)(struct weft_fd_owner *self);
+} weft_fd_owner;
+
+/* One fd's state in its loop. */
+typedef struct weft_loop_fd {
+    weft_parker *waiters;  /* the tasks waiting on it now (fd_next) */
+    weft_fd_owner *owner;  /* NULL, or kept by its owner */
+    bool registered, kept;
+} weft_loop_fd;
+
+/* Task p (of loop) waits for fd to be ready for events / stops waiting:
+ * the parker ops' watch.  WEFT_OK, WEFT_EINVAL (fd cannot be polled),
+ * WEFT_EAGAIN, WEFT_ENOMEM. */
+int weft__loop_fd_wait(weft_loop *loop, weft_parker *p, int fd, unsigned events);
+void weft__loop_fd_unwait(weft_loop *loop, weft_parker *p, int fd);
+
+/* Keep fd registered for its owner (owner may be NULL: only skip the
+ * checks), who calls weft__loop_fd_forget before closing it.  WEFT_OK,
+ * WEFT_EINVAL, WEFT_EAGAIN, WEFT_ENOMEM. */
+int weft__loop_fd_keep(weft_loop *loop, int fd, weft_fd_owner *owner);
+
+/* Stop watching fd (it is about to be closed): the tasks waiting on it
+ * are woken (their next call on it fails).  Nothing if never watched. */
+void weft__loop_fd_forget(weft_loop *loop, int fd);
+
+/* The poller's ready(): wake fd's waiters for events, tell its owner. */
+void weft__loop_fd_ready(int fd, unsigned events, void *loop);
+
+/* Free the table (the loop goes). */
+void weft__loop_fd_free(weft_loop *loop);
 
 /* Release the resources of a loop whose tasks have all ended. */
 void weft__loop_destroy(weft_loop *loop);

@@ -18,6 +18,7 @@
 
 #include "lifecycle.h"
 #include "platform/process.h"
+#include "platform/socket.h"
 #include "weft/status.h"
 
 #include <limits.h>
@@ -381,34 +382,48 @@ int weft__park_sleep(int64_t deadline)
     return rc == WEFT_ECANCELLED ? rc : WEFT_OK;
 }
 
-/* A coroutine whose loop cannot watch fd (another task watches it
- * already): look at it every 2 ms between cancellable sleeps, so the loop
- * runs meanwhile. */
-#define READABLE_POLL_NS 2000000
+/* How often a wait on an fd that cannot be woken looks again: a
+ * coroutine's whose loop refused the fd, a cancellable thread's. */
+#define FD_POLL_SLICE_NS 2000000
+#define FD_CANCEL_SLICE_NS 50000000
 
-static int poll_readable(int fd, int64_t deadline)
+/* Poll fd between waits that the cancel source ends: in a coroutine,
+ * cancellable sleeps (the loop runs meanwhile); in a thread, slices. */
+static int poll_fd(int fd, unsigned events, int64_t deadline, bool coroutine)
 {
+    int64_t slice = coroutine ? FD_POLL_SLICE_NS : FD_CANCEL_SLICE_NS;
     for (;;) {
-        if (weft__pf_wait_readable(fd, WEFT_DEADLINE_POLL) == WEFT_OK)
+        if (!coroutine && weft__park_take_cancel())
+            return WEFT_ECANCELLED;
+        int64_t soon = weft__now_ns() + slice;
+        int64_t until = coroutine ? WEFT_DEADLINE_POLL : deadline < soon ? deadline : soon;
+        if (weft__pf_wait_fd(fd, events, until) == WEFT_OK)
             return WEFT_OK;
         if (weft__deadline_passed(deadline))
             return WEFT_ETIMEDOUT;
-        int64_t soon = weft__now_ns() + READABLE_POLL_NS;
-        if (weft__park_sleep(deadline < soon ? deadline : soon) == WEFT_ECANCELLED)
+        if (coroutine && weft__park_sleep(deadline < soon ? deadline : soon) == WEFT_ECANCELLED)
             return WEFT_ECANCELLED;
     }
 }
 
-int weft__park_readable(int fd, int64_t deadline)
+int weft__park_fd(int fd, unsigned events, int64_t deadline)
 {
     weft_parker *p = weft__parker_now;
-    if (!p || !p->ops->watch)
-        return weft__pf_wait_readable(fd, deadline);
-    if (p->ops->watch(p, fd, true) != WEFT_OK)
-        return poll_readable(fd, deadline);
+    if (!p || !p->ops->watch) {
+        if (weft__parker_current()->cancel)
+            return poll_fd(fd, events, deadline, false);
+        return weft__pf_wait_fd(fd, events, deadline);
+    }
+    if (p->ops->watch(p, fd, events) != WEFT_OK)
+        return poll_fd(fd, events, deadline, true);
     int rc = park_on(&p->sleep_word, 0, deadline, true, false);
-    p->ops->watch(p, fd, false);
+    p->ops->watch(p, fd, 0);
     return rc;
+}
+
+int weft__park_readable(int fd, int64_t deadline)
+{
+    return weft__park_fd(fd, WEFT_PF_READ, deadline);
 }
 
 void weft__park_yield(void)

@@ -65,10 +65,10 @@ typedef struct weft_parker_ops {
     void (*suspend)(weft_parker *p, int64_t deadline);
     void (*resume)(weft_parker *p);
     void (*yield)(weft_parker *p);
-    /* Watch fd for readability for p's next wait, calling weft__park_wake
-     * when it is (on: true; WEFT_OK or a failure: then the wait blocks the
-     * thread instead), or stop watching (on: false). */
-    int (*watch)(weft_parker *p, int fd, bool on);
+    /* Watch fd for p's next wait, calling weft__park_wake when it turns
+     * ready for `events` (WEFT_PF_READ / WRITE: WEFT_OK; a failure: the
+     * wait polls instead), or stop watching (events 0). */
+    int (*watch)(weft_parker *p, int fd, unsigned events);
 } weft_parker_ops;
 
 struct weft_parker {
@@ -92,6 +92,11 @@ struct weft_parker {
      * (malloc'd; the task frees it). */
     void *node;
     size_t node_size;
+    /* While it waits for an fd (weft__park_fd), in a coroutine: the loop's
+     * list of the fd's waiters, and what it waits for. */
+    weft_parker *fd_next;
+    unsigned fd_events;
+    bool fd_listed;
 };
 
 /* The parker of the running coroutine, NULL in a plain thread. */
@@ -147,10 +152,15 @@ int weft__park_cancellable(_Atomic uint32_t *word, uint32_t expected, int64_t de
  * task).  Sleepers are not queued where wakers look. */
 int weft__park_sleep(int64_t deadline);
 
-/* Wait until fd is readable (WEFT_OK: readable, or spurious: look again),
- * the deadline passes (WEFT_ETIMEDOUT) or, in a coroutine, its task is
- * cancelled (WEFT_ECANCELLED).  A coroutine suspends while its loop
- * watches the fd; a thread polls it. */
+/* Wait until fd is ready for `events` (WEFT_PF_READ, WEFT_PF_WRITE or
+ * both; a hang-up or an error counts as ready): WEFT_OK (ready, or
+ * spurious: try the call again), WEFT_ETIMEDOUT once the deadline passes,
+ * WEFT_ECANCELLED once the parker's cancel source fires.  A coroutine
+ * suspends while its loop watches the fd; a thread polls it (in slices of
+ * 50 ms while it has a cancel source, to see it fire). */
+int weft__park_fd(int fd, unsigned events, int64_t deadline);
+
+/* weft__park_fd(fd, WEFT_PF_READ, deadline). */
 int weft__park_readable(int fd, int64_t deadline);
 
 /* End p's current wait as woken (its loop saw the fd it watches ready). */

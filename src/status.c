@@ -22,6 +22,14 @@ static const struct {
     [WEFT_EFAILED] = {"WEFT_EFAILED", "task failed"},
     [WEFT_EAGAIN] = {"WEFT_EAGAIN", "resource unavailable (the OS refused a thread)"},
     [WEFT_ESTOP] = {"WEFT_ESTOP", "iteration is over"},
+    [WEFT_ECONNREFUSED] = {"WEFT_ECONNREFUSED", "connection refused"},
+    [WEFT_ECONNRESET] = {"WEFT_ECONNRESET", "connection reset"},
+    [WEFT_EPIPE] = {"WEFT_EPIPE", "broken pipe (the peer is gone)"},
+    [WEFT_EADDRINUSE] = {"WEFT_EADDRINUSE", "address already in use"},
+    [WEFT_ENAME] = {"WEFT_ENAME", "name or service not known"},
+    [WEFT_EINCOMPLETE] = {"WEFT_EINCOMPLETE", "end of file before the bytes expected"},
+    [WEFT_ELIMIT] = {"WEFT_ELIMIT", "separator not found within the limit"},
+    [WEFT_EOS] = {"WEFT_EOS", "system error (see errno)"},
 };
 
 const char *weft_strerror(int status)

@@ -36,6 +36,18 @@ enum weft_status {
     WEFT_EAGAIN,          /* RuntimeError("can't start new thread"): the OS
                              refused a resource                              */
     WEFT_ESTOP,           /* StopIteration: an iterator has nothing left     */
+    WEFT_ECONNREFUSED,    /* ConnectionRefusedError                          */
+    WEFT_ECONNRESET,      /* ConnectionResetError, ConnectionAbortedError;
+                             also a write on a closed stream                 */
+    WEFT_EPIPE,           /* BrokenPipeError: the peer is gone              */
+    WEFT_EADDRINUSE,      /* OSError(EADDRINUSE): the address is taken      */
+    WEFT_ENAME,           /* socket.gaierror: a name that does not resolve  */
+    WEFT_EINCOMPLETE,     /* asyncio.IncompleteReadError: end of file came
+                             before what was asked for                       */
+    WEFT_ELIMIT,          /* asyncio.LimitOverrunError: a line or record
+                             longer than the stream's limit                  */
+    WEFT_EOS,             /* OSError: any other system error (errno says
+                             which)                                          */
     WEFT_STATUS_COUNT_    /* not a status: one past the last                 */
 };
 

@@ -15,6 +15,10 @@
 /* Deadlines are absolute nanoseconds on the monotonic clock. */
 #define WEFT_PF_NO_DEADLINE INT64_MAX
 
+/* Readiness of a descriptor (socket.h, poller.h): readable (or hung up),
+ * writable. */
+enum { WEFT_PF_READ = 1, WEFT_PF_WRITE = 2 };
+
 /* Monotonic time in nanoseconds. */
 int64_t weft__pf_now_ns(void);
 

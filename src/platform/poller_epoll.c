@@ -24,7 +24,8 @@ int weft__poller_new(weft_poller **out)
         return WEFT_ENOMEM;
     p->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    struct epoll_event ev = {.events = EPOLLIN};
+    ev.data.fd = p->wake_fd;
     if (p->epoll_fd < 0 || p->wake_fd < 0 ||
         epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, p->wake_fd, &ev) != 0) {
         weft__poller_free(p);
@@ -58,15 +59,26 @@ static int timeout_ms(int64_t deadline)
     return ms > 86400000 ? 86400000 : (int)ms;
 }
 
-bool weft__poller_wait(weft_poller *p, int64_t deadline, void (*ready)(void *data, void *ctx),
-                       void *ctx)
+static unsigned readiness_of(uint32_t events)
+{
+    unsigned r = 0;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        r |= WEFT_PF_READ;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        r |= WEFT_PF_WRITE;
+    return r;
+}
+
+bool weft__poller_wait(weft_poller *p, int64_t deadline,
+                       void (*ready)(int fd, unsigned events, void *ctx), void *ctx)
 {
     struct epoll_event events[64];
     int n = epoll_wait(p->epoll_fd, events, 64, timeout_ms(deadline));
     bool woken = false;
     for (int i = 0; i < n; i++) {
-        if (events[i].data.ptr) {
-            ready(events[i].data.ptr, ctx);
+        int fd = events[i].data.fd;
+        if (fd != p->wake_fd) {
+            ready(fd, readiness_of(events[i].events), ctx);
             continue;
         }
         uint64_t count;
@@ -77,13 +89,28 @@ bool weft__poller_wait(weft_poller *p, int64_t deadline, void (*ready)(void *dat
     return woken;
 }
 
-int weft__poller_watch(weft_poller *p, int fd, void *data)
+static struct epoll_event both_edges(int fd)
 {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = data};
-    return epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0 ? WEFT_OK : WEFT_EAGAIN;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
+    ev.data.fd = fd;
+    return ev;
 }
 
-void weft__poller_unwatch(weft_poller *p, int fd)
+int weft__poller_add(weft_poller *p, int fd)
+{
+    struct epoll_event ev = both_edges(fd);
+    if (epoll_ctl(p->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST)
+        return WEFT_OK;
+    return errno == EPERM || errno == EBADF ? WEFT_EINVAL : WEFT_EAGAIN;
+}
+
+int weft__poller_recheck(weft_poller *p, int fd)
+{
+    struct epoll_event ev = both_edges(fd);
+    return epoll_ctl(p->epoll_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ? WEFT_OK : WEFT_ESTATE;
+}
+
+void weft__poller_remove(weft_poller *p, int fd)
 {
     epoll_ctl(p->epoll_fd, EPOLL_CTL_DEL, fd, NULL); /* ENOENT once closed: fine */
 }

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* net_internal.h — what the sockets (sock.c), streams (stream*.c) and
+ * servers (server*.c) of layer 10 share. */
+#ifndef WEFT_NET_INTERNAL_H
+#define WEFT_NET_INTERNAL_H
+
+#include "weft/net.h"
+
+#include "park.h"
+#include "platform/socket.h"
+
+#include <stdint.h>
+
+/* The deadline of a network call's timeout: WEFT_FOREVER none, 0 or
+ * negative a poll (do not wait).  WEFT_OK or WEFT_EINVAL (NaN, too big). */
+int weft__net_deadline(double timeout, int64_t *deadline);
+
+/* Wait until fd is ready for events after a call on it would have
+ * blocked: WEFT_OK (try again), WEFT_ETIMEDOUT (also at once for a passed
+ * deadline, without waiting), WEFT_ECANCELLED. */
+int weft__net_wait(int fd, unsigned events, int64_t deadline);
+
+/* In a debug-mode loop, a blocking fd is a mistake (it would block the
+ * loop): WEFT_EINVAL; else WEFT_OK.  Python: "the socket must be
+ * non-blocking". */
+int weft__net_check_fd(int fd);
+
+/* The calls of weft/net.h with a deadline instead of a timeout, for the
+ * streams and servers, whose calls are made of several. */
+int weft__sock_recv_until(int fd, void *buf, size_t n, size_t *got, int64_t deadline);
+int weft__sock_sendall_until(int fd, const void *buf, size_t n, size_t *sent,
+                             int64_t deadline);
+int weft__sock_accept_until(int fd, int *conn, struct sockaddr *addr, socklen_t *len,
+                            int64_t deadline);
+int weft__sock_connect_until(int fd, const struct sockaddr *addr, socklen_t len,
+                             int64_t deadline);
+int weft__getaddrinfo_until(const char *host, const char *port, int family, int type,
+                            bool passive, weft_address *out, size_t capacity, size_t *count,
+                            int64_t deadline);
+
+/* Close fd after the running loop (if any) forgot it. */
+int weft__sock_close(int fd);
+
+#endif
