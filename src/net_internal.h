@@ -41,4 +41,17 @@ int weft__getaddrinfo_until(const char *host, const char *port, int family, int 
 /* Close fd after the running loop (if any) forgot it. */
 int weft__sock_close(int fd);
 
+/* ---- what a server asks of its connections' streams (stream*.c) ------ */
+
+/* Cap the wait of every read call on s, whatever timeout its caller gave
+ * (the call then returns WEFT_ETIMEDOUT): first_byte seconds until the
+ * stream's first byte has arrived, each after (< 0: no cap).  The hostile
+ * client defences of weft_server_options. */
+void weft__stream_cap_reads(weft_stream *s, double first_byte, double each);
+
+/* Drop the unsent buffer and shut the socket down both ways: every task
+ * waiting on s wakes (reads and drains return WEFT_ECONNRESET) and the
+ * socket is closed; s stays until freed.  Server.abort_clients. */
+void weft__stream_abort(weft_stream *s);
+
 #endif
