@@ -41,13 +41,20 @@ int weft__getaddrinfo_until(const char *host, const char *port, int family, int 
 /* Close fd after the running loop (if any) forgot it. */
 int weft__sock_close(int fd);
 
-/* ---- what a server asks of its connections' streams (stream*.c) ------ */
+/* ---- what a server asks of its connections' streams (stream*.c) ------
+ * All three are called on the thread (the loop) that uses the stream. */
 
 /* Cap the wait of every read call on s, whatever timeout its caller gave
  * (the call then returns WEFT_ETIMEDOUT): first_byte seconds until the
  * stream's first byte has arrived, each after (< 0: no cap).  The hostile
  * client defences of weft_server_options. */
 void weft__stream_cap_reads(weft_stream *s, double first_byte, double each);
+
+/* Hang up gracefully: readers (waiting now or later) see end of file once
+ * the buffer is read, no more is received, and the stream closes once
+ * what was written is sent (writes after it: WEFT_ECONNRESET).
+ * Server.close_clients. */
+void weft__stream_hang_up(weft_stream *s);
 
 /* Drop the unsent buffer and shut the socket down both ways: every task
  * waiting on s wakes (reads and drains return WEFT_ECONNRESET) and the
