@@ -40,9 +40,10 @@ int weft__stream_read_deadline(weft_stream *s, double timeout, int64_t *deadline
     return rc;
 }
 
-/* At least WEFT_STREAM_RECV_ROOM bytes of free room after the data:
- * compact (no view is out during a read call), then grow.  WEFT_OK,
- * WEFT_ENOMEM. */
+/* Free room after the data for a recv: compact when the room is short of
+ * WEFT_STREAM_RECV_ROOM (no view is out during a read call), and grow
+ * when even then it is short of a quarter of it (a partial line of a few
+ * bytes does not double the buffer).  WEFT_OK, WEFT_ENOMEM. */
 static int make_room(weft_stream_buffer *b)
 {
     if (b->start == b->end)
@@ -53,9 +54,9 @@ static int make_room(weft_stream_buffer *b)
         memmove(b->data, b->data + b->start, b->end - b->start);
         b->end -= b->start;
         b->start = 0;
-        if (b->capacity - b->end >= WEFT_STREAM_RECV_ROOM)
-            return WEFT_OK;
     }
+    if (b->capacity && b->capacity - b->end >= WEFT_STREAM_RECV_ROOM / 4)
+        return WEFT_OK;
     size_t capacity = b->capacity ? b->capacity : WEFT_STREAM_RECV_ROOM;
     while (capacity - b->end < WEFT_STREAM_RECV_ROOM) {
         if (capacity > SIZE_MAX / 2)
@@ -86,12 +87,14 @@ static void note_drained(weft_stream *s, bool drained)
  * wait, so the recv would only say "would block": skipping it saves one
  * system call per request on a keep-alive connection.  If the loop did
  * report one meanwhile (while the task was away and nobody waited), that
- * report is gone: only a recv can tell, so it is made.  Only with the
+ * report is gone: only a recv can tell, so it is made.  So it is once the
+ * peer hung up: its end of file may have come with the data of the last
+ * edge, and no edge will tell of it again.  Only with the
  * stream's loop watching: a thread's poll sees the state, not changes. */
 static bool recv_skippable(const weft_stream *s)
 {
-    return s->drained && s->background && weft__in_coroutine() &&
-           s->loop->fds[s->fd].read_events == s->drained_mark;
+    const weft_loop_fd *e = s->drained && s->background ? &s->loop->fds[s->fd] : NULL;
+    return e && weft__in_coroutine() && e->read_events == s->drained_mark && !e->hung_up;
 }
 
 /* One recv into the free room.  WEFT_OK (bytes came, or end of file:
