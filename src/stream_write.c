@@ -80,6 +80,17 @@ void weft__stream_on_writable(weft_fd_owner *owner)
         flush(s);
 }
 
+/* Bytes are queued and more is to happen once they are sent (close,
+ * write_eof): in a coroutine the background send does it (a queue
+ * written from a thread gets one now); else try now, and drain or
+ * wait_closed finish. */
+static void send_queue(weft_stream *s)
+{
+    weft__stream_register(s);
+    if (!s->background && !s->send_blocked)
+        flush(s);
+}
+
 /* Append n bytes to the queue, making room (compacting first).  WEFT_OK,
  * WEFT_ENOMEM. */
 static int enqueue(weft_stream_buffer *b, const char *data, size_t n)
@@ -230,8 +241,8 @@ int weft_stream_write_eof(weft_stream *stream)
     stream->eof_wanted = true;
     if (!queued(stream))
         queue_emptied(stream);
-    else if (!stream->background && !stream->send_blocked)
-        flush(stream);
+    else
+        send_queue(stream);
     return WEFT_OK;
 }
 
@@ -246,8 +257,8 @@ void weft_stream_close(weft_stream *stream)
     weft__stream_wake_readers(stream);
     if (!queued(stream))
         queue_emptied(stream);
-    else if (!stream->background && !stream->send_blocked)
-        flush(stream);
+    else
+        send_queue(stream);
 }
 
 bool weft_stream_is_closing(const weft_stream *stream)
