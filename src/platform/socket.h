@@ -55,6 +55,12 @@ void weft__pf_unlink_path(const char *path);
 int weft__pf_sock_shutdown_write(int fd);
 int weft__pf_sockname(int fd, bool peer, struct sockaddr *addr, socklen_t *len);
 
+/* Turn Nagle's algorithm off on a TCP socket (TCP_NODELAY), as asyncio
+ * does for every TCP transport: a reply written in two pieces would
+ * otherwise wait for the peer's delayed ACK.  WEFT_OK; a failure (not a
+ * TCP socket) changes nothing. */
+int weft__pf_sock_nodelay(int fd);
+
 /* Whether fd is in non-blocking mode (false for a bad fd too). */
 bool weft__pf_is_nonblocking(int fd);
 

@@ -77,6 +77,12 @@ int weft__pf_sock_nonblocking(int fd)
     return WEFT_OK;
 }
 
+int weft__pf_sock_nodelay(int fd)
+{
+    int on = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0 ? WEFT_OK : failed();
+}
+
 bool weft__pf_is_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
