@@ -19,6 +19,8 @@
 #define DEFAULT_READ_TIMEOUT 60.0
 /* More threads than this is a mistake, not a server. */
 #define MAX_THREADS 1024
+/* A handler's stack, as weft_spawn allows. */
+#define MAX_STACK ((size_t)1 << 30)
 /* The addresses one host may listen on. */
 #define MAX_ADDRESSES 16
 
@@ -92,7 +94,8 @@ static double timeout_or(double t, double fallback)
 static int check_options(const weft_server_options *o)
 {
     if (o->backlog < 0 || o->threads > MAX_THREADS || bad_timeout(o->first_byte_timeout) ||
-        bad_timeout(o->read_timeout) || (o->path && !o->path[0]))
+        bad_timeout(o->read_timeout) || (o->path && !o->path[0]) ||
+        o->handler_stack_size > MAX_STACK)
         return WEFT_EINVAL;
     if (o->threads == 0 && !weft_current_task())
         return WEFT_ESTATE; /* serving on the caller's loop needs one */
@@ -188,7 +191,7 @@ static int listen_on(weft_server *s, weft_server_slot *slot, weft_address *a, in
         }
         s->port = weft__pf_address_port((struct sockaddr *)&bound.storage);
     }
-    *l = (weft_server_listener){fd, s->path && slot == &s->slots[0], NULL, false, false, slot};
+    *l = (weft_server_listener){fd, s->path && slot == &s->slots[0], NULL, false, slot};
     slot->listener_count++;
     s->listeners_open++;
     return WEFT_OK;

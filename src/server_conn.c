@@ -118,19 +118,37 @@ static void take_connection(weft_server_slot *slot, int fd)
 
 /* ---- a listener's accept task ------------------------------------------ */
 
+/* Take the next connection: WEFT_OK with *fd, or why not.  Its own loop
+ * rather than weft__sock_accept_until's: the listener may be closed by
+ * weft__server_slot_close while this waits (its wait then ends), and the
+ * number must not be touched again once it was. */
+static int accept_next(weft_server_listener *l, int *fd)
+{
+    for (;;) {
+        if (l->stop)
+            return WEFT_ECANCELLED;
+        int rc = weft__pf_accept(l->fd, fd, NULL, NULL);
+        if (rc != WEFT_PF_WOULD_BLOCK)
+            return rc;
+        rc = weft__net_wait(l->fd, WEFT_PF_READ, WEFT_NO_DEADLINE);
+        if (rc != WEFT_OK)
+            return rc;
+    }
+}
+
 /* One step: WEFT_OK to go on, WEFT_ECANCELLED to stop. */
 static int accept_once(weft_server_listener *l, unsigned *burst)
 {
     int fd = -1;
-    int rc = weft__sock_accept_until(l->fd, &fd, NULL, NULL, WEFT_NO_DEADLINE);
+    int rc = accept_next(l, &fd);
     if (rc == WEFT_OK) {
         take_connection(l->slot, fd);
         if (++*burst % ACCEPT_BURST == 0)
             return weft_sleep(0) == WEFT_ECANCELLED ? WEFT_ECANCELLED : WEFT_OK;
         return WEFT_OK;
     }
-    if (rc == WEFT_ECANCELLED)
-        return rc;
+    if (rc == WEFT_ECANCELLED || l->stop)
+        return WEFT_ECANCELLED;
     if (rc == WEFT_ECONNRESET) /* the client gave up before it was taken */
         return WEFT_OK;
     /* Out of descriptors (WEFT_EAGAIN: the connection waits in the
@@ -139,27 +157,30 @@ static int accept_once(weft_server_listener *l, unsigned *burst)
     return weft_sleep(ACCEPT_PAUSE) == WEFT_ECANCELLED ? WEFT_ECANCELLED : WEFT_OK;
 }
 
+/* Close the listener now (its Unix file goes too). */
+static void listener_close(weft_server_listener *l)
+{
+    l->stop = true;
+    if (l->fd < 0)
+        return;
+    weft__sock_close(l->fd); /* wakes its accept task, if waiting on it */
+    l->fd = -1;
+    if (l->unlink_path)
+        weft__pf_unlink_path(l->slot->server->path);
+}
+
+/* Accept until the listener is closed (weft__server_slot_close closes it,
+ * which wakes this task) or the task is cancelled (its loop ends).  The
+ * listener is counted out here, once the task no longer touches it. */
 static void *accept_main(void *arg)
 {
     weft_server_listener *l = arg;
     unsigned burst = 0;
-    l->running = true;
-    while (!l->stop && accept_once(l, &burst) == WEFT_OK) {
+    while (accept_once(l, &burst) == WEFT_OK && !l->stop) {
     }
-    weft__server_listener_close(l);
+    listener_close(l);
+    weft__server_listener_gone(l->slot->server);
     return NULL;
-}
-
-void weft__server_listener_close(weft_server_listener *l)
-{
-    weft_server *s = l->slot->server;
-    if (l->fd < 0)
-        return;
-    weft__sock_close(l->fd);
-    l->fd = -1;
-    if (l->unlink_path)
-        weft__pf_unlink_path(s->path);
-    weft__server_listener_gone(s);
 }
 
 /* ---- the slot operations --------------------------------------------- */
@@ -187,14 +208,18 @@ void weft__server_slot_close(weft_server_slot *slot)
     if (slot->closed)
         return;
     slot->closed = true;
+    /* Closed at once, as asyncio's close closes its sockets: a client
+     * connecting after it is refused.  An accept task waiting on its
+     * listener wakes; one pausing (out of descriptors) sees it within the
+     * pause; one not started yet sees it at its start.  None is cancelled:
+     * a task cancelled before it starts never runs, and the listener is
+     * counted out only when its task ends. */
     for (size_t i = 0; i < slot->listener_count; i++) {
         weft_server_listener *l = &slot->listeners[i];
-        l->stop = true;
-        if (!l->task)
-            weft__server_listener_close(l);
-        else if (l->running) /* else it stops at its start (never cancel
-                              * a task before it runs: it would not) */
-            weft_task_cancel(l->task, NULL);
+        bool had_fd = l->fd >= 0;
+        listener_close(l);
+        if (!l->task && had_fd)
+            weft__server_listener_gone(slot->server);
     }
 }
 

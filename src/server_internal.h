@@ -31,7 +31,7 @@ typedef struct weft_server_listener {
     int fd;             /* -1 once closed */
     bool unlink_path;   /* the Unix socket's file goes with it */
     weft_future *task;  /* its accept task; NULL until serving starts */
-    bool running, stop; /* the task has started; asked to end */
+    bool stop;          /* closed: its task ends */
     weft_server_slot *slot;
 } weft_server_listener;
 
@@ -85,10 +85,6 @@ void weft__server_slot_start(weft_server_slot *slot);
 void weft__server_slot_close(weft_server_slot *slot);
 void weft__server_slot_hang_up(weft_server_slot *slot);
 void weft__server_slot_abort(weft_server_slot *slot);
-
-/* On the loop thread of a listener's slot: close it (its Unix file goes
- * too), and count it out. */
-void weft__server_listener_close(weft_server_listener *l);
 
 /* A listener or a connection is gone: count it out, and tell wait_closed
  * once the server is closed and nothing is left (server.c). */
