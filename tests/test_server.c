@@ -46,7 +46,9 @@ static int dial(int family, int port, const char *path, int *fd)
         struct sockaddr_un *un = (struct sockaddr_un *)(void *)&a.storage;
         memset(&a, 0, sizeof a);
         un->sun_family = AF_UNIX;
-        snprintf(un->sun_path, sizeof un->sun_path, "%s", path);
+        if (strlen(path) >= sizeof un->sun_path)
+            return WEFT_EINVAL;
+        memcpy(un->sun_path, path, strlen(path) + 1);
         a.len = sizeof *un;
         family = AF_UNIX;
     } else {
