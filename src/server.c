@@ -69,7 +69,7 @@ static void for_each_slot(weft_server *s, slot_op op, weft_callback_fn posted)
         weft_server_slot *slot = &s->slots[i];
         weft__lock_take(&s->lock);
         weft_loop *loop = slot->loop;
-        bool never_ran = !loop && !slot->thread;
+        bool never_ran = !loop && !slot->ran;
         if (loop && loop != here &&
             weft_loop_call_soon_threadsafe(loop, posted, slot) != WEFT_OK)
             loop = NULL; /* its loop is ending: nothing left there to reach */
@@ -233,6 +233,7 @@ static void *slot_main(void *arg)
     weft_server *s = slot->server;
     weft__lock_take(&s->lock);
     slot->loop = weft_get_running_loop();
+    slot->ran = true;
     bool serving = atomic_load(&s->serving), closed = atomic_load(&s->closed);
     weft_lock_release(&s->lock);
     weft_event_set(&slot->ready);
@@ -306,6 +307,7 @@ int weft_start_server(weft_stream_handler handler, void *arg, const weft_server_
         rc = start_threads(s);
     if (rc == WEFT_OK && !options->threads) {
         s->slots[0].loop = weft_get_running_loop();
+        s->slots[0].ran = true;
         if (!options->delay_start)
             weft__server_slot_start(&s->slots[0]);
     }

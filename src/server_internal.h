@@ -47,6 +47,7 @@ typedef struct weft_server_conn {
 struct weft_server_slot {
     weft_server *server;
     weft_loop *loop; /* NULL while its thread's loop does not run (lock) */
+    bool ran;        /* its loop ran (lock): a slot that never ran has no tasks */
     weft_thread *thread;
     weft_event ready;  /* its thread's loop runs, or could not start */
     int run_status;    /* its thread's weft_run failed with it */
