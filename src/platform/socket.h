@@ -79,6 +79,17 @@ int weft__pf_getaddrinfo(const char *host, const char *port, int family, int typ
 /* A Unix socket address for path: WEFT_OK, WEFT_EINVAL (too long). */
 int weft__pf_unix_address(const char *path, weft_address *out);
 
+/* The port of an AF_INET / AF_INET6 address (0 for other families), and
+ * a new one put in it (nothing for other families): a server's listeners
+ * after the first bind the port the first one was given. */
+int weft__pf_address_port(const struct sockaddr *addr);
+void weft__pf_address_set_port(struct sockaddr *addr, int port);
+
+/* Another descriptor for the same socket (close-on-exec): a Unix
+ * listener served by several loops, each watching its own number.
+ * WEFT_OK with *copy, WEFT_EAGAIN (out of descriptors), WEFT_EOS. */
+int weft__pf_sock_dup(int fd, int *copy);
+
 /* "host:port" for addr (see weft_address_format). */
 int weft__pf_address_format(const struct sockaddr *addr, socklen_t len, char *text,
                             size_t size);
