@@ -649,7 +649,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--threads") == 0 && next && number(next, 256, &v) && ++i)
             cfg.threads = (unsigned)v;
         else if (argv[i][0] != '-' && !have_root)
-            cfg.root = argv[i], have_root = true;
+            have_root = (cfg.root = argv[i]) != NULL;
         else
             return usage(argv[0]);
     }
