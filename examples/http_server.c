@@ -633,26 +633,37 @@ static bool number(const char *text, long max, long *value)
     return errno == 0 && end != text && *end == '\0' && *value >= 0 && *value <= max;
 }
 
-int main(int argc, char **argv)
+/* The command line into *cfg: false when it is wrong. */
+static bool parse_args(int argc, char **argv, struct config *cfg)
 {
-    struct config cfg = {.host = "127.0.0.1", .port = "8080", .root = "."};
     bool have_root = false;
     for (int i = 1; i < argc; i++) {
         long v;
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--demo") == 0)
-            cfg.demo = true;
-        else if (strcmp(argv[i], "--host") == 0 && next && ++i)
-            cfg.host = next;
-        else if (strcmp(argv[i], "--port") == 0 && next && number(next, 65535, &v) && ++i)
-            cfg.port = next;
-        else if (strcmp(argv[i], "--threads") == 0 && next && number(next, 256, &v) && ++i)
-            cfg.threads = (unsigned)v;
-        else if (argv[i][0] != '-' && !have_root)
-            have_root = (cfg.root = argv[i]) != NULL;
-        else
-            return usage(argv[0]);
+        if (strcmp(argv[i], "--demo") == 0) {
+            cfg->demo = true;
+        } else if (strcmp(argv[i], "--host") == 0 && next) {
+            cfg->host = argv[++i];
+        } else if (strcmp(argv[i], "--port") == 0 && next && number(next, 65535, &v)) {
+            cfg->port = argv[++i];
+        } else if (strcmp(argv[i], "--threads") == 0 && next && number(next, 256, &v)) {
+            cfg->threads = (unsigned)v;
+            i++;
+        } else if (argv[i][0] != '-' && !have_root) {
+            cfg->root = argv[i];
+            have_root = true;
+        } else {
+            return false;
+        }
     }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg = {.host = "127.0.0.1", .port = "8080", .root = "."};
+    if (!parse_args(argc, argv, &cfg))
+        return usage(argv[0]);
     if (cfg.demo)
         cfg.host = "127.0.0.1"; /* the demo stays on this machine */
     int rc = weft_run(cfg.demo ? demo : serve, &cfg, NULL, NULL);
