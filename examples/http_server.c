@@ -543,9 +543,13 @@ static int make_demo_root(char *dir, size_t size)
     };
     for (size_t i = 0; i < 2; i++) {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
+        if (snprintf(path, sizeof path, "%s/%s", dir, files[i][0]) >= (int)sizeof path)
+            return WEFT_EINVAL;
         FILE *f = fopen(path, "w");
-        if (!f || fputs(files[i][1], f) < 0 || fclose(f) != 0)
+        if (!f)
+            return WEFT_EOS;
+        bool written = fputs(files[i][1], f) >= 0;
+        if (fclose(f) != 0 || !written)
             return WEFT_EOS;
     }
     return WEFT_OK;
@@ -553,11 +557,11 @@ static int make_demo_root(char *dir, size_t size)
 
 static void remove_demo_root(const char *dir)
 {
+    static const char *const names[] = {"index.html", "notes.txt"};
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/index.html", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/notes.txt", dir);
-    unlink(path);
+    for (size_t i = 0; i < 2; i++)
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) < (int)sizeof path)
+            unlink(path);
     rmdir(dir);
 }
 
