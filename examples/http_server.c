@@ -590,7 +590,11 @@ static int demo_requests(const char *port)
     ok += fetch(conn, "GET", "/", "Connection: close\r\n", 200, &r) && r.closes;
     size_t got = 1;
     char byte;
-    ok += weft_stream_read(conn, &byte, 1, &got, 5.0) == WEFT_OK && got == 0; /* end of file */
+    rc = weft_stream_read(conn, &byte, 1, &got, 5.0);
+    bool closed = rc == WEFT_OK && got == 0; /* end of file */
+    printf("  and then the server closed it: %s\n",
+           closed ? "yes" : rc != WEFT_OK ? weft_strerror(rc) : "no, it sent more");
+    ok += closed;
     weft_stream_free(conn);
     return ok;
 }
