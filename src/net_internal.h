@@ -56,6 +56,10 @@ void weft__stream_cap_reads(weft_stream *s, double first_byte, double each);
  * Server.close_clients. */
 void weft__stream_hang_up(weft_stream *s);
 
+/* WEFT_OK, or WEFT_EINVAL for stream options weft_stream_from_fd would
+ * refuse (a server checks its connections' options before it listens). */
+int weft__stream_check_options(const weft_stream_options *options);
+
 /* Drop the unsent buffer and shut the socket down both ways: every task
  * waiting on s wakes (reads and drains return WEFT_ECONNRESET) and the
  * socket is closed; s stays until freed.  Server.abort_clients. */

@@ -95,7 +95,7 @@ static int check_options(const weft_server_options *o)
 {
     if (o->backlog < 0 || o->threads > MAX_THREADS || bad_timeout(o->first_byte_timeout) ||
         bad_timeout(o->read_timeout) || (o->path && !o->path[0]) ||
-        o->handler_stack_size > MAX_STACK)
+        o->handler_stack_size > MAX_STACK || weft__stream_check_options(&o->stream) != WEFT_OK)
         return WEFT_EINVAL;
     if (o->threads == 0 && !weft_current_task())
         return WEFT_ESTATE; /* serving on the caller's loop needs one */

@@ -103,6 +103,12 @@ static int resolve_options(const weft_stream_options *o, weft_stream_options *ou
     return out->low_water <= out->high_water ? WEFT_OK : WEFT_EINVAL;
 }
 
+int weft__stream_check_options(const weft_stream_options *options)
+{
+    weft_stream_options resolved;
+    return resolve_options(options, &resolved);
+}
+
 int weft_stream_from_fd(int fd, const weft_stream_options *options, weft_stream **stream)
 {
     weft_stream_options o;

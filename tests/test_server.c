@@ -1005,6 +1005,10 @@ static void *bad_input_main(void *arg)
     o.backlog = -1;
     CO_CHECK_RC(weft_start_server(echo_handler, NULL, &o, &server), WEFT_EINVAL);
     o.backlog = 0;
+    o.stream.high_water = 1024; /* water marks the wrong way round */
+    o.stream.low_water = 4096;
+    CO_CHECK_RC(weft_start_server(echo_handler, NULL, &o, &server), WEFT_EINVAL);
+    o.stream.high_water = o.stream.low_water = 0;
     o.host = "no-such-host.invalid";
     CO_CHECK_RC(weft_start_server(echo_handler, NULL, &o, &server), WEFT_ENAME);
     o.host = "127.0.0.1";

@@ -142,7 +142,9 @@ WEFT_API int weft_address_format(const struct sockaddr *addr, socklen_t len, cha
  * A weft_stream is one connection: a buffered reader and a buffered
  * writer over a connected socket, which it owns.  Use it from one thread,
  * or from the coroutines of one loop (several tasks may use it: one
- * reading, one writing, others waiting their turn).  In a coroutine the
+ * reading, one writing, others waiting their turn).  Once a coroutine has
+ * waited on it, it belongs to that loop: calls from another loop or a
+ * thread return WEFT_ESTATE, and it must be freed on its loop.  In a coroutine the
  * writer also sends its buffer in the background when the socket has room;
  * in a thread the buffer is sent by write, drain and close.
  *
@@ -152,8 +154,9 @@ WEFT_API int weft_address_format(const struct sockaddr *addr, socklen_t len, cha
 typedef struct weft_stream weft_stream;
 
 typedef struct weft_stream_options {
-    /* The longest line / record readline and readuntil accept (the
-     * separator included); 0: 64 KiB.  Python: limit=. */
+    /* The longest line / record readline and readuntil accept, not
+     * counting the separator (as Python: limit 7 takes "1234567\n");
+     * 0: 64 KiB.  Python: limit=. */
     size_t limit;
     /* The writer's water marks: drain waits while more than high bytes are
      * buffered, until at most low are.  0, 0: 64 KiB, 16 KiB (asyncio's);
@@ -260,9 +263,10 @@ WEFT_API int weft_stream_set_exception(weft_stream *stream, int status);
 WEFT_API int weft_stream_write(weft_stream *stream, const void *data, size_t n);
 
 /* Wait while more than the high water mark is buffered, until at most the
- * low mark is (back-pressure).  WEFT_OK; the connection's failure
- * (WEFT_ECONNRESET, WEFT_EPIPE) if it was lost; WEFT_ETIMEDOUT;
- * WEFT_ECANCELLED.  Any number of tasks may drain at once: all resume.
+ * low mark is (back-pressure).  In a thread, send the whole buffer.
+ * WEFT_OK; the connection's failure (WEFT_ECONNRESET, WEFT_EPIPE) if it
+ * was lost, or the status given to weft_stream_set_exception;
+ * WEFT_ETIMEDOUT; WEFT_ECANCELLED.  Any number of tasks may drain at once: all resume.
  * Python: await writer.drain(). */
 WEFT_API int weft_stream_drain(weft_stream *stream, double timeout);
 
@@ -274,8 +278,10 @@ WEFT_API size_t weft_stream_write_buffer_size(const weft_stream *stream);
  * Python: writer.write_eof(). */
 WEFT_API int weft_stream_write_eof(weft_stream *stream);
 
-/* Start closing: no more writes; the buffer is still sent, then the socket
- * closes.  Idempotent.  Python: writer.close(). */
+/* Start closing: no more writes (WEFT_ECONNRESET) and no more reading
+ * (reads return what is buffered, then end of file); the write buffer is
+ * still sent, then the socket closes.  Idempotent.
+ * Python: writer.close(). */
 WEFT_API void weft_stream_close(weft_stream *stream);
 
 /* Whether close was called (or the connection lost).
@@ -283,7 +289,8 @@ WEFT_API void weft_stream_close(weft_stream *stream);
 WEFT_API bool weft_stream_is_closing(const weft_stream *stream);
 
 /* Wait until a closing stream has sent its buffer and closed its socket.
- * WEFT_OK; WEFT_ESTATE if close was not called; WEFT_ETIMEDOUT (then the
+ * WEFT_OK (also when the connection was lost: the socket is closed);
+ * WEFT_ESTATE if close was not called; WEFT_ETIMEDOUT (then the
  * rest is dropped and the socket closed anyway); WEFT_ECANCELLED.
  * Python: await writer.wait_closed(). */
 WEFT_API int weft_stream_wait_closed(weft_stream *stream, double timeout);
@@ -316,12 +323,15 @@ typedef struct weft_server_options {
     /* Connections open at once, all threads together; one more is
      * accepted and closed at once (the others go on).  0: 10,000. */
     size_t max_connections;
-    /* Hostile clients.  first_byte_timeout: a new connection that sends
-     * nothing for this long is closed (0: 10 s; < 0: never).
-     * read_timeout: the longest one read call on a connection's stream may
-     * wait, whatever timeout the handler gave it (it then returns
-     * WEFT_ETIMEDOUT): a client trickling a line byte by byte is cut off
-     * (0: 60 s; < 0: no limit).  */
+    /* Hostile clients: caps on how long a read call on a connection's
+     * stream may wait, whatever timeout the handler gave it (the call then
+     * returns WEFT_ETIMEDOUT, and a handler that gives up on it returns;
+     * the server then closes the connection and frees its slot).
+     * first_byte_timeout: until the connection's first byte has arrived
+     * (0: 10 s; < 0: no cap).  read_timeout: every read after that, one
+     * call as a whole, so a client trickling a line byte by byte is cut
+     * off too (0: 60 s; < 0: no cap).  The server also waits at most
+     * read_timeout for a closed connection's last bytes to be sent. */
     double first_byte_timeout, read_timeout;
     weft_stream_options stream; /* each connection's stream */
     /* Do not accept until weft_server_start_serving or serve_forever.
@@ -380,7 +390,8 @@ WEFT_API void weft_server_abort_clients(weft_server *server);
 WEFT_API int weft_server_wait_closed(weft_server *server, double timeout);
 
 /* Close, abort the connections left, wait for them, and free.  NULL:
- * nothing.  From a coroutine of its loop (threads 0) or any thread (N). */
+ * nothing.  From a coroutine of its loop (threads 0) or any thread (N);
+ * never from one of its own handlers (it would wait for itself). */
 WEFT_API void weft_server_free(weft_server *server);
 
 #ifdef __cplusplus
