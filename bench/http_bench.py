@@ -84,6 +84,19 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # A CPU this busy (of one) over a run was the bound.
 BOUND = 0.90
 PR_SET_PDEATHSIG = 1
+# A server's watchdog: a process of its own that kills the server's whole
+# process group once this script is gone, however it went (a SIGKILL
+# included): the kernel's parent-death signal reaches nginx's master, not
+# its worker.
+WATCHDOG = ("import os, signal, sys, time\n"
+            "group, parent = int(sys.argv[1]), os.getppid()\n"
+            "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+            "while os.getppid() == parent:\n"
+            "    time.sleep(0.25)\n"
+            "try:\n"
+            "    os.killpg(group, signal.SIGKILL)\n"
+            "except OSError:\n"
+            "    pass\n")
 
 # wrk's own totals, one line at the end of its run (a Lua `done` only: no
 # per-response callback, which would slow wrk down).
@@ -291,7 +304,7 @@ class Server:
     def __init__(self, spec, cpu, tmp):
         self.spec, self.pin, self.tmp = spec, cpu, tmp
         self.port = free_port()
-        self.proc, self.pids = None, []
+        self.proc, self.watchdog, self.pids = None, None, []
         self.log = open(os.path.join(tmp, "server.log"), "w+")
 
     def __enter__(self):
@@ -300,11 +313,22 @@ class Server:
                                      stderr=subprocess.STDOUT, start_new_session=True,
                                      preexec_fn=die_with_parent,
                                      env=dict(os.environ, **self.spec.env))
+        try:
+            self.watchdog = subprocess.Popen([sys.executable, "-c", WATCHDOG,
+                                              str(self.proc.pid)], stdin=subprocess.DEVNULL)
+        except BaseException:
+            kill_group(self.proc)
+            raise
         return self
 
     def __exit__(self, *exc):
-        kill_group(self.proc)
-        self.log.close()
+        try:
+            kill_group(self.proc)
+        finally:
+            if self.watchdog:
+                self.watchdog.terminate()
+                self.watchdog.wait()
+            self.log.close()
         return False
 
     def output(self):
