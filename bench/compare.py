@@ -573,7 +573,8 @@ def print_table(groups, conditions, header=None):
           "round trip measured just before the program, ns")
     print()
     if len(conditions) == 1:
-        print(f"{'workload':<11} {'implementation':<34} {'median':>10} {'spread':>22} "
+        width = max([11] + [len(w) for w, _ in groups])  # W12's names are long
+        print(f"{'workload':<{width}} {'implementation':<34} {'median':>10} {'spread':>22} "
               f"{'cpu/op':>10} {'ratio':>7} {'c2c':>8}  note")
         for w, impls in groups:
             weft = dict(impls).get("weft", {})
@@ -584,7 +585,7 @@ def print_table(groups, conditions, header=None):
                 wr = weft.get(conditions[0])
                 rat = "" if impl == "weft" else fmt(ratio(w, wr and wr["median"], r["median"]), 2)
                 spread = f"[{r['min']:.1f}..{r['max']:.1f}]"
-                print(f"{w:<11} {impl:<34} {r['median']:>10.1f} {spread:>22} "
+                print(f"{w:<{width}} {impl:<34} {r['median']:>10.1f} {spread:>22} "
                       f"{fmt(r['cpu']):>10} {rat:>7} {fmt(r['c2c'], 0):>8}  {r['note']}")
             print()
         return
