@@ -7,7 +7,7 @@
  *
  * Usage: download_images [count] [delay-seconds]   (default 10 0.2)
  */
-#include "http_server.h"
+#include "threaded_http.h"
 
 #include <weft.h>
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* file_server.c — the guides' "server handling many client connections":
  * a multi-threaded HTTP server, one thread per connection, serving the
- * made-up images of http_server.h with a per-request delay.  Try it with
+ * made-up images of threaded_http.h with a per-request delay.  Try it with
  * download_images, or with curl:
  *
  *     file_server 8000 0.2 &
@@ -9,7 +9,7 @@
  *
  * Usage: file_server [port] [delay-seconds]   (default 8000 0.2; port 0: any)
  */
-#include "http_server.h"
+#include "threaded_http.h"
 
 #include <weft.h>
 

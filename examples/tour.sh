@@ -34,6 +34,14 @@ step "Coroutines: wait_for, a deadline scope, cancelling, uncancel, a task group
 step "Coroutines or threads: 10000 concurrent sleeps, time and memory" coro_vs_threads 10000 0.5
 step "Threads and coroutines: one queue from producer threads to consumer coroutines" \
     threads_and_coroutines 2000 100 0.01
+step "Networking: an HTTP/1.1 server on coroutines, asked a few requests by a coroutine client" \
+    http_server --demo
+step "Networking: a chat server; every message goes through a worker thread and back on queues" \
+    chat_server --demo
+if [ -x "$bin/downloads_curl" ]; then
+    step "Networking: 50 downloads, libcurl's multi-socket interface on coroutines, then a pool" \
+        downloads_curl 50 100 20
+fi
 step "CPU-bound work: one thread, the thread pool, the process pool (no GIL in C)" \
     cpu_three_ways 100000000
 printf '\nThe tour is over: the sources are in examples/, the guide in docs/guide.md.\n'

@@ -116,6 +116,15 @@ typedef struct weft_fd_owner {
 typedef struct weft_loop_fd {
     weft_parker *waiters;  /* the tasks waiting on it now (fd_next) */
     weft_fd_owner *owner;  /* NULL, or kept by its owner */
+    /* How many times the poller reported it readable (wrapping), and
+     * whether it ever reported a hang-up.  An edge the poller reports
+     * while nobody waits is gone: an owner that drained the fd and sees
+     * this count unchanged since knows that no edge was lost, so it may
+     * wait without trying the call first, unless the peer hung up (end
+     * of file after the data that one edge reported: a state, which no
+     * later edge announces). */
+    unsigned read_events;
+    bool hung_up;
     bool registered, kept;
 } weft_loop_fd;
 

@@ -117,6 +117,8 @@ void weft__loop_fd_ready(int fd, unsigned events, void *ctx)
     if (fd < 0 || (size_t)fd >= loop->fd_capacity)
         return;
     weft_loop_fd *e = &loop->fds[fd];
+    e->read_events += (events & WEFT_PF_READ) != 0;
+    e->hung_up |= (events & WEFT_PF_HUP) != 0;
     wake_waiters(e, events);
     if (e->owner && (events & WEFT_PF_WRITE))
         e->owner->writable(e->owner);

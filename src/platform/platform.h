@@ -16,8 +16,9 @@
 #define WEFT_PF_NO_DEADLINE INT64_MAX
 
 /* Readiness of a descriptor (socket.h, poller.h): readable (or hung up),
- * writable. */
-enum { WEFT_PF_READ = 1, WEFT_PF_WRITE = 2 };
+ * writable; and, from the poller only, with READ: the peer shut its side
+ * down or the socket failed (a state no later edge reports again). */
+enum { WEFT_PF_READ = 1, WEFT_PF_WRITE = 2, WEFT_PF_HUP = 4 };
 
 /* Monotonic time in nanoseconds. */
 int64_t weft__pf_now_ns(void);

@@ -18,7 +18,7 @@ void weft__poller_free(weft_poller *p);
  * (monotonic ns; WEFT_PF_NO_DEADLINE: none; a passed one: only look).
  * ready(fd, events, ctx) is called for each registered fd that became
  * ready, events WEFT_PF_READ and / or WEFT_PF_WRITE (a hang-up or an error
- * is both).  Returns true if a wake-up arrived (it is used up). */
+ * is both, with WEFT_PF_HUP).  Returns true if a wake-up arrived (it is used up). */
 bool weft__poller_wait(weft_poller *p, int64_t deadline,
                        void (*ready)(int fd, unsigned events, void *ctx), void *ctx);
 

@@ -64,6 +64,8 @@ static unsigned readiness_of(uint32_t events)
     unsigned r = 0;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         r |= WEFT_PF_READ;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        r |= WEFT_PF_HUP;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         r |= WEFT_PF_WRITE;
     return r;

@@ -55,6 +55,12 @@ void weft__pf_unlink_path(const char *path);
 int weft__pf_sock_shutdown_write(int fd);
 int weft__pf_sockname(int fd, bool peer, struct sockaddr *addr, socklen_t *len);
 
+/* Turn Nagle's algorithm off on a TCP socket (TCP_NODELAY), as asyncio
+ * does for every TCP transport: a reply written in two pieces would
+ * otherwise wait for the peer's delayed ACK.  WEFT_OK; a failure (not a
+ * TCP socket) changes nothing. */
+int weft__pf_sock_nodelay(int fd);
+
 /* Whether fd is in non-blocking mode (false for a bad fd too). */
 bool weft__pf_is_nonblocking(int fd);
 
@@ -72,6 +78,17 @@ int weft__pf_getaddrinfo(const char *host, const char *port, int family, int typ
 
 /* A Unix socket address for path: WEFT_OK, WEFT_EINVAL (too long). */
 int weft__pf_unix_address(const char *path, weft_address *out);
+
+/* The port of an AF_INET / AF_INET6 address (0 for other families), and
+ * a new one put in it (nothing for other families): a server's listeners
+ * after the first bind the port the first one was given. */
+int weft__pf_address_port(const struct sockaddr *addr);
+void weft__pf_address_set_port(struct sockaddr *addr, int port);
+
+/* Another descriptor for the same socket (close-on-exec): a Unix
+ * listener served by several loops, each watching its own number.
+ * WEFT_OK with *copy, WEFT_EAGAIN (out of descriptors), WEFT_EOS. */
+int weft__pf_sock_dup(int fd, int *copy);
 
 /* "host:port" for addr (see weft_address_format). */
 int weft__pf_address_format(const struct sockaddr *addr, socklen_t len, char *text,

@@ -77,6 +77,12 @@ int weft__pf_sock_nonblocking(int fd)
     return WEFT_OK;
 }
 
+int weft__pf_sock_nodelay(int fd)
+{
+    int on = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0 ? WEFT_OK : failed();
+}
+
 bool weft__pf_is_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
@@ -334,4 +340,30 @@ int weft__pf_address_format(const struct sockaddr *addr, socklen_t len, char *te
     }
     text[0] = '\0';
     return WEFT_EINVAL;
+}
+
+int weft__pf_address_port(const struct sockaddr *addr)
+{
+    if (addr->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)addr)->sin_port);
+    if (addr->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)addr)->sin6_port);
+    return 0;
+}
+
+void weft__pf_address_set_port(struct sockaddr *addr, int port)
+{
+    if (addr->sa_family == AF_INET)
+        ((struct sockaddr_in *)(void *)addr)->sin_port = htons((uint16_t)port);
+    else if (addr->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)(void *)addr)->sin6_port = htons((uint16_t)port);
+}
+
+int weft__pf_sock_dup(int fd, int *copy)
+{
+    int c = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (c < 0)
+        return failed();
+    *copy = c;
+    return WEFT_OK;
 }

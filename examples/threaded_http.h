@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* http_server.h — a small multi-threaded HTTP/1.0 file server, shared by
+/* threaded_http.h — a small multi-threaded HTTP/1.0 file server, shared by
  * the file_server and download_images examples.  It serves made-up
  * "images" (/images/photo-N.jpg: 20,000 + N x 1,000 bytes of a pattern) so
  * that the examples need no files and no internet, and waits `delay`
  * seconds before each answer, as a slow remote server would. */
-#ifndef HTTP_SERVER_H
-#define HTTP_SERVER_H
+#ifndef THREADED_HTTP_H
+#define THREADED_HTTP_H
 
 #include <stddef.h>
 
