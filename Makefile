@@ -10,8 +10,10 @@
 #                for a short run (or "--scale N --reps R --rounds K
 #                --threads N"); "--sweep" for 1..4x the CPUs' threads
 #                (results-sweep.png), "--busy" or "--busy-too" for a machine
-#                kept busy by one CPU-bound process per CPU; writes
-#                results.csv, .md and .png under build/release/bench
+#                kept busy by one CPU-bound process per CPU; the net part
+#                (W12, HTTP servers under wrk and h2load) runs after the
+#                rest: BENCH_ARGS=--net for it alone, --no-net without it;
+#                writes results.csv, .md and .png under build/release/bench
 #   make docs    the reference manual (man pages, HTML) in build/docs, with
 #                Doxygen (installed as root if missing)
 #   make install PREFIX=/usr/local   library, headers, pkg-config and CMake
@@ -34,7 +36,8 @@ MAKEFLAGS += --no-print-directory
 PACKAGES := cmake make gcc g++ clang pkg-config libcmocka-dev libcurl4-openssl-dev valgrind \
             python3
 BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev libconcurrentqueue-dev \
-                  libck-dev libboost-context-dev python3 python3-greenlet gnuplot-nox
+                  libck-dev libboost-context-dev python3 python3-greenlet gnuplot-nox \
+                  wrk nghttp2-client nginx python3-uvloop
 # The reference manual; the .deb packages (dpkg-shlibdeps, and file for CPack).
 DOCS_PACKAGES := doxygen python3
 PACKAGE_PACKAGES := dpkg-dev file
@@ -139,6 +142,9 @@ bench: deps bench-deps
 	        go build -o $(BUILD)/release/bench/$$g bench/peers/$$g.go bench/peers/gobench.go \
 	        || exit 1; \
 	done
+	GOCACHE=$(CURDIR)/$(BUILD)/gocache GOPATH=$(CURDIR)/$(BUILD)/gopath \
+	GO111MODULE=off GOTOOLCHAIN=local \
+	    go build -o $(BUILD)/release/bench/http_go bench/peers/http_go.go
 	python3 bench/compare.py --build $(BUILD)/release $(BENCH_ARGS) \
 	    --csv $(BUILD)/release/bench/results.csv \
 	    --markdown $(BUILD)/release/bench/results.md \

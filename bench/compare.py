@@ -9,8 +9,9 @@ every row to a CSV file, the table as Markdown, and PNG charts (gnuplot).
 
 Usage: compare.py --build DIR [--quick | --scale N] [--reps N] [--rounds N]
                   [--threads N | --sweep [--sweep-max N]] [--busy | --busy-too]
-                  [--only NAMES] [--timeout S] [--csv FILE] [--markdown FILE]
-                  [--png FILE] [--sweep-png FILE]
+                  [--only NAMES] [--timeout S] [--net | --no-net] [--net-duration S]
+                  [--net-connections A,B,C] [--net-rounds N] [--csv FILE]
+                  [--markdown FILE] [--png FILE] [--sweep-png FILE]
 
 The rules every program runs under, weft's and the peers' alike:
   - the same sizes (docs/benchmarks.md's, divided by --scale), the same warm-up (one
@@ -73,6 +74,16 @@ Other runs:
   --timeout S  a program running longer than S seconds counts as failed
                (no limit unless told).
 
+The net part, W12 (an HTTP/1.1 keep-alive server under wrk and h2load):
+bench/http_bench.py, run once after the rounds (it has its own rounds,
+--net-rounds, 1 unless told), prints its own table (requests/s, p50/p99,
+the server's CPU per 1,000 requests, RSS, what was the bound) and the
+targets; its rows join the table, the CSV and the chart.  --quick keeps
+it short (2 s runs, 100 connections); --net runs it alone, --no-net leaves
+it out; --net-duration S, --net-connections A,B,C and --net-rounds N go to
+it.  It is left out of --sweep and busy runs (its server and client each
+own a CPU), and with --only unless a name matches "W12 http".
+
 Outputs: --csv FILE (columns workload, implementation, median_ns, min_ns,
 max_ns, cpu_ns, note, c2c_ns, threads, busy: one row per workload,
 implementation, thread count and condition), --markdown FILE (the table),
@@ -99,7 +110,16 @@ UNITS = {"W6": "speed-up x1000", "W6 uneven": "speed-up x1000", "W7 first pool":
 # W8's rows are named by their size ("W8 100k", "W8 1M", "W8 10k" at --scale
 # 10), each with an "... RSS" twin: they sort after W7, smaller sizes first.
 ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W6 uneven", "W7 first pool",
-         "W7 reused pool", "W8", "W9", "W10", "W11 switch", "W11 yield", "W13"]
+         "W7 reused pool", "W8", "W9", "W10", "W11 switch", "W11 yield", "W12", "W13"]
+# W12's rows (bench/http_bench.py) are named "W12 <client> <connections>"
+# (ns per request: 1 / throughput), "... CPU" (the server's CPU ns per
+# request), "W12 wrk <connections> p99" (us) and "W12 <connections> RSS/conn"
+# (bytes per idle connection): they sort by connections, then client, then kind.
+W12_CLIENTS = ("wrk", "h2load")
+W12_KINDS = {"": "ns per request (1/throughput)", "CPU": "server CPU ns per request",
+             "p99": "us", "RSS/conn": "RSS bytes per idle connection"}
+HTTP_BENCH = os.path.join(HERE, "http_bench.py")
+NET_NAME = "W12 http (bench/http_bench.py)"
 DEFAULT_THREADS = 2  # docs/benchmarks.md's
 # bench_switch (W11's raw switch) times its peers, swapcontext and Boost.Context,
 # in its own repetitions: they are rows of its CSV, not programs of their own.
@@ -349,6 +369,60 @@ class Runner:
         return rows
 
 
+def net_command(args, build, rows_file):
+    """bench/http_bench.py's command line for this run's options."""
+    command = [sys.executable, HTTP_BENCH, "--build", build, "--rows", rows_file]
+    if args.quick:
+        command.append("--quick")
+    for flag, value in (("--duration", args.net_duration),
+                        ("--connections", args.net_connections),
+                        ("--rounds", args.net_rounds)):
+        if value is not None:
+            command += [flag, str(value)]
+    return command
+
+
+def run_net(runner, args, build, threads):
+    """The net part (W12): bench/http_bench.py runs every HTTP server under
+    wrk and h2load and prints its own table as it goes; its rows (a file it
+    writes) join the others.  It is stopped with SIGTERM, so that it stops
+    its servers, on a timeout or when compare.py itself is stopped."""
+    rows_file = os.path.join(build, "bench", "http_bench.csv")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(rows_file)
+    c2c = runner.c2c(0)
+    print(f"  running {NET_NAME} (c2c {fmt(c2c)} ns) ...", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    proc = subprocess.Popen(net_command(args, build, rows_file), stdin=subprocess.DEVNULL)
+    try:
+        status = proc.wait(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        runner.fail(NET_NAME, f"ran past {args.timeout} s")
+        status = None
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    if status not in (None, 0):
+        runner.fail(NET_NAME, f"exit status {status} (a check failed: its output above)")
+    rows = []
+    if os.path.exists(rows_file):
+        with open(rows_file) as f:
+            for fields in csv.reader(f):
+                row = make_row(fields)
+                if row:
+                    row.update(c2c=c2c, threads=threads, busy=0, program=NET_NAME)
+                    rows.append(row)
+    if not rows and status == 0:
+        print(f"  {NET_NAME}: no rows (no load generator or no server available)",
+              file=sys.stderr)
+    return rows
+
+
 @contextlib.contextmanager
 def competitors(count):
     """`count` CPU-bound processes running while inside; killed and reaped
@@ -414,10 +488,28 @@ def fanout_size(w):
         return None
 
 
+def w12_parts(w):
+    """(connections, client, kind) of a W12 row's name, or None:
+    "W12 wrk 1000 p99" -> (1000, "wrk", "p99"), "W12 100 RSS/conn" ->
+    (100, "", "RSS/conn")."""
+    parts = w.split()
+    if len(parts) < 2 or parts[0] != "W12":
+        return None
+    client = parts[1] if parts[1] in W12_CLIENTS else ""
+    rest = parts[2:] if client else parts[1:]
+    if not rest or not rest[0].isdigit():
+        return None
+    return int(rest[0]), client, " ".join(rest[1:])
+
+
 def unit_of(w, default="ns"):
-    """A workload's unit: UNITS's, W8's (ms; its RSS rows MB), or `default`."""
+    """A workload's unit: UNITS's, W8's (ms; its RSS rows MB), W12's, or
+    `default`."""
     if fanout_size(w) is not None:
         return "MB" if w.endswith(" RSS") else "ms"
+    w12 = w12_parts(w)
+    if w12 is not None:
+        return W12_KINDS.get(w12[2], default)
     return UNITS.get(w, default)
 
 
@@ -425,6 +517,12 @@ def workload_key(w):
     size = fanout_size(w)
     if size is not None:
         return (ORDER.index("W8"), size, w)
+    w12 = w12_parts(w)
+    if w12 is not None:
+        n, client, kind = w12
+        kinds = list(W12_KINDS)
+        return (ORDER.index("W12"), n, (W12_CLIENTS + ("",)).index(client),
+                kinds.index(kind) if kind in kinds else 99, w)
     return (ORDER.index(w) if w in ORDER else 99, 0, w)
 
 
@@ -467,13 +565,16 @@ def print_table(groups, conditions, header=None):
     if header:
         print(header)
     print("median [min..max] in ns per operation unless said (W6: speed-up x1000, higher is "
-          "better; W7, W8: ms; W8 ... RSS: peak MB); cpu/op: CPU ns per operation "
-          "(user + system; W7, W8: per task);")
+          "better; W7, W8: ms; W8 ... RSS: peak MB; W12 <client> <connections>: ns per request "
+          "(1/throughput), ... CPU: the server's CPU ns per request, ... p99: us, RSS/conn: "
+          "bytes per idle connection); cpu/op: CPU ns per operation (user + system; W7, W8: per "
+          "task; W12: the server's, per request);")
     print("ratio = weft / peer, below 1: weft is better (W6: peer / weft); c2c: core-to-core "
           "round trip measured just before the program, ns")
     print()
     if len(conditions) == 1:
-        print(f"{'workload':<11} {'implementation':<34} {'median':>10} {'spread':>22} "
+        width = max([11] + [len(w) for w, _ in groups])  # W12's names are long
+        print(f"{'workload':<{width}} {'implementation':<34} {'median':>10} {'spread':>22} "
               f"{'cpu/op':>10} {'ratio':>7} {'c2c':>8}  note")
         for w, impls in groups:
             weft = dict(impls).get("weft", {})
@@ -484,7 +585,7 @@ def print_table(groups, conditions, header=None):
                 wr = weft.get(conditions[0])
                 rat = "" if impl == "weft" else fmt(ratio(w, wr and wr["median"], r["median"]), 2)
                 spread = f"[{r['min']:.1f}..{r['max']:.1f}]"
-                print(f"{w:<11} {impl:<34} {r['median']:>10.1f} {spread:>22} "
+                print(f"{w:<{width}} {impl:<34} {r['median']:>10.1f} {spread:>22} "
                       f"{fmt(r['cpu']):>10} {rat:>7} {fmt(r['c2c'], 0):>8}  {r['note']}")
             print()
         return
@@ -751,6 +852,16 @@ def main():
                     help="comma-separated parts of program names: run only those")
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds a program may run before it counts as failed (no limit)")
+    ap.add_argument("--net", action="store_true",
+                    help="run only the net part, W12 (bench/http_bench.py)")
+    ap.add_argument("--no-net", action="store_true", help="leave the net part (W12) out")
+    ap.add_argument("--net-duration", type=int, default=None,
+                    help="W12: whole seconds of each wrk run (5; 2 with --quick)")
+    ap.add_argument("--net-connections", default=None,
+                    help="W12: comma-separated connection counts (100,1000,10000; 100 with "
+                         "--quick)")
+    ap.add_argument("--net-rounds", type=int, default=None,
+                    help="W12: rounds, the order alternating (1)")
     ap.add_argument("--csv", default=None)
     ap.add_argument("--markdown", default=None)
     ap.add_argument("--png", default=None)
@@ -768,6 +879,8 @@ def main():
         ap.error("--sweep and --threads: choose one")
     if args.busy and args.busy_too:
         ap.error("--busy-too already runs busy")
+    if args.net and args.no_net:
+        ap.error("--net and --no-net: choose one")
     cpus = os.cpu_count() or 1
     base_threads = args.threads or DEFAULT_THREADS
     if not 1 <= base_threads <= 1024:
@@ -786,10 +899,19 @@ def main():
         if out and os.path.dirname(out):
             os.makedirs(os.path.dirname(out), exist_ok=True)
 
-    programs = all_programs(args.build, scale, str(reps))
+    programs = [] if args.net else all_programs(args.build, scale, str(reps))
+    # The net part (W12) owns both CPUs (a server pinned on one, its client on
+    # the other): it runs once, after the rounds, and not in a sweep or on a
+    # busy machine, where competitors would take the CPUs it pins.
+    net = not args.no_net
     if args.only:
         wanted = [w.strip().lower() for w in args.only.split(",") if w.strip()]
         programs = [p for p in programs if any(w in p.name.lower() for w in wanted)]
+        net = net and (args.net or any(w in NET_NAME.lower() for w in wanted))
+    if net and (args.sweep or args.busy or args.busy_too):
+        print("the net part (W12) is left out of --sweep, --busy and --busy-too runs: its "
+              "server and client each own a CPU (run it with --net)", file=sys.stderr)
+        net = False
     missing = [p.name for p in programs if not p.available()]
     programs = [p for p in programs if p.available()]
 
@@ -797,7 +919,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     runner = Runner(args.build, args.timeout)
     samples = []
-    for ti, threads in enumerate(threads_list):
+    for ti, threads in enumerate(threads_list if programs else []):
         for r in range(rounds):
             # ABBA: the programs forward in one round, reversed in the next
             # (and from one thread count to the next); with --busy-too, idle
@@ -812,6 +934,8 @@ def main():
                 with competitors(cpus if busy else 0):
                     for program in order:
                         samples += runner.run(program, threads, busy, runner.c2c(busy))
+    if net:
+        samples += run_net(runner, args, args.build, base_threads)
     rows = combine_rounds(samples)
     failures = sorted(set(runner.failures))
 
