@@ -74,13 +74,21 @@ static const char *name_of(weft_coro *t)
 
 static void to_loop(weft_coro *t) { weft__ctx_switch(&t->ctx, &t->loop->ctx); }
 
+/* A wait's timer is lazy: it stays armed after the wait, and a later wait
+ * whose deadline is not earlier keeps it (moving it out when it fires
+ * early), since a connection's reads each have a deadline a little later
+ * than the last (the server's read cap): two timer-heap operations per
+ * request saved (W12, 1.2% of the server's CPU). */
 static void task_suspend(weft_parker *p, int64_t deadline)
 {
     weft_coro *t = weft__coro_of_parker(p);
-    if (deadline != WEFT_NO_DEADLINE)
+    t->wait_deadline = deadline;
+    if (deadline != WEFT_NO_DEADLINE && (!t->wake_timer.armed || t->wake_timer.when > deadline)) {
+        weft__loop_timer_disarm(t->loop, &t->wake_timer);
         weft__loop_timer_arm_reserved(t->loop, &t->wake_timer, deadline);
+    }
     to_loop(t);
-    weft__loop_timer_disarm(t->loop, &t->wake_timer);
+    t->wait_deadline = WEFT_NO_DEADLINE;
 }
 
 static void task_resume(weft_parker *p)
@@ -111,6 +119,12 @@ static const weft_parker_ops task_ops = {task_suspend, task_resume, task_yield, 
 static void wake_timer_fired(weft_loop_timer *timer)
 {
     weft_coro *t = (weft_coro *)(void *)((char *)timer - offsetof(weft_coro, wake_timer));
+    if (t->wait_deadline == WEFT_NO_DEADLINE)
+        return; /* a lazy timer, left by a wait that is over */
+    if (t->wait_deadline > timer->when) { /* left by an earlier wait: move it out */
+        weft__loop_timer_arm_reserved(t->loop, timer, t->wait_deadline);
+        return;
+    }
     weft__park_expire(&t->parker);
 }
 
@@ -156,6 +170,7 @@ static void task_main(void *arg)
     /* Ended only once its future is complete: a done-callback run here
      * may wait (and suspend this coroutine) meanwhile. */
     finish(t, result, code, message);
+    weft__loop_timer_disarm(t->loop, &t->wake_timer); /* lazy: it may still be armed */
     t->ended = true;
     weft__ctx_exit(&t->ctx, &t->loop->ctx);
 }
@@ -283,6 +298,7 @@ static weft_coro *record_new(weft_loop *loop, weft_task_fn fn, void *arg, const 
     weft_lock_init(&t->message_lock);
     t->run.run = run_task;
     t->wake_timer.fire = wake_timer_fired;
+    t->wait_deadline = WEFT_NO_DEADLINE;
     t->parker.ops = &task_ops;
     t->parker.task = t->future;
     weft_cancel_source *src = weft__future_cancel_source(t->future);

@@ -19,7 +19,8 @@
 typedef struct weft_coro {
     weft_parker parker;         /* its waits (park.h) */
     weft_runnable run;          /* queued on its loop to be resumed */
-    weft_loop_timer wake_timer; /* the deadline of its current wait */
+    weft_loop_timer wake_timer; /* the deadline of its current wait (or a past one's) */
+    int64_t wait_deadline;      /* its current wait's; WEFT_NO_DEADLINE: none */
     weft_ctx ctx;
     weft_stack *stack;     /* its own, or NULL on a shared one */
     weft_stack_save save;  /* on a shared stack: its live part while away */

@@ -160,15 +160,22 @@ static void sleep_until_work(weft_loop *loop)
 
 void weft__loop_run_until(weft_loop *loop, bool (*done)(void *ctx), void *ctx)
 {
+    bool slept = false; /* the last round slept in the poller: it has just looked */
     while (!done(ctx)) {
         weft__loop_take_inbox(loop);
-        if (loop->watching && loop->ready_head) /* busy: still look at the fds */
+        /* Busy: still look at the fds each round, but not right after a
+         * sleep, which looked: one epoll_wait per round, not two (W12's
+         * keep-alive server at 100 connections, under strace: 2,030 calls
+         * per 100k requests before). */
+        if (loop->watching && loop->ready_head && !slept)
             weft__poller_wait(loop->poller, WEFT_DEADLINE_POLL, weft__loop_fd_ready, loop);
         fire_due_timers(loop);
         if (!loop->ready_head) {
             sleep_until_work(loop);
+            slept = true;
             continue;
         }
+        slept = false;
         /* One round runs what is ready now; what it makes ready runs in
          * the next (after the timers and the inbox have had their turn). */
         weft_runnable *last = loop->ready_tail;

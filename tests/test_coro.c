@@ -111,6 +111,64 @@ static void sleeping_tasks_run_concurrently(void **state)
     assert_int_equal(order.log[2], 1);
 }
 
+/* A wait's timer outlives the wait (coro.c keeps it armed for the next
+ * one): each later wait still ends at its own deadline, neither at the old
+ * timer's time nor never.  Times in ms since the start. */
+struct lazy_times {
+    weft_event event;
+    int rc[3];
+    double at[3];
+};
+
+static void *set_soon(void *arg)
+{
+    weft_sleep(0.02);
+    weft_event_set(arg);
+    return NULL;
+}
+
+static void *lazy_waits(void *arg)
+{
+    struct lazy_times *lt = arg;
+    double t0 = weft_monotonic();
+    weft_future *setter;
+    weft_spawn(set_soon, &lt->event, NULL, &setter);
+    /* 1: a long deadline, ended early by the set (its timer stays armed at +5 s) */
+    lt->rc[0] = weft_event_wait_timeout(&lt->event, 5.0);
+    lt->at[0] = weft_monotonic() - t0;
+    weft_event_clear(&lt->event);
+    /* 2: an earlier deadline than the armed timer's: must end at +0.1 s */
+    lt->rc[1] = weft_event_wait_timeout(&lt->event, 0.08);
+    lt->at[1] = weft_monotonic() - t0;
+    weft_future_release(setter);
+    weft_spawn(set_soon, &lt->event, NULL, &setter);
+    weft_event_wait_timeout(&lt->event, 0.15); /* set at +0.12: timer left at +0.25 */
+    weft_event_clear(&lt->event);
+    double t1 = weft_monotonic();
+    /* 3: a later deadline than the one left armed: it fires at +0.25 and
+     * must move out to +0.4, not end the wait there */
+    lt->rc[2] = weft_event_wait_timeout(&lt->event, 0.28);
+    lt->at[2] = weft_monotonic() - t1;
+    weft_future_release(setter);
+    return NULL;
+}
+
+static void a_wait_ends_at_its_own_deadline_after_earlier_waits(void **state)
+{
+    (void)state;
+    struct lazy_times lt;
+    weft_event_init(&lt.event);
+    assert_int_equal(weft_run(lazy_waits, &lt, NULL, NULL), WEFT_OK);
+    assert_int_equal(lt.rc[0], WEFT_OK);
+    assert_true(lt.at[0] < 1.0);
+    assert_int_equal(lt.rc[1], WEFT_ETIMEDOUT);
+    assert_true(lt.at[1] >= lt.at[0] + 0.075 && lt.at[1] < lt.at[0] + 2.0);
+    assert_int_equal(lt.rc[2], WEFT_ETIMEDOUT);
+    assert_true(lt.at[2] >= 0.275); /* not at the old timer's time (~0.13 in) */
+    assert_true(lt.at[2] < 3.0);
+    weft_event_destroy(&lt.event);
+}
+
 static void *yield_and_log(void *arg)
 {
     struct sleeper *s = arg;
@@ -620,6 +678,7 @@ int main(void)
         cmocka_unit_test(run_inside_a_loop_is_refused),
         cmocka_unit_test(sleeping_tasks_run_concurrently),
         cmocka_unit_test(sleep_zero_alternates_tasks),
+        cmocka_unit_test(a_wait_ends_at_its_own_deadline_after_earlier_waits),
         cmocka_unit_test(cancelling_a_sleeping_task_ends_it),
         cmocka_unit_test(an_uncancelled_task_carries_on),
         cmocka_unit_test(a_queue_carries_work_from_threads_to_coroutines),
