@@ -218,7 +218,13 @@ int weft_sock_sendto(int fd, const void *buf, size_t n, const struct sockaddr *a
                      socklen_t len, double timeout)
 {
     int64_t deadline;
-    int rc = start_call(fd, buf, n, "", timeout, &deadline);
+    /* Not start_call: n 0 is an empty datagram, which is one too (Python's
+     * sock_sendto(sock, b'', address)). */
+    if (!buf)
+        return WEFT_EINVAL;
+    int rc = weft__net_check_fd(fd);
+    if (rc == WEFT_OK)
+        rc = weft__net_deadline(timeout, &deadline);
     while (rc == WEFT_OK) {
         rc = weft__pf_sendto(fd, buf, n, addr, len);
         if (rc != WEFT_PF_WOULD_BLOCK)
@@ -248,7 +254,13 @@ int weft_sock_recvfrom(int fd, void *buf, size_t n, size_t *got, struct sockaddr
 
 int weft_address_format(const struct sockaddr *addr, socklen_t len, char *text, size_t size)
 {
-    if (!addr || !text || size == 0)
+    if (!text || size == 0)
         return WEFT_EINVAL;
+    /* Too short to hold even its family: no address (and sa_family would
+     * be read beyond it). */
+    if (!addr || len < (socklen_t)sizeof addr->sa_family) {
+        text[0] = '\0';
+        return WEFT_EINVAL;
+    }
     return weft__pf_address_format(addr, len, text, size);
 }
