@@ -187,10 +187,34 @@ int weft_sock_accept(int fd, int *conn, struct sockaddr *addr, socklen_t *len, d
     return rc != WEFT_OK ? rc : weft__sock_accept_until(fd, conn, addr, len, deadline);
 }
 
+/* The longest pause between two tries of a connect that could not start. */
+#define CONNECT_RETRY_MAX_NS 32000000
+
+/* Start a connect, trying again while it cannot even start (a full Unix
+ * listener), after pauses growing from 1 ms: nothing else says when the
+ * listener has room.  The pauses are sleeps that a cancel ends. */
+static int start_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t deadline)
+{
+    int64_t pause = 1000000;
+    for (;;) {
+        int rc = weft__pf_connect_start(fd, addr, len);
+        if (rc != WEFT_PF_CONNECT_LATER)
+            return rc;
+        if (weft__deadline_passed(deadline))
+            return WEFT_ETIMEDOUT;
+        int64_t until = weft__now_ns() + pause;
+        if (deadline != WEFT_NO_DEADLINE && deadline < until)
+            until = deadline;
+        if (weft__park_sleep(until) == WEFT_ECANCELLED)
+            return WEFT_ECANCELLED;
+        pause = pause * 2 > CONNECT_RETRY_MAX_NS ? CONNECT_RETRY_MAX_NS : pause * 2;
+    }
+}
+
 int weft__sock_connect_until(int fd, const struct sockaddr *addr, socklen_t len,
                              int64_t deadline)
 {
-    int rc = weft__pf_connect_start(fd, addr, len);
+    int rc = start_connect(fd, addr, len, deadline);
     while (rc == WEFT_PF_WOULD_BLOCK) {
         if ((rc = weft__net_wait(fd, WEFT_PF_WRITE, deadline)) != WEFT_OK)
             return rc;

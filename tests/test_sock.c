@@ -719,6 +719,74 @@ static void cancelled_connect_then_retry(void)
 }
 IN_BOTH(cancelled_connect_then_retry)
 
+/* Whether fd is connected (it has a peer). */
+static bool has_peer(int fd)
+{
+    weft_address a;
+    a.len = sizeof a.storage;
+    return getpeername(fd, SA(&a), &a.len) == 0;
+}
+
+/* A Unix listener whose queue is full refuses a connect for now (the
+ * system says "try again": EAGAIN, nothing in progress).  weft_sock_connect
+ * waits until there is room, or until its timeout (WEFT_ETIMEDOUT), or its
+ * cancellation (WEFT_ECANCELLED); it never says WEFT_OK for a socket that
+ * is not connected.  Once the listener accepts one, the waiting connect
+ * completes, and the connection works. */
+static void unix_connect_waits_for_room(void)
+{
+    endpoint l;
+    if (!listen_endpoint(AF_UNIX, 0, &l))
+        return;
+    int queued[16], nqueued = 0, full = 0;
+    while (nqueued < 16 && !full) {
+        int c = -1;
+        CO_CHECK_RC(weft_sock_open(AF_UNIX, SOCK_STREAM, &c), WEFT_OK);
+        int rc = weft_sock_connect(c, SA(&l.addr), l.addr.len, 0.3);
+        if (rc == WEFT_OK) {
+            CO_CHECK(has_peer(c)); /* a connect that said so is connected */
+            queued[nqueued++] = c;
+            continue;
+        }
+        CO_CHECK_RC(rc, WEFT_ETIMEDOUT);
+        close_fd(c);
+        full = 1;
+    }
+    CO_CHECK(full);
+
+    connector k = {.to = &l.addr};
+    CO_CHECK_RC(weft_sock_open(AF_UNIX, SOCK_STREAM, &k.fd), WEFT_OK);
+    weft_future *f = party_start(connect_waiter, &k);
+    CO_CHECK(cancel_when_blocked(f, &k.phase) < PROMPTLY);
+    party_join(f);
+    CO_CHECK_RC(k.rc, WEFT_ECANCELLED);
+    close_fd(k.fd);
+
+    connector w = {.to = &l.addr};
+    CO_CHECK_RC(weft_sock_open(AF_UNIX, SOCK_STREAM, &w.fd), WEFT_OK);
+    f = party_start(connect_waiter, &w);
+    wait_until(atomic_load(&w.phase) == BLOCKING, 10);
+    nap(0.1);
+    CO_CHECK_INT(atomic_load(&w.phase), BLOCKING); /* waiting for room */
+    accept_and_close(l.fd); /* room for one */
+    wait_until(atomic_load(&w.phase) == RETURNED, 10);
+    party_join(f);
+    CO_CHECK_RC(w.rc, WEFT_OK);
+    CO_CHECK(has_peer(w.fd));
+    for (int i = 1; i < nqueued; i++)
+        accept_and_close(l.fd);
+    int conn = -1;
+    CO_CHECK_RC(weft_sock_accept(l.fd, &conn, NULL, NULL, 5), WEFT_OK);
+    CO_CHECK_RC(weft_sock_sendall(w.fd, "room", 4, NULL, 5), WEFT_OK);
+    expect_to_read(conn, "room");
+    close_fd(conn);
+    close_fd(w.fd);
+    for (int i = 0; i < nqueued; i++)
+        close_fd(queued[i]);
+    close_endpoint(&l);
+}
+IN_BOTH(unix_connect_waits_for_room)
+
 /* ---- 1 MB each way -------------------------------------------------------- */
 
 #define HUGE_SIZE (1u << 20)
@@ -1919,6 +1987,8 @@ int main(void)
         cmocka_unit_test(cancelled_sendall_then_another_in_threads),
         cmocka_unit_test(cancelled_connect_then_retry_in_coroutines),
         cmocka_unit_test(cancelled_connect_then_retry_in_threads),
+        cmocka_unit_test(unix_connect_waits_for_room_in_coroutines),
+        cmocka_unit_test(unix_connect_waits_for_room_in_threads),
         cmocka_unit_test(huge_sendall_with_reader_in_coroutines),
         cmocka_unit_test(huge_sendall_with_reader_in_threads),
         cmocka_unit_test(huge_send_interleaved_in_coroutines),
