@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -489,10 +490,17 @@ static void expect_to_read(int fd, const char *text)
     CO_CHECK(got == n && memcmp(buf, text, n) == 0);
 }
 
+static void *cancel_from_thread(void *arg)
+{
+    weft_future_cancel(arg);
+    return NULL;
+}
+
 /* A recv waiting for data is cancelled: it returns WEFT_ECANCELLED
  * promptly with nothing taken; data sent afterwards is all there for the
- * next recv.  And when the data comes just as the cancel does (both
- * before the waiter runs again), the cancelled call still takes nothing. */
+ * next recv (also when a coroutine is cancelled from another thread).  And
+ * when the data comes just as the cancel does (both before the waiter
+ * runs again), the cancelled call still takes nothing. */
 static void cancelled_recv_takes_nothing(void)
 {
     int sv[2];
@@ -506,6 +514,20 @@ static void cancelled_recv_takes_nothing(void)
     CO_CHECK(took < PROMPTLY);
     CO_CHECK_RC(weft_sock_sendall(sv[1], "abcdef", 6, NULL, 5), WEFT_OK);
     expect_to_read(sv[0], "abcdef");
+
+    if (mode == IN_COROUTINES) { /* cancelled from a plain thread */
+        waiter w3 = {.fd = sv[0]};
+        f = party_start(recv_waiter, &w3);
+        wait_until(atomic_load(&w3.phase) == BLOCKING, 10);
+        nap(0.05);
+        weft_thread *t = start_thread(cancel_from_thread, f);
+        join_thread(t); /* before f is released: the thread uses it */
+        party_join(f);
+        CO_CHECK_RC(w3.rc, WEFT_ECANCELLED);
+        CO_CHECK_INT(w3.got, 0);
+        CO_CHECK_RC(weft_sock_sendall(sv[1], "ghi", 3, NULL, 5), WEFT_OK);
+        expect_to_read(sv[0], "ghi");
+    }
 
     waiter w2 = {.fd = sv[0]};
     f = party_start(recv_waiter, &w2);
@@ -526,6 +548,22 @@ static void cancelled_recv_takes_nothing(void)
     close_pair(sv);
 }
 IN_BOTH(cancelled_recv_takes_nothing)
+
+/* Wait on fd (a recv) while, a little later, `from` sends `text`. */
+static void recv_while_sent(int fd, int from, const char *text)
+{
+    waiter w = {.fd = fd};
+    weft_future *f = party_start(recv_waiter, &w);
+    wait_until(atomic_load(&w.phase) == BLOCKING, 10);
+    nap(0.05);
+    double t0 = weft_monotonic();
+    size_t n = strlen(text);
+    CO_CHECK_RC(weft_sock_sendall(from, text, n, NULL, 5), WEFT_OK);
+    party_join(f);
+    CO_CHECK(weft_monotonic() - t0 < PROMPTLY);
+    CO_CHECK_RC(w.rc, WEFT_OK);
+    CO_CHECK(w.got == n && memcmp(w.buf, text, n) == 0);
+}
 
 /* ---- a cancelled sendall, then another --------------------------------- */
 
@@ -1077,6 +1115,91 @@ static void accept_timeout_leaves_nothing(void)
 }
 IN_BOTH(accept_timeout_leaves_nothing)
 
+/* A peer that vanished: sending to it is WEFT_EPIPE or WEFT_ECONNRESET
+ * (never SIGPIPE, which would end the test); a peer that reset the
+ * connection (closed with a zero linger) makes recv WEFT_ECONNRESET. */
+static void peer_vanishes(void)
+{
+    int c, s;
+    if (!connected_pair(AF_INET, &c, &s))
+        return;
+    close_fd(s);
+    static const char data[4096];
+    int rc = WEFT_OK;
+    for (int i = 0; i < 100 && rc == WEFT_OK; i++) {
+        rc = weft_sock_sendall(c, data, sizeof data, NULL, 5);
+        nap(0.001);
+    }
+    CO_CHECK_RC2(rc, WEFT_EPIPE, WEFT_ECONNRESET);
+    close_fd(c);
+
+    if (!connected_pair(AF_INET, &c, &s))
+        return;
+    struct linger hard = {1, 0};
+    CO_CHECK_INT(setsockopt(s, SOL_SOCKET, SO_LINGER, &hard, sizeof hard), 0);
+    char buf[16];
+    size_t got = 99;
+    waiter w = {.fd = c};
+    weft_future *f = party_start(recv_waiter, &w);
+    wait_until(atomic_load(&w.phase) == BLOCKING, 10);
+    nap(0.05);
+    close_fd(s);
+    party_join(f);
+    CO_CHECK_RC(w.rc, WEFT_ECONNRESET);
+    CO_CHECK_INT(w.got, 0);
+    rc = weft_sock_recv(c, buf, sizeof buf, &got, 1);
+    if (rc != WEFT_OK || got != 0) /* the reset is reported once, then end of file */
+        CO_CHECK_RC(rc, WEFT_ECONNRESET);
+    close_fd(c);
+}
+IN_BOTH(peer_vanishes)
+
+/* Out of descriptors: accept says WEFT_EAGAIN at once, and the client's
+ * connection stays queued for the accept that follows once there are
+ * descriptors again. */
+static void accept_out_of_descriptors(void)
+{
+    int c, conn = 99;
+    endpoint l;
+    if (!listen_endpoint(AF_INET, 4, &l))
+        return;
+    CO_CHECK_RC(weft_sock_open(AF_INET, SOCK_STREAM, &c), WEFT_OK);
+    CO_CHECK_RC(weft_sock_connect(c, SA(&l.addr), l.addr.len, 10), WEFT_OK);
+    struct rlimit was, now;
+    CO_CHECK_INT(getrlimit(RLIMIT_NOFILE, &was), 0);
+    int lowest = dup(0); /* the number the next descriptor would get */
+    close(lowest);
+    now = was;
+    now.rlim_cur = (rlim_t)lowest;
+    CO_CHECK_INT(setrlimit(RLIMIT_NOFILE, &now), 0);
+    double t0 = weft_monotonic();
+    int rc = weft_sock_accept(l.fd, &conn, NULL, NULL, 5);
+    CO_CHECK_INT(setrlimit(RLIMIT_NOFILE, &was), 0);
+    CO_CHECK_RC(rc, WEFT_EAGAIN);
+    CO_CHECK(weft_monotonic() - t0 < IMMEDIATE);
+    CO_CHECK_INT(conn, -1);
+    CO_CHECK_RC(weft_sock_accept(l.fd, &conn, NULL, NULL, 5), WEFT_OK);
+    close_fd(conn);
+    close_fd(c);
+    close_endpoint(&l);
+}
+IN_BOTH(accept_out_of_descriptors)
+
+/* A socket with a high number (the loop's table grows to it) is waited on
+ * as any other. */
+static void high_numbered_socket(void)
+{
+    int sv[2];
+    stream_pair(sv);
+    int high = fcntl(sv[0], F_DUPFD_CLOEXEC, 5000);
+    CO_CHECK(high >= 5000);
+    close(sv[0]);
+    recv_while_sent(high, sv[1], "high");
+    close_fd(high);
+    close_fd(sv[1]);
+}
+IN_BOTH(high_numbered_socket)
+
 /* ---- several receivers on one socket ------------------------------------ */
 
 /* weft's rule for several calls waiting on one socket: all wait, and data
@@ -1428,22 +1551,6 @@ static void pool_task_cancel_is_prompt_in_threads(void **state)
 }
 
 /* ---- the loop's table of descriptors ------------------------------------ */
-
-/* Wait on fd (a recv) while, a little later, `from` sends `text`. */
-static void recv_while_sent(int fd, int from, const char *text)
-{
-    waiter w = {.fd = fd};
-    weft_future *f = party_start(recv_waiter, &w);
-    wait_until(atomic_load(&w.phase) == BLOCKING, 10);
-    nap(0.05);
-    double t0 = weft_monotonic();
-    size_t n = strlen(text);
-    CO_CHECK_RC(weft_sock_sendall(from, text, n, NULL, 5), WEFT_OK);
-    party_join(f);
-    CO_CHECK(weft_monotonic() - t0 < PROMPTLY);
-    CO_CHECK_RC(w.rc, WEFT_OK);
-    CO_CHECK(w.got == n && memcmp(w.buf, text, n) == 0);
-}
 
 /* A new socketpair whose first end has the number `want` (the lowest free
  * number is the next one given). */
@@ -1999,6 +2106,12 @@ int main(void)
         cmocka_unit_test(accept_gives_client_in_threads),
         cmocka_unit_test(accept_timeout_leaves_nothing_in_coroutines),
         cmocka_unit_test(accept_timeout_leaves_nothing_in_threads),
+        cmocka_unit_test(peer_vanishes_in_coroutines),
+        cmocka_unit_test(peer_vanishes_in_threads),
+        cmocka_unit_test(accept_out_of_descriptors_in_coroutines),
+        cmocka_unit_test(accept_out_of_descriptors_in_threads),
+        cmocka_unit_test(high_numbered_socket_in_coroutines),
+        cmocka_unit_test(high_numbered_socket_in_threads),
         cmocka_unit_test(two_receivers_on_one_socket_in_coroutines),
         cmocka_unit_test(two_receivers_on_one_socket_in_threads),
         cmocka_unit_test(many_receivers_on_one_socket_in_coroutines),
