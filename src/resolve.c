@@ -59,9 +59,17 @@ static char *copy_or_null(const char *s, bool *failed)
     return c;
 }
 
+/* The most addresses a lookup keeps for its caller.  A resolver answers
+ * with a handful; the caller's capacity may be anything up to SIZE_MAX,
+ * whose product with an address's size would wrap round to a small
+ * allocation that the lookup then overran. */
+#define LOOKUP_ROOM 256
+
 static lookup *lookup_new(const char *host, const char *port, int family, int type,
                           bool passive, size_t capacity)
 {
+    if (capacity > LOOKUP_ROOM)
+        capacity = LOOKUP_ROOM;
     lookup *l = calloc(1, sizeof *l + capacity * sizeof l->addresses[0]);
     if (!l)
         return NULL;

@@ -190,10 +190,34 @@ int weft_sock_accept(int fd, int *conn, struct sockaddr *addr, socklen_t *len, d
     return rc != WEFT_OK ? rc : weft__sock_accept_until(fd, conn, addr, len, deadline);
 }
 
+/* The longest pause between two tries of a connect that could not start. */
+#define CONNECT_RETRY_MAX_NS 32000000
+
+/* Start a connect, trying again while it cannot even start (a full Unix
+ * listener), after pauses growing from 1 ms: nothing else says when the
+ * listener has room.  The pauses are sleeps that a cancel ends. */
+static int start_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t deadline)
+{
+    int64_t pause = 1000000;
+    for (;;) {
+        int rc = weft__pf_connect_start(fd, addr, len);
+        if (rc != WEFT_PF_CONNECT_LATER)
+            return rc;
+        if (weft__deadline_passed(deadline))
+            return WEFT_ETIMEDOUT;
+        int64_t until = weft__now_ns() + pause;
+        if (deadline != WEFT_NO_DEADLINE && deadline < until)
+            until = deadline;
+        if (weft__park_sleep(until) == WEFT_ECANCELLED)
+            return WEFT_ECANCELLED;
+        pause = pause * 2 > CONNECT_RETRY_MAX_NS ? CONNECT_RETRY_MAX_NS : pause * 2;
+    }
+}
+
 int weft__sock_connect_until(int fd, const struct sockaddr *addr, socklen_t len,
                              int64_t deadline)
 {
-    int rc = weft__pf_connect_start(fd, addr, len);
+    int rc = start_connect(fd, addr, len, deadline);
     while (rc == WEFT_PF_WOULD_BLOCK) {
         if ((rc = weft__net_wait(fd, WEFT_PF_WRITE, deadline)) != WEFT_OK)
             return rc;
@@ -221,7 +245,13 @@ int weft_sock_sendto(int fd, const void *buf, size_t n, const struct sockaddr *a
                      socklen_t len, double timeout)
 {
     int64_t deadline;
-    int rc = start_call(fd, buf, n, "", timeout, &deadline);
+    /* Not start_call: n 0 is an empty datagram, which is one too (Python's
+     * sock_sendto(sock, b'', address)). */
+    if (!buf)
+        return WEFT_EINVAL;
+    int rc = weft__net_check_fd(fd);
+    if (rc == WEFT_OK)
+        rc = weft__net_deadline(timeout, &deadline);
     while (rc == WEFT_OK) {
         rc = weft__pf_sendto(fd, buf, n, addr, len);
         if (rc != WEFT_PF_WOULD_BLOCK)
@@ -251,7 +281,13 @@ int weft_sock_recvfrom(int fd, void *buf, size_t n, size_t *got, struct sockaddr
 
 int weft_address_format(const struct sockaddr *addr, socklen_t len, char *text, size_t size)
 {
-    if (!addr || !text || size == 0)
+    if (!text || size == 0)
         return WEFT_EINVAL;
+    /* Too short to hold even its family: no address (and sa_family would
+     * be read beyond it). */
+    if (!addr || len < (socklen_t)sizeof addr->sa_family) {
+        text[0] = '\0';
+        return WEFT_EINVAL;
+    }
     return weft__pf_address_format(addr, len, text, size);
 }

@@ -18,6 +18,12 @@
 
 #define WEFT_PF_WOULD_BLOCK (-1)
 
+/* Not a weft status either: a connect that could not even start (EAGAIN:
+ * a Unix listener's queue is full) and is not in progress.  The socket
+ * does not turn writable when the listener has room (it is writable
+ * already), so only trying again later tells. */
+#define WEFT_PF_CONNECT_LATER (-2)
+
 /* The weft status of a system error code (errno). */
 int weft__pf_status_of_errno(int error);
 
@@ -38,7 +44,8 @@ int weft__pf_sendto(int fd, const void *buf, size_t n, const struct sockaddr *ad
 int weft__pf_accept(int fd, int *conn, struct sockaddr *addr, socklen_t *len);
 
 /* Start a connect (WEFT_OK: made already; WEFT_PF_WOULD_BLOCK: in
- * progress), and, once the socket is writable, its outcome (SO_ERROR). */
+ * progress; WEFT_PF_CONNECT_LATER: not started, try again), and, once the
+ * socket is writable, its outcome (SO_ERROR). */
 int weft__pf_connect_start(int fd, const struct sockaddr *addr, socklen_t len);
 int weft__pf_connect_result(int fd);
 

@@ -166,6 +166,8 @@ int weft__pf_connect_start(int fd, const struct sockaddr *addr, socklen_t len)
      * EALREADY: an earlier attempt (abandoned by a timeout) goes on. */
     if (errno == EINTR || errno == EALREADY)
         return WEFT_PF_WOULD_BLOCK;
+    if (errno == EAGAIN) /* a Unix listener's queue is full: nothing started */
+        return WEFT_PF_CONNECT_LATER;
     return errno == EISCONN ? WEFT_OK : failed();
 }
 
