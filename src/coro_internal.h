@@ -35,6 +35,7 @@ typedef struct weft_coro {
     void *scopes;        /* coro_scope.c: its innermost deadline scope */
     weft_lock message_lock; /* guards cancel_message (any thread cancels) */
     bool ended;
+    bool check_stack; /* its stack has no guard page: look at its red zone at each switch */
     bool debug; /* its loop's debug mode, for the report at its end */
 } weft_coro;
 

@@ -64,6 +64,9 @@ struct weft_loop {
     _Atomic bool closed;
     weft_executor *default_pool;
     void *shared; /* coro.c: the memory mode's stacks */
+    /* The streams' spare read buffers (stream_read.c), freed with the loop. */
+    void *net_cache;
+    void (*net_cache_free)(void *cache);
 };
 
 /* The loop running on this thread (NULL: none). */

@@ -316,6 +316,8 @@ static uint64_t *canary_of(const weft_stack *s)
     return (uint64_t *)(void *)(s->map + page_size()) - 1;
 }
 
+bool weft__stack_guarded(const weft_stack *s) { return s->guarded; }
+
 bool weft__stack_intact(const weft_stack *s)
 {
     return s->guarded || *canary_of(s) == CANARY;

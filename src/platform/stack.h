@@ -51,6 +51,9 @@ size_t weft__stack_size(const weft_stack *stack);
  * lowest page.  The loop looks each time a coroutine switches out. */
 bool weft__stack_intact(const weft_stack *stack);
 
+/* Whether it has a guard page (then weft__stack_intact needs no look). */
+bool weft__stack_guarded(const weft_stack *stack);
+
 /* As weft__stack_intact, looking at the whole red zone (4 KiB: the loop
  * does it once, when the task ends). */
 bool weft__stack_intact_fully(const weft_stack *stack);
