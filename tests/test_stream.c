@@ -1604,6 +1604,117 @@ CORO_TEST(no_descriptor_leaks)
     return NULL;
 }
 
+/* ==== found in review ==== */
+
+/* A Unix listener whose backlog is full refuses a non-blocking connect
+ * for now (EAGAIN) without starting one: nothing is in progress, and the
+ * socket, polled, reads writable at once with no error.  Connecting must
+ * go on trying until the listener makes room (then it connects for real:
+ * the bytes written reach the server) or the timeout passes (then
+ * WEFT_ETIMEDOUT), never hand back a stream that is not connected. */
+typedef struct late_acceptor {
+    int listener, fillers;
+    char got[3];
+} late_acceptor;
+
+static void *accept_late(void *arg)
+{
+    late_acceptor *la = arg;
+    int conns[64];
+    nap(0.3);
+    for (int i = 0; i < la->fillers; i++)
+        conns[i] = accept(la->listener, NULL, NULL);
+    int ours = accept(la->listener, NULL, NULL); /* the connect that waited */
+    if (CO_CHECK(ours >= 0)) {
+        CO_CHECK_INT(peer_recv(ours, la->got, 2, LONG), 2);
+        close(ours);
+    }
+    for (int i = 0; i < la->fillers; i++)
+        close(conns[i]);
+    return NULL;
+}
+
+CORO_TEST(unix_connect_waits_for_a_full_backlog)
+{
+    (void)arg;
+    char dir[] = "/tmp/weft_stream_XXXXXX";
+    CO_CHECK(mkdtemp(dir) != NULL);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof un.sun_path, "%s/sock", dir);
+    late_acceptor la = {socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 0, {0}};
+    CO_CHECK(bind(la.listener, (struct sockaddr *)&un, sizeof un) == 0 &&
+             listen(la.listener, 1) == 0);
+    int fillers[64];
+    while (la.fillers < 64) { /* fill the backlog: until a connect is refused */
+        int c = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (connect(c, (struct sockaddr *)&un, sizeof un) != 0) {
+            close(c);
+            break;
+        }
+        fillers[la.fillers++] = c;
+    }
+    CO_CHECK(la.fillers < 64);
+    weft_stream *s = NULL;
+    double t0 = weft_monotonic();
+    CO_CHECK_RC(weft_open_unix_connection(un.sun_path, NULL, 0.2, &s), WEFT_ETIMEDOUT);
+    CO_CHECK(s == NULL && weft_monotonic() - t0 >= 0.15);
+    weft_stream_free(s);
+    weft_thread *t = start_thread(accept_late, &la);
+    s = NULL;
+    CO_CHECK_RC(weft_open_unix_connection(un.sun_path, NULL, LONG, &s), WEFT_OK);
+    CO_CHECK_RC(weft_stream_write(s, "hi", 2), WEFT_OK);
+    CO_CHECK_RC(weft_stream_drain(s, LONG), WEFT_OK);
+    join_thread(t);
+    CO_CHECK(memcmp(la.got, "hi", 2) == 0);
+    weft_stream_free(s);
+    for (int i = 0; i < la.fillers; i++)
+        close(fillers[i]);
+    close(la.listener);
+    unlink(un.sun_path);
+    rmdir(dir);
+    return NULL;
+}
+
+/* A stream that waited on a loop belongs to it, also once that loop has
+ * ended: a later loop on the same thread (which may well be given the
+ * old one's memory) gets WEFT_ESTATE, and the stream can still be
+ * freed.  The stream must not take the new loop's descriptor table for
+ * its own. */
+static weft_stream *outlived_stream;
+
+static void *wait_on_first_loop(void *arg)
+{
+    (void)arg;
+    char buf[4];
+    size_t got;
+    CO_CHECK_RC(weft_stream_read(outlived_stream, buf, 4, &got, 0.01), WEFT_ETIMEDOUT);
+    return NULL;
+}
+
+static void *use_on_second_loop(void *arg)
+{
+    (void)arg;
+    char buf[4];
+    size_t got;
+    CO_CHECK_RC(weft_stream_read(outlived_stream, buf, 4, &got, 0.01), WEFT_ESTATE);
+    CO_CHECK_RC(weft_stream_write(outlived_stream, "a", 1), WEFT_ESTATE);
+    return NULL;
+}
+
+static void stream_outlives_its_loop(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 4; i++) { /* a few tries at being given the same memory */
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        assert_int_equal(weft_stream_from_fd(sv[0], NULL, &outlived_stream), WEFT_OK);
+        run_coro(wait_on_first_loop, NULL);
+        run_coro(use_on_second_loop, NULL);
+        weft_stream_free(outlived_stream);
+        close(sv[1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1640,6 +1751,8 @@ int main(void)
         cmocka_unit_test(bad_input),
         cmocka_unit_test(other_loop_is_refused),
         cmocka_unit_test(no_descriptor_leaks),
+        cmocka_unit_test(unix_connect_waits_for_a_full_backlog),
+        cmocka_unit_test(stream_outlives_its_loop),
     };
     const char *only = getenv("WEFT_TEST_FILTER"); /* one test, by name */
     if (only)
