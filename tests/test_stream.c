@@ -1715,6 +1715,25 @@ static void stream_outlives_its_loop(void **state)
     }
 }
 
+/* weft_getaddrinfo fills at most `capacity` addresses, and only as many
+ * as there are: a capacity far beyond what the lookup could return (here
+ * one whose size in bytes wraps around) still resolves a name into a
+ * small array, looked up on the resolver's thread, without writing past
+ * anything. */
+CORO_TEST(getaddrinfo_huge_capacity)
+{
+    (void)arg;
+    weft_address addrs[4];
+    size_t count = 0;
+    size_t capacity = (size_t)1 << (sizeof(size_t) * 8 - 3); /* * sizeof addrs[0] wraps */
+    int rc = weft_getaddrinfo("localhost", "80", AF_INET, SOCK_STREAM, false, addrs, capacity,
+                              &count, LONG);
+    CO_CHECK_RC2(rc, WEFT_OK, WEFT_ENAME); /* a box with no "localhost" */
+    if (rc == WEFT_OK)
+        CO_CHECK(count >= 1 && count <= 4 && addrs[0].storage.ss_family == AF_INET);
+    return NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1753,6 +1772,7 @@ int main(void)
         cmocka_unit_test(no_descriptor_leaks),
         cmocka_unit_test(unix_connect_waits_for_a_full_backlog),
         cmocka_unit_test(stream_outlives_its_loop),
+        cmocka_unit_test(getaddrinfo_huge_capacity),
     };
     const char *only = getenv("WEFT_TEST_FILTER"); /* one test, by name */
     if (only)
