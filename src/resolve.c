@@ -59,15 +59,9 @@ static char *copy_or_null(const char *s, bool *failed)
     return c;
 }
 
-/* The most addresses a lookup on a thread keeps: more than any host has,
- * and a bound on its record's size whatever capacity the caller has. */
-#define MAX_LOOKUP_ADDRESSES 256
-
 static lookup *lookup_new(const char *host, const char *port, int family, int type,
                           bool passive, size_t capacity)
 {
-    if (capacity > MAX_LOOKUP_ADDRESSES)
-        capacity = MAX_LOOKUP_ADDRESSES;
     lookup *l = calloc(1, sizeof *l + capacity * sizeof l->addresses[0]);
     if (!l)
         return NULL;

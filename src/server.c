@@ -97,10 +97,6 @@ static int check_options(const weft_server_options *o)
         bad_timeout(o->read_timeout) || (o->path && !o->path[0]) ||
         o->handler_stack_size > MAX_STACK)
         return WEFT_EINVAL;
-    /* The connections' streams would refuse these (weft_stream_from_fd):
-     * given both, the low water mark may not be above the high one. */
-    if (o->stream.high_water && o->stream.low_water > o->stream.high_water)
-        return WEFT_EINVAL;
     if (o->threads == 0 && !weft_current_task())
         return WEFT_ESTATE; /* serving on the caller's loop needs one */
     return WEFT_OK;

@@ -187,33 +187,10 @@ int weft_sock_accept(int fd, int *conn, struct sockaddr *addr, socklen_t *len, d
     return rc != WEFT_OK ? rc : weft__sock_accept_until(fd, conn, addr, len, deadline);
 }
 
-/* How long connect pauses between tries that were refused for now
- * (WEFT_PF_TRY_LATER): from the first to the longest, doubling. */
-#define CONNECT_RETRY_FIRST_NS 1000000
-#define CONNECT_RETRY_MAX_NS 50000000
-
-/* Start a connect, trying again after a pause for as long as it is
- * refused for now (no readiness announces room in a Unix listener's
- * backlog) and the deadline allows: the first start's status. */
-static int start_connect(int fd, const struct sockaddr *addr, socklen_t len, int64_t deadline)
-{
-    int64_t pause = CONNECT_RETRY_FIRST_NS;
-    int rc;
-    while ((rc = weft__pf_connect_start(fd, addr, len)) == WEFT_PF_TRY_LATER) {
-        if (weft__deadline_passed(deadline))
-            return WEFT_ETIMEDOUT;
-        int64_t soon = weft__now_ns() + pause;
-        if (weft__park_sleep(deadline < soon ? deadline : soon) == WEFT_ECANCELLED)
-            return WEFT_ECANCELLED;
-        pause = pause * 2 < CONNECT_RETRY_MAX_NS ? pause * 2 : CONNECT_RETRY_MAX_NS;
-    }
-    return rc;
-}
-
 int weft__sock_connect_until(int fd, const struct sockaddr *addr, socklen_t len,
                              int64_t deadline)
 {
-    int rc = start_connect(fd, addr, len, deadline);
+    int rc = weft__pf_connect_start(fd, addr, len);
     while (rc == WEFT_PF_WOULD_BLOCK) {
         if ((rc = weft__net_wait(fd, WEFT_PF_WRITE, deadline)) != WEFT_OK)
             return rc;

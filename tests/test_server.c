@@ -1005,15 +1005,6 @@ static void *bad_input_main(void *arg)
     o.backlog = -1;
     CO_CHECK_RC(weft_start_server(echo_handler, NULL, &o, &server), WEFT_EINVAL);
     o.backlog = 0;
-    /* Water marks each connection's stream would refuse are the server's
-     * bad option, not a reason to drop every connection it accepts. */
-    o.stream.high_water = 10;
-    o.stream.low_water = 20;
-    CO_CHECK_RC(weft_start_server(echo_handler, NULL, &o, &server), WEFT_EINVAL);
-    CO_CHECK(server == NULL);
-    weft_server_free(server);
-    server = NULL;
-    o.stream.high_water = o.stream.low_water = 0;
     o.host = "no-such-host.invalid";
     CO_CHECK_RC(weft_start_server(echo_handler, NULL, &o, &server), WEFT_ENAME);
     o.host = "127.0.0.1";

@@ -1606,75 +1606,6 @@ CORO_TEST(no_descriptor_leaks)
 
 /* ==== found in review ==== */
 
-/* A Unix listener whose backlog is full refuses a non-blocking connect
- * for now (EAGAIN) without starting one: nothing is in progress, and the
- * socket, polled, reads writable at once with no error.  Connecting must
- * go on trying until the listener makes room (then it connects for real:
- * the bytes written reach the server) or the timeout passes (then
- * WEFT_ETIMEDOUT), never hand back a stream that is not connected. */
-typedef struct late_acceptor {
-    int listener, fillers;
-    char got[3];
-} late_acceptor;
-
-static void *accept_late(void *arg)
-{
-    late_acceptor *la = arg;
-    int conns[64];
-    nap(0.3);
-    for (int i = 0; i < la->fillers; i++)
-        conns[i] = accept(la->listener, NULL, NULL);
-    int ours = accept(la->listener, NULL, NULL); /* the connect that waited */
-    if (CO_CHECK(ours >= 0)) {
-        CO_CHECK_INT(peer_recv(ours, la->got, 2, LONG), 2);
-        close(ours);
-    }
-    for (int i = 0; i < la->fillers; i++)
-        close(conns[i]);
-    return NULL;
-}
-
-CORO_TEST(unix_connect_waits_for_a_full_backlog)
-{
-    (void)arg;
-    char dir[] = "/tmp/weft_stream_XXXXXX";
-    CO_CHECK(mkdtemp(dir) != NULL);
-    struct sockaddr_un un = {.sun_family = AF_UNIX};
-    snprintf(un.sun_path, sizeof un.sun_path, "%s/sock", dir);
-    late_acceptor la = {socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 0, {0}};
-    CO_CHECK(bind(la.listener, (struct sockaddr *)&un, sizeof un) == 0 &&
-             listen(la.listener, 1) == 0);
-    int fillers[64];
-    while (la.fillers < 64) { /* fill the backlog: until a connect is refused */
-        int c = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (connect(c, (struct sockaddr *)&un, sizeof un) != 0) {
-            close(c);
-            break;
-        }
-        fillers[la.fillers++] = c;
-    }
-    CO_CHECK(la.fillers < 64);
-    weft_stream *s = NULL;
-    double t0 = weft_monotonic();
-    CO_CHECK_RC(weft_open_unix_connection(un.sun_path, NULL, 0.2, &s), WEFT_ETIMEDOUT);
-    CO_CHECK(s == NULL && weft_monotonic() - t0 >= 0.15);
-    weft_stream_free(s);
-    weft_thread *t = start_thread(accept_late, &la);
-    s = NULL;
-    CO_CHECK_RC(weft_open_unix_connection(un.sun_path, NULL, LONG, &s), WEFT_OK);
-    CO_CHECK_RC(weft_stream_write(s, "hi", 2), WEFT_OK);
-    CO_CHECK_RC(weft_stream_drain(s, LONG), WEFT_OK);
-    join_thread(t);
-    CO_CHECK(memcmp(la.got, "hi", 2) == 0);
-    weft_stream_free(s);
-    for (int i = 0; i < la.fillers; i++)
-        close(fillers[i]);
-    close(la.listener);
-    unlink(un.sun_path);
-    rmdir(dir);
-    return NULL;
-}
-
 /* A stream that waited on a loop belongs to it, also once that loop has
  * ended: a later loop on the same thread (which may well be given the
  * old one's memory) gets WEFT_ESTATE, and the stream can still be
@@ -1715,25 +1646,6 @@ static void stream_outlives_its_loop(void **state)
     }
 }
 
-/* weft_getaddrinfo fills at most `capacity` addresses, and only as many
- * as there are: a capacity far beyond what the lookup could return (here
- * one whose size in bytes wraps around) still resolves a name into a
- * small array, looked up on the resolver's thread, without writing past
- * anything. */
-CORO_TEST(getaddrinfo_huge_capacity)
-{
-    (void)arg;
-    weft_address addrs[4];
-    size_t count = 0;
-    size_t capacity = (size_t)1 << (sizeof(size_t) * 8 - 3); /* * sizeof addrs[0] wraps */
-    int rc = weft_getaddrinfo("localhost", "80", AF_INET, SOCK_STREAM, false, addrs, capacity,
-                              &count, LONG);
-    CO_CHECK_RC2(rc, WEFT_OK, WEFT_ENAME); /* a box with no "localhost" */
-    if (rc == WEFT_OK)
-        CO_CHECK(count >= 1 && count <= 4 && addrs[0].storage.ss_family == AF_INET);
-    return NULL;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1770,9 +1682,7 @@ int main(void)
         cmocka_unit_test(bad_input),
         cmocka_unit_test(other_loop_is_refused),
         cmocka_unit_test(no_descriptor_leaks),
-        cmocka_unit_test(unix_connect_waits_for_a_full_backlog),
         cmocka_unit_test(stream_outlives_its_loop),
-        cmocka_unit_test(getaddrinfo_huge_capacity),
     };
     const char *only = getenv("WEFT_TEST_FILTER"); /* one test, by name */
     if (only)

@@ -17,9 +17,6 @@
 #include <stdint.h>
 
 #define WEFT_PF_WOULD_BLOCK (-1)
-/* connect only: refused for now, nothing started (EAGAIN: a Unix
- * listener's backlog is full).  No readiness tells when to try again. */
-#define WEFT_PF_TRY_LATER (-2)
 
 /* The weft status of a system error code (errno). */
 int weft__pf_status_of_errno(int error);
@@ -41,8 +38,7 @@ int weft__pf_sendto(int fd, const void *buf, size_t n, const struct sockaddr *ad
 int weft__pf_accept(int fd, int *conn, struct sockaddr *addr, socklen_t *len);
 
 /* Start a connect (WEFT_OK: made already; WEFT_PF_WOULD_BLOCK: in
- * progress; WEFT_PF_TRY_LATER: not started, call again later), and, once
- * the socket is writable, its outcome (SO_ERROR). */
+ * progress), and, once the socket is writable, its outcome (SO_ERROR). */
 int weft__pf_connect_start(int fd, const struct sockaddr *addr, socklen_t len);
 int weft__pf_connect_result(int fd);
 

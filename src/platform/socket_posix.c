@@ -166,11 +166,6 @@ int weft__pf_connect_start(int fd, const struct sockaddr *addr, socklen_t len)
      * EALREADY: an earlier attempt (abandoned by a timeout) goes on. */
     if (errno == EINTR || errno == EALREADY)
         return WEFT_PF_WOULD_BLOCK;
-    /* EAGAIN is not EINPROGRESS: a Unix listener's full backlog refused
-     * it without starting anything (the socket then polls writable with
-     * no error, unconnected). */
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return WEFT_PF_TRY_LATER;
     return errno == EISCONN ? WEFT_OK : failed();
 }
 
