@@ -1635,7 +1635,7 @@ static void *use_on_second_loop(void *arg)
 static void stream_outlives_its_loop(void **state)
 {
     (void)state;
-    for (int i = 0; i < 4; i++) { /* a few tries at being given the same memory */
+    for (int i = 0; i < 16; i++) { /* tries at being given the same memory */
         int sv[2];
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
         assert_int_equal(weft_stream_from_fd(sv[0], NULL, &outlived_stream), WEFT_OK);
