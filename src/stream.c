@@ -24,7 +24,17 @@
 
 int weft__stream_home(const weft_stream *s)
 {
-    return !s->loop || s->loop == weft__loop_here() ? WEFT_OK : WEFT_ESTATE;
+    weft_loop *here = weft__loop_here();
+    if (!s->loop)
+        return WEFT_OK;
+    if (s->loop != here)
+        return WEFT_ESTATE;
+    /* Its loop may have ended and a later one been given the same memory:
+     * only its own loop keeps the fd for it (until the fd closes). */
+    if (s->fd >= 0 &&
+        ((size_t)s->fd >= here->fd_capacity || here->fds[s->fd].owner != &s->owner))
+        return WEFT_ESTATE;
+    return WEFT_OK;
 }
 
 /* Register the fd with the running loop, for good.  A failure (an fd the

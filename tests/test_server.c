@@ -1049,6 +1049,70 @@ static void test_bad_input(void **state)
     assert_int_equal(fd_count(), before);
 }
 
+/* ---- found in review -------------------------------------------------------- */
+
+#define ROUND_CLIENTS 12
+
+/* Dial n clients and echo a line on each (their handlers have started). */
+static bool dial_round(int port, int *fds, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fds[i] = -1;
+        if (!CO_CHECK_RC(dial4(port, &fds[i]), WEFT_OK) || !echoes(fds[i], "round\n"))
+            return false;
+    }
+    return true;
+}
+
+static void end_round(int *fds, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (fds[i] >= 0) {
+            CO_CHECK(ended_within(fds[i], WAIT));
+            weft_sock_close(fds[i]);
+        }
+    }
+}
+
+/* A server on three threads, reached from a plain thread: close_clients
+ * ends every connection on every thread gracefully, abort_clients at
+ * once, the server still serving between rounds; free ends the last
+ * round.  The count of connections comes back to 0 each time, and no
+ * descriptor is left. */
+static void test_threads_close_and_abort_clients(void **state)
+{
+    (void)state;
+    int before = fd_count();
+    co_reset();
+    reset_counts();
+    weft_server *server = NULL;
+    weft_server_options o = options_on("127.0.0.1");
+    o.threads = 3;
+    assert_int_equal(weft_start_server(echo_handler, NULL, &o, &server), WEFT_OK);
+    int port = weft_server_port(server);
+    int fds[ROUND_CLIENTS];
+    for (int round = 0; round < 3; round++) {
+        if (!dial_round(port, fds, ROUND_CLIENTS))
+            break;
+        CO_CHECK_INT(weft_server_connections(server), ROUND_CLIENTS);
+        if (round == 0)
+            weft_server_close_clients(server);
+        else if (round == 1)
+            weft_server_abort_clients(server);
+        else
+            weft_server_free(server);
+        end_round(fds, ROUND_CLIENTS);
+        if (round < 2) {
+            wait_until(weft_server_connections(server) == 0, WAIT);
+            CO_CHECK_INT(weft_server_connections(server), 0);
+            CO_CHECK(weft_server_is_serving(server));
+        }
+    }
+    assert_co_clean();
+    assert_int_equal(atomic_load(&handled), 3 * ROUND_CLIENTS);
+    assert_int_equal(fd_count(), before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1072,6 +1136,7 @@ int main(void)
         cmocka_unit_test(test_peer_vanishes_mid_write),
         cmocka_unit_test(test_out_of_descriptors),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_threads_close_and_abort_clients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

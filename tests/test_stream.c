@@ -1604,6 +1604,48 @@ CORO_TEST(no_descriptor_leaks)
     return NULL;
 }
 
+/* ==== found in review ==== */
+
+/* A stream that waited on a loop belongs to it, also once that loop has
+ * ended: a later loop on the same thread (which may well be given the
+ * old one's memory) gets WEFT_ESTATE, and the stream can still be
+ * freed.  The stream must not take the new loop's descriptor table for
+ * its own. */
+static weft_stream *outlived_stream;
+
+static void *wait_on_first_loop(void *arg)
+{
+    (void)arg;
+    char buf[4];
+    size_t got;
+    CO_CHECK_RC(weft_stream_read(outlived_stream, buf, 4, &got, 0.01), WEFT_ETIMEDOUT);
+    return NULL;
+}
+
+static void *use_on_second_loop(void *arg)
+{
+    (void)arg;
+    char buf[4];
+    size_t got;
+    CO_CHECK_RC(weft_stream_read(outlived_stream, buf, 4, &got, 0.01), WEFT_ESTATE);
+    CO_CHECK_RC(weft_stream_write(outlived_stream, "a", 1), WEFT_ESTATE);
+    return NULL;
+}
+
+static void stream_outlives_its_loop(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 16; i++) { /* tries at being given the same memory */
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        assert_int_equal(weft_stream_from_fd(sv[0], NULL, &outlived_stream), WEFT_OK);
+        run_coro(wait_on_first_loop, NULL);
+        run_coro(use_on_second_loop, NULL);
+        weft_stream_free(outlived_stream);
+        close(sv[1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1640,6 +1682,7 @@ int main(void)
         cmocka_unit_test(bad_input),
         cmocka_unit_test(other_loop_is_refused),
         cmocka_unit_test(no_descriptor_leaks),
+        cmocka_unit_test(stream_outlives_its_loop),
     };
     const char *only = getenv("WEFT_TEST_FILTER"); /* one test, by name */
     if (only)
