@@ -343,7 +343,8 @@ int weft_server_serve_forever(weft_server *server)
         return WEFT_EINVAL;
     weft__lock_take(&server->lock);
     bool refused = atomic_load(&server->closed) || server->forever_waiting;
-    server->forever_waiting = true;
+    if (!refused)
+        server->forever_waiting = true;
     weft_lock_release(&server->lock);
     if (refused) /* closed already, or another serve_forever waits */
         return WEFT_ESTATE;
@@ -418,6 +419,14 @@ static void server_destroy(weft_server *s)
     free(s);
 }
 
+static bool forever_waits(weft_server *s)
+{
+    weft__lock_take(&s->lock);
+    bool waits = s->forever_waiting;
+    weft_lock_release(&s->lock);
+    return waits;
+}
+
 void weft_server_free(weft_server *server)
 {
     if (!server)
@@ -428,6 +437,10 @@ void weft_server_free(weft_server *server)
      * from under it: wait, whatever cancellation asks meanwhile. */
     while (weft_server_wait_closed(server, WEFT_FOREVER) != WEFT_OK) {
     }
+    /* A serve_forever woken by the close (on another thread or task) still
+     * takes the lock on its way out: let it leave first. */
+    while (forever_waits(server))
+        weft_sleep(0.001);
     for (unsigned i = 0; i < server->slot_count; i++) {
         weft_thread *t = server->slots[i].thread;
         if (t) {

@@ -52,7 +52,10 @@ WEFT_API int weft_sock_open(int family, int type, int *fd);
  * an open descriptor), WEFT_EOS.  Python: sock.setblocking(False). */
 WEFT_API int weft_sock_set_nonblocking(int fd);
 
-/* Close fd, telling the running loop (if any) to forget it first.
+/* Close fd, telling the running loop (if any) to forget it first: its
+ * tasks waiting on fd wake, and their calls fail.  Close it on the loop or
+ * thread that uses it: another loop's tasks, or a thread blocked in a call
+ * on it, are not woken by a close (shutdown(2) first wakes them).
  * WEFT_OK, WEFT_EINVAL (negative or not open), WEFT_EOS.
  * Python: sock.close(). */
 WEFT_API int weft_sock_close(int fd);
@@ -72,7 +75,7 @@ WEFT_API int weft_sock_wait_writable(int fd, double timeout);
  * Python: loop.sock_recv_into(sock, buf); sock_recv(sock, n). */
 WEFT_API int weft_sock_recv(int fd, void *buf, size_t n, size_t *got, double timeout);
 
-/* Send all n bytes, waiting for room as needed.  *sent (may be NULL) is
+/* Send all n bytes (n may be 0), waiting for room as needed.  *sent (may be NULL) is
  * how many were handed to the system, also on failure, timeout or
  * cancellation (the rest was not sent: send it again to go on).
  * WEFT_OK, WEFT_ETIMEDOUT, WEFT_ECANCELLED, WEFT_EPIPE, WEFT_ECONNRESET,
@@ -101,7 +104,8 @@ WEFT_API int weft_sock_accept(int fd, int *conn, struct sockaddr *addr, socklen_
 WEFT_API int weft_sock_connect(int fd, const struct sockaddr *addr, socklen_t len,
                                double timeout);
 
-/* Datagrams: send one (all of it, waiting for room), receive one (up to n
+/* Datagrams: send one (all of it, waiting for room; n 0 sends an empty
+ * datagram, as Python's sock_sendto(b'')), receive one (up to n
  * bytes: *got; a longer one is cut, as recvfrom(2); the sender's address
  * to addr / *len when addr is not NULL).  Statuses as weft_sock_sendall's
  * and weft_sock_recv's.  Python: loop.sock_sendto, sock_recvfrom_into. */
@@ -188,7 +192,8 @@ WEFT_API int weft_stream_from_fd(int fd, const weft_stream_options *options,
                                  weft_stream **stream);
 
 /* Close if not closed (unsent data is dropped), then free.  NULL: nothing.
- * Python: dropping the writer (after close()). */
+ * No other task may be waiting on the stream or use it afterwards; free it
+ * on its loop.  Python: dropping the writer (after close()). */
 WEFT_API void weft_stream_free(weft_stream *stream);
 
 /* The socket; the peer's and the local address (WEFT_OK, WEFT_EOS). */
@@ -301,7 +306,8 @@ typedef struct weft_server weft_server;
 
 /* The coroutine run for each connection, in a task of its own.  The server
  * owns the stream: when the handler returns, the stream is closed (what it
- * wrote is still sent) and freed.  The return value is ignored; a
+ * wrote is still sent) and freed, so tasks the handler started must be
+ * done with it by then.  The return value is ignored; a
  * handler that ends failed is reported on stderr as "Unhandled exception
  * in client_connected_cb" with its status (cancelled: nothing reported). */
 typedef void (*weft_stream_handler)(weft_stream *stream, void *arg);
@@ -391,7 +397,9 @@ WEFT_API int weft_server_wait_closed(weft_server *server, double timeout);
 
 /* Close, abort the connections left, wait for them, and free.  NULL:
  * nothing.  From a coroutine of its loop (threads 0) or any thread (N);
- * never from one of its own handlers (it would wait for itself). */
+ * never from one of its own handlers (it would wait for itself).  A
+ * serve_forever waiting elsewhere returns WEFT_OK, and free waits until
+ * it has. */
 WEFT_API void weft_server_free(weft_server *server);
 
 #ifdef __cplusplus

@@ -325,6 +325,8 @@ int weft__pf_address_format(const struct sockaddr *addr, socklen_t len, char *te
         size_t room = len > offsetof(struct sockaddr_un, sun_path)
                           ? len - offsetof(struct sockaddr_un, sun_path)
                           : 0;
+        if (room > sizeof un->sun_path) /* a length past the path: no further */
+            room = sizeof un->sun_path;
         snprintf(text, size, "%.*s", (int)strnlen(un->sun_path, room), un->sun_path);
         return WEFT_OK;
     }
