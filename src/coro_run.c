@@ -55,6 +55,7 @@ int weft_loop_new(const weft_loop_options *options, weft_loop **out)
     double slow = o->slow_callback_duration > 0 ? o->slow_callback_duration : 0.1;
     loop->slow_ns = slow >= 9.2e9 ? INT64_MAX : (int64_t)(slow * 1e9);
     weft__list_init(&loop->tasks);
+    weft__list_init(&loop->flushes);
     *out = loop;
     return WEFT_OK;
 }

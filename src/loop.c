@@ -162,6 +162,7 @@ void weft__loop_run_until(weft_loop *loop, bool (*done)(void *ctx), void *ctx)
 {
     bool slept = false; /* the last round slept in the poller: it has just looked */
     while (!done(ctx)) {
+        weft__loop_flush_all(loop); /* the last round's writes, before the fds */
         weft__loop_take_inbox(loop);
         /* Busy: still look at the fds each round, but not right after a
          * sleep, which looked: one epoll_wait per round, not two (W12's
@@ -189,6 +190,7 @@ void weft__loop_run_until(weft_loop *loop, bool (*done)(void *ctx), void *ctx)
                 break;
         }
     }
+    weft__loop_flush_all(loop);
 }
 
 /* ---- options, making and destroying --------------------------------- */

@@ -46,6 +46,7 @@ struct weft_loop {
     _Atomic int sleeping;       /* in the poller, or about to be */
     weft_poller *poller;
     size_t watching; /* fds registered with the poller (loop_fd.c) */
+    weft_list flushes; /* owners whose flush is due (loop_fd.c) */
     struct weft_loop_fd *fds; /* by descriptor number (loop_fd.c) */
     size_t fd_capacity;
     weft_loop_timer **timers;
@@ -110,9 +111,13 @@ weft_loop *weft__loop_enter(weft_loop *loop);
  * not kept by an owner, the loop asks the poller whether it is still
  * registered (one cheap call) and registers it again if not. */
 
-/* Told when an owned fd turns writable (a stream's background send). */
+/* Told when an owned fd turns writable (a stream's background send), and,
+ * when it asked for it (weft__loop_flush_later), before the loop next
+ * looks at its fds: a stream's writes of one task step go out in one send. */
 typedef struct weft_fd_owner {
     void (*writable)(struct weft_fd_owner *self);
+    void (*flush)(struct weft_fd_owner *self);
+    weft_list_node pending; /* in its loop's flush list (self-linked: not) */
 } weft_fd_owner;
 
 /* One fd's state in its loop. */
@@ -145,6 +150,13 @@ int weft__loop_fd_keep(weft_loop *loop, int fd, weft_fd_owner *owner);
 /* Stop watching fd (it is about to be closed): the tasks waiting on it
  * are woken (their next call on it fails).  Nothing if never watched. */
 void weft__loop_fd_forget(weft_loop *loop, int fd);
+
+/* Call owner->flush before the loop next looks at its fds (once, however
+ * often asked), unless cancelled first; run them all now.  The owner's
+ * pending node must have been initialised (weft__list_node_init). */
+void weft__loop_flush_later(weft_loop *loop, weft_fd_owner *owner);
+void weft__loop_flush_cancel(weft_fd_owner *owner);
+void weft__loop_flush_all(weft_loop *loop);
 
 /* The poller's ready(): wake fd's waiters for events, tell its owner. */
 void weft__loop_fd_ready(int fd, unsigned events, void *loop);

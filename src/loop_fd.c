@@ -124,8 +124,26 @@ void weft__loop_fd_ready(int fd, unsigned events, void *ctx)
         e->owner->writable(e->owner);
 }
 
+void weft__loop_flush_later(weft_loop *loop, weft_fd_owner *owner)
+{
+    if (!weft__list_linked(&owner->pending))
+        weft__list_push_back(&loop->flushes, &owner->pending);
+}
+
+void weft__loop_flush_cancel(weft_fd_owner *owner) { weft__list_remove(&owner->pending); }
+
+void weft__loop_flush_all(weft_loop *loop)
+{
+    while (!weft__list_empty(&loop->flushes)) {
+        weft_fd_owner *o = WEFT_LIST_ENTRY(loop->flushes.next, weft_fd_owner, pending);
+        weft__loop_flush_cancel(o);
+        o->flush(o);
+    }
+}
+
 void weft__loop_fd_free(weft_loop *loop)
 {
+    weft__loop_flush_all(loop); /* what was written last still goes */
     free(loop->fds);
     loop->fds = NULL;
     loop->fd_capacity = 0;

@@ -53,6 +53,7 @@ void weft__stream_register(weft_stream *s)
 
 int weft__stream_wait(weft_stream *s, unsigned events, int64_t deadline)
 {
+    weft__stream_flush_now(s); /* a reply written just before: out first */
     weft__stream_register(s);
     return weft__net_wait(s->fd, events, deadline);
 }
@@ -143,6 +144,8 @@ int weft_stream_from_fd(int fd, const weft_stream_options *options, weft_stream 
     s->low_water = o.low_water;
     s->cap_first_byte = s->cap_each = -1;
     s->owner.writable = weft__stream_on_writable;
+    s->owner.flush = weft__stream_on_flush;
+    weft__list_node_init(&s->owner.pending);
     *stream = s;
     return WEFT_OK;
 }
@@ -155,6 +158,9 @@ void weft_stream_free(weft_stream *stream)
      * be gone): the fd is closed all the same. */
     if (weft__stream_home(stream) != WEFT_OK)
         stream->loop = NULL;
+    else
+        weft__stream_flush_now(stream); /* the last writes: what the socket takes now */
+    weft__loop_flush_cancel(&stream->owner);
     weft__stream_close_fd(stream);
     free(stream->in.data);
     free(stream->out.data);

@@ -78,6 +78,11 @@ void weft__stream_close_fd(weft_stream *s);
 /* The loop's writable callback (stream_write.c): send the buffer. */
 void weft__stream_on_writable(weft_fd_owner *owner);
 
+/* The loop's flush callback, and the same at once: send what writes left
+ * for the end of the task's step (see weft_stream_write). */
+void weft__stream_on_flush(weft_fd_owner *owner);
+void weft__stream_flush_now(weft_stream *s);
+
 /* Wake the tasks waiting to read s (a status or end of file for them). */
 void weft__stream_wake_readers(weft_stream *s);
 

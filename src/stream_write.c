@@ -2,8 +2,13 @@
 /* stream_write.c — a stream's writing side: write, drain, write_eof,
  * close, wait_closed, and the background send.
  *
- * write sends at once what the socket takes when nothing is queued, and
- * queues the rest.  Then, in a coroutine, the loop calls the stream's
+ * In a thread, write sends at once what the socket takes when nothing is
+ * queued, and queues the rest.  In a coroutine whose loop holds the
+ * stream, write only queues, and the queue goes out in one send when the
+ * task next waits on the stream (its next read, a drain) or, at the
+ * latest, before the loop next looks at its fds: a reply written in two
+ * pieces (a head, a body) is one send and one packet, not two (the HTTP
+ * example: two sends per request before).  Then, in a coroutine, the loop calls the stream's
  * writable callback (on its own thread) each time the fd turns writable,
  * and the callback sends the queue: drain only waits.  That edge is never
  * lost, since the callback hears every one, and one is always due while
@@ -70,6 +75,21 @@ static int flush(weft_stream *s)
         queue_emptied(s);
     update_pause(s);
     return WEFT_OK;
+}
+
+void weft__stream_on_flush(weft_fd_owner *owner)
+{
+    weft_stream *s = (weft_stream *)(void *)((char *)owner - offsetof(weft_stream, owner));
+    if (queued(s) && !s->send_blocked)
+        flush(s);
+}
+
+void weft__stream_flush_now(weft_stream *s)
+{
+    if (!weft__list_linked(&s->owner.pending))
+        return;
+    weft__loop_flush_cancel(&s->owner);
+    weft__stream_on_flush(&s->owner);
 }
 
 void weft__stream_on_writable(weft_fd_owner *owner)
@@ -157,6 +177,13 @@ int weft_stream_write(weft_stream *stream, const void *data, size_t n)
         return rc;
     size_t sent = 0;
     bool was_empty = queued(stream) == 0;
+    if (stream->background && !stream->send_blocked) { /* the loop's: send later */
+        if ((rc = enqueue(&stream->out, data, n)) != WEFT_OK)
+            return rc;
+        weft__loop_flush_later(stream->loop, &stream->owner);
+        update_pause(stream);
+        return WEFT_OK;
+    }
     if (was_empty && (rc = send_now(stream, data, n, &sent)) != WEFT_OK)
         return rc;
     if (sent == n)

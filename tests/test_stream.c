@@ -782,6 +782,42 @@ CORO_TEST(drain_fails_when_peer_closes)
  * WEFT_ECONNRESET; wait_closed completes, also with unread data there;
  * then the reader is at end of file.  What was written before close is
  * still sent, then the peer reads end of file. */
+/* In a coroutine a stream's writes wait for the task's next wait on it,
+ * or for the loop's next look at its fds, and then go out in one send:
+ * the peer's one recv gets both pieces; a task that writes and then waits
+ * on something else (a sleep) still has its bytes sent meanwhile; free
+ * sends what the socket takes at once. */
+CORO_TEST(writes_of_a_step_go_out_together)
+{
+    (void)arg;
+    pair p;
+    char buf[64];
+    size_t got = 0;
+    make_pair(&p);
+    /* A first wait gives the stream to the loop. */
+    CO_CHECK_RC(weft_stream_read(p.s, buf, 1, &got, 0.01), WEFT_ETIMEDOUT);
+    CO_CHECK_RC(weft_stream_write(p.s, "head|", 5), WEFT_OK);
+    CO_CHECK_RC(weft_stream_write(p.s, "body", 4), WEFT_OK);
+    CO_CHECK_INT(weft_stream_write_buffer_size(p.s), 9); /* queued, not sent yet */
+    struct pollfd pf = {.fd = p.peer, .events = POLLIN};
+    CO_CHECK_INT(poll(&pf, 1, 0), 0);
+    CO_CHECK_RC(weft_stream_read(p.s, buf, 1, &got, 0.05), WEFT_ETIMEDOUT); /* a wait: sent */
+    ssize_t k = recv(p.peer, buf, sizeof buf, MSG_DONTWAIT);
+    CO_CHECK_INT(k, 9); /* one send: one recv takes both */
+    CO_CHECK(k == 9 && memcmp(buf, "head|body", 9) == 0);
+    CO_CHECK_RC(weft_stream_write(p.s, "later", 5), WEFT_OK);
+    weft_sleep(0.02); /* no wait on the stream: the loop sends it */
+    CO_CHECK_INT(weft_stream_write_buffer_size(p.s), 0);
+    CO_CHECK_INT(peer_recv(p.peer, buf, 5, SOON), 5);
+    CO_CHECK_RC(weft_stream_write(p.s, "last", 4), WEFT_OK);
+    weft_stream_free(p.s); /* sends what the socket takes */
+    p.s = NULL;
+    CO_CHECK_INT(peer_recv(p.peer, buf, 4, SOON), 4);
+    CO_CHECK(memcmp(buf, "last", 4) == 0 && peer_sees_eof(p.peer, SOON));
+    free_pair(&p);
+    return NULL;
+}
+
 CORO_TEST(close_and_wait_closed)
 {
     (void)arg;
@@ -1664,6 +1700,7 @@ int main(void)
         cmocka_unit_test(water_marks_from_options),
         cmocka_unit_test(ten_drainers_all_resume),
         cmocka_unit_test(drain_fails_when_peer_closes),
+        cmocka_unit_test(writes_of_a_step_go_out_together),
         cmocka_unit_test(close_and_wait_closed),
         cmocka_unit_test(write_eof_half_closes),
         cmocka_unit_test(cancel_in_read_loses_nothing),

@@ -191,7 +191,9 @@ WEFT_API int weft_open_unix_connection(const char *path, const weft_stream_optio
 WEFT_API int weft_stream_from_fd(int fd, const weft_stream_options *options,
                                  weft_stream **stream);
 
-/* Close if not closed (unsent data is dropped), then free.  NULL: nothing.
+/* Close if not closed, then free: what is still queued is sent if the
+ * socket takes it at once, else dropped (weft_stream_close and
+ * weft_stream_wait_closed first send it all).  NULL: nothing.
  * No other task may be waiting on the stream or use it afterwards; free it
  * on its loop.  Python: dropping the writer (after close()). */
 WEFT_API void weft_stream_free(weft_stream *stream);
@@ -261,8 +263,11 @@ WEFT_API int weft_stream_set_exception(weft_stream *stream, int status);
 
 /* -- writing -- */
 
-/* Queue n bytes to send (sending at once what the socket takes); never
- * waits.  WEFT_OK; WEFT_ECONNRESET after close or once the connection was
+/* Queue n bytes to send; never waits.  In a thread what the socket takes
+ * is sent at once.  In a coroutine the queue goes out when the task next
+ * waits on the stream (a read, a drain) or, at the latest, when the loop
+ * next looks at its descriptors (after the ready tasks have run): so the
+ * pieces one task writes in a row go out in one send.  WEFT_OK; WEFT_ECONNRESET after close or once the connection was
  * lost (or the failure that lost it: WEFT_EPIPE), WEFT_ESTATE after
  * write_eof; WEFT_ENOMEM; WEFT_EINVAL.  Python: writer.write(data). */
 WEFT_API int weft_stream_write(weft_stream *stream, const void *data, size_t n);
