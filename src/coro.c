@@ -94,6 +94,7 @@ static void task_suspend(weft_parker *p, int64_t deadline)
 static void task_resume(weft_parker *p)
 {
     weft_coro *t = weft__coro_of_parker(p);
+    weft__ctx_prefetch(&t->ctx);
     weft__loop_push(t->loop, &t->run);
 }
 

@@ -224,7 +224,8 @@ void weft__loop_destroy(weft_loop *loop)
     weft__loop_take_inbox(loop);
     drop_ready(loop);
     free(loop->timers);
-    if (loop->net_cache_free)
+    weft__loop_flush_all(loop); /* what was written last still goes, */
+    if (loop->net_cache_free)   /* and may give buffers back: then free them */
         loop->net_cache_free(loop->net_cache);
     weft__loop_fd_free(loop);
     weft__poller_free(loop->poller);

@@ -143,7 +143,6 @@ void weft__loop_flush_all(weft_loop *loop)
 
 void weft__loop_fd_free(weft_loop *loop)
 {
-    weft__loop_flush_all(loop); /* what was written last still goes */
     free(loop->fds);
     loop->fds = NULL;
     loop->fd_capacity = 0;

@@ -91,6 +91,56 @@ void weft__stream_wake_readers(weft_stream *s)
         weft__loop_fd_ready(s->fd, WEFT_PF_READ, s->loop);
 }
 
+/* ---- the loop's spare buffers -------------------------------------------
+ *
+ * A stream about to wait for data with nothing buffered gives its read
+ * buffer back to its loop, and takes one again when data comes; its write
+ * queue does the same once sent.  So an idle connection holds no buffer,
+ * and the busy ones of a round share a few, hot in the cache (taken last
+ * in, first out): at 10,000 keep-alive connections each had cold buffers
+ * of its own (W12's peak RSS was 154 MB, and the copies into them missed
+ * the cache). */
+#define SPARE_BUFFERS 64
+
+typedef struct spare_buffers {
+    size_t count;
+    char *buffer[SPARE_BUFFERS];
+} spare_buffers;
+
+static void free_spares(void *cache)
+{
+    spare_buffers *c = cache;
+    for (size_t i = 0; i < c->count; i++)
+        free(c->buffer[i]);
+    free(c);
+}
+
+void weft__stream_give_spare(weft_stream *s, weft_stream_buffer *b)
+{
+    if (!s->loop || b->start != b->end || b->capacity != WEFT_STREAM_RECV_ROOM)
+        return;
+    if (!s->loop->net_cache && (s->loop->net_cache = calloc(1, sizeof(spare_buffers))))
+        s->loop->net_cache_free = free_spares;
+    spare_buffers *c = s->loop->net_cache;
+    if (c && c->count < SPARE_BUFFERS)
+        c->buffer[c->count++] = b->data;
+    else
+        free(b->data); /* enough spares: an idle connection still holds none */
+    b->data = NULL;
+    b->capacity = b->start = b->end = 0;
+}
+
+bool weft__stream_take_spare(weft_stream *s, weft_stream_buffer *b)
+{
+    spare_buffers *c = s->loop ? s->loop->net_cache : NULL;
+    if (!c || !c->count)
+        return false;
+    b->data = c->buffer[--c->count];
+    b->capacity = WEFT_STREAM_RECV_ROOM;
+    b->start = b->end = 0;
+    return true;
+}
+
 /* ---- making -------------------------------------------------------------- */
 
 /* The options with their defaults filled in: WEFT_OK, or WEFT_EINVAL for

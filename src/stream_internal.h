@@ -78,6 +78,12 @@ void weft__stream_close_fd(weft_stream *s);
 /* The loop's writable callback (stream_write.c): send the buffer. */
 void weft__stream_on_writable(weft_fd_owner *owner);
 
+/* Give an empty buffer of the spare size (WEFT_STREAM_RECV_ROOM) back to
+ * the stream's loop (nothing for another, or off a loop), or take one
+ * (false: none spare; b must be empty, unallocated). */
+void weft__stream_give_spare(weft_stream *s, weft_stream_buffer *b);
+bool weft__stream_take_spare(weft_stream *s, weft_stream_buffer *b);
+
 /* The loop's flush callback, and the same at once: send what writes left
  * for the end of the task's step (see weft_stream_write). */
 void weft__stream_on_flush(weft_fd_owner *owner);

@@ -40,55 +40,6 @@ int weft__stream_read_deadline(weft_stream *s, double timeout, int64_t *deadline
     return rc;
 }
 
-/* ---- the loop's spare read buffers ---------------------------------------
- *
- * A stream about to wait for data with nothing buffered gives its buffer
- * back to its loop, and takes one again when data comes.  So an idle
- * connection holds no read buffer, and the busy ones of a round share a
- * few, hot in the cache (taken last in, first out): at 10,000 keep-alive
- * connections each had a cold 16 KiB buffer of its own (W12's peak RSS was
- * 154 MB, and the copies into them missed the cache). */
-#define SPARE_BUFFERS 64
-
-typedef struct spare_buffers {
-    size_t count;
-    char *buffer[SPARE_BUFFERS];
-} spare_buffers;
-
-static void free_spares(void *cache)
-{
-    spare_buffers *c = cache;
-    for (size_t i = 0; i < c->count; i++)
-        free(c->buffer[i]);
-    free(c);
-}
-
-static void give_back_buffer(weft_stream *s)
-{
-    weft_stream_buffer *b = &s->in;
-    if (!s->loop || b->start != b->end || b->capacity != WEFT_STREAM_RECV_ROOM)
-        return;
-    if (!s->loop->net_cache && (s->loop->net_cache = calloc(1, sizeof(spare_buffers))))
-        s->loop->net_cache_free = free_spares;
-    spare_buffers *c = s->loop->net_cache;
-    if (c && c->count < SPARE_BUFFERS)
-        c->buffer[c->count++] = b->data;
-    else
-        free(b->data); /* enough spares: an idle connection still holds none */
-    b->data = NULL;
-    b->capacity = b->start = b->end = 0;
-}
-
-static bool take_spare_buffer(weft_stream *s)
-{
-    spare_buffers *c = s->loop ? s->loop->net_cache : NULL;
-    if (!c || !c->count)
-        return false;
-    s->in.data = c->buffer[--c->count];
-    s->in.capacity = WEFT_STREAM_RECV_ROOM;
-    return true;
-}
-
 /* Free room after the data for a recv: compact when the room is short of
  * WEFT_STREAM_RECV_ROOM (no view is out during a read call), and grow
  * when even then it is short of a quarter of it (a partial line of a few
@@ -100,7 +51,7 @@ static int make_room(weft_stream *s)
         b->start = b->end = 0;
     if (b->capacity - b->end >= WEFT_STREAM_RECV_ROOM)
         return WEFT_OK;
-    if (!b->capacity && take_spare_buffer(s))
+    if (!b->capacity && weft__stream_take_spare(s, b))
         return WEFT_OK;
     if (b->start > 0) {
         memmove(b->data, b->data + b->start, b->end - b->start);
@@ -188,7 +139,7 @@ int weft__stream_fill(weft_stream *s, int64_t deadline)
             if (rc != WEFT_PF_WOULD_BLOCK)
                 return rc;
         }
-        give_back_buffer(s);
+        weft__stream_give_spare(s, &s->in);
         int rc = weft__stream_wait(s, WEFT_PF_READ, deadline);
         if (rc != WEFT_OK)
             return rc;

@@ -39,6 +39,7 @@ static void update_pause(weft_stream *s)
 static void queue_emptied(weft_stream *s)
 {
     s->out.start = s->out.end = 0;
+    weft__stream_give_spare(s, &s->out);
     s->send_blocked = false; /* all went: the next write tries at once */
     if (s->closing) {
         weft__stream_close_fd(s);
@@ -113,8 +114,10 @@ static void send_queue(weft_stream *s)
 
 /* Append n bytes to the queue, making room (compacting first).  WEFT_OK,
  * WEFT_ENOMEM. */
-static int enqueue(weft_stream_buffer *b, const char *data, size_t n)
+static int enqueue(weft_stream *s, weft_stream_buffer *b, const char *data, size_t n)
 {
+    if (!b->capacity && n <= WEFT_STREAM_RECV_ROOM)
+        weft__stream_take_spare(s, b); /* a hot one, from the loop (else made below) */
     if (b->capacity - b->end < n && b->start > 0) {
         memmove(b->data, b->data + b->start, b->end - b->start);
         b->end -= b->start;
@@ -123,7 +126,7 @@ static int enqueue(weft_stream_buffer *b, const char *data, size_t n)
     if (b->capacity - b->end < n) {
         if (n > SIZE_MAX / 2 - b->end)
             return WEFT_ENOMEM;
-        size_t capacity = b->capacity ? b->capacity : 4096;
+        size_t capacity = b->capacity ? b->capacity : WEFT_STREAM_RECV_ROOM;
         while (capacity - b->end < n)
             capacity *= 2;
         char *grown = realloc(b->data, capacity);
@@ -178,7 +181,7 @@ int weft_stream_write(weft_stream *stream, const void *data, size_t n)
     size_t sent = 0;
     bool was_empty = queued(stream) == 0;
     if (stream->background && !stream->send_blocked) { /* the loop's: send later */
-        if ((rc = enqueue(&stream->out, data, n)) != WEFT_OK)
+        if ((rc = enqueue(stream, &stream->out, data, n)) != WEFT_OK)
             return rc;
         weft__loop_flush_later(stream->loop, &stream->owner);
         update_pause(stream);
@@ -188,7 +191,7 @@ int weft_stream_write(weft_stream *stream, const void *data, size_t n)
         return rc;
     if (sent == n)
         return WEFT_OK;
-    if ((rc = enqueue(&stream->out, (const char *)data + sent, n - sent)) != WEFT_OK) {
+    if ((rc = enqueue(stream, &stream->out, (const char *)data + sent, n - sent)) != WEFT_OK) {
         /* Part of it went and the rest cannot follow: the byte stream
          * is broken, so is the connection. */
         if (sent)

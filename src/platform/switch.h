@@ -42,6 +42,22 @@ typedef struct weft_ctx {
     struct weft_stack_save *shared_; /* on a shared stack: its save record */
 } weft_ctx;
 
+/* Ask the cache for the top of a suspended context's stack, which the
+ * switch back to it reads first: the loop calls it as it makes a task
+ * ready, so that the lines arrive while it handles the other events of a
+ * batch (W12 at 10,000 connections: the switch's first load from a cold
+ * stack was 5.5% of the server's CPU).  A hint: it never faults. */
+static inline void weft__ctx_prefetch(const weft_ctx *ctx)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const char *sp = (const char *)ctx->sp_;
+    for (int line = 0; line < 4; line++)
+        __builtin_prefetch(sp + 64 * line);
+#else
+    (void)ctx;
+#endif
+}
+
 /* Make *ctx the context of the calling thread as it runs now, so that it
  * can be switched away from and back to.  Returns WEFT_OK, WEFT_EINVAL (ctx
  * NULL) or WEFT_ENOMEM (ucontext backend).  Free it with weft__ctx_destroy. */
