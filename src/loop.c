@@ -132,9 +132,10 @@ void weft__loop_timer_disarm(weft_loop *loop, weft_loop_timer *t)
 /* Fire every timer due by now, earliest first. */
 static void fire_due_timers(weft_loop *loop)
 {
+    int64_t now = weft__now_ns();
+    loop->round_now = now;
     if (!loop->timer_count)
         return;
-    int64_t now = weft__now_ns();
     while (loop->timer_count && loop->timers[0]->when <= now) {
         weft_loop_timer *t;
         weft__heap_pop(loop->timers, &loop->timer_count, &t, &timer_kind, NULL);

@@ -52,6 +52,7 @@ struct weft_loop {
     weft_loop_timer **timers;
     size_t timer_count, timer_capacity;
     uint64_t timer_seq;
+    int64_t round_now; /* the clock as this round began (weft__net_cap_deadline) */
     weft_list tasks; /* the tasks not ended (coro.c) */
     size_t task_count;
     void *current;       /* the task running now (coro.c), NULL between */

@@ -15,6 +15,12 @@
  * negative a poll (do not wait).  WEFT_OK or WEFT_EINVAL (NaN, too big). */
 int weft__net_deadline(double timeout, int64_t *deadline);
 
+/* The deadline cap_ns from now, for a cap that may end a round late (the
+ * server's read caps, seconds long): in a coroutine "now" is when the
+ * loop's round began, so it costs no clock read per request.
+ * WEFT_NO_DEADLINE if it would overflow. */
+int64_t weft__net_cap_deadline(int64_t cap_ns);
+
 /* Wait until fd is ready for events after a call on it would have
  * blocked: WEFT_OK (try again), WEFT_ETIMEDOUT (also at once for a passed
  * deadline, without waiting), WEFT_ECANCELLED. */

@@ -20,6 +20,13 @@ int weft__net_deadline(double timeout, int64_t *deadline)
     return weft__deadline_after(timeout, deadline);
 }
 
+int64_t weft__net_cap_deadline(int64_t cap_ns)
+{
+    weft_loop *loop = weft__loop_here();
+    int64_t now = loop && weft__in_coroutine() ? loop->round_now : weft__now_ns();
+    return cap_ns > INT64_MAX - now ? WEFT_NO_DEADLINE : now + cap_ns;
+}
+
 int weft__net_wait(int fd, unsigned events, int64_t deadline)
 {
     /* A poll (timeout 0) is over without reading the clock; a finite

@@ -14,6 +14,7 @@
 
 #include "weft/status.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,12 +322,21 @@ int weft_stream_sockname(const weft_stream *stream, weft_address *address)
 
 /* ---- the server's hooks ------------------------------------------------- */
 
+/* A cap in seconds as nanoseconds; -1 for none (negative, NaN, infinite,
+ * or past 30 years). */
+static int64_t cap_ns(double seconds)
+{
+    if (!(seconds >= 0) || seconds > 1e9)
+        return -1;
+    return (int64_t)ceil(seconds * 1e9);
+}
+
 void weft__stream_cap_reads(weft_stream *s, double first_byte, double each)
 {
     if (!s)
         return;
-    s->cap_first_byte = first_byte;
-    s->cap_each = each;
+    s->cap_first_byte = cap_ns(first_byte);
+    s->cap_each = cap_ns(each);
 }
 
 void weft__stream_hang_up(weft_stream *s)

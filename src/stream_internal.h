@@ -49,8 +49,8 @@ struct weft_stream {
     bool drained;
     unsigned drained_mark;
     size_t limit, high_water, low_water;
-    /* weft__stream_cap_reads's caps, seconds (< 0: none). */
-    double cap_first_byte, cap_each;
+    /* weft__stream_cap_reads's caps, nanoseconds (< 0: none). */
+    int64_t cap_first_byte, cap_each;
     bool got_byte;
 };
 

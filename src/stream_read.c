@@ -32,11 +32,12 @@ int weft__stream_read_deadline(weft_stream *s, double timeout, int64_t *deadline
     int rc = weft__stream_home(s);
     if (rc == WEFT_OK)
         rc = weft__net_deadline(timeout, deadline);
-    double cap = s->got_byte ? s->cap_each : s->cap_first_byte;
-    int64_t capped;
-    if (rc == WEFT_OK && cap >= 0 && weft__net_deadline(cap, &capped) == WEFT_OK &&
-        capped < *deadline)
-        *deadline = capped;
+    int64_t cap = s->got_byte ? s->cap_each : s->cap_first_byte;
+    if (rc == WEFT_OK && cap >= 0) {
+        int64_t capped = weft__net_cap_deadline(cap);
+        if (capped < *deadline)
+            *deadline = capped;
+    }
     return rc;
 }
 
