@@ -55,6 +55,8 @@ void weft__stream_register(weft_stream *s)
 int weft__stream_wait(weft_stream *s, unsigned events, int64_t deadline)
 {
     weft__stream_flush_now(s); /* a reply written just before: out first */
+    if (s->fd < 0)
+        return WEFT_OK; /* that send lost the connection: the caller sees it, no wait */
     weft__stream_register(s);
     return weft__net_wait(s->fd, events, deadline);
 }

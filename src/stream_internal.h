@@ -64,7 +64,9 @@ void weft__stream_register(weft_stream *s);
 
 /* Wait for the fd to be ready for events after a call would have
  * blocked, registering it with the running loop first if the caller is a
- * coroutine.  weft__net_wait's statuses. */
+ * coroutine.  The writes left for this wait are sent first; if that loses
+ * the connection, WEFT_OK at once (the caller looks at the stream again).
+ * Else weft__net_wait's statuses. */
 int weft__stream_wait(weft_stream *s, unsigned events, int64_t deadline);
 
 /* The connection is lost with status: no more reads or writes, the

@@ -1682,6 +1682,30 @@ static void stream_outlives_its_loop(void **state)
     }
 }
 
+/* A write left for the task's next wait on the stream, whose send fails
+ * there (the peer stopped reading: EPIPE): the read that waits reports
+ * the loss at once, instead of waiting on the closed descriptor until
+ * its timeout (or for ever). */
+CORO_TEST(failed_deferred_send_ends_the_read)
+{
+    (void)arg;
+    pair p;
+    char buf[4];
+    size_t got = 0;
+    make_pair(&p);
+    /* A first wait gives the stream to the loop: its writes are deferred. */
+    CO_CHECK_RC(weft_stream_read(p.s, buf, 1, &got, 0.01), WEFT_ETIMEDOUT);
+    CO_CHECK(shutdown(p.peer, SHUT_RD) == 0); /* a send to it now fails */
+    CO_CHECK_RC(weft_stream_write(p.s, "lost", 4), WEFT_OK);
+    double t0 = weft_monotonic();
+    CO_CHECK_RC(weft_stream_read(p.s, buf, sizeof buf, &got, 3.0), WEFT_EPIPE);
+    CO_CHECK(weft_monotonic() - t0 < 1.5);
+    CO_CHECK_INT(weft_stream_fd(p.s), -1);
+    CO_CHECK_RC(weft_stream_write(p.s, "x", 1), WEFT_EPIPE);
+    free_pair(&p);
+    return NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1720,6 +1744,7 @@ int main(void)
         cmocka_unit_test(other_loop_is_refused),
         cmocka_unit_test(no_descriptor_leaks),
         cmocka_unit_test(stream_outlives_its_loop),
+        cmocka_unit_test(failed_deferred_send_ends_the_read),
     };
     const char *only = getenv("WEFT_TEST_FILTER"); /* one test, by name */
     if (only)
