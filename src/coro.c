@@ -94,7 +94,8 @@ static void task_suspend(weft_parker *p, int64_t deadline)
 static void task_resume(weft_parker *p)
 {
     weft_coro *t = weft__coro_of_parker(p);
-    weft__ctx_prefetch(&t->ctx);
+    if (weft__loop_here() == t->loop) /* another thread's cache gains nothing */
+        weft__ctx_prefetch(&t->ctx);
     weft__loop_push(t->loop, &t->run);
 }
 

@@ -22,7 +22,8 @@ int weft__net_deadline(double timeout, int64_t *deadline);
 int64_t weft__net_cap_deadline(int64_t cap_ns);
 
 /* Wait until fd is ready for events after a call on it would have
- * blocked: WEFT_OK (try again), WEFT_ETIMEDOUT (also at once for a passed
+ * blocked: WEFT_OK (try again: in a thread also when the deadline has
+ * passed but the fd is ready), WEFT_ETIMEDOUT (at once for a passed
  * deadline, without waiting), WEFT_ECANCELLED. */
 int weft__net_wait(int fd, unsigned events, int64_t deadline);
 

@@ -342,7 +342,10 @@ typedef struct weft_server_options {
      * (0: 10 s; < 0: no cap).  read_timeout: every read after that, one
      * call as a whole, so a client trickling a line byte by byte is cut
      * off too (0: 60 s; < 0: no cap).  The server also waits at most
-     * read_timeout for a closed connection's last bytes to be sent. */
+     * read_timeout for a closed connection's last bytes to be sent.  A
+     * cap counts from the start of the loop's current round (no clock
+     * read per request), so a handler that computes for longer than its
+     * cap without waiting finds it run out. */
     double first_byte_timeout, read_timeout;
     weft_stream_options stream; /* each connection's stream */
     /* Do not accept until weft_server_start_serving or serve_forever.
