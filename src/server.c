@@ -384,16 +384,36 @@ void weft_server_close(weft_server *server)
     for_each_slot(server, weft__server_slot_close, slot_op_close);
 }
 
+/* Make each slot's bound at least upto. */
+static void raise_bounds(weft_server *s, bool abort, uint64_t upto)
+{
+    for (unsigned i = 0; i < s->slot_count; i++) {
+        atomic_uint_fast64_t *bound = abort ? &s->slots[i].abort_upto : &s->slots[i].hang_up_upto;
+        uint_fast64_t was = atomic_load(bound);
+        while (was < upto && !atomic_compare_exchange_weak(bound, &was, upto)) {
+        }
+    }
+}
+
 void weft_server_close_clients(weft_server *server)
 {
-    if (server)
-        for_each_slot(server, weft__server_slot_hang_up, slot_op_hang_up);
+    if (!server)
+        return;
+    raise_bounds(server, false, atomic_load(&server->conn_number));
+    for_each_slot(server, weft__server_slot_hang_up, slot_op_hang_up);
+}
+
+/* Abort the connections numbered up to upto. */
+static void abort_upto(weft_server *s, uint64_t upto)
+{
+    raise_bounds(s, true, upto);
+    for_each_slot(s, weft__server_slot_abort, slot_op_abort);
 }
 
 void weft_server_abort_clients(weft_server *server)
 {
     if (server)
-        for_each_slot(server, weft__server_slot_abort, slot_op_abort);
+        abort_upto(server, atomic_load(&server->conn_number));
 }
 
 int weft_server_wait_closed(weft_server *server, double timeout)
@@ -432,7 +452,7 @@ void weft_server_free(weft_server *server)
     if (!server)
         return;
     weft_server_close(server);
-    weft_server_abort_clients(server);
+    abort_upto(server, UINT64_MAX); /* also those a loop accepts before it sees the close */
     /* Freeing before the last connection ended would pull its records
      * from under it: wait, whatever cancellation asks meanwhile. */
     while (weft_server_wait_closed(server, WEFT_FOREVER) != WEFT_OK) {

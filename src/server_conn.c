@@ -68,13 +68,11 @@ static void *conn_main(void *arg)
 
 static int spawn_conn(weft_server_conn *c)
 {
-    weft_server *s = c->slot->server;
     char name[32];
-    snprintf(name, sizeof name, "conn-%llu",
-             (unsigned long long)atomic_fetch_add(&s->conn_number, 1) + 1);
+    snprintf(name, sizeof name, "conn-%llu", (unsigned long long)c->number);
     weft_task_options options = WEFT_TASK_OPTIONS_INIT;
     options.name = name;
-    options.stack_size = s->handler_stack_size;
+    options.stack_size = c->slot->server->handler_stack_size;
     return weft_spawn(conn_main, c, &options, &c->task);
 }
 
@@ -89,6 +87,7 @@ static void serve_connection(weft_server_slot *slot, int fd)
         return;
     }
     c->slot = slot;
+    c->number = atomic_fetch_add(&s->conn_number, 1) + 1;
     weft__list_node_init(&c->link);
     if (weft_stream_from_fd(fd, &s->stream, &c->stream) != WEFT_OK) { /* it closed fd */
         free(c);
@@ -225,14 +224,21 @@ void weft__server_slot_close(weft_server_slot *slot)
 
 void weft__server_slot_hang_up(weft_server_slot *slot)
 {
-    WEFT_LIST_FOR_EACH(node, next, &slot->conns)
-        weft__stream_hang_up(WEFT_LIST_ENTRY(node, weft_server_conn, link)->stream);
+    uint64_t upto = atomic_load(&slot->hang_up_upto);
+    WEFT_LIST_FOR_EACH(node, next, &slot->conns) {
+        weft_server_conn *c = WEFT_LIST_ENTRY(node, weft_server_conn, link);
+        if (c->number <= upto)
+            weft__stream_hang_up(c->stream);
+    }
 }
 
 void weft__server_slot_abort(weft_server_slot *slot)
 {
+    uint64_t upto = atomic_load(&slot->abort_upto);
     WEFT_LIST_FOR_EACH(node, next, &slot->conns) {
         weft_server_conn *c = WEFT_LIST_ENTRY(node, weft_server_conn, link);
+        if (c->number > upto)
+            continue; /* accepted after the call */
         weft__stream_abort(c->stream);
         if (c->running)
             weft_task_cancel(c->task, NULL);

@@ -42,6 +42,7 @@ typedef struct weft_server_conn {
     weft_stream *stream;
     weft_future *task;
     bool running, aborted; /* the task has started; abort_clients came first */
+    uint64_t number;       /* its place among the server's connections, from 1 */
 } weft_server_conn;
 
 struct weft_server_slot {
@@ -55,6 +56,10 @@ struct weft_server_slot {
     size_t listener_count;
     weft_list conns;
     bool accepting, closed; /* on its loop thread */
+    /* close_clients / abort_clients reach this loop later than they are
+     * called: they end its connections numbered up to these, the ones
+     * there were at the call, not the ones accepted since. */
+    atomic_uint_fast64_t hang_up_upto, abort_upto;
 };
 
 struct weft_server {
@@ -72,7 +77,7 @@ struct weft_server {
     bool forever_waiting;       /* a serve_forever waits */
     size_t listeners_open;
     atomic_size_t active;       /* connections, all slots together */
-    atomic_uint_fast64_t conn_number;
+    atomic_uint_fast64_t conn_number; /* connections numbered so far */
     weft_event closed_event;    /* close was called: serve_forever returns */
     weft_event done_event;      /* closed, no listener, no connection */
     unsigned slot_count;

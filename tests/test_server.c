@@ -1079,6 +1079,36 @@ static void end_round(int *fds, int n)
  * once, the server still serving between rounds; free ends the last
  * round.  The count of connections comes back to 0 each time, and no
  * descriptor is left. */
+/* close_clients and abort_clients end the connections there are when
+ * they are called: a loop that gets the call late (threads N) must not
+ * end one it accepted meanwhile.  Called with no connection at all, then
+ * clients dialled at once: every one is served. */
+static void test_clients_closing_spares_later_connections(void **state)
+{
+    (void)state;
+    int before = fd_count();
+    co_reset();
+    weft_server *server = NULL;
+    weft_server_options o = options_on("127.0.0.1");
+    o.threads = 2;
+    assert_int_equal(weft_start_server(echo_handler, NULL, &o, &server), WEFT_OK);
+    int port = weft_server_port(server);
+    int fds[ROUND_CLIENTS];
+    for (int round = 0; round < 20; round++) {
+        if (round % 2)
+            weft_server_abort_clients(server);
+        else
+            weft_server_close_clients(server);
+        if (!dial_round(port, fds, ROUND_CLIENTS))
+            break;
+        for (int i = 0; i < ROUND_CLIENTS; i++)
+            weft_sock_close(fds[i]);
+    }
+    weft_server_free(server);
+    assert_co_clean();
+    assert_int_equal(fd_count(), before);
+}
+
 static void test_threads_close_and_abort_clients(void **state)
 {
     (void)state;
@@ -1137,6 +1167,7 @@ int main(void)
         cmocka_unit_test(test_out_of_descriptors),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_threads_close_and_abort_clients),
+        cmocka_unit_test(test_clients_closing_spares_later_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
