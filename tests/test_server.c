@@ -1079,6 +1079,17 @@ static void end_round(int *fds, int n)
  * once, the server still serving between rounds; free ends the last
  * round.  The count of connections comes back to 0 each time, and no
  * descriptor is left. */
+/* An echo server on loopback with threads of its own, and its port. */
+static weft_server *echo_on_threads(unsigned threads, int *port)
+{
+    weft_server *server = NULL;
+    weft_server_options o = options_on("127.0.0.1");
+    o.threads = threads;
+    assert_int_equal(weft_start_server(echo_handler, NULL, &o, &server), WEFT_OK);
+    *port = weft_server_port(server);
+    return server;
+}
+
 /* close_clients and abort_clients end the connections there are when
  * they are called: a loop that gets the call late (threads N) must not
  * end one it accepted meanwhile.  Called with no connection at all, then
@@ -1088,11 +1099,8 @@ static void test_clients_closing_spares_later_connections(void **state)
     (void)state;
     int before = fd_count();
     co_reset();
-    weft_server *server = NULL;
-    weft_server_options o = options_on("127.0.0.1");
-    o.threads = 2;
-    assert_int_equal(weft_start_server(echo_handler, NULL, &o, &server), WEFT_OK);
-    int port = weft_server_port(server);
+    int port;
+    weft_server *server = echo_on_threads(2, &port);
     int fds[ROUND_CLIENTS];
     for (int round = 0; round < 20; round++) {
         if (round % 2)
@@ -1115,11 +1123,8 @@ static void test_threads_close_and_abort_clients(void **state)
     int before = fd_count();
     co_reset();
     reset_counts();
-    weft_server *server = NULL;
-    weft_server_options o = options_on("127.0.0.1");
-    o.threads = 3;
-    assert_int_equal(weft_start_server(echo_handler, NULL, &o, &server), WEFT_OK);
-    int port = weft_server_port(server);
+    int port;
+    weft_server *server = echo_on_threads(3, &port);
     int fds[ROUND_CLIENTS];
     for (int round = 0; round < 3; round++) {
         if (!dial_round(port, fds, ROUND_CLIENTS))
