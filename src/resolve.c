@@ -7,6 +7,8 @@
  * by whichever of the two lets go last. */
 #include "net_internal.h"
 
+#include "coro_internal.h"
+
 #include "weft/event.h"
 #include "weft/status.h"
 #include "weft/thread.h"
@@ -46,16 +48,11 @@ static void *run_lookup(void *arg)
     return NULL;
 }
 
+/* A copy of s (NULL for NULL); *failed when out of memory. */
 static char *copy_or_null(const char *s, bool *failed)
 {
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *c = malloc(n);
-    if (c)
-        memcpy(c, s, n);
-    else
-        *failed = true;
+    char *c = s ? weft__coro_copy_of(s) : NULL;
+    *failed |= s && !c;
     return c;
 }
 

@@ -144,6 +144,32 @@ bool weft__stream_take_spare(weft_stream *s, weft_stream_buffer *b)
     return true;
 }
 
+void weft__stream_buffer_compact(weft_stream_buffer *b)
+{
+    if (b->start == 0)
+        return;
+    memmove(b->data, b->data + b->start, b->end - b->start);
+    b->end -= b->start;
+    b->start = 0;
+}
+
+int weft__stream_buffer_reserve(weft_stream_buffer *b, size_t n)
+{
+    if (b->capacity - b->end >= n)
+        return WEFT_OK;
+    if (n > SIZE_MAX / 2 - b->end)
+        return WEFT_ENOMEM;
+    size_t capacity = b->capacity ? b->capacity : WEFT_STREAM_RECV_ROOM;
+    while (capacity - b->end < n)
+        capacity *= 2;
+    char *grown = realloc(b->data, capacity);
+    if (!grown)
+        return WEFT_ENOMEM;
+    b->data = grown;
+    b->capacity = capacity;
+    return WEFT_OK;
+}
+
 /* ---- making -------------------------------------------------------------- */
 
 /* The options with their defaults filled in: WEFT_OK, or WEFT_EINVAL for

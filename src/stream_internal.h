@@ -80,6 +80,12 @@ void weft__stream_close_fd(weft_stream *s);
 /* The loop's writable callback (stream_write.c): send the buffer. */
 void weft__stream_on_writable(weft_fd_owner *owner);
 
+/* Move a buffer's bytes to its start (no view may be out); make room for
+ * n more after them, growing it (doubling, from WEFT_STREAM_RECV_ROOM).
+ * Reserve: WEFT_OK, WEFT_ENOMEM (nothing changed). */
+void weft__stream_buffer_compact(weft_stream_buffer *b);
+int weft__stream_buffer_reserve(weft_stream_buffer *b, size_t n);
+
 /* Give an empty buffer of the spare size (WEFT_STREAM_RECV_ROOM) back to
  * the stream's loop (nothing for another, or off a loop), or take one
  * (false: none spare; b must be empty, unallocated). */

@@ -54,25 +54,10 @@ static int make_room(weft_stream *s)
         return WEFT_OK;
     if (!b->capacity && weft__stream_take_spare(s, b))
         return WEFT_OK;
-    if (b->start > 0) {
-        memmove(b->data, b->data + b->start, b->end - b->start);
-        b->end -= b->start;
-        b->start = 0;
-    }
+    weft__stream_buffer_compact(b);
     if (b->capacity && b->capacity - b->end >= WEFT_STREAM_RECV_ROOM / 4)
         return WEFT_OK;
-    size_t capacity = b->capacity ? b->capacity : WEFT_STREAM_RECV_ROOM;
-    while (capacity - b->end < WEFT_STREAM_RECV_ROOM) {
-        if (capacity > SIZE_MAX / 2)
-            return WEFT_ENOMEM;
-        capacity *= 2;
-    }
-    char *grown = realloc(b->data, capacity);
-    if (!grown)
-        return WEFT_ENOMEM;
-    b->data = grown;
-    b->capacity = capacity;
-    return WEFT_OK;
+    return weft__stream_buffer_reserve(b, WEFT_STREAM_RECV_ROOM);
 }
 
 /* The socket had nothing more after this recv (it would block, or gave

@@ -118,23 +118,11 @@ static int enqueue(weft_stream *s, weft_stream_buffer *b, const char *data, size
 {
     if (!b->capacity && n <= WEFT_STREAM_RECV_ROOM)
         weft__stream_take_spare(s, b); /* a hot one, from the loop (else made below) */
-    if (b->capacity - b->end < n && b->start > 0) {
-        memmove(b->data, b->data + b->start, b->end - b->start);
-        b->end -= b->start;
-        b->start = 0;
-    }
-    if (b->capacity - b->end < n) {
-        if (n > SIZE_MAX / 2 - b->end)
-            return WEFT_ENOMEM;
-        size_t capacity = b->capacity ? b->capacity : WEFT_STREAM_RECV_ROOM;
-        while (capacity - b->end < n)
-            capacity *= 2;
-        char *grown = realloc(b->data, capacity);
-        if (!grown)
-            return WEFT_ENOMEM;
-        b->data = grown;
-        b->capacity = capacity;
-    }
+    if (b->capacity - b->end < n)
+        weft__stream_buffer_compact(b);
+    int rc = weft__stream_buffer_reserve(b, n);
+    if (rc != WEFT_OK)
+        return rc;
     memcpy(b->data + b->end, data, n);
     b->end += n;
     return WEFT_OK;

@@ -23,6 +23,11 @@ enum { WEFT_PF_READ = 1, WEFT_PF_WRITE = 2, WEFT_PF_HUP = 4 };
 /* Monotonic time in nanoseconds. */
 int64_t weft__pf_now_ns(void);
 
+/* The milliseconds poll(2) and epoll_wait(2) are given to wait until a
+ * deadline: -1 for none, 0 once passed, rounded up (so a wait never ends
+ * early: the caller looks at the clock again) and capped at a day. */
+int weft__pf_timeout_ms(int64_t deadline_ns);
+
 /* Sleep until the monotonic clock reaches deadline_ns (never earlier). */
 void weft__pf_sleep_until(int64_t deadline_ns);
 

@@ -48,19 +48,6 @@ void weft__poller_free(weft_poller *p)
     free(p);
 }
 
-/* epoll's timeout is in milliseconds: round up so that a timer is never
- * run early (the loop looks at the clock again and sleeps the rest). */
-static int timeout_ms(int64_t deadline)
-{
-    if (deadline == WEFT_PF_NO_DEADLINE)
-        return -1;
-    int64_t left = deadline - weft__pf_now_ns();
-    if (left <= 0)
-        return 0;
-    int64_t ms = (left + 999999) / 1000000;
-    return ms > 86400000 ? 86400000 : (int)ms;
-}
-
 static unsigned readiness_of(uint32_t events)
 {
     unsigned r = 0;
@@ -80,7 +67,7 @@ bool weft__poller_wait(weft_poller *p, int64_t deadline,
      * one call (64 made W12's loop call epoll_wait twice per round at 100
      * connections; nginx takes 512). */
     struct epoll_event events[POLL_BATCH];
-    int n = epoll_wait(p->epoll_fd, events, POLL_BATCH, timeout_ms(deadline));
+    int n = epoll_wait(p->epoll_fd, events, POLL_BATCH, weft__pf_timeout_ms(deadline));
     bool woken = false;
     for (int i = 0; i < n; i++) {
         int fd = events[i].data.fd;

@@ -27,6 +27,17 @@ int64_t weft__pf_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int weft__pf_timeout_ms(int64_t deadline_ns)
+{
+    if (deadline_ns == WEFT_PF_NO_DEADLINE)
+        return -1;
+    int64_t left = deadline_ns - weft__pf_now_ns();
+    if (left <= 0)
+        return 0;
+    int64_t ms = (left + 999999) / 1000000;
+    return ms > 86400000 ? 86400000 : (int)ms;
+}
+
 void weft__pf_sleep_until(int64_t deadline_ns)
 {
     struct timespec ts = {

@@ -3,6 +3,7 @@
  * Linux's pidfd when there is one). */
 #define _GNU_SOURCE
 #include "process.h"
+#include "socket.h"
 #include "platform.h"
 #include "sanitize.h"
 #include "weft/status.h"
@@ -218,24 +219,7 @@ void weft__pf_shutdown_write(int fd) { (void)shutdown(fd, SHUT_WR); }
 
 int weft__pf_wait_readable(int fd, int64_t deadline_ns)
 {
-    for (;;) {
-        int timeout_ms = -1;
-        if (deadline_ns != WEFT_PF_NO_DEADLINE) {
-            int64_t left = deadline_ns - weft__pf_now_ns();
-            if (left <= 0)
-                timeout_ms = 0;
-            else
-                timeout_ms = left / 1000000 >= 1000000000 ? 1000000000
-                                                          : (int)((left + 999999) / 1000000);
-        }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int n = poll(&p, 1, timeout_ms);
-        if (n > 0)
-            return WEFT_OK;
-        if (n == 0 && timeout_ms == 0)
-            return WEFT_ETIMEDOUT;
-        /* n == 0 with time left (rounding) or EINTR: look again */
-    }
+    return weft__pf_wait_fd(fd, WEFT_PF_READ, deadline_ns);
 }
 
 int weft__pf_reap(long pid, bool block, int *exitcode)

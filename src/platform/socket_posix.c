@@ -233,22 +233,12 @@ int weft__pf_sockname(int fd, bool peer, struct sockaddr *addr, socklen_t *len)
     return r == 0 ? WEFT_OK : failed();
 }
 
-static int poll_timeout_ms(int64_t deadline_ns)
-{
-    if (deadline_ns == WEFT_PF_NO_DEADLINE)
-        return -1;
-    int64_t left = deadline_ns - weft__pf_now_ns();
-    if (left <= 0)
-        return 0;
-    return left / 1000000 >= 1000000000 ? 1000000000 : (int)((left + 999999) / 1000000);
-}
-
 int weft__pf_wait_fd(int fd, unsigned events, int64_t deadline_ns)
 {
     short want = (short)(((events & WEFT_PF_READ) ? POLLIN : 0) |
                          ((events & WEFT_PF_WRITE) ? POLLOUT : 0));
     for (;;) {
-        int timeout_ms = poll_timeout_ms(deadline_ns);
+        int timeout_ms = weft__pf_timeout_ms(deadline_ns);
         struct pollfd p = {.fd = fd, .events = want};
         int n = poll(&p, 1, timeout_ms);
         if (n > 0)
