@@ -247,26 +247,85 @@ static inline bool weft__backoff_pause(weft_backoff *b)
 #define WEFT_POLL_GAP_MAX 8
 #endif
 
+/* ---- when polling does not pay: the spin judge --------------------------
+ *
+ * Polling pays while the thread that will end the wait runs on another
+ * CPU.  When every CPU is taken (another process, more runnable threads than
+ * CPUs), the poller holds the CPU that thread needs: each side polls its
+ * whole budget, then parks, and every hand-off costs two budgets and two
+ * wake-ups (W2 with one busy loop beside it: 7-17 µs per round trip,
+ * against 2.9 µs when nobody polls at all; idle, not polling costs 42 µs,
+ * since waking a halted vCPU is what is slow).  The two machines are told
+ * apart by what polling achieves, measured per thread: of the last
+ * WEFT_SPIN_WINDOW polls that lasted long enough to read the clock, how
+ * many ended without their event (W2 idle: about 1 in 70; with the busy
+ * loop: about 1 in 2).  More than WEFT_SPIN_MISSES_MAX, and the thread polls
+ * only WEFT_POLL_BRIEF_NS (enough for a partner that is running to answer)
+ * before it parks.  A brief poller cannot tell whether long polls would
+ * pay again (on an idle VM its partner, parked too, wakes too slowly for a
+ * brief poll to see it, so brief polls miss there as well): every
+ * WEFT_SPIN_TRIAL_AFTER windows it polls at full length for one window, and
+ * goes back to full-length polls if that window missed no more than
+ * allowed.  The thresholds do not depend on the machine's wake-up latency:
+ * a poll misses or not, whatever its length. */
+#define WEFT_SPIN_WINDOW 64
+#ifndef WEFT_SPIN_MISSES_MAX /* (-D for experiments) */
+#define WEFT_SPIN_MISSES_MAX 16
+#endif
+#ifndef WEFT_SPIN_STRIKES
+#define WEFT_SPIN_STRIKES 2
+#endif
+#ifndef WEFT_SPIN_TRIAL_AFTER
+#define WEFT_SPIN_TRIAL_AFTER 8
+#endif
+#ifndef WEFT_POLL_BRIEF_NS
+#define WEFT_POLL_BRIEF_NS 500
+#endif
+
+typedef enum weft_spin_mode {
+    WEFT_SPIN_FULL,  /* polls pay: WEFT_POLL_SHORT_NS, leased WEFT_POLL_NS */
+    WEFT_SPIN_BRIEF, /* they did not: WEFT_POLL_BRIEF_NS */
+    WEFT_SPIN_TRIAL, /* one window at full length, to see */
+} weft_spin_mode;
+
+typedef struct weft_spin_judge {
+    uint8_t mode;    /* weft_spin_mode */
+    uint8_t windows; /* brief windows since the last trial */
+    uint8_t strikes; /* full windows in a row that did not pay */
+    uint16_t polls, misses; /* in the current window */
+} weft_spin_judge;
+
+/* A poll starts (its first clock read): count it, and say whether it may
+ * poll at full length.  weft__spin_judge_* act on a judge given (tests);
+ * weft__poll_* on the calling thread's. */
+bool weft__spin_judge_start(weft_spin_judge *j);
+/* That poll ended without its event (the thread parks). */
+void weft__spin_judge_missed(weft_spin_judge *j);
+bool weft__poll_start(void);
+void weft__poll_missed(void);
+/* The calling thread's mode (tests, stats). */
+weft_spin_mode weft__poll_mode(void);
+
 typedef struct weft_poll {
     unsigned gap;
     bool leased;   /* polling on to WEFT_POLL_NS */
+    bool brief;    /* polling WEFT_POLL_BRIEF_NS only */
     int64_t until; /* 0 until the first clock read */
 } weft_poll;
-
-#define WEFT_POLL_INIT { 1, false, 0 }
-
+#define WEFT_POLL_INIT { 1, false, false, 0 }
 /* Take one of the process-wide leases to poll on until `until`; false if
  * all are in use, or while this thread is skipping leases.  A lease ends
  * by itself at its time: a poller that sees its event early gives nothing
  * back. */
 bool weft__poll_lease(int64_t now, int64_t until);
-
 /* A leased poll ended without its event: this thread's waits are longer
  * than polling can bridge (more waiters than CPUs, say), so it takes no
  * lease for its next WEFT_POLL_SKIP polls. */
 void weft__poll_lease_wasted(void);
 #define WEFT_POLL_SKIP 16
-
+/* The poll's time is spent at `now`: extend it with a lease or end it
+ * (false: park), counting a miss for the judge. */
+bool weft__poll_extend(weft_poll *p, int64_t now);
 /* Pause for one gap; false when the polling time is spent (park then).
  * The clock is read once the gaps have reached their longest. */
 static inline bool weft__poll_pause(weft_poll *p)
@@ -279,24 +338,16 @@ static inline bool weft__poll_pause(weft_poll *p)
     } else {
         int64_t now = weft__pf_now_ns();
         if (!p->until) {
-            p->until = now + WEFT_POLL_SHORT_NS;
-        } else if (now >= p->until) {
-            int64_t until = now + (WEFT_POLL_NS - WEFT_POLL_SHORT_NS);
-            if (p->leased) {
-                weft__poll_lease_wasted();
-                return false;
-            }
-            if (!weft__poll_lease(now, until))
-                return false;
-            p->leased = true;
-            p->until = until;
+            p->brief = !weft__poll_start();
+            p->until = now + (p->brief ? WEFT_POLL_BRIEF_NS : WEFT_POLL_SHORT_NS);
+        } else if (now >= p->until && !weft__poll_extend(p, now)) {
+            return false;
         }
     }
     for (unsigned i = 0; i < pauses; i++)
         weft__pf_cpu_relax();
     return true;
 }
-
 /* Poll while *word == value (weft_poll).  True if it changed. */
 bool weft__spin_while_equal(_Atomic uint32_t *word, uint32_t value);
 

@@ -37,6 +37,60 @@ bool weft__poll_lease(int64_t now, int64_t until)
     return false;
 }
 
+bool weft__poll_extend(weft_poll *p, int64_t now)
+{
+    int64_t until = now + (WEFT_POLL_NS - WEFT_POLL_SHORT_NS);
+    if (p->brief || p->leased || !weft__poll_lease(now, until)) {
+        if (p->leased)
+            weft__poll_lease_wasted();
+        weft__poll_missed();
+        return false;
+    }
+    p->leased = true;
+    p->until = until;
+    return true;
+}
+
+/* ---- the spin judge (park.h) -------------------------------------------- */
+
+static _Thread_local weft_spin_judge my_judge;
+
+/* The window is complete: choose the next one's mode. */
+static void judge_window(weft_spin_judge *j)
+{
+    bool paid = j->misses <= WEFT_SPIN_MISSES_MAX;
+    if (j->mode == WEFT_SPIN_BRIEF) {
+        if (++j->windows >= WEFT_SPIN_TRIAL_AFTER)
+            j->mode = WEFT_SPIN_TRIAL;
+    } else if (j->mode == WEFT_SPIN_TRIAL) {
+        j->mode = paid ? WEFT_SPIN_FULL : WEFT_SPIN_BRIEF;
+        j->windows = j->strikes = 0;
+    } else {
+        j->strikes = paid ? 0 : j->strikes + 1;
+        if (j->strikes >= WEFT_SPIN_STRIKES) {
+            j->mode = WEFT_SPIN_BRIEF;
+            j->windows = j->strikes = 0;
+        }
+    }
+    j->polls = j->misses = 0;
+}
+
+bool weft__spin_judge_start(weft_spin_judge *j)
+{
+    if (j->polls >= WEFT_SPIN_WINDOW)
+        judge_window(j);
+    j->polls++;
+    return j->mode != WEFT_SPIN_BRIEF;
+}
+
+void weft__spin_judge_missed(weft_spin_judge *j) { j->misses++; }
+
+bool weft__poll_start(void) { return weft__spin_judge_start(&my_judge); }
+
+void weft__poll_missed(void) { weft__spin_judge_missed(&my_judge); }
+
+weft_spin_mode weft__poll_mode(void) { return (weft_spin_mode)my_judge.mode; }
+
 bool weft__spin_while_equal(_Atomic uint32_t *word, uint32_t value)
 {
     weft_poll poll = WEFT_POLL_INIT;

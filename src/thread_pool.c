@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* thread_pool.c — the thread-pool executor (Python's ThreadPoolExecutor).
  *
- * Work travels through a work list of futures (work_list.h: lock-free for
- * submitters): each future carries its own task and its own link, so a
- * submit allocates one object.  Workers start on demand, up to
- * max_workers, with Python's rule for reuse: a worker that finds the queue
- * empty adds an idle token before it blocks, and a submit that can take a
+ * Work travels as futures: each carries its own task and its own link, so a
+ * submit allocates one object.  A task submitted from outside the pool goes
+ * to the shared work list (work_list.h: lock-free for submitters); a task
+ * submitted by one of the pool's own tasks goes to the deque of the worker
+ * running it (work_deque.h), which runs its newest first and from which
+ * idle workers steal the oldest (docs/pool.md).  Workers start on demand,
+ * up to max_workers, with Python's rule for reuse: a worker that finds no
+ * work adds an idle token before it blocks, and a submit that can take a
  * token starts no new worker.  A worker waiting on a future of its own pool
  * runs queued tasks meanwhile (the future layer's help hook).
  */
+#include "thread_pool_internal.h"
+
 #include "executor_internal.h"
 #include "lock_internal.h"
 #include "future_internal.h"
@@ -24,37 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct pool;
-
-/* One worker.  Its counters sit on its own cache line, so no counter is
- * written by every task of the pool. */
-struct worker {
-    _Alignas(64) _Atomic size_t completed;
-    _Atomic size_t running;
-    struct pool *pool;
-    weft_thread *thread;
-    weft_work_taker taker;
-};
-
-struct pool {
-    weft_executor base;
-    weft_lock lock;          /* guards the fields up to `next_index` */
-    struct worker **workers; /* every worker started, for joining and stats */
-    size_t started, capacity;
-    _Atomic size_t alive;    /* workers that have not exited */
-    _Atomic long max_workers;
-    char *prefix;
-    unsigned long next_index;
-    int (*initializer)(void *arg);
-    void *initializer_arg;
-    _Atomic long idle_tokens; /* Python's _idle_semaphore */
-    _Atomic size_t idle_now;
-    _Atomic int64_t queued_ns;   /* over the sampled tasks */
-    _Atomic size_t queue_samples;
-    _Atomic bool shut_down, broken;
-    weft_work_list work;
-};
-
 /* One task in this many has its time in the queue measured. */
 #define QUEUE_TIME_SAMPLE 16
 
@@ -66,16 +40,6 @@ static _Thread_local struct worker *my_worker;
 static struct pool *pool_of(weft_executor *ex) { return (struct pool *)ex; }
 
 /* ---- running tasks ---------------------------------------------------------- */
-
-/* Take the next future from the work list; `w` is the calling worker, or
- * NULL for a thread taking once (helping, cancelling, breaking). */
-static int take(struct pool *p, struct worker *w, weft_future **f, bool wait)
-{
-    weft_work_node *node = NULL;
-    int rc = weft__work_list_take(&p->work, w ? &w->taker : NULL, &node, wait);
-    *f = rc == WEFT_OK ? weft__future_of_work_node(node) : NULL;
-    return rc;
-}
 
 /* Only the owning worker writes its counters: a relaxed load and store
  * instead of a locked read-modify-write. */
@@ -124,12 +88,17 @@ static void run_task(struct pool *p, struct worker *w, weft_future *f)
     weft_future_release(f);
 }
 
-/* While a worker waits on a future of its own pool, run queued tasks. */
+/* While a worker waits on a future of its own pool, run queued tasks: its
+ * own newest first (likely what it waits for), then the shared list's, then
+ * another worker's. */
 static bool help_own_pool(void)
 {
     struct pool *p = my_pool; /* the future layer only asks for its futures */
-    weft_future *f;
-    if (take(p, NULL, &f, false) != WEFT_OK)
+    weft_work_node *node = weft__deque_pop(&my_worker->deque);
+    weft_future *f = node ? weft__future_of_work_node(node) : NULL;
+    if (!f && weft__pool_take(p, NULL, &f, false) != WEFT_OK)
+        f = weft__pool_steal(p, my_worker);
+    if (!f)
         return false;
     run_task(p, NULL, f);
     return true;
@@ -141,7 +110,7 @@ static void break_pool(struct pool *p)
     atomic_store(&p->broken, true);
     weft__work_list_close(&p->work);
     weft_future *f;
-    while (take(p, NULL, &f, false) == WEFT_OK) {
+    while (weft__pool_take(p, NULL, &f, false) == WEFT_OK) {
         if (weft_future_set_running_or_notify_cancel(f) == WEFT_OK)
             weft_future_set_exception(f, WEFT_EBROKEN,
                                       "A thread initializer failed, the thread pool is not "
@@ -180,6 +149,23 @@ static bool leave_if_surplus(struct pool *p)
     return surplus;
 }
 
+/* No work found: wait for some as an idle worker.  The task, or NULL
+ * (*rc: WEFT_EAGAIN to look again, WEFT_ESHUTDOWN to leave). */
+static weft_future *wait_for_work(struct pool *p, struct worker *w, int *rc)
+{
+    weft_future *f = NULL;
+    atomic_fetch_add(&p->idle_tokens, 1);
+    atomic_fetch_add(&p->idle_now, 1);
+    *rc = weft__pool_take(p, w, &f, true);
+    atomic_fetch_sub(&p->idle_now, 1);
+    if (*rc == WEFT_EAGAIN)
+        /* Woken by a resize (to leave) or for work elsewhere: give back the
+         * token, or a submit would count on it (it adds one again if it
+         * stays idle). */
+        take_idle_token(p);
+    return f;
+}
+
 static void serve(struct worker *w)
 {
     struct pool *p = w->pool;
@@ -187,29 +173,19 @@ static void serve(struct worker *w)
         break_pool(p);
     } else {
         for (;;) {
-            if (leave_if_surplus(p)) {
+            /* (with its own tasks run first: nobody may be there to steal) */
+            if (!weft__deque_count(&w->deque) && leave_if_surplus(p)) {
                 weft__work_list_release_spinner(&p->work, &w->taker);
                 return;
             }
-            weft_future *f;
-            int rc = take(p, w, &f, false);
-            if (rc == WEFT_EEMPTY) {
-                atomic_fetch_add(&p->idle_tokens, 1);
-                atomic_fetch_add(&p->idle_now, 1);
-                do
-                    rc = take(p, w, &f, true);
-                while (rc == WEFT_EAGAIN && !surplus_workers(p));
-                atomic_fetch_sub(&p->idle_now, 1);
-            }
-            if (rc == WEFT_EAGAIN) { /* woken by a resize: leave */
-                /* with the token it added, or a submit would count on it
-                 * (it adds one again if it stays after all) */
-                take_idle_token(p);
-                continue;
-            }
-            if (rc != WEFT_OK)
-                break; /* shut down and drained */
-            run_task(p, w, f);
+            int rc = WEFT_EEMPTY;
+            weft_future *f = weft__pool_find_work(p, w, &rc);
+            if (!f && rc == WEFT_ESHUTDOWN)
+                break; /* shut down and drained, deques too (quiesce_pushes) */
+            if (!f && !(f = wait_for_work(p, w, &rc)) && rc == WEFT_ESHUTDOWN)
+                continue; /* one more look at the deques, then leave */
+            if (f)
+                run_task(p, w, f);
         }
     }
     weft__lock_take(&p->lock);
@@ -250,6 +226,7 @@ static int start_worker(struct pool *p)
         return WEFT_ENOMEM;
     memset(w, 0, sizeof *w);
     w->pool = p;
+    weft__deque_init(&w->deque);
     char name[96];
     snprintf(name, sizeof name, "%s_%lu", p->prefix, p->next_index);
     weft_thread_options options = {.name = name, .daemon = WEFT_NON_DAEMON};
@@ -309,7 +286,8 @@ static int pool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t de
     weft__future_set_task(f, fn, arg, p,
                          (++submit_tick % QUEUE_TIME_SAMPLE) == 0 ? weft__now_ns() : 0);
     weft_future_ref(f); /* the work list's reference */
-    rc = weft__work_list_add(&p->work, weft__future_work_node(f), deadline);
+    rc = weft__pool_push_local(p, my_worker, f) ? WEFT_OK
+                          : weft__work_list_add(&p->work, weft__future_work_node(f), deadline);
     if (rc != WEFT_OK) {
         weft_future_release(f);
         weft_future_release(f);
@@ -337,7 +315,7 @@ static int pool_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t de
 static void cancel_queued(struct pool *p)
 {
     weft_future *f;
-    while (take(p, NULL, &f, false) == WEFT_OK) {
+    while (weft__pool_take(p, NULL, &f, false) == WEFT_OK || (f = weft__pool_steal(p, NULL))) {
         if (weft_future_cancel(f))
             weft_future_set_running_or_notify_cancel(f);
         weft_future_release(f);
@@ -400,7 +378,7 @@ static void pool_stats(weft_executor *ex, weft_executor_stats *s)
     }
     weft_lock_release(&p->lock);
     s->idle = atomic_load(&p->idle_now);
-    s->queued = weft__work_list_count(&p->work);
+    s->queued = weft__work_list_count(&p->work) + weft__pool_deque_items(p);
     size_t samples = atomic_load(&p->queue_samples);
     s->queued_seconds = samples ? (double)atomic_load(&p->queued_ns) / 1e9 *
                                       (double)s->completed / (double)samples
@@ -413,7 +391,7 @@ static void pool_stats(weft_executor *ex, weft_executor_stats *s)
  * to the old workers until more work arrived. */
 static void start_workers_for_backlog(struct pool *p)
 {
-    size_t queued = weft__work_list_count(&p->work);
+    size_t queued = weft__work_list_count(&p->work) + weft__pool_deque_items(p);
     size_t idle = atomic_load(&p->idle_now);
     for (size_t wanted = queued > idle ? queued - idle : 0;
          wanted > 0 && (long)p->alive < p->max_workers && !atomic_load(&p->shut_down); wanted--)
@@ -482,6 +460,7 @@ int weft_thread_pool_new(weft_executor **executor, const weft_thread_pool_option
     strcpy(p->prefix, chosen);
     weft_lock_init(&p->lock);
     weft__work_list_init(&p->work, options->max_pending);
+    weft__work_list_set_other_work(&p->work, &weft__pool_deque_work, p);
     atomic_init(&p->max_workers,
                 options->max_workers ? options->max_workers : default_max_workers());
     p->initializer = options->initializer;

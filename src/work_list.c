@@ -28,6 +28,9 @@ void weft__work_list_init(weft_work_list *list, long capacity)
     atomic_init(&list->sealed, false);
     atomic_init(&list->spinning, 0);
     atomic_init(&list->parked, 0);
+    atomic_init(&list->pokes, 0);
+    list->other = NULL;
+    list->other_ctx = NULL;
     weft_lock_init(&list->idle_lock);
     weft__list_init(&list->idle);
     list->capacity = capacity > 0 ? capacity : 0;
@@ -45,6 +48,23 @@ static uint32_t added_count(weft_work_list *list)
 static bool has_items(weft_work_list *list)
 {
     return added_count(list) != atomic_load(&list->taken);
+}
+
+void weft__work_list_set_other_work(weft_work_list *list, const weft_other_work *other,
+                                    void *ctx)
+{
+    list->other = other;
+    list->other_ctx = ctx;
+}
+
+static bool other_work(weft_work_list *list)
+{
+    return list->other && list->other->present(list->other_ctx);
+}
+
+bool weft__work_list_closed(weft_work_list *list)
+{
+    return atomic_load(&list->gate) & GATE_CLOSED;
 }
 
 size_t weft__work_list_count(weft_work_list *list)
@@ -92,6 +112,14 @@ static void wake_one_if_idle(weft_work_list *list)
         wake(w);
 }
 
+void weft__work_list_poke(weft_work_list *list)
+{
+    if (atomic_load(&list->spinning))
+        atomic_fetch_add(&list->pokes, 1);
+    else
+        wake_one_if_idle(list);
+}
+
 void weft__work_list_wake_all(weft_work_list *list)
 {
     weft__lock_take(&list->idle_lock);
@@ -108,10 +136,11 @@ static bool woken(void *worker, uint32_t *expected)
     return atomic_load(&w->woken);
 }
 
-/* Park until an item is there, the list is sealed, or a waker chose us.
- * Registered first, then one more look: an adder links its item before it
+/* Park until an item is there, the list is sealed, or a waker chose us;
+ * false without parking if other work is there.  Registered first, then
+ * one more look: an adder links its item (a poker its work) before it
  * looks for parked workers, so one of the two sees the other. */
-static void park_idle(weft_work_list *list)
+static bool park_idle(weft_work_list *list)
 {
     struct weft_idle_worker self;
     atomic_init(&self.woken, 0);
@@ -119,20 +148,22 @@ static void park_idle(weft_work_list *list)
     weft__list_push_front(&list->idle, &self.node);
     atomic_fetch_add(&list->parked, 1);
     weft_lock_release(&list->idle_lock);
-    if (has_items(list) || atomic_load(&list->sealed)) {
+    bool other = false;
+    if (has_items(list) || atomic_load(&list->sealed) || (other = other_work(list))) {
         weft__lock_take(&list->idle_lock);
         bool claimed = !weft__list_linked(&self.node);
         if (!claimed)
             unlink_idle(list, &self);
         weft_lock_release(&list->idle_lock);
         if (!claimed)
-            return;
+            return !other;
     }
     /* Asleep, or chosen by a waker that has yet to set `woken`: the node
      * must stay on this stack until it has.  Not cancellable: a cancelled
      * task's worker still waits for work here. */
     weft_wait_spec spec = {.ready = woken, .ctx = &self, .word = &self.woken};
     weft__wait_for(&spec, WEFT_NO_DEADLINE);
+    return true;
 }
 
 /* ---- adding ------------------------------------------------------------------- */
@@ -282,7 +313,8 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
                         bool wait)
 {
     weft_work_taker one_off = {.spinning = false};
-    bool parked = false, may_spin = taker != NULL;
+    bool parked = false, may_spin = taker != NULL, looked = false;
+    uint32_t pokes = 0;
     if (!taker)
         taker = &one_off;
     weft_backoff backoff = WEFT_BACKOFF_INIT;
@@ -320,18 +352,34 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
         }
         if (may_spin && !taker->spinning && (taker->spinning = become_spinner(list)))
             poll = (weft_poll)WEFT_POLL_INIT;
+        if (taker->spinning && !looked) {
+            /* Idle, as a poker can see (the role is held): take the pokes'
+             * count, look at the other work once, then watch the pokes. */
+            pokes = atomic_load(&list->pokes);
+            looked = true;
+            if (other_work(list)) {
+                weft__work_list_release_spinner(list, taker);
+                return WEFT_EAGAIN;
+            }
+        }
         if (taker->spinning) {
             /* Look with reads only (the counts); take the lock once
              * something is there. */
             bool more = weft__poll_pause(&poll);
-            while (more && !has_items(list) && !atomic_load(&list->sealed))
+            while (more && !has_items(list) && !atomic_load(&list->sealed) &&
+                   atomic_load_explicit(&list->pokes, memory_order_relaxed) == pokes)
                 more = weft__poll_pause(&poll);
+            if (more && atomic_load(&list->pokes) != pokes) {
+                weft__work_list_release_spinner(list, taker);
+                return WEFT_EAGAIN; /* work elsewhere: the caller looks */
+            }
             if (more)
                 continue;
             taker->spinning = false;
             atomic_store(&list->spinning, 0);
         }
-        park_idle(list);
+        if (!park_idle(list))
+            return WEFT_EAGAIN; /* other work came: the caller looks */
         parked = true;
     }
 }
@@ -348,6 +396,8 @@ void weft__work_list_close(weft_work_list *list)
     while (atomic_load(&list->gate) & GATE_INSIDE)
         if (!weft__backoff_pause(&backoff))
             weft__pf_yield();
+    if (list->other)
+        list->other->quiesce(list->other_ctx);
     atomic_store(&list->sealed, true);
     weft__work_list_wake_all(list);
     if (list->capacity)

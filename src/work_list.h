@@ -52,6 +52,10 @@ typedef struct weft_work_list {
     /* Idle workers: the spinner, and the parked ones, newest first. */
     _Alignas(64) _Atomic uint32_t spinning; /* 0 or 1 */
     _Atomic uint32_t parked;                /* entries in `idle` */
+    _Atomic uint32_t pokes; /* work announced elsewhere (weft__work_list_poke) */
+    /* Work the list does not hold (workers' own deques). */
+    const struct weft_other_work *other;
+    void *other_ctx;
     weft_lock idle_lock;
     weft_list idle; /* of struct weft_idle_worker, newest first */
     /* Bounded lists only. */
@@ -70,6 +74,33 @@ typedef struct weft_work_taker {
 /* capacity 0 for an unbounded list. */
 void weft__work_list_init(weft_work_list *list, long capacity);
 
+/* Work held elsewhere, which the list's idle workers must know of. */
+typedef struct weft_other_work {
+    /* Whether some is there now; an idle worker asks after it says it is
+     * idle (see weft__work_list_poke). */
+    bool (*present)(void *ctx);
+    /* The list is closing: return once every addition begun elsewhere
+     * before `closed` turned true is visible to present().  Called after
+     * the list's own adders are done, before workers may see it sealed. */
+    void (*quiesce)(void *ctx);
+} weft_other_work;
+
+/* Tell the list about work held elsewhere.  Before the first take. */
+void weft__work_list_set_other_work(weft_work_list *list, const weft_other_work *other,
+                                    void *ctx);
+
+/* Whether the list is closed (a sequentially consistent read): work added
+ * elsewhere checks it after saying it adds, as weft_other_work.quiesce
+ * expects. */
+bool weft__work_list_closed(weft_work_list *list);
+
+/* Work was added elsewhere (other_work turned true): get an idle worker to
+ * look, the spinner by a poke, else a parked one by a wake-up.  Call after
+ * the work is visible (a sequentially consistent store): an idle worker
+ * says it is idle, then looks at other_work, so one of the two sees the
+ * other.  Costs two reads when no worker is idle. */
+void weft__work_list_poke(weft_work_list *list);
+
 /* Add an item, waiting for room until `deadline` when the list is bounded
  * and full.  WEFT_OK; WEFT_ESHUTDOWN once closed; WEFT_EFULL when no room
  * came by the deadline; WEFT_ECANCELLED in a cancelled task. */
@@ -81,8 +112,9 @@ int weft__work_list_add(weft_work_list *list, weft_work_node *node, int64_t dead
  * WEFT_EEMPTY answer and gives it up with any other.
  * WEFT_OK; WEFT_EEMPTY (not waiting, nothing there); WEFT_ESHUTDOWN (closed
  * and drained: the worker should leave); WEFT_EAGAIN (waiting, woken by
- * weft__work_list_wake_all or for an item another worker took first: look
- * at whatever else may have changed, then take again). */
+ * weft__work_list_wake_all, by a poke, for other work, or for an item
+ * another worker took first: look at whatever else may have changed, then
+ * take again). */
 int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_node **node,
                         bool wait);
 

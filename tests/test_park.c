@@ -92,6 +92,80 @@ static void poll_leases_one_per_cpu(void **state)
     assert_null(outcome);
 }
 
+/* The spin judge: WEFT_SPIN_STRIKES windows in a row with more misses than
+ * allowed turn polls brief (one such window among good ones does not);
+ * after WEFT_SPIN_TRIAL_AFTER brief windows one window polls at full
+ * length, and polling stays full if that window paid. */
+static void judge_window_of(weft_spin_judge *j, int misses, bool full_expected)
+{
+    for (int i = 0; i < WEFT_SPIN_WINDOW; i++) {
+        assert_int_equal(weft__spin_judge_start(j), full_expected);
+        if (i < misses)
+            weft__spin_judge_missed(j);
+    }
+}
+
+static void spin_judge_turns_brief_and_tries_again(void **state)
+{
+    (void)state;
+    weft_spin_judge j = {0};
+    judge_window_of(&j, WEFT_SPIN_MISSES_MAX, true); /* at the limit: still pays */
+    for (int w = 0; w < 3; w++) {
+        for (int k = 0; k + 1 < WEFT_SPIN_STRIKES; k++)
+            judge_window_of(&j, WEFT_SPIN_MISSES_MAX + 1, true); /* not enough strikes */
+        judge_window_of(&j, 0, true);
+    }
+    for (int k = 0; k < WEFT_SPIN_STRIKES; k++)
+        judge_window_of(&j, WEFT_SPIN_MISSES_MAX + 1, true); /* too many, in a row */
+    for (int w = 0; w < WEFT_SPIN_TRIAL_AFTER; w++)
+        judge_window_of(&j, WEFT_SPIN_WINDOW, false);    /* brief, missing */
+    judge_window_of(&j, WEFT_SPIN_WINDOW, true);         /* the trial, failed */
+    for (int w = 0; w < WEFT_SPIN_TRIAL_AFTER; w++)
+        judge_window_of(&j, 0, false);                   /* brief, however it goes */
+    judge_window_of(&j, 1, true);                        /* the trial, paid */
+    judge_window_of(&j, 0, true);
+    assert_int_equal(j.mode, WEFT_SPIN_FULL);
+}
+
+/* On a thread whose polls all miss (a flag nobody raises), polling turns
+ * brief after WEFT_SPIN_STRIKES windows: its polls then give up well before
+ * the full WEFT_POLL_SHORT_NS (the median, so a preemption does not decide
+ * it). */
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void *poll_until_brief(void *arg)
+{
+    (void)arg;
+    _Atomic uint32_t never = 0;
+    for (int i = 0; i < WEFT_SPIN_STRIKES * WEFT_SPIN_WINDOW + 1; i++)
+        if (weft__spin_while_equal(&never, 0))
+            return (void *)1;
+    if (weft__poll_mode() != WEFT_SPIN_BRIEF)
+        return (void *)2;
+    double dt[31];
+    for (int i = 0; i < 31; i++) {
+        double t0 = weft_monotonic();
+        weft__spin_while_equal(&never, 0);
+        dt[i] = weft_monotonic() - t0;
+    }
+    qsort(dt, 31, sizeof dt[0], compare_double);
+    return dt[15] < WEFT_POLL_SHORT_NS * 1e-9 ? NULL : (void *)3;
+}
+
+static void polls_that_miss_turn_brief(void **state)
+{
+    (void)state;
+    pthread_t t;
+    void *outcome = (void *)4;
+    assert_int_equal(pthread_create(&t, NULL, poll_until_brief, NULL), 0);
+    pthread_join(t, &outcome);
+    assert_null(outcome);
+}
+
 
 /* ---- deadlines and weft__wait_for ------------------------------------------------ */
 
@@ -266,6 +340,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(poll_sees_a_change_and_gives_up_without_one),
         cmocka_unit_test(poll_leases_one_per_cpu),
+        cmocka_unit_test(spin_judge_turns_brief_and_tries_again),
+        cmocka_unit_test(polls_that_miss_turn_brief),
         cmocka_unit_test(deadline_passed_by_kind),
         cmocka_unit_test(wait_for_ends_on_the_condition),
         cmocka_unit_test(wait_for_times_out),
