@@ -10,6 +10,8 @@
 #define GATE_INSIDE ((uint64_t)0xfffffffe)
 #define GATE_ADDED_ONE ((uint64_t)1 << 32)
 
+#define MAILBOX_OPEN ((uintptr_t)1)
+
 /* A parked worker, on its own stack while it sleeps; claimed (by a waker,
  * or by itself) once unlinked from `idle`. */
 struct weft_idle_worker {
@@ -29,6 +31,7 @@ void weft__work_list_init(weft_work_list *list, long capacity)
     atomic_init(&list->spinning, 0);
     atomic_init(&list->parked, 0);
     atomic_init(&list->pokes, 0);
+    atomic_init(&list->mailbox, 0);
     list->other = NULL;
     list->other_ctx = NULL;
     weft_lock_init(&list->idle_lock);
@@ -219,8 +222,26 @@ static void give_room(weft_work_list *list)
         weft__eventcount_notify_one(&list->room_changed);
 }
 
+/* Hand the item to the polling spinner, if one polls now and the list is
+ * empty: an adder's items are taken in the order it added them, so one
+ * must not overtake its own item still queued.  An item handed over as the
+ * list closes still runs: the spinner takes it before it looks at anything
+ * else, and close's callers wait for the workers. */
+static bool hand_to_spinner(weft_work_list *list, weft_work_node *node)
+{
+    uintptr_t open = MAILBOX_OPEN;
+    if (atomic_load_explicit(&list->mailbox, memory_order_relaxed) != open ||
+        (atomic_load_explicit(&list->gate, memory_order_relaxed) & GATE_CLOSED) ||
+        has_items(list))
+        return false;
+    atomic_store_explicit(&node->next, NULL, memory_order_relaxed);
+    return atomic_compare_exchange_strong(&list->mailbox, &open, (uintptr_t)node);
+}
+
 int weft__work_list_add(weft_work_list *list, weft_work_node *node, int64_t deadline)
 {
+    if (hand_to_spinner(list, node))
+        return WEFT_OK;
     if (list->capacity) {
         int rc = reserve_room(list, deadline);
         if (rc != WEFT_OK)
@@ -309,6 +330,22 @@ void weft__work_list_release_spinner(weft_work_list *list, weft_work_taker *take
         wake_one_if_idle(list);
 }
 
+/* An item is taken (from the list: queued; else from the mailbox). */
+static int took_one(weft_work_list *list, weft_work_taker *taker, bool queued)
+{
+    if (taker->spinning) {
+        taker->spinning = false;
+        atomic_store(&list->spinning, 0);
+    }
+    if (queued && list->capacity)
+        give_room(list);
+    /* Items are left that this worker cannot run now: pass the wake-up
+     * on, so that a parked worker runs them. */
+    if (has_items(list))
+        wake_one_if_idle(list);
+    return WEFT_OK;
+}
+
 int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work_node **node,
                         bool wait)
 {
@@ -321,19 +358,8 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
     weft_poll poll = WEFT_POLL_INIT;
     for (;;) {
         int rc = try_take(list, node);
-        if (rc == TAKE_OK) {
-            if (taker->spinning) {
-                taker->spinning = false;
-                atomic_store(&list->spinning, 0);
-            }
-            if (list->capacity)
-                give_room(list);
-            /* Items are left that this worker cannot run now: pass the
-             * wake-up on, so that a parked worker runs them. */
-            if (has_items(list))
-                wake_one_if_idle(list);
-            return WEFT_OK;
-        }
+        if (rc == TAKE_OK)
+            return took_one(list, taker, true);
         if (rc == TAKE_EMPTY && atomic_load(&list->sealed)) {
             weft__work_list_release_spinner(list, taker);
             return WEFT_ESHUTDOWN;
@@ -363,12 +389,19 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
             }
         }
         if (taker->spinning) {
-            /* Look with reads only (the counts); take the lock once
-             * something is there. */
+            /* Look with reads only (the counts, the mailbox); take the
+             * lock once something is there. */
+            atomic_store(&list->mailbox, MAILBOX_OPEN);
             bool more = weft__poll_pause(&poll);
             while (more && !has_items(list) && !atomic_load(&list->sealed) &&
-                   atomic_load_explicit(&list->pokes, memory_order_relaxed) == pokes)
+                   atomic_load_explicit(&list->pokes, memory_order_relaxed) == pokes &&
+                   atomic_load_explicit(&list->mailbox, memory_order_relaxed) == MAILBOX_OPEN)
                 more = weft__poll_pause(&poll);
+            uintptr_t handed = atomic_exchange(&list->mailbox, 0);
+            if (handed != MAILBOX_OPEN) {
+                *node = (weft_work_node *)handed;
+                return took_one(list, taker, false);
+            }
             if (more && atomic_load(&list->pokes) != pokes) {
                 weft__work_list_release_spinner(list, taker);
                 return WEFT_EAGAIN; /* work elsewhere: the caller looks */
