@@ -15,7 +15,10 @@
  *     submitter wakes a parked one only when nobody spins, and each wake-up
  *     claims one particular parked worker, so a stream of submits costs no
  *     system call while a worker is spinning and one per parked worker at
- *     most otherwise.  An adder that finds the spinner polling hands it
+ *     most otherwise.  While two woken workers are on their way, an adder
+ *     wakes no more: a woken worker that finds more work than its own wakes
+ *     two more, so a burst brings up a tree of workers while the adder goes
+ *     on adding.  An adder that finds the spinner polling hands it
  *     the item through one word instead of the list (W2: one cache line
  *     goes to the worker and back, where linking and taking move four).
  *   - Closing waits for the submitters already inside, so an item is either
@@ -55,6 +58,7 @@ typedef struct weft_work_list {
     _Alignas(64) _Atomic uint32_t spinning; /* 0 or 1 */
     _Atomic uint32_t parked;                /* entries in `idle` */
     _Atomic uint32_t pokes; /* work announced elsewhere (weft__work_list_poke) */
+    _Atomic uint32_t waking; /* woken for work, not yet looking */
     /* While the spinner polls: MAILBOX_OPEN, or the item an adder handed
      * it directly (0: closed). */
     _Atomic uintptr_t mailbox;
