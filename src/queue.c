@@ -14,7 +14,7 @@
  * PriorityQueue is a binary min-heap (heap.h) whose entries carry an
  * insertion number, so equal items leave in the order they came (stable).
  */
-#include "weft/queue.h"
+#include "queue_internal.h"
 
 #include "heap.h"
 #include "park.h"
@@ -38,35 +38,6 @@
 #else
 #define FAST_PATH static inline
 #endif
-
-struct heap_entry {
-    void *item;
-    uint64_t order; /* insertion number: ties leave first-in first-out */
-};
-
-/* The items, detachable as a whole (see shutdown). */
-struct store {
-    void **ring;              /* FIFO / LIFO */
-    struct heap_entry *heap;  /* PRIORITY */
-    size_t capacity, head, count;
-};
-
-struct weft_queue {
-    _Alignas(64) weft_lock lock;
-    weft_queue_kind kind;
-    long maxsize;
-    struct store store;
-    uint64_t next_order;
-    weft_queue_compare_fn compare;
-    void *compare_arg;
-    weft_queue_discard_fn discard;
-    size_t unfinished;
-    bool shutdown;
-    unsigned getters_waiting, putters_waiting, joiners_waiting;
-    _Alignas(64) weft_eventcount not_empty;
-    weft_eventcount not_full;
-    weft_eventcount all_done;
-};
 
 struct weft_simple_queue {
     struct weft_queue base;
@@ -132,6 +103,8 @@ FAST_PATH int push(weft_queue *q, void *item)
     return WEFT_OK;
 }
 
+int weft__queue_push(weft_queue *q, void *item) { return push(q, item); }
+
 FAST_PATH void *pop(weft_queue *q)
 {
     struct store *s = &q->store;
@@ -159,16 +132,6 @@ static void discard_store(struct store *s, weft_queue_kind kind, weft_queue_disc
 }
 
 /* ---- waiting (lock held on entry and on return) -------------------------------- */
-
-/* One put, get or join that may wait: what it works on and, once over,
- * its status. */
-struct attempt {
-    weft_queue *q;
-    void *item;        /* put */
-    void **out;        /* get */
-    unsigned *waiting; /* the count of those waiting for the same */
-    int rc;
-};
 
 /* Count this thread among the waiters and let go of the lock while it
  * sleeps (weft_wait_spec.sleeping). */
@@ -225,6 +188,10 @@ int weft_queue_new_with(weft_queue **queue, const weft_queue_options *options)
     q->compare = options->compare;
     q->compare_arg = options->compare_arg;
     q->discard = options->discard;
+    if (weft__queue_ring_init(q) != WEFT_OK) {
+        free(q);
+        return WEFT_ENOMEM;
+    }
     *queue = q;
     return WEFT_OK;
 }
@@ -254,11 +221,15 @@ int weft_priority_queue_new(weft_queue **queue, long maxsize, weft_queue_compare
 static int free_queue(weft_queue *q, weft_queue_discard_fn discard)
 {
     weft__lock_take(&q->lock);
-    bool busy = q->getters_waiting || q->putters_waiting || q->joiners_waiting;
+    bool busy = q->getters_waiting || q->putters_waiting || q->joiners_waiting ||
+                weft__queue_ring_busy(q);
+    if (!busy)
+        weft__queue_ring_leave(q); /* its items are discarded with the store's */
     weft_lock_release(&q->lock);
     if (busy)
         return WEFT_ESTATE;
     discard_store(&q->store, q->kind, discard);
+    weft__queue_ring_free(q);
     free(q);
     return WEFT_OK;
 }
@@ -297,6 +268,11 @@ static bool put_ready(void *attempt, uint32_t *expected)
 
 static int put_until(weft_queue *q, void *item, int64_t deadline)
 {
+    if (weft__queue_ring_on(q)) {
+        int rc = weft__queue_ring_put(q, item, deadline);
+        if (rc != WEFT__QUEUE_LOCKED)
+            return rc;
+    }
     weft__lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
     int rc;
     if (!try_put(q, item, &rc))
@@ -342,6 +318,11 @@ static bool get_ready(void *attempt, uint32_t *expected)
 
 static int get_until(weft_queue *q, void **item, int64_t deadline)
 {
+    if (weft__queue_ring_on(q)) {
+        int rc = weft__queue_ring_get(q, item, deadline);
+        if (rc != WEFT__QUEUE_LOCKED)
+            return rc;
+    }
     weft__lock_acquire_until(&q->lock, WEFT_NO_DEADLINE);
     int rc;
     if (!try_get(q, item, &rc))
@@ -411,6 +392,7 @@ int weft_queue_task_done(weft_queue *queue)
     if (!queue)
         return WEFT_EINVAL;
     weft__lock_take(&queue->lock);
+    weft__queue_ring_leave(queue);
     int rc = queue->unfinished ? WEFT_OK : WEFT_EINVAL;
     if (rc == WEFT_OK && --queue->unfinished == 0 && queue->joiners_waiting)
         weft__eventcount_notify_all(&queue->all_done);
@@ -429,6 +411,7 @@ static bool all_done(void *attempt, uint32_t *expected)
 static int join_until(weft_queue *q, int64_t deadline)
 {
     weft__lock_take(&q->lock);
+    weft__queue_ring_leave(q);
     struct attempt a = {.q = q, .waiting = &q->joiners_waiting};
     int rc = WEFT_OK;
     if (!all_done(&a, NULL))
@@ -459,6 +442,7 @@ int weft_queue_shutdown(weft_queue *queue, bool immediate)
         return WEFT_EINVAL;
     struct store dropped = {0};
     weft__lock_take(&queue->lock);
+    weft__queue_ring_leave(queue);
     queue->shutdown = true;
     if (immediate) {
         /* Take the items out whole; they are discarded after unlocking, so
@@ -501,6 +485,8 @@ size_t weft_queue_qsize(weft_queue *queue)
 {
     if (!queue)
         return 0;
+    if (weft__queue_ring_on(queue))
+        return weft__queue_ring_count(queue); /* maxsize never changes while it is */
     LOCKED_READ(queue, size_t, queue->store.count);
 }
 
@@ -510,6 +496,8 @@ bool weft_queue_full(weft_queue *queue)
 {
     if (!queue)
         return false;
+    if (weft__queue_ring_on(queue))
+        return weft__queue_ring_count(queue) >= (size_t)queue->maxsize;
     LOCKED_READ(queue, bool, queue->maxsize > 0 && queue->store.count >= (size_t)queue->maxsize);
 }
 
@@ -517,6 +505,8 @@ size_t weft_queue_unfinished_tasks(weft_queue *queue)
 {
     if (!queue)
         return 0;
+    if (weft__queue_ring_on(queue))
+        return weft__queue_ring_puts(queue);
     LOCKED_READ(queue, size_t, queue->unfinished);
 }
 
@@ -532,6 +522,7 @@ int weft_queue_set_maxsize(weft_queue *queue, long maxsize)
     if (!queue)
         return WEFT_EINVAL;
     weft__lock_take(&queue->lock);
+    weft__queue_ring_leave(queue);
     queue->maxsize = maxsize;
     if (queue->putters_waiting)
         weft__eventcount_notify_all(&queue->not_full);
