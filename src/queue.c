@@ -497,7 +497,7 @@ bool weft_queue_full(weft_queue *queue)
     if (!queue)
         return false;
     if (weft__queue_ring_on(queue))
-        return weft__queue_ring_count(queue) >= (size_t)queue->maxsize;
+        return weft__queue_ring_full(queue); /* (maxsize may be changing: the ring's own) */
     LOCKED_READ(queue, bool, queue->maxsize > 0 && queue->store.count >= (size_t)queue->maxsize);
 }
 

@@ -89,8 +89,10 @@ int weft__queue_ring_get(weft_queue *q, void **item, int64_t deadline);
  * (lock held; nothing if already left). */
 void weft__queue_ring_leave(weft_queue *q);
 
-/* Items in the ring now; tasks put and not done (the ring's puts). */
+/* Items in the ring now; whether it holds maxsize; tasks put and not done
+ * (the ring's puts). */
 size_t weft__queue_ring_count(weft_queue *q);
+bool weft__queue_ring_full(weft_queue *q);
 size_t weft__queue_ring_puts(weft_queue *q);
 
 /* Threads waiting in the ring's put or get (free refuses while any do). */

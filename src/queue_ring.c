@@ -72,6 +72,15 @@ int weft__queue_ring_init(weft_queue *q)
         atomic_init(&cells[i].seq, i);
         atomic_init(&cells[i].item, NULL);
     }
+    /* The locked store, with room for maxsize already, so that leaving the
+     * ring cannot fail for want of memory. */
+    q->store.ring = malloc((size_t)q->maxsize * sizeof *q->store.ring);
+    if (!q->store.ring) {
+        free(r);
+        free(cells);
+        return WEFT_ENOMEM;
+    }
+    q->store.capacity = (size_t)q->maxsize;
     q->ring = r;
     atomic_init(&q->ring_on, 1);
     return WEFT_OK;
@@ -100,11 +109,21 @@ static bool over_limit(struct weft_queue_ring *r, uint64_t pos)
     if (r->limit == r->mask + 1)
         return false;
     uint64_t head = atomic_load_explicit(&r->head_seen, memory_order_relaxed);
-    if (pos - head < r->limit)
-        return false;
+    if (head >= pos || pos - head < r->limit)
+        return false; /* (head past pos: pos is stale, the claim will fail) */
     head = atomic_load(&r->head) & ~FROZEN;
     atomic_store_explicit(&r->head_seen, head, memory_order_relaxed);
-    return pos - head >= r->limit;
+    return head < pos && pos - head >= r->limit;
+}
+
+/* A cell another thread has claimed but not yet filled (emptied): it is a
+ * few instructions from done, so wait rather than report the ring empty
+ * (full) while an operation that began before is still finishing one that
+ * ended after it, which a queue under a lock never does. */
+static void wait_a_moment(weft_backoff *backoff)
+{
+    if (!weft__backoff_pause(backoff))
+        weft__pf_yield(); /* preempted there, or in a coroutine */
 }
 
 /* One attempt to put.  The cells' numbers are read and written
@@ -112,6 +131,7 @@ static bool over_limit(struct weft_queue_ring *r, uint64_t pos)
  * a producer fills its cell, then looks for waiters (see notify). */
 static int try_put(struct weft_queue_ring *r, void *item)
 {
+    weft_backoff backoff = WEFT_BACKOFF_INIT;
     for (;;) {
         uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
         if (pos & FROZEN)
@@ -127,13 +147,19 @@ static int try_put(struct weft_queue_ring *r, void *item)
                 return RING_DONE;
             }
         } else if (seq < pos) {
-            return RING_FULL; /* its consumer has yet to give the cell back */
+            /* Still holding the item of pos - capacity: full, unless its
+             * consumer has claimed it and is reading it now. */
+            uint64_t capacity = r->mask + 1;
+            if (pos < capacity || (atomic_load(&r->head) & ~FROZEN) <= pos - capacity)
+                return RING_FULL;
+            wait_a_moment(&backoff);
         }
     }
 }
 
 static int try_get(struct weft_queue_ring *r, void **item)
 {
+    weft_backoff backoff = WEFT_BACKOFF_INIT;
     for (;;) {
         uint64_t pos = atomic_load_explicit(&r->head, memory_order_relaxed);
         if (pos & FROZEN)
@@ -147,7 +173,10 @@ static int try_get(struct weft_queue_ring *r, void **item)
                 return RING_DONE;
             }
         } else if (seq < pos + 1) {
-            return RING_EMPTY;
+            /* Not filled yet: empty, unless its producer has claimed it. */
+            if ((atomic_load(&r->tail) & ~FROZEN) <= pos)
+                return RING_EMPTY;
+            wait_a_moment(&backoff);
         }
     }
 }
@@ -177,9 +206,20 @@ static bool get_ready(void *ctx, uint32_t *expected)
     return a->outcome != RING_EMPTY;
 }
 
+static uint64_t items_in(struct weft_queue_ring *r)
+{
+    uint64_t head = atomic_load(&r->head) & ~FROZEN, tail = atomic_load(&r->tail) & ~FROZEN;
+    return tail > head ? tail - head : 0;
+}
+
+static bool items_left(struct weft_queue_ring *r) { return items_in(r) > 0; }
+
+static bool room_left(struct weft_queue_ring *r) { return items_in(r) < r->limit; }
+
 /* One side of the ring: put (it waits for room, tells getters) or get. */
 struct side {
     bool (*ready)(void *attempt, uint32_t *expected); /* one try */
+    bool (*more_left)(struct weft_queue_ring *r);     /* for this side, after a success */
     _Atomic uint32_t *waiting, *others;               /* this side's waiters, the other's */
     weft_eventcount *changed, *tell;                  /* what it waits on, what it notifies */
     int timed_out;                                    /* WEFT_EFULL or WEFT_EEMPTY */
@@ -208,13 +248,18 @@ static int ring_call(struct ring_attempt *a, const struct side *s, int64_t deadl
         return WEFT__QUEUE_LOCKED;
     if (atomic_load(s->others))
         weft__eventcount_notify_one(s->tell);
+    /* A notify goes to a sleeper only while nobody spins (park.h): if this
+     * thread was the spinner and more is left for its side (items for
+     * getters, room for putters), pass the wake-up on. */
+    if (atomic_load(s->waiting) && s->more_left(a->r))
+        weft__eventcount_notify_one(s->changed);
     return WEFT_OK;
 }
 
 int weft__queue_ring_put(weft_queue *q, void *item, int64_t deadline)
 {
     struct ring_attempt a = {.r = q->ring, .item = item};
-    const struct side put = {put_ready, &a.r->putters, &a.r->getters,
+    const struct side put = {put_ready,    room_left,     &a.r->putters, &a.r->getters,
                              &q->not_full, &q->not_empty, WEFT_EFULL};
     return ring_call(&a, &put, deadline);
 }
@@ -222,7 +267,7 @@ int weft__queue_ring_put(weft_queue *q, void *item, int64_t deadline)
 int weft__queue_ring_get(weft_queue *q, void **item, int64_t deadline)
 {
     struct ring_attempt a = {.r = q->ring, .out = item};
-    const struct side get = {get_ready, &a.r->getters, &a.r->putters,
+    const struct side get = {get_ready,     items_left,   &a.r->getters, &a.r->putters,
                              &q->not_empty, &q->not_full, WEFT_EEMPTY};
     return ring_call(&a, &get, deadline);
 }
@@ -253,7 +298,7 @@ void weft__queue_ring_leave(weft_queue *q)
         wait_for_cell(r, pos, pos + capacity);
     for (uint64_t pos = head; pos < tail; pos++) {
         wait_for_cell(r, pos, pos + 1);
-        /* (cannot fail: the store has room for maxsize, or grows) */
+        /* (cannot fail: the store has room for maxsize from the start) */
         (void)weft__queue_push(q, atomic_load_explicit(&cell_at(r, pos)->item,
                                                        memory_order_relaxed));
     }
@@ -266,12 +311,9 @@ void weft__queue_ring_leave(weft_queue *q)
     weft__eventcount_notify_all(&q->not_full);
 }
 
-size_t weft__queue_ring_count(weft_queue *q)
-{
-    struct weft_queue_ring *r = q->ring;
-    uint64_t head = atomic_load(&r->head) & ~FROZEN, tail = atomic_load(&r->tail) & ~FROZEN;
-    return tail > head ? (size_t)(tail - head) : 0;
-}
+size_t weft__queue_ring_count(weft_queue *q) { return (size_t)items_in(q->ring); }
+
+bool weft__queue_ring_full(weft_queue *q) { return !room_left(q->ring); }
 
 size_t weft__queue_ring_puts(weft_queue *q)
 {

@@ -7,10 +7,9 @@
 #include "platform/platform.h"
 #include "weft/status.h"
 
-static struct worker *first_stealable(struct pool *p)
-{
-    return atomic_load_explicit(&p->stealable, memory_order_acquire);
-}
+/* Sequentially consistent: an idle worker's look at the deques must see a
+ * worker listed before its push (see list_stealable). */
+static struct worker *first_stealable(struct pool *p) { return atomic_load(&p->stealable); }
 
 /* Steal the oldest task of another worker's deque (`self` is skipped; NULL
  * for a thread that is no worker).  A victim with more left gets another
@@ -67,12 +66,16 @@ static void list_stealable(struct pool *p, struct worker *w)
 }
 
 /* A task of this pool submits: queue on the running worker's own deque.
- * False to use the shared list instead: not a worker of this pool, a
- * bounded pool (max_pending counts the shared list), a full deque, or the
- * pool closing (the shared list then refuses with the right status). */
+ * False to use the shared list instead: not a worker of this pool; a pool
+ * of one worker (a serial executor: nobody would steal, and its tasks keep
+ * Python's order, so a task waiting for one submitted before it cannot
+ * block it); a bounded pool (max_pending counts the shared list); a full
+ * deque; or the pool closing (the shared list then refuses with the right
+ * status). */
 bool weft__pool_push_local(struct pool *p, struct worker *w, weft_future *f)
 {
-    if (!w || w->pool != p || p->work.capacity)
+    if (!w || w->pool != p || p->work.capacity ||
+        atomic_load_explicit(&p->max_workers, memory_order_relaxed) == 1)
         return false;
     if (!w->listed)
         list_stealable(p, w);

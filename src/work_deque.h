@@ -7,8 +7,9 @@
  * made is the one whose data is in its cache, and the one a nested wait is
  * likely waiting for), while idle workers steal at the top (oldest first,
  * one at a time).  Only thieves contend, on one word; the owner's push and
- * pop touch its own lines, with one fence when a pop races a steal for the
- * last item.  This is the deque of Chase and Lev ("Dynamic Circular
+ * pop touch its own lines (each with one sequentially consistent store: a
+ * full barrier on x86), with a compare-and-swap only when a pop races a
+ * steal for the last item.  This is the deque of Chase and Lev ("Dynamic Circular
  * Work-Stealing Deque", 2005) in the form Lê, Pop, Cohen and Zappa Nardelli
  * proved for C11 ("Correct and Efficient Work-Stealing for Weak Memory
  * Models", 2013), with sequentially consistent accesses where they use

@@ -154,10 +154,12 @@ static void pass_wake_on(weft_work_list *list)
 
 void weft__work_list_poke(weft_work_list *list)
 {
+    /* Not held back by WAKE_AHEAD: the workers on their way pass on only
+     * the list's items. */
     if (atomic_load(&list->spinning))
         atomic_fetch_add(&list->pokes, 1);
-    else
-        wake_one_if_idle(list);
+    else if (atomic_load(&list->parked))
+        wake_counted(list);
 }
 
 void weft__work_list_wake_all(weft_work_list *list)
@@ -347,36 +349,52 @@ static int try_take(weft_work_list *list, weft_work_node **node)
     return rc;
 }
 
-static bool become_spinner(weft_work_list *list)
+/* Take the spinner's role, noting the pokes so far: those that come while
+ * it is held are its holder's to see.  (Those before: the holder looks at
+ * the other work after taking the role, in take or in the pool's steal.) */
+static bool become_spinner(weft_work_list *list, weft_work_taker *taker)
 {
     uint32_t none = 0;
-    return atomic_compare_exchange_strong(&list->spinning, &none, 1);
+    if (!atomic_compare_exchange_strong(&list->spinning, &none, 1))
+        return false;
+    taker->pokes = atomic_load(&list->pokes);
+    return true;
 }
 
 void weft__work_list_claim_spinner(weft_work_list *list, weft_work_taker *taker)
 {
     if (!taker->spinning && !atomic_load_explicit(&list->spinning, memory_order_relaxed))
-        taker->spinning = become_spinner(list);
+        taker->spinning = become_spinner(list, taker);
 }
 
-void weft__work_list_release_spinner(weft_work_list *list, weft_work_taker *taker)
+/* Give the role up.  Unless the holder goes to look at the other work
+ * itself (`looking`), pokes it was sent while it held the role go to a
+ * parked worker: poke() left them to the holder, which is busy now.
+ * Sequentially consistent against poke: it reads the role, then counts;
+ * this clears the role, then reads the count. */
+static void drop_role(weft_work_list *list, weft_work_taker *taker, bool looking)
 {
     if (!taker->spinning)
         return;
     taker->spinning = false;
     atomic_store(&list->spinning, 0);
+    if (!looking && atomic_load(&list->pokes) != taker->pokes && atomic_load(&list->parked))
+        wake_counted(list);
+}
+
+void weft__work_list_release_spinner(weft_work_list *list, weft_work_taker *taker)
+{
+    bool held = taker->spinning;
+    drop_role(list, taker, false);
     /* A submit may have left its item to us: hand it to a parked worker. */
-    if (has_items(list))
+    if (held && has_items(list))
         wake_one_if_idle(list);
 }
 
 /* An item is taken (from the list: queued; else from the mailbox). */
 static int took_one(weft_work_list *list, weft_work_taker *taker, bool queued)
 {
-    if (taker->spinning) {
-        taker->spinning = false;
-        atomic_store(&list->spinning, 0);
-    }
+    drop_role(list, taker, false);
     if (queued && list->capacity)
         give_room(list);
     /* Items are left that this worker cannot run now: pass the wake-up
@@ -416,7 +434,7 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
                 weft__pf_yield();
             continue;
         }
-        if (may_spin && !taker->spinning && (taker->spinning = become_spinner(list)))
+        if (may_spin && !taker->spinning && (taker->spinning = become_spinner(list, taker)))
             poll = (weft_poll)WEFT_POLL_INIT;
         if (taker->spinning && !looked) {
             /* Idle, as a poker can see (the role is held): take the pokes'
@@ -424,7 +442,7 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
             pokes = atomic_load(&list->pokes);
             looked = true;
             if (other_work(list)) {
-                weft__work_list_release_spinner(list, taker);
+                drop_role(list, taker, true);
                 return WEFT_EAGAIN;
             }
         }
@@ -443,13 +461,12 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
                 return took_one(list, taker, false);
             }
             if (more && atomic_load(&list->pokes) != pokes) {
-                weft__work_list_release_spinner(list, taker);
+                drop_role(list, taker, true);
                 return WEFT_EAGAIN; /* work elsewhere: the caller looks */
             }
             if (more)
                 continue;
-            taker->spinning = false;
-            atomic_store(&list->spinning, 0);
+            drop_role(list, taker, true); /* park_idle looks again */
         }
         if (!park_idle(list))
             return WEFT_EAGAIN; /* other work came: the caller looks */

@@ -78,6 +78,7 @@ typedef struct weft_work_list {
  * spinner's role (see weft__work_list_claim_spinner).  Zero-initialise. */
 typedef struct weft_work_taker {
     bool spinning;
+    uint32_t pokes; /* the list's pokes when it took the role */
 } weft_work_taker;
 
 /* capacity 0 for an unbounded list. */
@@ -133,7 +134,9 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
  * then sees a worker about to look for work and wakes no parked one. */
 void weft__work_list_claim_spinner(weft_work_list *list, weft_work_taker *taker);
 
-/* Give the role up (a worker leaving without taking again). */
+/* Give the role up (a worker leaving, or busy with work found elsewhere):
+ * what the role's holder was told meanwhile (items, pokes) goes to a parked
+ * worker. */
 void weft__work_list_release_spinner(weft_work_list *list, weft_work_taker *taker);
 
 /* Refuse further items; wait for submitters inside to finish adding, then

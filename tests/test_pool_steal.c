@@ -16,6 +16,44 @@ static weft_executor *pool_of(long max_workers)
 
 static weft_executor *the_pool; /* the pool the running test's tasks submit to */
 
+/* ---- keeping one of two workers busy, so that nobody steals --------------- */
+
+static weft_event occupied, release_occupier;
+
+static void *occupy(void *arg)
+{
+    (void)arg;
+    weft_event_set(&occupied);
+    return weft_event_wait_timeout(&release_occupier, 20.0) == WEFT_OK ? (void *)1 : NULL;
+}
+
+static weft_future *occupy_a_worker(void)
+{
+    weft_event_init(&occupied);
+    weft_event_init(&release_occupier);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(the_pool, occupy, NULL, &f), WEFT_OK);
+    assert_int_equal(weft_event_wait_timeout(&occupied, 10.0), WEFT_OK);
+    return f;
+}
+
+/* Set the event that task f waits for; f must then end well. */
+static void release_and_check(weft_event *e, weft_future *f)
+{
+    weft_event_set(e);
+    void *r = NULL;
+    assert_int_equal(weft_future_result_timeout(f, 20.0, &r), WEFT_OK);
+    assert_non_null(r);
+    weft_future_release(f);
+}
+
+static void free_the_worker(weft_future *f)
+{
+    release_and_check(&release_occupier, f);
+    weft_event_destroy(&occupied);
+    weft_event_destroy(&release_occupier);
+}
+
 /* ---- a child stolen while its parent blocks (not on a future) --------------- */
 
 static void *put_one(void *arg)
@@ -59,6 +97,44 @@ static void child_is_stolen_while_its_parent_blocks(void **state)
     weft_queue_free(q);
 }
 
+/* Two outside threads, each submitting such parents one after another, to
+ * a pool of four: two workers are free for the children at any moment, and
+ * they are found whatever the other workers are doing (taking the shared
+ * list's items, holding the spinner's role, being woken for them). */
+static void parents_from_two_threads(int index, void *arg)
+{
+    (void)index;
+    atomic_int *failures = arg;
+    weft_queue *q;
+    if (weft_queue_new(&q, 0) != WEFT_OK) {
+        atomic_fetch_add(failures, 1);
+        return;
+    }
+    for (int round = 0; round < 1000; round++) {
+        weft_future *f;
+        void *r = NULL;
+        if (weft_executor_submit(the_pool, submit_then_block, q, &f) != WEFT_OK) {
+            atomic_fetch_add(failures, 1);
+            break;
+        }
+        if (weft_future_result_timeout(f, 20.0, &r) != WEFT_OK || r != (void *)(uintptr_t)1)
+            atomic_fetch_add(failures, 1);
+        weft_future_release(f);
+    }
+    weft_queue_free(q);
+}
+
+static void children_stolen_while_parents_block_on_a_busy_pool(void **state)
+{
+    (void)state;
+    the_pool = pool_of(4);
+    atomic_int failures = 0;
+    bunch *b = bunch_start(2, parents_from_two_threads, &failures);
+    bunch_join(b);
+    assert_int_equal(atomic_load(&failures), 0);
+    weft_executor_free(the_pool);
+}
+
 /* ---- order on one worker -------------------------------------------------------- */
 
 static atomic_int ran[8], ran_count;
@@ -78,12 +154,13 @@ static void *submit_five(void *arg)
     return (void *)1;
 }
 
-/* With nobody to steal, a worker runs the tasks its task submitted newest
- * first (the last one's data is the one in its cache). */
-static void nested_tasks_run_newest_first_on_one_worker(void **state)
+/* With nobody to steal (the other worker is kept busy), a worker runs the
+ * tasks its task submitted newest first (the last one's data is the one in
+ * its cache); a pool of one worker keeps Python's order instead. */
+static void run_five(long workers, bool newest_first)
 {
-    (void)state;
-    the_pool = pool_of(1);
+    the_pool = pool_of(workers);
+    weft_future *occupier = workers > 1 ? occupy_a_worker() : NULL;
     atomic_store(&ran_count, 0);
     weft_future *f;
     assert_int_equal(weft_executor_submit(the_pool, submit_five, NULL, &f), WEFT_OK);
@@ -91,11 +168,72 @@ static void nested_tasks_run_newest_first_on_one_worker(void **state)
     assert_int_equal(weft_future_result_timeout(f, 20.0, &r), WEFT_OK);
     assert_non_null(r);
     weft_future_release(f);
+    for (int i = 0; i < 2000 && atomic_load(&ran_count) < 5; i++)
+        weft_sleep(0.001);
+    if (occupier)
+        free_the_worker(occupier);
     assert_int_equal(weft_executor_shutdown(the_pool, true, false), WEFT_OK);
     assert_int_equal(atomic_load(&ran_count), 5);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(ran[i], 5 - i);
+        assert_int_equal(ran[i], newest_first ? 5 - i : i + 1);
     weft_executor_free(the_pool);
+}
+
+static void nested_tasks_run_newest_first_on_a_busy_pool(void **state)
+{
+    (void)state;
+    run_five(2, true);
+    run_five(1, false);
+}
+
+/* ---- a pool of one worker as a serial executor ------------------------------------ */
+
+static weft_event first_ran;
+
+static void *set_first(void *arg)
+{
+    (void)arg;
+    weft_event_set(&first_ran);
+    return (void *)1;
+}
+
+static void *wait_for_first(void *arg)
+{
+    (void)arg;
+    return weft_event_wait_timeout(&first_ran, 10.0) == WEFT_OK ? (void *)1 : NULL;
+}
+
+static void *submit_first_then_its_waiter(void *arg)
+{
+    weft_future **fs = arg;
+    if (weft_executor_submit(the_pool, set_first, NULL, &fs[0]) != WEFT_OK ||
+        weft_executor_submit(the_pool, wait_for_first, NULL, &fs[1]) != WEFT_OK)
+        return NULL;
+    return (void *)1;
+}
+
+/* A task submits A, then B that waits for A: on one worker, B must not run
+ * first (it would wait for A forever, as Python's order never makes it). */
+static void one_worker_keeps_submission_order(void **state)
+{
+    (void)state;
+    the_pool = pool_of(1);
+    weft_event_init(&first_ran);
+    weft_future *fs[2] = {NULL, NULL}, *parent;
+    assert_int_equal(weft_executor_submit(the_pool, submit_first_then_its_waiter, fs, &parent),
+                     WEFT_OK);
+    void *r = NULL;
+    assert_int_equal(weft_future_result_timeout(parent, 20.0, &r), WEFT_OK);
+    assert_non_null(r);
+    for (int i = 0; i < 2; i++) {
+        r = NULL;
+        assert_int_equal(weft_future_result_timeout(fs[i], 20.0, &r), WEFT_OK);
+        assert_non_null(r);
+        weft_future_release(fs[i]);
+    }
+    weft_future_release(parent);
+    weft_executor_free(the_pool);
+    weft_event_destroy(&first_ran);
 }
 
 /* ---- no starvation of outside tasks ---------------------------------------------- */
@@ -125,13 +263,15 @@ static void *start_chain_then_wait(void *arg)
     return weft_event_wait_timeout(go, 10.0) == WEFT_OK ? (void *)1 : NULL;
 }
 
-/* One worker; a task that keeps submitting the next link of a chain, and a
- * task from outside queued behind it: the outside task runs long before
- * the chain ends (one pick in 61 looks at the shared list first). */
+/* One worker free (the other kept busy); a task that keeps submitting the
+ * next link of a chain, and a task from outside queued behind it: the
+ * outside task runs long before the chain ends (one pick in 61 looks at
+ * the shared list first). */
 static void outside_tasks_are_not_starved(void **state)
 {
     (void)state;
-    the_pool = pool_of(1);
+    the_pool = pool_of(2);
+    weft_future *occupier = occupy_a_worker();
     atomic_store(&chain_runs, 0);
     atomic_store(&chain_runs_when_outside_ran, -1);
     weft_event go;
@@ -147,6 +287,7 @@ static void outside_tasks_are_not_starved(void **state)
     for (int i = 0; i < 20000 && atomic_load(&chain_runs) < CHAIN; i++)
         weft_sleep(0.001);
     assert_int_equal(atomic_load(&chain_runs), CHAIN);
+    free_the_worker(occupier);
     assert_int_equal(weft_executor_shutdown(the_pool, true, false), WEFT_OK);
     int when = atomic_load(&chain_runs_when_outside_ran);
     assert_true(when >= 0 && when <= 2 * 61);
@@ -182,9 +323,14 @@ static void *parent_of_many(void *arg)
     return weft_event_wait_timeout(&release_parent, 10.0) == WEFT_OK ? (void *)1 : NULL;
 }
 
-static weft_future *start_parent(long workers)
+static weft_future *occupier_now;
+
+/* A parent of many on a pool of two: with `busy`, the other worker is kept
+ * busy, so the children stay in the parent's deque. */
+static weft_future *start_parent(bool busy)
 {
-    the_pool = pool_of(workers);
+    the_pool = pool_of(2);
+    occupier_now = busy ? occupy_a_worker() : NULL;
     atomic_store(&children_run, 0);
     weft_event_init(&submitted);
     weft_event_init(&release_parent);
@@ -196,11 +342,9 @@ static weft_future *start_parent(long workers)
 
 static void end_parent(weft_future *parent)
 {
-    weft_event_set(&release_parent);
-    void *r = NULL;
-    assert_int_equal(weft_future_result_timeout(parent, 20.0, &r), WEFT_OK);
-    assert_non_null(r);
-    weft_future_release(parent);
+    release_and_check(&release_parent, parent);
+    if (occupier_now)
+        free_the_worker(occupier_now);
     for (int i = 0; i < CHILDREN; i++)
         weft_future_release(children[i]);
     weft_executor_free(the_pool);
@@ -211,11 +355,11 @@ static void end_parent(weft_future *parent)
 static void stats_count_tasks_in_deques(void **state)
 {
     (void)state;
-    weft_future *parent = start_parent(1);
+    weft_future *parent = start_parent(true);
     weft_executor_stats s;
     assert_int_equal(weft_executor_stats_get(the_pool, &s), WEFT_OK);
     assert_int_equal(s.queued, CHILDREN);
-    assert_int_equal(s.running, 1);
+    assert_int_equal(s.running, 2);
     end_parent(parent);
     assert_int_equal(atomic_load(&children_run), CHILDREN);
 }
@@ -223,7 +367,7 @@ static void stats_count_tasks_in_deques(void **state)
 static void shutdown_cancel_futures_cancels_tasks_in_deques(void **state)
 {
     (void)state;
-    weft_future *parent = start_parent(1);
+    weft_future *parent = start_parent(true);
     assert_int_equal(weft_executor_shutdown(the_pool, false, true), WEFT_OK);
     for (int i = 0; i < CHILDREN; i++)
         assert_true(weft_future_cancelled(children[i]));
@@ -241,7 +385,7 @@ static void *shutdown_and_wait(void *arg)
 static void shutdown_runs_tasks_in_deques(void **state)
 {
     (void)state;
-    weft_future *parent = start_parent(2);
+    weft_future *parent = start_parent(false);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, shutdown_and_wait, the_pool), 0);
     weft_sleep(0.05); /* shutdown has begun, waiting for the parent */
@@ -328,7 +472,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(child_is_stolen_while_its_parent_blocks),
-        cmocka_unit_test(nested_tasks_run_newest_first_on_one_worker),
+        cmocka_unit_test(children_stolen_while_parents_block_on_a_busy_pool),
+        cmocka_unit_test(nested_tasks_run_newest_first_on_a_busy_pool),
+        cmocka_unit_test(one_worker_keeps_submission_order),
         cmocka_unit_test(outside_tasks_are_not_starved),
         cmocka_unit_test(stats_count_tasks_in_deques),
         cmocka_unit_test(shutdown_cancel_futures_cancels_tasks_in_deques),

@@ -180,6 +180,70 @@ static void waiters_follow_the_queue_out_of_the_ring(void **state)
     weft_queue_free(shared_q);
 }
 
+/* Two getters wait; two items go in back to back: both getters get one.
+ * (A notify wakes a sleeper only while nobody spins: the getter that spun
+ * and took the first item must pass the wake-up on.)  And the same for two
+ * putters on a full ring and two gets.  Many rounds, so that the getters
+ * are caught spinning and parked in every mix. */
+#define ROUNDS 3000
+static weft_barrier round_start, round_end;
+static atomic_int side_failures;
+
+static void waiting_side(int index, void *arg)
+{
+    bool putting = arg != NULL;
+    for (int r = 0; r < ROUNDS; r++) {
+        weft_barrier_wait(&round_start, NULL);
+        void *it = NULL;
+        int rc = putting ? weft_queue_put_timeout(shared_q, ITEM(index + 1), 2.0)
+                         : weft_queue_get_timeout(shared_q, &it, 2.0);
+        if (rc != WEFT_OK)
+            atomic_fetch_add(&side_failures, 1);
+        weft_barrier_wait(&round_end, NULL);
+        if (atomic_load(&side_failures))
+            return; /* every party stops after this round */
+    }
+}
+
+static void two_waiters_two_changes(void **state)
+{
+    (void)state;
+    for (int putting = 0; putting < 2; putting++) {
+        shared_q = fifo(2);
+        atomic_store(&side_failures, 0);
+        weft_barrier_init(&round_start, 3, NULL, NULL, WEFT_FOREVER);
+        weft_barrier_init(&round_end, 3, NULL, NULL, WEFT_FOREVER);
+        bunch *b = bunch_start(2, waiting_side, putting ? (void *)1 : NULL);
+        for (int r = 0; r < ROUNDS; r++) {
+            if (putting) { /* full, so both putters wait */
+                weft_queue_put(shared_q, ITEM(8));
+                weft_queue_put(shared_q, ITEM(9));
+            }
+            weft_barrier_wait(&round_start, NULL);
+            for (volatile int spin = 0; spin < (r % 64) * 20; spin++) {
+            } /* let them spin, or park */
+            void *it;
+            for (int k = 0; k < 2; k++)
+                if (putting)
+                    weft_queue_get(shared_q, &it);
+                else
+                    weft_queue_put(shared_q, ITEM(k + 1));
+            weft_barrier_wait(&round_end, NULL);
+            if (putting) /* the two they put */
+                for (int k = 0; k < 2; k++)
+                    weft_queue_get_timeout(shared_q, &it, 2.0);
+            if (atomic_load(&side_failures))
+                break;
+        }
+        bunch_join(b);
+        assert_int_equal(atomic_load(&side_failures), 0);
+        assert_int_equal(weft_queue_qsize(shared_q), 0);
+        weft_barrier_destroy(&round_start);
+        weft_barrier_destroy(&round_end);
+        assert_int_equal(weft_queue_free(shared_q), WEFT_OK);
+    }
+}
+
 #define PRODUCERS 4
 #define CONSUMERS 4
 #define PER_PRODUCER 50000
@@ -265,6 +329,7 @@ int main(void)
         cmocka_unit_test(leaving_keeps_items_in_order),
         cmocka_unit_test(ring_items_are_discarded),
         cmocka_unit_test(waiters_follow_the_queue_out_of_the_ring),
+        cmocka_unit_test(two_waiters_two_changes),
         cmocka_unit_test(stress_every_item_once_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,11 @@
  * (max_pending) with submit blocking, timing out or failing fast; the pool
  * reports statistics and can be resized while it runs.
  *
+ * Order: tasks submitted from outside a thread pool start in submission
+ * order, as in Python; a task submitted by a task of the same pool goes to
+ * the running worker's own queue, which it runs newest first while idle
+ * workers take the oldest (so nested work stays on one core's cache).
+ *
  * Helping covers every wait on futures of the caller's own pool:
  * weft_future_result and _exception (and their _timeout forms), weft_wait
  * with any return_when, the as_completed iterator and weft_map_next.
