@@ -398,8 +398,10 @@ static int took_one(weft_work_list *list, weft_work_taker *taker, bool queued)
     if (queued && list->capacity)
         give_room(list);
     /* Items are left that this worker cannot run now: pass the wake-up
-     * on, so that parked workers run them. */
-    if (has_items(list))
+     * on, so that parked workers run them.  Parked workers looked at
+     * first: with every worker awake (W1's steady state) the counts' line,
+     * which every add writes, is not pulled over at each take. */
+    if (atomic_load(&list->parked) && has_items(list))
         pass_wake_on(list);
     return WEFT_OK;
 }
