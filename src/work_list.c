@@ -12,6 +12,9 @@
 
 #define MAILBOX_OPEN ((uintptr_t)1)
 
+#define ROLE_HELD 1u
+#define POKE 2u
+
 /* A parked worker, on its own stack while it sleeps; claimed (by a waker,
  * or by itself) once unlinked from `idle`. */
 struct weft_idle_worker {
@@ -34,9 +37,8 @@ void weft__work_list_init(weft_work_list *list, long capacity)
     list->head = &list->stub;
     atomic_init(&list->taken, 0);
     atomic_init(&list->sealed, false);
-    atomic_init(&list->spinning, 0);
+    atomic_init(&list->role, 0);
     atomic_init(&list->parked, 0);
-    atomic_init(&list->pokes, 0);
     atomic_init(&list->waking, 0);
     atomic_init(&list->mailbox, 0);
     list->other = NULL;
@@ -66,6 +68,10 @@ void weft__work_list_set_other_work(weft_work_list *list, const weft_other_work 
     list->other = other;
     list->other_ctx = ctx;
 }
+
+static bool role_held(weft_work_list *list) { return atomic_load(&list->role) & ROLE_HELD; }
+
+static uint32_t pokes_of(uint32_t role) { return role >> 1; }
 
 static bool other_work(weft_work_list *list)
 {
@@ -132,7 +138,7 @@ static bool wake_counted(weft_work_list *list)
  * before this read of `waking` is seen by a worker counted in it. */
 static void wake_one_if_idle(weft_work_list *list)
 {
-    if (!atomic_load(&list->parked) || atomic_load(&list->spinning) ||
+    if (!atomic_load(&list->parked) || role_held(list) ||
         atomic_load(&list->waking) >= WAKE_AHEAD)
         return;
     wake_counted(list);
@@ -154,11 +160,15 @@ static void pass_wake_on(weft_work_list *list)
 
 void weft__work_list_poke(weft_work_list *list)
 {
-    /* Not held back by WAKE_AHEAD: the workers on their way pass on only
-     * the list's items. */
-    if (atomic_load(&list->spinning))
-        atomic_fetch_add(&list->pokes, 1);
-    else if (atomic_load(&list->parked))
+    /* The role's holder is told by the count (an add only then: a pool
+     * whose workers are all busy pays two reads per push). */
+    if (role_held(list) && (atomic_fetch_add(&list->role, POKE) & ROLE_HELD))
+        return;
+    /* Nobody holds it: wake a parked worker, whoever takes the role next
+     * (it may run its own deque's task and never look).  While two are on
+     * their way, none: each looks at the other work as it takes (took_one)
+     * or steals when woken for nothing. */
+    if (atomic_load(&list->parked) && atomic_load(&list->waking) < WAKE_AHEAD)
         wake_counted(list);
 }
 
@@ -354,31 +364,34 @@ static int try_take(weft_work_list *list, weft_work_node **node)
  * the other work after taking the role, in take or in the pool's steal.) */
 static bool become_spinner(weft_work_list *list, weft_work_taker *taker)
 {
-    uint32_t none = 0;
-    if (!atomic_compare_exchange_strong(&list->spinning, &none, 1))
-        return false;
-    taker->pokes = atomic_load(&list->pokes);
-    return true;
+    uint32_t role = atomic_load(&list->role);
+    while (!(role & ROLE_HELD))
+        if (atomic_compare_exchange_weak(&list->role, &role, role | ROLE_HELD)) {
+            taker->pokes = pokes_of(role);
+            return true;
+        }
+    return false;
 }
 
 void weft__work_list_claim_spinner(weft_work_list *list, weft_work_taker *taker)
 {
-    if (!taker->spinning && !atomic_load_explicit(&list->spinning, memory_order_relaxed))
+    if (!taker->spinning &&
+        !(atomic_load_explicit(&list->role, memory_order_relaxed) & ROLE_HELD))
         taker->spinning = become_spinner(list, taker);
 }
 
 /* Give the role up.  Unless the holder goes to look at the other work
  * itself (`looking`), pokes it was sent while it held the role go to a
- * parked worker: poke() left them to the holder, which is busy now.
- * Sequentially consistent against poke: it reads the role, then counts;
- * this clears the role, then reads the count. */
+ * parked worker: poke() left them to the holder, which is busy now.  One
+ * read-modify-write of the role word: a poke either counts before it (and
+ * is seen here) or finds the role given up (and wakes a worker itself). */
 static void drop_role(weft_work_list *list, weft_work_taker *taker, bool looking)
 {
     if (!taker->spinning)
         return;
     taker->spinning = false;
-    atomic_store(&list->spinning, 0);
-    if (!looking && atomic_load(&list->pokes) != taker->pokes && atomic_load(&list->parked))
+    uint32_t role = atomic_fetch_and(&list->role, ~ROLE_HELD);
+    if (!looking && pokes_of(role) != taker->pokes && atomic_load(&list->parked))
         wake_counted(list);
 }
 
@@ -397,12 +410,18 @@ static int took_one(weft_work_list *list, weft_work_taker *taker, bool queued)
     drop_role(list, taker, false);
     if (queued && list->capacity)
         give_room(list);
-    /* Items are left that this worker cannot run now: pass the wake-up
-     * on, so that parked workers run them.  Parked workers looked at
-     * first: with every worker awake (W1's steady state) the counts' line,
-     * which every add writes, is not pulled over at each take. */
-    if (atomic_load(&list->parked) && has_items(list))
-        pass_wake_on(list);
+    /* Work is left that this worker cannot run now: pass the wake-up on,
+     * so that parked workers run it.  Parked workers looked at first: with
+     * every worker awake (W1's steady state) the counts' line, which every
+     * add writes, is not pulled over at each take.  Work elsewhere (a
+     * deque) wakes one whoever holds the role: a poke held back by
+     * WAKE_AHEAD counts on the workers on their way to look here. */
+    if (atomic_load(&list->parked)) {
+        if (has_items(list))
+            pass_wake_on(list);
+        else if (other_work(list))
+            wake_counted(list);
+    }
     return WEFT_OK;
 }
 
@@ -441,7 +460,7 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
         if (taker->spinning && !looked) {
             /* Idle, as a poker can see (the role is held): take the pokes'
              * count, look at the other work once, then watch the pokes. */
-            pokes = atomic_load(&list->pokes);
+            pokes = pokes_of(atomic_load(&list->role));
             looked = true;
             if (other_work(list)) {
                 drop_role(list, taker, true);
@@ -454,7 +473,7 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
             atomic_store(&list->mailbox, MAILBOX_OPEN);
             bool more = weft__poll_pause(&poll);
             while (more && !has_items(list) && !atomic_load(&list->sealed) &&
-                   atomic_load_explicit(&list->pokes, memory_order_relaxed) == pokes &&
+                   pokes_of(atomic_load_explicit(&list->role, memory_order_relaxed)) == pokes &&
                    atomic_load_explicit(&list->mailbox, memory_order_relaxed) == MAILBOX_OPEN)
                 more = weft__poll_pause(&poll);
             uintptr_t handed = atomic_exchange(&list->mailbox, 0);
@@ -462,7 +481,7 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
                 *node = (weft_work_node *)handed;
                 return took_one(list, taker, false);
             }
-            if (more && atomic_load(&list->pokes) != pokes) {
+            if (more && pokes_of(atomic_load(&list->role)) != pokes) {
                 drop_role(list, taker, true);
                 return WEFT_EAGAIN; /* work elsewhere: the caller looks */
             }

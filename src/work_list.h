@@ -59,9 +59,12 @@ typedef struct weft_work_list {
      * task while a backlog lasts, and adders read it only when some worker
      * is parked (W1, bench_pool --quick, 8 interleaved runs: 261-354 -> 159
      * ns per task, CPU 536-624 -> 305). */
-    _Alignas(64) _Atomic uint32_t spinning; /* 0 or 1 */
-    _Alignas(64) _Atomic uint32_t parked;   /* entries in `idle` */
-    _Atomic uint32_t pokes; /* work announced elsewhere (weft__work_list_poke) */
+    /* Bit 0: the role is held.  Bits 1-31: pokes (work announced
+     * elsewhere, weft__work_list_poke), counted in steps of 2.  One word,
+     * so that a poke and the holder giving the role up are ordered: either
+     * the poke finds the role given up, or the holder sees the poke. */
+    _Alignas(64) _Atomic uint32_t role;
+    _Alignas(64) _Atomic uint32_t parked; /* entries in `idle` */
     _Atomic uint32_t waking; /* woken for work, not yet looking */
     /* While the spinner polls: MAILBOX_OPEN, or the item an adder handed
      * it directly (0: closed). */
