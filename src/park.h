@@ -242,7 +242,10 @@ static inline bool weft__backoff_pause(weft_backoff *b)
 #ifndef WEFT_POLL_NS /* (-D for experiments) */
 #define WEFT_POLL_NS 30000
 #endif
-#define WEFT_POLL_SHORT_NS 6500
+#ifndef WEFT_POLL_SHORT_NS
+#define WEFT_POLL_SHORT_NS (WEFT_POLL_NS < 6500 ? WEFT_POLL_NS : 6500)
+#endif
+_Static_assert(WEFT_POLL_SHORT_NS <= WEFT_POLL_NS, "the short poll is the long one's start");
 #ifndef WEFT_POLL_GAP_MAX
 #define WEFT_POLL_GAP_MAX 8
 #endif
@@ -259,7 +262,7 @@ static inline bool weft__backoff_pause(weft_backoff *b)
  * apart by what polling achieves, measured per thread: of the last
  * WEFT_SPIN_WINDOW polls that lasted long enough to read the clock, how
  * many ended without their event (W2 idle: about 1 in 70; with the busy
- * loop: about 1 in 2).  More than WEFT_SPIN_MISSES_MAX, and the thread polls
+ * loop: a third or more).  More than WEFT_SPIN_MISSES_MAX, and the thread polls
  * only WEFT_POLL_BRIEF_NS (enough for a partner that is running to answer)
  * before it parks.  A brief poller cannot tell whether long polls would
  * pay again (on an idle VM its partner, parked too, wakes too slowly for a

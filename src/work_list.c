@@ -23,9 +23,9 @@ struct weft_idle_worker {
     bool counted;           /* its waker counted it in list->waking */
 };
 
-/* Woken workers on their way beyond which an adder wakes no more (W7,
- * 1000 tasks submitted to 1000 parked workers: the submitter's wake-ups
- * took 8-9 us each, 7.8-9.1 ms for the burst). */
+/* Woken workers on their way beyond which an adder or a poke wakes no more
+ * (W7, 1000 tasks submitted to 1000 parked workers: the submitter's
+ * wake-ups took 8-9 us each, 7.8-9.1 ms for the burst). */
 #define WAKE_AHEAD 2
 
 void weft__work_list_init(weft_work_list *list, long capacity)

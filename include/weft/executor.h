@@ -24,7 +24,9 @@
  * Order: tasks submitted from outside a thread pool start in submission
  * order, as in Python; a task submitted by a task of the same pool goes to
  * the running worker's own queue, which it runs newest first while idle
- * workers take the oldest (so nested work stays on one core's cache).
+ * workers take the oldest (so nested work stays on one core's cache).  A
+ * pool of one worker, or one with max_pending, keeps submission order for
+ * every task.
  *
  * Helping covers every wait on futures of the caller's own pool:
  * weft_future_result and _exception (and their _timeout forms), weft_wait
