@@ -220,6 +220,16 @@ static inline bool weft__backoff_pause(weft_backoff *b)
     return true;
 }
 
+/* Wait out another thread that is a few instructions from done (an adder
+ * between its exchange and its link, a cell claimed but not yet filled):
+ * pause, and once the budget is spent yield, since it must have been
+ * preempted there (or the caller is a coroutine, which never spins). */
+static inline void weft__backoff_pause_or_yield(weft_backoff *b)
+{
+    if (!weft__backoff_pause(b))
+        weft__pf_yield();
+}
+
 /* Polling for an event another thread causes (a flag it sets, an item it
  * adds) before parking.  The gaps between looks grow 1, 2, 4, 8 pauses
  * and stay at 8 (~200 ns here): a look at a line its writer keeps

@@ -19,7 +19,6 @@
  * cells stay allocated until the queue is freed. */
 #include "queue_internal.h"
 
-#include "platform/platform.h"
 #include "weft/status.h"
 
 #include <stdlib.h>
@@ -116,15 +115,11 @@ static bool over_limit(struct weft_queue_ring *r, uint64_t pos)
     return head < pos && pos - head >= r->limit;
 }
 
-/* A cell another thread has claimed but not yet filled (emptied): it is a
- * few instructions from done, so wait rather than report the ring empty
- * (full) while an operation that began before is still finishing one that
- * ended after it, which a queue under a lock never does. */
-static void wait_a_moment(weft_backoff *backoff)
-{
-    if (!weft__backoff_pause(backoff))
-        weft__pf_yield(); /* preempted there, or in a coroutine */
-}
+/* A cell another thread has claimed but not yet filled (emptied) is a few
+ * instructions from done: try_put and try_get wait for it (backoff, then
+ * yield) rather than report the ring full (empty) while an operation that
+ * began before is still finishing one that ended after it, which a queue
+ * under a lock never does. */
 
 /* One attempt to put.  The cells' numbers are read and written
  * sequentially consistent: a waiter counts itself, then looks at the cells;
@@ -152,7 +147,7 @@ static int try_put(struct weft_queue_ring *r, void *item)
             uint64_t capacity = r->mask + 1;
             if (pos < capacity || (atomic_load(&r->head) & ~FROZEN) <= pos - capacity)
                 return RING_FULL;
-            wait_a_moment(&backoff);
+            weft__backoff_pause_or_yield(&backoff);
         }
     }
 }
@@ -176,7 +171,7 @@ static int try_get(struct weft_queue_ring *r, void **item)
             /* Not filled yet: empty, unless its producer has claimed it. */
             if ((atomic_load(&r->tail) & ~FROZEN) <= pos)
                 return RING_EMPTY;
-            wait_a_moment(&backoff);
+            weft__backoff_pause_or_yield(&backoff);
         }
     }
 }
@@ -280,8 +275,7 @@ static void wait_for_cell(struct weft_queue_ring *r, uint64_t pos, uint64_t seq)
 {
     weft_backoff backoff = WEFT_BACKOFF_INIT;
     while (atomic_load(&cell_at(r, pos)->seq) < seq)
-        if (!weft__backoff_pause(&backoff))
-            weft__pf_yield(); /* preempted there */
+        weft__backoff_pause_or_yield(&backoff);
 }
 
 void weft__queue_ring_leave(weft_queue *q)

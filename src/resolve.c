@@ -104,6 +104,12 @@ static int look_up_on_thread(const char *host, const char *port, int family, int
                              bool passive, weft_address *out, size_t capacity, size_t *count,
                              int64_t deadline)
 {
+    /* Cancelled already: no thread, and no lookup whose answer, quick
+     * enough, would end the wait before it looked at the cancellation (a
+     * wait for a set event returns at once; asyncio's await of a
+     * cancelled task fails whatever it awaits). */
+    if (weft__park_take_cancel())
+        return WEFT_ECANCELLED;
     lookup *l = lookup_new(host, port, family, type, passive, capacity);
     if (!l)
         return WEFT_ENOMEM;

@@ -451,8 +451,7 @@ int weft__work_list_take(weft_work_list *list, weft_work_taker *taker, weft_work
             /* The adder is between its exchange and its link, a few
              * instructions that never block, and leaves no word to park
              * on: spin, and yield only if it was preempted there. */
-            if (!weft__backoff_pause(&backoff))
-                weft__pf_yield();
+            weft__backoff_pause_or_yield(&backoff);
             continue;
         }
         if (may_spin && !taker->spinning && (taker->spinning = become_spinner(list, taker)))
@@ -505,8 +504,7 @@ void weft__work_list_close(weft_work_list *list)
      * park, which would make every add check for a closer to wake. */
     weft_backoff backoff = WEFT_BACKOFF_INIT;
     while (atomic_load(&list->gate) & GATE_INSIDE)
-        if (!weft__backoff_pause(&backoff))
-            weft__pf_yield();
+        weft__backoff_pause_or_yield(&backoff);
     if (list->other)
         list->other->quiesce(list->other_ctx);
     atomic_store(&list->sealed, true);

@@ -62,6 +62,16 @@ static void make_pair_with(pair *p, const weft_stream_options *options)
 
 static void make_pair(pair *p) { make_pair_with(p, NULL); }
 
+/* A pair whose stream a first (timed-out) wait has given to the running
+ * coroutine's loop: from then on its writes are deferred to the next wait. */
+static void make_deferring_pair(pair *p)
+{
+    char byte;
+    size_t got = 0;
+    make_pair(p);
+    CO_CHECK_RC(weft_stream_read(p->s, &byte, 1, &got, 0.01), WEFT_ETIMEDOUT);
+}
+
 static void free_pair(pair *p)
 {
     weft_stream_free(p->s);
@@ -793,9 +803,7 @@ CORO_TEST(writes_of_a_step_go_out_together)
     pair p;
     char buf[64];
     size_t got = 0;
-    make_pair(&p);
-    /* A first wait gives the stream to the loop. */
-    CO_CHECK_RC(weft_stream_read(p.s, buf, 1, &got, 0.01), WEFT_ETIMEDOUT);
+    make_deferring_pair(&p);
     CO_CHECK_RC(weft_stream_write(p.s, "head|", 5), WEFT_OK);
     CO_CHECK_RC(weft_stream_write(p.s, "body", 4), WEFT_OK);
     CO_CHECK_INT(weft_stream_write_buffer_size(p.s), 9); /* queued, not sent yet */
@@ -1692,9 +1700,7 @@ CORO_TEST(failed_deferred_send_ends_the_read)
     pair p;
     char buf[4];
     size_t got = 0;
-    make_pair(&p);
-    /* A first wait gives the stream to the loop: its writes are deferred. */
-    CO_CHECK_RC(weft_stream_read(p.s, buf, 1, &got, 0.01), WEFT_ETIMEDOUT);
+    make_deferring_pair(&p);
     CO_CHECK(shutdown(p.peer, SHUT_RD) == 0); /* a send to it now fails */
     CO_CHECK_RC(weft_stream_write(p.s, "lost", 4), WEFT_OK);
     double t0 = weft_monotonic();
