@@ -31,13 +31,13 @@ MAKEFLAGS += --no-print-directory
 
 # Debian packages the build and the tests need (g++ and clang: the headers are
 # checked as C++ by both; valgrind: programs exit valgrind-clean; python3:
-# the check that the layers hold); the
+# the check that the layers hold; Open MPI: weft-mpi and its tests); the
 # benchmarks' peers.
 PACKAGES := cmake make gcc g++ clang pkg-config libcmocka-dev libcurl4-openssl-dev valgrind \
-            python3
+            python3 openmpi-bin libopenmpi-dev
 BENCH_PACKAGES := g++ golang-go libglib2.0-dev libtbb-dev libuv1-dev libconcurrentqueue-dev \
                   libck-dev libboost-context-dev python3 python3-greenlet gnuplot-nox \
-                  wrk nghttp2-client nginx python3-uvloop
+                  wrk nghttp2-client nginx python3-uvloop python3-mpi4py
 # The reference manual; the .deb packages (dpkg-shlibdeps, and file for CPack).
 DOCS_PACKAGES := doxygen python3
 PACKAGE_PACKAGES := dpkg-dev file

@@ -104,13 +104,14 @@ import textwrap
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HIGHER_IS_BETTER = {"W6", "W6 uneven"}
+HIGHER_IS_BETTER = {"W6", "W6 uneven", "W14 map"}
 UNITS = {"W6": "speed-up x1000", "W6 uneven": "speed-up x1000", "W7 first pool": "ms",
-         "W7 reused pool": "ms"}
+         "W7 reused pool": "ms", "W14 map": "efficiency x1000"}
 # W8's rows are named by their size ("W8 100k", "W8 1M", "W8 10k" at --scale
 # 10), each with an "... RSS" twin: they sort after W7, smaller sizes first.
 ORDER = ["W1", "W2", "W3 1P/1C", "W3 2P/2C", "W4", "W5", "W6", "W6 uneven", "W7 first pool",
-         "W7 reused pool", "W8", "W9", "W10", "W11 switch", "W11 yield", "W12", "W13"]
+         "W7 reused pool", "W8", "W9", "W10", "W11 switch", "W11 yield", "W12", "W13",
+         "W14 no-op", "W14 map"]
 # W12's rows (bench/http_bench.py) are named "W12 <client> <connections>"
 # (ns per request: 1 / throughput), "... CPU" (the server's CPU ns per
 # request), "W12 wrk <connections> p99" (us) and "W12 <connections> RSS/conn"
@@ -271,6 +272,30 @@ def peer_commands(bench, scale, reps):
                  scaled(200000, scale), "--fanout", fanout)),
         ("greenlet W11 yield", py_peer("w11b_greenlet.py", "--items", scaled(1000000, scale),
                                        python=python_with("greenlet"))),
+    ] + mpi_commands(bench, scale, reps)
+
+
+def mpi_commands(bench, scale, reps):
+    """W14's programs, each under mpiexec -n 4 (bench/peers/mpi_launch.py):
+    weft's MPI pool and process pool, the raw ping-pong, mpi4py.futures.
+    None where weft-mpi was not built (no MPI) or mpi4py is missing."""
+    try:
+        with open(os.path.join(bench, "mpiexec.txt")) as f:
+            mpiexec = f.read().strip()
+    except OSError:
+        return []
+    launch = [sys.executable, os.path.join(HERE, "peers", "mpi_launch.py"), mpiexec]
+    python = python_with("mpi4py")
+    return [
+        ("W14 weft (bench_mpi)", launch + [os.path.join(bench, "bench_mpi"), "--reps", reps,
+                                           "--items", scaled(20000, scale),
+                                           "--tasks", scaled(2000, scale)]),
+        ("W14 MPI ping-pong", launch + [os.path.join(bench, "w14_pingpong"), "--reps", reps,
+                                        "--items", scaled(200000, scale)]),
+        ("W14 mpi4py.futures", launch + [python, "-m", "mpi4py.futures",
+                                         os.path.join(HERE, "peers", "w14_mpi4py.py"),
+                                         "--reps", reps, "--items", scaled(2000, scale),
+                                         "--tasks", scaled(2000, scale)] if python else None),
     ]
 
 

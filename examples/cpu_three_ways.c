@@ -21,19 +21,7 @@
 
 #define VALUES 8
 
-/* Python's cpu_bound_task(number).  The arguments and results are numbers,
- * so they cross to a worker process as they are. */
-static void *cpu_bound_task(void *arg)
-{
-    uint64_t n = (uintptr_t)arg, sum = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        sum += i * i;
-#if defined(__GNUC__) || defined(__clang__)
-        __asm__ volatile("" : "+r"(sum)); /* keep the loop a loop, as Python's */
-#endif
-    }
-    return (void *)(uintptr_t)sum;
-}
+#include "cpu_bound_task.h"
 
 /* A weft call or a task that failed: say which and why, and end the
  * program. */

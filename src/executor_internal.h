@@ -5,6 +5,7 @@
 #ifndef WEFT_EXECUTOR_INTERNAL_H
 #define WEFT_EXECUTOR_INTERNAL_H
 
+#include "backend.h"
 #include "list.h"
 #include "weft/executor.h"
 
@@ -41,9 +42,9 @@ struct weft_executor {
  * Register returns WEFT_OK, or WEFT_ENOMEM when the fork and exit handlers
  * could not be installed (weft__executor_install_hooks); the executor is
  * then not registered, and unregistering it does nothing. */
-int weft__executor_register(weft_executor *ex, const struct weft_executor_ops *ops,
-                           const char *name);
-void weft__executor_unregister(weft_executor *ex);
+WEFT_BACKEND int weft__executor_register(weft_executor *ex,
+                                        const struct weft_executor_ops *ops, const char *name);
+WEFT_BACKEND void weft__executor_unregister(weft_executor *ex);
 
 /* Add the executors' fork and exit hooks and install the handlers
  * (lifecycle.h): WEFT_OK or WEFT_ENOMEM.  weft__executor_register does it;

@@ -3,6 +3,7 @@
 #ifndef WEFT_FUTURE_INTERNAL_H
 #define WEFT_FUTURE_INTERNAL_H
 
+#include "backend.h"
 #include "park.h"
 
 #include "weft/future.h"
@@ -53,7 +54,7 @@ void weft__future_set_help_hook(weft_future_help_fn hook, void *owner);
 /* Complete a future with a malloc'd result that the future then owns
  * (freed with it: the process pool's bytes).  WEFT_ESTATE if it was already
  * done (the caller keeps the result). */
-int weft__future_set_owned_result(weft_future *future, void *result);
+WEFT_BACKEND int weft__future_set_owned_result(weft_future *future, void *result);
 
 /* A poller lets a waiter finish the work itself instead of sleeping: a
  * thread waiting on the future first spins a while calling poll(ctx,
@@ -64,13 +65,13 @@ int weft__future_set_owned_result(weft_future *future, void *result);
  * handed out. */
 enum { WEFT_POLL_BEGIN, WEFT_POLL_STEP, WEFT_POLL_END };
 typedef void (*weft_future_poller)(void *ctx, int phase);
-void weft__future_set_poller(weft_future *future, weft_future_poller poll, void *ctx);
+WEFT_BACKEND void weft__future_set_poller(weft_future *future, weft_future_poller poll, void *ctx);
 
 /* Whether the future was completed by weft__future_set_owned_result. */
 bool weft__future_owns_result(weft_future *future);
 
 /* Whether cancel() was called on the future while it ran. */
-bool weft__future_cancel_requested(weft_future *future);
+WEFT_BACKEND bool weft__future_cancel_requested(weft_future *future);
 
 /* ---- coroutine tasks ----------------------------------------------------
  * A task (weft/coro.h) is a future that its coroutine completes.  Its

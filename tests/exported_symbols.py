@@ -3,6 +3,7 @@
 """exported_symbols.py — libweft.so exports exactly what include/ declares.
 
     exported_symbols.py --nm NM --library LIBWEFT_SO --include INCLUDE_DIR
+                        [--backend SRC_DIR] [--exclude weft/mpi.h] [--only weft/mpi.h]
 
 The library is built with hidden visibility, and WEFT_API (weft/export.h)
 marks each public declaration as exported.  This test fails, listing the
@@ -13,7 +14,13 @@ differences, unless
     variables exactly the variables they declare (extern): an internal
     name leaking out is an error, and so is a declared one the library
     does not export (a missing WEFT_API, or a declaration never defined);
-  - every such declaration carries WEFT_API.
+  - every such declaration carries WEFT_API;
+  - with --backend, the functions src/'s internal headers mark
+    WEFT_BACKEND (backend.h: what the weft-mpi library needs from the
+    core) are exported too, and nothing else of src/.
+
+--exclude leaves a header out (weft/mpi.h is weft-mpi's, not libweft's);
+--only checks one header alone (libweft-mpi.so against weft/mpi.h).
 
 The declarations are read the way the reference manual reads them, by
 docs/doxygen-filter.py's scanner: the same parser, so the manual and this
@@ -52,11 +59,13 @@ def headers(include_dir):
     return sorted(out)
 
 
-def declarations(include_dir, scan_class):
+def declarations(include_dir, scan_class, keep=lambda where: True, mark="WEFT_API"):
     """{name: (header:line, marked)} for the functions and the variables
     the public headers declare; marked: the declaration has WEFT_API."""
     functions, variables = {}, {}
     for path in headers(include_dir):
+        if not keep(os.path.relpath(path, include_dir)):
+            continue
         with open(path, encoding="utf-8") as f:
             scan = scan_class(f.read())
         where = os.path.relpath(path, include_dir)
@@ -71,7 +80,9 @@ def declarations(include_dir, scan_class):
                 if not m:
                     continue
                 name, table = m.group(1), variables
-            table[name] = ("%s:%d" % (where, item["line"] + 1), "WEFT_API" in code)
+            if mark != "WEFT_API" and mark not in code:
+                continue  # an internal header: only its marked functions count
+            table[name] = ("%s:%d" % (where, item["line"] + 1), mark in code)
     return functions, variables
 
 
@@ -128,6 +139,9 @@ def main(argv):
     parser.add_argument("--nm", default="nm")
     parser.add_argument("--library", required=True)
     parser.add_argument("--include", required=True)
+    parser.add_argument("--backend")
+    parser.add_argument("--exclude", action="append", default=[])
+    parser.add_argument("--only")
     args = parser.parse_args(argv[1:])
     if not is_elf_shared_object(args.library):
         print("skipped: %s is not an ELF shared library" % args.library)
@@ -136,7 +150,13 @@ def main(argv):
     if symbols is None:
         print("skipped: %s -D cannot list the dynamic symbols of %s" % (args.nm, args.library))
         return SKIP
-    functions, variables = declarations(args.include, load_scanner())
+    scan = load_scanner()
+    keep = (lambda where: where == args.only) if args.only else \
+        (lambda where: where not in args.exclude)
+    functions, variables = declarations(args.include, scan, keep)
+    if args.backend:
+        backend, _ = declarations(args.backend, scan, mark="WEFT_BACKEND")
+        functions.update(backend)
     if not functions:
         print("no function declarations found under %s: the scanner is broken" % args.include)
         return 1
@@ -148,8 +168,8 @@ def main(argv):
         print("%d problem(s): the library's exports and include/'s declarations differ"
               % len(problems))
         return 1
-    print("libweft exports exactly the %d functions and %d variable(s) include/ declares"
-          % (len(functions), len(variables)))
+    print("%s exports exactly the %d functions and %d variable(s) declared"
+          % (os.path.basename(args.library), len(functions), len(variables)))
     return 0
 
 

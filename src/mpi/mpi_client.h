@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* mpi_client.h — the client's MPI pool (mpi_pool.c: the executor
+ * operations and the progress; mpi_client.c: making the pool). */
+#ifndef WEFT_MPI_CLIENT_H
+#define WEFT_MPI_CLIENT_H
+
+#include "executor_internal.h"
+#include "mpi_internal.h"
+
+#include "weft/semaphore.h"
+#include "weft/thread.h"
+
+#include <stdatomic.h>
+
+struct mtask {
+    struct mtask *next;  /* the queue, or a list being completed */
+    weft_future *future;
+    void *msg;           /* the task message, until sent */
+    size_t msg_len;
+    struct wire_result result; /* once answered */
+    void *reply;         /* the result message (payload after the header) */
+    size_t reply_len;
+    size_t slot;         /* while in flight */
+    size_t rank;         /* index into ranks[] while in flight */
+    bool cancel_sent;
+    bool sending;        /* chosen from the queue, being sent outside the lock */
+};
+
+struct mpi_pool {
+    weft_executor base;
+    struct mpi_live live;
+    MPI_Comm comm;
+    bool spawned;        /* comm is an intercommunicator to spawned workers */
+    int *ranks;          /* the serving ranks in comm */
+    long *in_flight_at;  /* tasks sent to each and not yet answered */
+    size_t nranks;
+    long workers_per_rank, max_in_flight, max_pending;
+    /* Under weft__mpi_lock: */
+    struct mtask *head, *tail;
+    size_t queued, in_flight, completed;
+    struct mtask **slots; /* in flight, by slot; nranks * max_in_flight */
+    uint32_t *generation;
+    size_t *free_slots, nfree;
+    struct mpi_sends sends;
+    bool shutting_down, broken, released;
+    int64_t next_cancel_scan_ns;
+    /* Outside it: */
+    weft_semaphore room; /* max_pending */
+    weft_event wake;     /* ends the progress thread's nap or sleep */
+    _Atomic bool sleeping; /* the progress thread sleeps until woken */
+    _Atomic int pollers;   /* threads taking replies while they wait */
+    weft_thread *thread;
+};
+
+/* mpi_client.c: make the pool's records and its ranks (spawning them if
+ * asked), greet the ranks; free them again. */
+int weft__mpi_pool_create(struct mpi_pool **out, const weft_mpi_pool_options *o);
+void weft__mpi_pool_destroy_records(struct mpi_pool *p);
+/* A pool that could not start: release its ranks, free its records. */
+void weft__mpi_pool_abandon(struct mpi_pool *p);
+/* The rank index with the fewest tasks in flight and room for one more,
+ * or (size_t)-1 (held: weft__mpi_lock). */
+size_t weft__mpi_pick_rank(const struct mpi_pool *p);
+/* Release the ranks (RELEASE to each; a spawned pool's workers then exit)
+ * and give back the communicator (held: weft__mpi_lock). */
+void weft__mpi_pool_release_ranks(struct mpi_pool *p);
+
+#endif
