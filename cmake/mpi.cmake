@@ -15,7 +15,8 @@ if(WEFT_MPI)
 endif()
 
 if(WEFT_HAVE_MPI)
-    set(WEFT_MPI_SOURCES src/mpi/mpi_client.c src/mpi/mpi_pool.c src/mpi/mpi_registry.c
+    set(WEFT_MPI_SOURCES src/mpi/mpi_client.c src/mpi/mpi_pool.c src/mpi/mpi_progress.c
+                         src/mpi/mpi_registry.c
                          src/mpi/mpi_serve.c src/mpi/mpi_start.c src/mpi/mpi_wire.c)
     add_library(weft_mpi_objects OBJECT ${WEFT_MPI_SOURCES})
     set_target_properties(weft_mpi_objects PROPERTIES POSITION_INDEPENDENT_CODE ON

@@ -58,6 +58,7 @@ int weft__executor_install_hooks(void);
  * without, cancellation is ignored (destroy: a pool is freed only once its
  * threads have ended, whoever frees it). */
 struct weft_thread;
-int weft__executor_join_thread(struct weft_thread *thread, int64_t deadline, bool cancellable);
+WEFT_BACKEND int weft__executor_join_thread(struct weft_thread *thread, int64_t deadline,
+                                            bool cancellable);
 
 #endif

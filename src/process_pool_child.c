@@ -17,7 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How long a worker spins for its next task before it sleeps. */
+/* How long a worker spins for its next task before it sleeps.  It yields
+ * the CPU every few microseconds while it spins: with more runnable
+ * processes than CPUs (an MPI rank and its children, several pools) a
+ * worker spinning without yielding can hold the CPU its parent needs to
+ * send the next task, until the scheduler's time slice ends (MPI no-op
+ * round trips of 40-180 us instead of 17 us, at random; W9 is unchanged:
+ * docs/processes.md). */
 #define CHILD_SPIN_NS 100000
 
 /* The worker's reply: through the shared page when it fits, else (and
@@ -84,8 +90,11 @@ static bool next_task_in_worker(int channel, struct shared_slot *sh, uint32_t *s
         int64_t until = weft__pf_now_ns() + CHILD_SPIN_NS;
         for (unsigned i = 0; atomic_load_explicit(&sh->task_seq, memory_order_acquire) == *seen;
              i++) {
-            if ((i & 63) == 63 && weft__pf_now_ns() >= until)
-                break;
+            if ((i & 63) == 63) { /* about every 3 us */
+                if (weft__pf_now_ns() >= until)
+                    break;
+                weft__pf_yield(); /* see CHILD_SPIN_NS */
+            }
             weft__pf_cpu_relax();
         }
         atomic_store(&sh->worker_spinning, 0); /* then look once more */

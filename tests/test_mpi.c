@@ -483,6 +483,127 @@ static void test_threads_share_a_pool(void **state)
     assert_int_equal(weft_executor_free(pool), WEFT_OK);
 }
 
+/* A done-callback that submits to its own pool (on whichever thread
+ * completes the future: a waiter's, or the progress thread) must not
+ * deadlock; one that frees it gets WEFT_ESTATE on the progress thread. */
+static weft_executor *chain_pool;
+static _Atomic int chained;
+static weft_future *_Atomic chain_next;
+
+static void submit_more(weft_future *f, void *arg)
+{
+    (void)f;
+    uintptr_t left = (uintptr_t)arg;
+    if (!left)
+        return;
+    weft_future *g = NULL;
+    if (weft_executor_submit(chain_pool, twice, (void *)left, &g) == WEFT_OK) {
+        atomic_fetch_add(&chained, 1);
+        weft_future_add_done_callback(g, submit_more, (void *)(left - 1));
+        weft_future *old = atomic_exchange(&chain_next, g);
+        if (old)
+            weft_future_release(old);
+    }
+}
+
+static void test_callback_submits_to_its_pool(void **state)
+{
+    (void)state;
+    NEEDS_JOB();
+    chain_pool = job_pool(NULL);
+    atomic_store(&chained, 0);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(chain_pool, twice, (void *)1, &f), WEFT_OK);
+    assert_int_equal(weft_future_add_done_callback(f, submit_more, (void *)50), WEFT_OK);
+    double t0 = weft_monotonic();
+    while (atomic_load(&chained) < 50 && weft_monotonic() - t0 < 60)
+        weft_sleep(0.001);
+    assert_int_equal(atomic_load(&chained), 50);
+    assert_int_equal(weft_executor_shutdown_timeout(chain_pool, 60, false), WEFT_OK);
+    weft_future_release(f);
+    weft_future *last = atomic_exchange(&chain_next, NULL);
+    assert_true(weft_future_done(last));
+    weft_future_release(last);
+    assert_int_equal(weft_executor_free(chain_pool), WEFT_OK);
+}
+
+static void test_map_timeout_cancels_the_rest(void **state)
+{
+    (void)state;
+    NEEDS_JOB();
+    weft_mpi_pool_options o = {.max_in_flight = 1};
+    weft_executor *pool = job_pool(&o);
+    enum { N = 40 };
+    void *args[N];
+    for (int i = 0; i < N; i++)
+        args[i] = (void *)(uintptr_t)(i == 0 ? 5 : 500); /* ms */
+    weft_map *it;
+    assert_int_equal(weft_executor_map(pool, nap_ms, args, N, 0.3, NULL, &it), WEFT_OK);
+    void *r;
+    assert_int_equal(weft_map_next(it, &r), WEFT_OK);
+    assert_int_equal((uintptr_t)r, 5);
+    int rc = WEFT_OK;
+    for (int i = 1; i < N && rc == WEFT_OK; i++)
+        rc = weft_map_next(it, &r);
+    assert_int_equal(rc, WEFT_ETIMEDOUT);
+    assert_int_equal(weft_map_next(it, &r), WEFT_ESTOP);
+    weft_map_free(it);
+    double t0 = weft_monotonic(); /* the queued ones were cancelled: no 40 x 0.5 s */
+    assert_int_equal(weft_executor_free(pool), WEFT_OK);
+    assert_true(weft_monotonic() - t0 < 10);
+}
+
+static void test_shutdown_without_wait_then_free(void **state)
+{
+    (void)state;
+    NEEDS_JOB();
+    weft_executor *pool = job_pool(NULL);
+    weft_future *fs[12];
+    for (uintptr_t i = 0; i < 12; i++)
+        assert_int_equal(weft_executor_submit(pool, nap_ms, (void *)20, &fs[i]), WEFT_OK);
+    assert_int_equal(weft_executor_shutdown(pool, false, false), WEFT_OK);
+    for (int i = 0; i < 12; i++) { /* queued tasks still run */
+        void *r;
+        assert_int_equal(weft_future_result_timeout(fs[i], 60, &r), WEFT_OK);
+        weft_future_release(fs[i]);
+    }
+    assert_int_equal(weft_executor_free(pool), WEFT_OK);
+}
+
+/* weft_executor_free from a done-callback on one of the pool's threads
+ * (a waiter taking answers, or the progress thread) cannot wait for that
+ * thread: WEFT_ESTATE, and nothing is freed. */
+static weft_executor *freed_pool;
+static _Atomic int free_rc = -1;
+static _Atomic int finalize_rc = -1;
+
+static void free_from_callback(weft_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    atomic_store(&free_rc, weft_executor_free(freed_pool));
+    atomic_store(&finalize_rc, weft_mpi_finalize());
+}
+
+static void test_free_from_a_callback_refused(void **state)
+{
+    (void)state;
+    NEEDS_JOB();
+    freed_pool = job_pool(NULL);
+    weft_future *f;
+    assert_int_equal(weft_executor_submit(freed_pool, nap_ms, (void *)100, &f), WEFT_OK);
+    assert_int_equal(weft_future_add_done_callback(f, free_from_callback, NULL), WEFT_OK);
+    void *r;
+    assert_int_equal(weft_future_result(f, &r), WEFT_OK);
+    double t0 = weft_monotonic();
+    while (atomic_load(&free_rc) == -1 && weft_monotonic() - t0 < 30)
+        weft_sleep(0.001);
+    assert_int_equal(atomic_load(&free_rc), WEFT_ESTATE);
+    assert_int_equal(atomic_load(&finalize_rc), WEFT_ESTATE);
+    weft_future_release(f);
+    assert_int_equal(weft_executor_free(freed_pool), WEFT_OK);
+}
+
 /* ---- spawned workers ------------------------------------------------------------ */
 
 static void test_spawned_workers(void **state)
@@ -565,6 +686,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_queued_task_cancels_and_shutdown),
         cmocka_unit_test(test_bounded_pending_fails_fast),
         cmocka_unit_test(test_threads_share_a_pool),
+        cmocka_unit_test(test_callback_submits_to_its_pool),
+        cmocka_unit_test(test_map_timeout_cancels_the_rest),
+        cmocka_unit_test(test_shutdown_without_wait_then_free),
+        cmocka_unit_test(test_free_from_a_callback_refused),
         cmocka_unit_test(test_100000_tiny_tasks_complete_once),
         cmocka_unit_test(test_spawned_workers),
         cmocka_unit_test(test_rank_lacking_a_function_refuses),

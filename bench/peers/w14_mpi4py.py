@@ -56,7 +56,13 @@ def main():
                 eff.append(a.tasks * 0.001 / workers / (time.perf_counter() - t) * 1000)
             cpu = (time.process_time() - c0) / a.reps / a.tasks * 1e9
             name = "mpi4py.futures" if chunk == 1 else "mpi4py.futures chunksize 16"
-            row("W14 map", name, eff, cpu, f"{a.tasks} x 1 ms; {workers} workers; chunksize {chunk}")
+            t = time.perf_counter()
+            for _ in range(200):
+                time.sleep(0.001)
+            sleep_ms = (time.perf_counter() - t) / 200 * 1000
+            row("W14 map", name, eff, cpu,
+                f"{a.tasks} x 1 ms; {workers} workers; chunksize {chunk}; a 1 ms sleep takes "
+                f"{sleep_ms:.3f} ms here: {statistics.median(eff) / 1000 * sleep_ms:.3f} of that ideal")
 
 
 if __name__ == "__main__":

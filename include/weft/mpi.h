@@ -99,17 +99,22 @@ WEFT_API int weft_mpi_register_task(const char *name, weft_task_fn fn);
  *     process with status 0.  It never returns.
  * In the client MPI is finalized at exit, after every MPI pool has been
  * shut down (queued tasks complete) and the serving ranks told to exit;
- * weft_mpi_finalize does it sooner.  argc and argv may be NULL.  WEFT_OK;
+ * weft_mpi_finalize does it sooner.  A serving rank that cannot go on (an
+ * MPI call failed) calls MPI_Abort: the job ends with an error rather
+ * than waiting forever.  argc and argv may be NULL.  WEFT_OK;
  * WEFT_ESTATE (called twice, or after weft_mpi_finalize); WEFT_EBROKEN (MPI
  * could not be initialized, or gives less than MPI_THREAD_SERIALIZED);
  * WEFT_ENOMEM.  Python: `mpiexec -n N python -m mpi4py.futures prog.py`. */
 WEFT_API int weft_mpi_serve_or_run(int *argc, char ***argv);
 
 /* Shut every MPI pool down (waiting for their tasks), tell the serving
- * ranks to exit and finalize MPI, now rather than at exit.  Afterwards no
- * MPI pool can be made.  WEFT_OK (also when MPI was never initialized by
- * weft, or is finalized already); WEFT_ESTATE from a serving rank or a
- * task or done-callback of an MPI pool (whose thread shutdown waits for). */
+ * ranks to exit and finalize MPI (if weft initialized it), now rather than
+ * at exit.  Afterwards no MPI pool can be made.  A program that
+ * initialized MPI itself calls this before its own MPI_Finalize (which
+ * would otherwise wait for ranks that are still serving).  WEFT_OK (also
+ * when MPI was never initialized, or this was done already); WEFT_ESTATE
+ * from a serving rank, or from a done-callback of an MPI pool's future
+ * (it runs on a thread the shutdown would wait for). */
 WEFT_API int weft_mpi_finalize(void);
 
 /* The number of ranks in this job (MPI_COMM_WORLD's size) and this
@@ -135,9 +140,11 @@ typedef struct weft_mpi_pool_options {
                                 there, so a round trip never leaves a worker
                                 idle) */
     long max_pending;        /* 0: unbounded; else at most this many tasks
-                                wait in the client to be sent: submit waits
-                                for room (weft_executor_submit_timeout:
-                                WEFT_EFULL when none comes in time) */
+                                (up to INT32_MAX) wait in the client to be
+                                sent: submit waits for room
+                                (weft_executor_submit_timeout: WEFT_EFULL
+                                when none comes in time; from a done-callback
+                                of the pool's futures, WEFT_EFULL at once) */
     double task_timeout;     /* 0: none; as the process pool's */
     long max_tasks_per_child; /* 0: no limit; as the process pool's */
     size_t max_memory;       /* 0: none; as the process pool's */

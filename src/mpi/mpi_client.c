@@ -51,8 +51,10 @@ static int spawn_workers(struct mpi_pool *p, const weft_mpi_pool_options *o)
     free(errors);
     if (rc != MPI_SUCCESS)
         return WEFT_EAGAIN;
-    p->spawned = true;
+    p->spawned = true; /* those that did start are released with the pool */
+    weft_lock_acquire(&weft__mpi_lock);
     MPI_Comm_set_errhandler(p->comm, MPI_ERRORS_RETURN);
+    weft_lock_release(&weft__mpi_lock);
     return all ? WEFT_OK : WEFT_EAGAIN;
 }
 
@@ -125,13 +127,15 @@ static int make_slots(struct mpi_pool *p)
 static int find_ranks(struct mpi_pool *p, const weft_mpi_pool_options *o)
 {
     int rc = o->spawn ? spawn_workers(p, o) : weft__mpi_take_world(&p->comm);
-    if (rc != WEFT_OK)
+    if (p->comm == MPI_COMM_NULL)
         return rc;
     int size = 0;
+    weft_lock_acquire(&weft__mpi_lock);
     if (p->spawned)
         MPI_Comm_remote_size(p->comm, &size);
     else
         MPI_Comm_size(p->comm, &size);
+    weft_lock_release(&weft__mpi_lock);
     int first = p->spawned ? 0 : 1; /* rank 0 of the job is this client */
     p->nranks = (size_t)(size - first);
     p->ranks = calloc(p->nranks ? p->nranks : 1, sizeof *p->ranks);
@@ -139,14 +143,15 @@ static int find_ranks(struct mpi_pool *p, const weft_mpi_pool_options *o)
         return WEFT_ENOMEM;
     for (size_t i = 0; i < p->nranks; i++)
         p->ranks[i] = first + (int)i;
-    return WEFT_OK;
+    return rc; /* a partial spawn fails, its workers known for the release */
 }
 
 static bool options_valid(const weft_mpi_pool_options *o)
 {
     return o->spawn >= 0 && o->spawn <= INT_MAX && o->workers_per_rank >= 0 &&
            o->workers_per_rank <= 4096 && o->max_in_flight >= 0 &&
-           o->max_in_flight <= 1 << 20 && o->max_pending >= 0 && o->max_tasks_per_child >= 0 &&
+           o->max_in_flight <= 1 << 20 && o->max_pending >= 0 && o->max_pending <= INT32_MAX &&
+           o->max_tasks_per_child >= 0 &&
            o->task_timeout >= 0 && o->task_timeout == o->task_timeout;
 }
 
@@ -165,13 +170,16 @@ int weft__mpi_pool_create(struct mpi_pool **out, const weft_mpi_pool_options *o)
     p->workers_per_rank = o->workers_per_rank ? o->workers_per_rank : 1;
     p->max_in_flight = o->max_in_flight ? o->max_in_flight : 4 * p->workers_per_rank;
     p->max_pending = o->max_pending;
-    weft_semaphore_init(&p->room, o->max_pending);
-    weft_event_init(&p->wake);
+    if (weft_semaphore_init(&p->room, o->max_pending) != WEFT_OK ||
+        weft_event_init(&p->wake) != WEFT_OK) {
+        free(p);
+        return WEFT_ENOMEM;
+    }
     rc = find_ranks(p, o);
     if (rc == WEFT_OK)
         rc = make_slots(p);
-    if (rc == WEFT_OK)
-        rc = greet(p, o);
+    if (rc == WEFT_OK && (rc = greet(p, o)) == WEFT_EBROKEN)
+        p->broken = true; /* a rank did not answer: disconnecting could wait forever */
     if (rc != WEFT_OK) {
         weft__mpi_pool_abandon(p);
         return rc;
@@ -196,6 +204,7 @@ void weft__mpi_pool_destroy_records(struct mpi_pool *p)
     free(p->generation);
     free(p->free_slots);
     weft_semaphore_destroy(&p->room);
+    weft_event_destroy(&p->wake);
     free(p);
 }
 
@@ -215,7 +224,9 @@ void weft__mpi_pool_release_ranks(struct mpi_pool *p)
         return;
     p->released = true;
     weft__mpi_sends_finish(&p->sends, p->broken);
-    for (size_t i = 0; i < p->nranks && !p->broken; i++)
+    /* Even broken: a rank that still listens goes back to waiting (an
+     * empty message is sent at once, or fails at once). */
+    for (size_t i = 0; i < p->nranks; i++)
         MPI_Send(NULL, 0, MPI_BYTE, p->ranks[i], TAG_RELEASE, p->comm);
     if (p->spawned && !p->broken)
         MPI_Comm_disconnect(&p->comm); /* broken, it could wait forever: left */

@@ -22,8 +22,9 @@ struct mtask {
     size_t reply_len;
     size_t slot;         /* while in flight */
     size_t rank;         /* index into ranks[] while in flight */
-    bool cancel_sent;
+    bool cancel_sent;    /* the rank was told of a cancel (under the lock) */
     bool sending;        /* chosen from the queue, being sent outside the lock */
+    bool dropped;        /* cancelled before it was sent (send_chosen's own) */
 };
 
 struct mpi_pool {
@@ -49,6 +50,8 @@ struct mpi_pool {
     weft_event wake;     /* ends the progress thread's nap or sleep */
     _Atomic bool sleeping; /* the progress thread sleeps until woken */
     _Atomic int pollers;   /* threads taking replies while they wait */
+    _Atomic size_t in_flight_now; /* in_flight, read without the lock */
+    _Atomic int completing; /* threads completing the pool's futures outside the lock */
     weft_thread *thread;
 };
 
@@ -64,5 +67,20 @@ size_t weft__mpi_pick_rank(const struct mpi_pool *p);
 /* Release the ranks (RELEASE to each; a spawned pool's workers then exit)
  * and give back the communicator (held: weft__mpi_lock). */
 void weft__mpi_pool_release_ranks(struct mpi_pool *p);
+
+/* mpi_progress.c: the progress, shared by submitters, waiters and the
+ * progress thread. */
+void weft__mpi_occupy_locked(struct mpi_pool *p, struct mtask *t, size_t rank);
+int weft__mpi_send_task_locked(struct mpi_pool *p, struct mtask *t);
+size_t weft__mpi_break_locked(struct mpi_pool *p, struct mtask **done);
+void weft__mpi_free_task(struct mtask *t);
+/* Give back `room` (max_pending), complete the tasks on `done` and free
+ * them, then drop the `completing` count the caller took under the lock. */
+void weft__mpi_complete_all(struct mpi_pool *p, struct mtask *done, size_t room);
+/* As weft__mpi_complete_all for queued tasks being cancelled (shutdown). */
+void weft__mpi_cancel_all(struct mpi_pool *p, struct mtask *queued, size_t room);
+bool weft__mpi_progress(struct mpi_pool *p, bool try);
+void weft__mpi_poll_replies(void *ctx, int phase);
+struct mpi_pool *weft__mpi_completing_for(void);
 
 #endif

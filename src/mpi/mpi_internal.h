@@ -5,9 +5,9 @@
  * the sends and the idle backoff both sides use.
  *
  * The files, each using only those below it: mpi_pool.c (the executor
- * operations and the client's progress: sending, receiving, completing
- * futures) -> mpi_client.c (the pool's records, the greeting, choosing a
- * rank) -> mpi_start.c (initializing and finalizing MPI, the live pools,
+ * operations, the progress thread) -> mpi_progress.c (the client's
+ * progress: sending, receiving, completing futures, the poller) ->
+ * mpi_client.c (the pool's records, the greeting, choosing a rank) -> mpi_start.c (initializing and finalizing MPI, the live pools,
  * weft_mpi_serve_or_run) -> mpi_serve.c (a serving rank) -> mpi_wire.c
  * (messages, sends, backoff) -> mpi_registry.c. */
 #ifndef WEFT_MPI_INTERNAL_H
@@ -105,7 +105,8 @@ struct mpi_sends {
 int weft__mpi_send(struct mpi_sends *s, MPI_Comm comm, int dest, int tag, void *buf, size_t len);
 /* Free what has been sent; WEFT_OK or WEFT_EBROKEN. */
 int weft__mpi_sends_progress(struct mpi_sends *s);
-/* Wait until every send is done (or cancel them when broken), free all. */
+/* Wait until every send is done and free all; when broken, leave them
+ * (MPI may still read a buffer, and a wait may never end). */
 void weft__mpi_sends_finish(struct mpi_sends *s, bool broken);
 
 /* Receive one message from `source` (MPI_ANY_SOURCE) with `tag`
@@ -169,15 +170,19 @@ struct mpi_live {
     struct mpi_live *prev, *next;
     void (*shutdown)(struct mpi_live *self);
 };
-/* Add a pool (WEFT_ESTATE once finalizing began) / remove it. */
+/* Add a pool (WEFT_ESTATE once finalizing began) / remove it (again:
+ * nothing); with wait, first wait until weft_mpi_finalize is done with it
+ * (a pool being freed). */
 int weft__mpi_live_add(struct mpi_live *l);
-void weft__mpi_live_remove(struct mpi_live *l);
+void weft__mpi_live_remove(struct mpi_live *l, bool wait);
 
 /* ---- a serving rank (mpi_serve.c) ------------------------------------------ */
 
 /* Serve the client `client` of comm: one pool after another until told to
- * exit (world ranks), or one pool only (spawned workers).  Returns when
- * done; the caller finalizes MPI and exits. */
-void weft__mpi_serve(MPI_Comm comm, int client, bool one_pool);
+ * exit (world ranks), or one pool only (spawned workers).  Returns true
+ * when done (the caller finalizes MPI and exits), false when it cannot go
+ * on (an MPI call failed, or memory ran out where an answer would be
+ * lost: the caller ends the job). */
+bool weft__mpi_serve(MPI_Comm comm, int client, bool one_pool);
 
 #endif

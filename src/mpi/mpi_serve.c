@@ -322,8 +322,9 @@ static void wait_for_release(struct server *s)
     }
 }
 
-/* Serve the pool the greeting in m starts.  Returns whether to exit. */
-static bool serve_pool(MPI_Comm comm, int client, const struct mpi_message *m)
+/* Serve the pool the greeting in m starts.  Returns whether to exit;
+ * *broken when it cannot go on. */
+static bool serve_pool(MPI_Comm comm, int client, const struct mpi_message *m, bool *broken)
 {
     struct server s = {.comm = comm, .client = client};
     MPI_Comm_rank(comm, &s.rank);
@@ -339,20 +340,26 @@ static bool serve_pool(MPI_Comm comm, int client, const struct mpi_message *m)
     else if (!s.broken)
         wait_for_release(&s); /* the client releases every rank it greeted */
     end_pool(&s);
+    *broken = s.broken;
     return s.exit_after || s.broken;
 }
 
-void weft__mpi_serve(MPI_Comm comm, int client, bool one_pool)
+bool weft__mpi_serve(MPI_Comm comm, int client, bool one_pool)
 {
     for (;;) {
         struct mpi_message m;
         if (weft__mpi_receive_wait(comm, client, MPI_ANY_TAG, -1, &m) != WEFT_OK)
-            return;
-        bool stop = m.tag == TAG_EXIT;
+            return false;
+        bool broken = false;
+        /* A spawned worker released before its greeting (the client's
+         * spawn or greeting failed) ends too. */
+        bool stop = m.tag == TAG_EXIT || (one_pool && m.tag == TAG_RELEASE);
         if (m.tag == TAG_HELLO)
-            stop = serve_pool(comm, client, &m) || one_pool;
+            stop = serve_pool(comm, client, &m, &broken) || one_pool;
         free(m.buf); /* anything else is left from a pool that is over */
+        if (broken)
+            return false;
         if (stop)
-            return;
+            return true;
     }
 }

@@ -7,6 +7,7 @@
 
 #include "weft/status.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -25,7 +26,11 @@ static struct {
     int rank, size;
     pid_t pid;
     struct mpi_live live; /* sentinel */
+    struct mpi_live *finalizing_pool; /* the one weft_mpi_finalize is shutting down */
+    bool exit_handler;    /* finalize_at_exit is registered */
 } g = {.size = 1, .world = MPI_COMM_NULL};
+
+static void finalize_at_exit(void);
 
 /* Initialize MPI, or find it initialized (held: state_lock). */
 static int init_locked(int *argc, char ***argv)
@@ -53,7 +58,9 @@ static int init_locked(int *argc, char ***argv)
     g.live.prev = g.live.next = &g.live;
     g.pid = getpid();
     g.initialized = true;
-    return WEFT_OK;
+    if (!g.exit_handler) /* pools drain and MPI is finalized at exit */
+        g.exit_handler = atexit(finalize_at_exit) == 0;
+    return g.exit_handler ? WEFT_OK : WEFT_ENOMEM;
 }
 
 int weft__mpi_ensure_init(void)
@@ -71,7 +78,8 @@ int weft_mpi_world_rank(void) { return g.rank; }
  * done, status 0. */
 static _Noreturn void serve_and_exit(MPI_Comm comm, bool spawned)
 {
-    weft__mpi_serve(comm, 0, spawned);
+    if (!weft__mpi_serve(comm, 0, spawned)) /* it cannot go on: end the job, not hang it */
+        MPI_Abort(comm, 1);
     if (spawned)
         MPI_Comm_disconnect(&comm);
     else
@@ -112,8 +120,6 @@ int weft_mpi_serve_or_run(int *argc, char ***argv)
     }
     if (g.serving)
         serve_and_exit(g.world, false);
-    if (atexit(finalize_at_exit) != 0)
-        return WEFT_ENOMEM;
     return WEFT_OK;
 }
 
@@ -154,9 +160,14 @@ int weft__mpi_live_add(struct mpi_live *l)
     return rc;
 }
 
-void weft__mpi_live_remove(struct mpi_live *l)
+void weft__mpi_live_remove(struct mpi_live *l, bool wait)
 {
     weft_lock_acquire(&state_lock);
+    while (wait && g.finalizing_pool == l) { /* finalize still uses it */
+        weft_lock_release(&state_lock);
+        sched_yield();
+        weft_lock_acquire(&state_lock);
+    }
     if (l->next) {
         l->prev->next = l->next;
         l->next->prev = l->prev;
@@ -172,31 +183,54 @@ static void shut_down_live_pools(void)
     for (;;) {
         weft_lock_acquire(&state_lock);
         struct mpi_live *l = g.live.next != &g.live ? g.live.next : NULL;
+        g.finalizing_pool = l; /* freeing it waits for us */
         weft_lock_release(&state_lock);
         if (!l)
             return;
         l->shutdown(l); /* removes l */
+        weft_lock_acquire(&state_lock);
+        g.finalizing_pool = NULL;
+        weft_lock_release(&state_lock);
     }
+}
+
+/* A pool still being made holds the job's ranks until it gives up (it
+ * cannot start once finalizing began). */
+static void wait_for_world(void)
+{
+    weft_lock_acquire(&state_lock);
+    while (g.world_taken) {
+        weft_lock_release(&state_lock);
+        sched_yield();
+        weft_lock_acquire(&state_lock);
+    }
+    weft_lock_release(&state_lock);
 }
 
 int weft_mpi_finalize(void)
 {
     weft_lock_acquire(&state_lock);
     int rc = g.serving || weft__mpi_on_pool_thread ? WEFT_ESTATE : WEFT_OK;
-    bool first = rc == WEFT_OK && g.initialized && !g.finalizing;
+    bool first = rc == WEFT_OK && !g.finalizing && !g.finalized;
+    bool initialized = g.initialized;
     if (first)
-        g.finalizing = true;
+        g.finalizing = true; /* no pool can be made from now on */
+    if (first && !initialized)
+        g.finalized = true;
     weft_lock_release(&state_lock);
-    if (!first)
+    if (!first || !initialized)
         return rc;
     shut_down_live_pools();
+    wait_for_world();
+    int done = 0;
     weft_lock_acquire(&weft__mpi_lock);
-    if (g.world != MPI_COMM_NULL) {
+    MPI_Finalized(&done); /* by a program that initialized MPI itself */
+    if (!done && g.world != MPI_COMM_NULL) {
         for (int r = 1; r < g.size; r++)
             MPI_Send(NULL, 0, MPI_BYTE, r, TAG_EXIT, g.world);
         MPI_Comm_free(&g.world);
     }
-    if (g.we_initialized)
+    if (!done && g.we_initialized)
         MPI_Finalize();
     weft_lock_release(&weft__mpi_lock);
     weft_lock_acquire(&state_lock);

@@ -79,13 +79,12 @@ int weft__mpi_sends_progress(struct mpi_sends *s)
 
 void weft__mpi_sends_finish(struct mpi_sends *s, bool broken)
 {
+    if (broken) { /* MPI may still read the buffers, and waiting may not end: */
+        *s = (struct mpi_sends){0}; /* leave them (a broken pool's last bytes) */
+        return;
+    }
     for (size_t i = 0; i < s->n; i++) {
-        if (broken) {
-            MPI_Cancel(&s->requests[i]);
-            MPI_Request_free(&s->requests[i]);
-        } else {
-            MPI_Wait(&s->requests[i], MPI_STATUS_IGNORE);
-        }
+        MPI_Wait(&s->requests[i], MPI_STATUS_IGNORE);
         free(s->buffers[i]);
     }
     free(s->requests);
@@ -159,8 +158,7 @@ int weft__mpi_receive_wait(MPI_Comm comm, int source, int tag, double timeout,
  * naps after 100 us, against ~10 us with the yielding phase).  An idle
  * rank wakes 1000 times a second at most (about 0.1% of a CPU), and its
  * next task waits at most a millisecond for it. */
-#define SPIN_NS 50000
-#define YIELD_NS 5000000
+#define YIELD_NS 1000000
 #define NAP_MIN 50e-6
 #define NAP_MAX 1e-3
 
@@ -172,7 +170,7 @@ void weft__mpi_backoff_reset(struct mpi_backoff *b)
 
 bool weft__mpi_backoff_spinning(const struct mpi_backoff *b)
 {
-    return !b->idle_since_ns || weft__mpi_now_ns() - b->idle_since_ns < SPIN_NS;
+    return !b->idle_since_ns || weft__mpi_now_ns() - b->idle_since_ns < YIELD_NS;
 }
 
 bool weft__mpi_backoff_idle(struct mpi_backoff *b, weft_event *wake)

@@ -33,6 +33,14 @@ cc -std=c11 -Wall -Wextra -Wpedantic -Werror "$here/consumer.c" \
     -static-libgcc -o "$work/consumer-pkgconfig" -Wl,-rpath,"$libdir"
 "$work/consumer-pkgconfig" "pkg-config weft"
 
+# weft-mpi, where it was built and installed (an MPI was found).
+if [ -f "$pcdir/weft-mpi.pc" ]; then
+    cc -std=c11 -Wall -Wextra -Wpedantic -Werror "$here/consumer_mpi.c" \
+        $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs weft-mpi) \
+        -o "$work/consumer-mpi" -Wl,-rpath,"$libdir"
+    LD_LIBRARY_PATH="$libdir" "$work/consumer-mpi" # (libweft-mpi.so finds libweft.so there)
+fi
+
 cmake -S "$here" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cmake" >/dev/null
 "$work/cmake/consumer" "CMake find_package(weft)"
