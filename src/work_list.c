@@ -300,9 +300,15 @@ int weft__work_list_add(weft_work_list *list, weft_work_node *node, int64_t dead
             return rc;
     }
     /* Entering and the closer's flag are both sequentially consistent: the
-     * closer either sees us inside and waits, or we see the flag. */
-    if (atomic_fetch_add(&list->gate, GATE_ENTER) & GATE_CLOSED) {
-        atomic_fetch_sub(&list->gate, GATE_ENTER);
+     * closer either sees us inside and waits, or we see the flag.  The item
+     * is counted as it enters, before it is linked: "no items" must mean
+     * every item that entered was taken, or hand_to_spinner could let an
+     * adder's next item overtake this one (counted after linking, another
+     * adder's linked-but-uncounted item could be taken meanwhile, making
+     * the counts equal with this one still queued: seen under TSan as a
+     * worker taking an adder's items out of order). */
+    if (atomic_fetch_add(&list->gate, GATE_ENTER + GATE_ADDED_ONE) & GATE_CLOSED) {
+        atomic_fetch_sub(&list->gate, GATE_ENTER + GATE_ADDED_ONE);
         if (list->capacity)
             give_room(list);
         return WEFT_ESHUTDOWN;
@@ -310,7 +316,7 @@ int weft__work_list_add(weft_work_list *list, weft_work_node *node, int64_t dead
     atomic_store_explicit(&node->next, NULL, memory_order_relaxed);
     weft_work_node *prev = atomic_exchange(&list->tail, node);
     atomic_store_explicit(&prev->next, node, memory_order_release);
-    atomic_fetch_add(&list->gate, GATE_ADDED_ONE - GATE_ENTER);
+    atomic_fetch_sub(&list->gate, GATE_ENTER);
     wake_one_if_idle(list);
     return WEFT_OK;
 }

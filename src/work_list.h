@@ -46,7 +46,7 @@ typedef struct weft_work_list {
     /* Written by submitters. */
     _Alignas(64) _Atomic(weft_work_node *) tail;
     /* Bit 0: closed.  Bits 1-31: submitters inside, times 2.  Bits 32-63:
-     * items added so far (mod 2^32), counted as each one leaves. */
+     * items added so far (mod 2^32), counted as each one enters. */
     _Atomic uint64_t gate;
     /* Written by takers, under take_lock. */
     _Alignas(64) weft_lock take_lock;

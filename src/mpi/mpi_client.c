@@ -71,7 +71,8 @@ static void *hello_message(const struct mpi_pool *p, const weft_mpi_pool_options
         names[i].kind = (uint32_t)f.kind;
         strcpy(names[i].name, f.name);
     }
-    struct wire_hello h = {.nfunctions = (uint32_t)n,
+    struct wire_hello h = {.epoch = p->epoch,
+                           .nfunctions = (uint32_t)n,
                            .workers = (uint32_t)p->workers_per_rank,
                            .max_tasks_per_child = o->max_tasks_per_child,
                            .max_memory = o->max_memory,
@@ -79,6 +80,24 @@ static void *hello_message(const struct mpi_pool *p, const weft_mpi_pool_options
     void *msg = weft__mpi_message(&h, sizeof h, names, n * sizeof *names, len);
     free(names);
     return msg;
+}
+
+/* Each rank's answer to this pool's greeting (an answer left from an
+ * earlier greeting that timed out is skipped). */
+static int read_answer(struct mpi_pool *p, size_t i, struct wire_ready *ready)
+{
+    for (;;) {
+        struct mpi_message m;
+        int rc = weft__mpi_receive_wait(p->comm, p->ranks[i], TAG_READY, GREETING_TIMEOUT, &m);
+        if (rc != WEFT_OK)
+            return rc == WEFT_ETIMEDOUT ? WEFT_EBROKEN : rc; /* it cannot serve */
+        *ready = (struct wire_ready){.code = WEFT_EBROKEN};
+        if (m.len >= sizeof *ready)
+            memcpy(ready, m.buf, sizeof *ready);
+        free(m.buf);
+        if (ready->epoch == p->epoch)
+            return WEFT_OK;
+    }
 }
 
 static int greet(struct mpi_pool *p, const weft_mpi_pool_options *o)
@@ -93,17 +112,9 @@ static int greet(struct mpi_pool *p, const weft_mpi_pool_options *o)
     free(hello);
     int first = rc;
     for (size_t i = 0; i < p->nranks && rc == WEFT_OK; i++) {
-        struct mpi_message m;
-        rc = weft__mpi_receive_wait(p->comm, p->ranks[i], TAG_READY, GREETING_TIMEOUT, &m);
-        if (rc == WEFT_ETIMEDOUT)
-            rc = WEFT_EBROKEN; /* a rank that does not answer cannot serve */
-        if (rc != WEFT_OK)
-            break;
-        struct wire_ready ready = {.code = WEFT_EBROKEN};
-        if (m.len >= sizeof ready)
-            memcpy(&ready, m.buf, sizeof ready);
-        free(m.buf);
-        if (ready.code != WEFT_OK && first == WEFT_OK)
+        struct wire_ready ready;
+        rc = read_answer(p, i, &ready);
+        if (rc == WEFT_OK && ready.code != WEFT_OK && first == WEFT_OK)
             first = ready.code; /* the others still answer: read every answer */
     }
     return rc != WEFT_OK ? rc : first;
@@ -166,6 +177,8 @@ int weft__mpi_pool_create(struct mpi_pool **out, const weft_mpi_pool_options *o)
     struct mpi_pool *p = calloc(1, sizeof *p);
     if (!p)
         return WEFT_ENOMEM;
+    static _Atomic uint16_t epochs;
+    p->epoch = atomic_fetch_add(&epochs, 1);
     p->comm = MPI_COMM_NULL;
     p->workers_per_rank = o->workers_per_rank ? o->workers_per_rank : 1;
     p->max_in_flight = o->max_in_flight ? o->max_in_flight : 4 * p->workers_per_rank;

@@ -36,6 +36,8 @@ struct mpi_pool {
     long *in_flight_at;  /* tasks sent to each and not yet answered */
     size_t nranks;
     long workers_per_rank, max_in_flight, max_pending;
+    uint16_t epoch;      /* this pool's number, in every task id and greeting */
+    _Atomic int submitting; /* submits under way (one may wait for room) */
     /* Under weft__mpi_lock: */
     struct mtask *head, *tail;
     size_t queued, in_flight, completed;
@@ -81,6 +83,7 @@ void weft__mpi_complete_all(struct mpi_pool *p, struct mtask *done, size_t room)
 void weft__mpi_cancel_all(struct mpi_pool *p, struct mtask *queued, size_t room);
 bool weft__mpi_progress(struct mpi_pool *p, bool try);
 void weft__mpi_poll_replies(void *ctx, int phase);
-struct mpi_pool *weft__mpi_completing_for(void);
+/* Whether this thread is completing futures of p (in a callback's stack). */
+bool weft__mpi_completing_here(const struct mpi_pool *p);
 
 #endif

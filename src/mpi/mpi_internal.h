@@ -56,6 +56,7 @@ enum {
 };
 
 struct wire_hello {
+    uint32_t epoch;      /* the pool's number, echoed in the answer */
     uint32_t nfunctions;
     uint32_t workers;
     int64_t max_tasks_per_child;
@@ -69,6 +70,7 @@ struct wire_name { /* one per function, after the hello */
 };
 
 struct wire_ready {
+    uint32_t epoch;                   /* the greeting's */
     int32_t code;                     /* WEFT_OK, or why the rank cannot serve */
     char detail[WEFT_MPI_NAME_MAX + 1]; /* the missing function's name, if any */
 };
@@ -159,6 +161,11 @@ int weft__mpi_ensure_init(void);
  * serving rank); WEFT_EINVAL (a job of one rank). */
 int weft__mpi_take_world(MPI_Comm *comm);
 void weft__mpi_give_world(void);
+
+/* Around making a pool: WEFT_ESTATE once finalizing began; finalizing
+ * waits for the pools being made. */
+int weft__mpi_making_begin(void);
+void weft__mpi_making_end(void);
 
 /* Whether the current thread is a thread of an MPI pool (its progress
  * thread), where finalizing cannot wait for the pools. */

@@ -119,7 +119,7 @@ static int new_task(struct mpi_pool *p, uint32_t fn, uint32_t kind, uint64_t val
  * one completing its futures (running their callbacks). */
 static bool on_pool_thread(struct mpi_pool *p)
 {
-    return weft_current_thread() == p->thread || weft__mpi_completing_for() == p;
+    return weft_current_thread() == p->thread || weft__mpi_completing_here(p);
 }
 
 static int state_locked(struct mpi_pool *p)
@@ -147,7 +147,8 @@ static int wait_for_room(struct mpi_pool *p, int64_t deadline)
 
 /* Send t now if a rank has room and nothing waits before it, else queue
  * it.  Takes t (freed on failure). */
-static int submit_task(struct mpi_pool *p, struct mtask *t, int64_t deadline, weft_future **out)
+static int submit_counted(struct mpi_pool *p, struct mtask *t, int64_t deadline,
+                          weft_future **out)
 {
     int rc = wait_for_room(p, deadline);
     if (rc != WEFT_OK) {
@@ -186,6 +187,14 @@ static int submit_task(struct mpi_pool *p, struct mtask *t, int64_t deadline, we
     return rc;
 }
 
+static int submit_task(struct mpi_pool *p, struct mtask *t, int64_t deadline, weft_future **out)
+{
+    atomic_fetch_add(&p->submitting, 1); /* free waits for it */
+    int rc = submit_counted(p, t, deadline, out);
+    atomic_fetch_sub(&p->submitting, 1);
+    return rc;
+}
+
 static int mpi_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t deadline,
                       weft_future **future)
 {
@@ -196,6 +205,16 @@ static int mpi_submit(weft_executor *ex, weft_task_fn fn, void *arg, int64_t dea
     struct mtask *t;
     int rc = new_task(p, (uint32_t)index, FN_TASK, (uint64_t)(uintptr_t)arg, NULL, 0, &t);
     return rc == WEFT_OK ? submit_task(p, t, deadline, future) : rc;
+}
+
+/* After shutdown no task is queued again: give every waiting submitter
+ * room (each then sees the shutdown). */
+static void open_room(struct mpi_pool *p)
+{
+    long v = weft_semaphore_value(&p->room);
+    long n = WEFT_SEMAPHORE_VALUE_MAX - v < 1L << 20 ? WEFT_SEMAPHORE_VALUE_MAX - v : 1L << 20;
+    if (v >= 0 && n > 0)
+        weft_semaphore_release_n(&p->room, n);
 }
 
 static int mpi_shutdown(weft_executor *ex, bool wait, int64_t deadline, bool cancel_futures)
@@ -212,6 +231,8 @@ static int mpi_shutdown(weft_executor *ex, bool wait, int64_t deadline, bool can
     atomic_fetch_add(&p->completing, 1);
     weft_lock_release(&weft__mpi_lock);
     weft__mpi_cancel_all(p, queued, n);
+    if (p->max_pending) /* submitters waiting for room: to WEFT_ESHUTDOWN */
+        open_room(p);
     weft_event_set(&p->wake);
     if (!wait || on_pool_thread(p))
         return WEFT_OK;
@@ -224,11 +245,13 @@ static void mpi_destroy(weft_executor *ex)
 {
     struct mpi_pool *p = pool_of(ex);
     weft__executor_join_thread(p->thread, WEFT_NO_DEADLINE, false); /* even if cancelled */
+    weft__mpi_live_remove(&p->live, true); /* weft_mpi_finalize may be joining it too */
     weft_thread_free(p->thread);
-    weft__mpi_live_remove(&p->live, true);
     /* Every future is done now; wait out the threads still completing
-     * some (their callbacks) and the waiters still in their last poll. */
-    while (atomic_load(&p->completing) || atomic_load(&p->pollers))
+     * some (their callbacks), the waiters still in their last poll and the
+     * submitters on their way out (WEFT_ESHUTDOWN). */
+    while (atomic_load(&p->completing) || atomic_load(&p->pollers) ||
+           atomic_load(&p->submitting))
         sched_yield();
     weft__mpi_pool_destroy_records(p);
 }
@@ -260,7 +283,8 @@ static const struct weft_executor_ops mpi_ops = {
 static void shut_down_at_finalize(struct mpi_live *l)
 {
     struct mpi_pool *p = (struct mpi_pool *)(void *)((char *)l - offsetof(struct mpi_pool, live));
-    mpi_shutdown(&p->base, true, WEFT_NO_DEADLINE, false);
+    mpi_shutdown(&p->base, false, WEFT_NO_DEADLINE, false);
+    weft__executor_join_thread(p->thread, WEFT_NO_DEADLINE, false); /* MPI is finalized next */
     weft__mpi_live_remove(l, false);
 }
 
@@ -289,16 +313,17 @@ int weft_mpi_pool_new(weft_executor **executor, const weft_mpi_pool_options *opt
         *executor = NULL;
     if (!executor)
         return WEFT_EINVAL;
-    struct mpi_pool *p;
-    int rc = weft__mpi_pool_create(&p, options ? options : &defaults);
+    int rc = weft__mpi_making_begin();
     if (rc != WEFT_OK)
         return rc;
-    if ((rc = start(p)) != WEFT_OK) {
+    struct mpi_pool *p;
+    rc = weft__mpi_pool_create(&p, options ? options : &defaults);
+    if (rc == WEFT_OK && (rc = start(p)) != WEFT_OK)
         weft__mpi_pool_abandon(p);
-        return rc;
-    }
-    *executor = &p->base;
-    return WEFT_OK;
+    if (rc == WEFT_OK)
+        *executor = &p->base;
+    weft__mpi_making_end();
+    return rc;
 }
 
 int weft_mpi_submit_bytes(weft_executor *executor, weft_bytes_fn fn, const void *data,

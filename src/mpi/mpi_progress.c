@@ -20,18 +20,32 @@
 /* How long a waiter goes on taking answers after the future's own spin. */
 #define WAITER_POLL_NS 500000
 
-/* The pool whose futures this thread is completing (their callbacks run
- * here): such a thread is one of the pool's, which shutdown and free
- * cannot wait for. */
-static _Thread_local struct mpi_pool *completing_for;
+/* The pools whose futures this thread is completing (their callbacks run
+ * here; a callback of one may complete another's), innermost first: such
+ * a thread is one of each pool's, which shutdown and free cannot wait for. */
+struct completing_scope {
+    struct mpi_pool *pool;
+    struct completing_scope *outer;
+    bool outer_pool_thread;
+};
+static _Thread_local struct completing_scope *completing;
 
-struct mpi_pool *weft__mpi_completing_for(void) { return completing_for; }
+bool weft__mpi_completing_here(const struct mpi_pool *p)
+{
+    for (const struct completing_scope *c = completing; c; c = c->outer)
+        if (c->pool == p)
+            return true;
+    return false;
+}
 
 /* ---- slots and messages (held: weft__mpi_lock) ------------------------------ */
 
+/* A task's id: the pool's epoch (an answer left from an earlier pool on
+ * the same ranks is not taken for one of ours), the slot's generation,
+ * the slot. */
 static uint64_t task_id(const struct mpi_pool *p, size_t slot)
 {
-    return (uint64_t)p->generation[slot] << 32 | slot;
+    return (uint64_t)p->epoch << 48 | (uint64_t)(p->generation[slot] & 0xffff) << 32 | slot;
 }
 
 void weft__mpi_occupy_locked(struct mpi_pool *p, struct mtask *t, size_t rank)
@@ -105,7 +119,7 @@ static void take_result_locked(struct mpi_pool *p, struct mpi_message *m, struct
     memcpy(&r, m->buf, sizeof r);
     size_t slot = (size_t)(r.id & 0xffffffffu);
     struct mtask *t = slot < p->nranks * (size_t)p->max_in_flight ? p->slots[slot] : NULL;
-    if (!t || task_id(p, slot) != r.id) {
+    if (!t || t->sending || task_id(p, slot) != r.id) {
         free(m->buf); /* not ours: cannot happen with a well-behaved rank */
         return;
     }
@@ -170,37 +184,38 @@ static void complete(struct mtask *t)
     weft__mpi_free_task(t);
 }
 
-/* Callbacks run between these two as on one of the pool's threads. */
-struct completing_scope {
-    struct mpi_pool *outer;
-    bool outer_pool_thread;
-};
-
+/* Callbacks run between these two as on one of the pool's threads.  The
+ * caller took p->completing under the lock; leaving drops it. */
 static void enter_completing(struct mpi_pool *p, struct completing_scope *c, size_t room)
 {
     if (p->max_pending && room) /* first: a callback may submit */
         weft_semaphore_release_n(&p->room, (long)room);
-    *c = (struct completing_scope){completing_for, weft__mpi_on_pool_thread};
-    completing_for = p;
+    *c = (struct completing_scope){p, completing, weft__mpi_on_pool_thread};
+    completing = c;
     weft__mpi_on_pool_thread = true;
 }
 
 static void leave_completing(struct mpi_pool *p, const struct completing_scope *c)
 {
-    completing_for = c->outer;
+    completing = c->outer;
     weft__mpi_on_pool_thread = c->outer_pool_thread;
-    atomic_fetch_sub(&p->completing, 1); /* taken under the lock by the caller */
+    atomic_fetch_sub(&p->completing, 1);
+}
+
+static void complete_list(struct mtask *done)
+{
+    while (done) {
+        struct mtask *next = done->next;
+        complete(done);
+        done = next;
+    }
 }
 
 void weft__mpi_complete_all(struct mpi_pool *p, struct mtask *done, size_t room)
 {
     struct completing_scope c;
     enter_completing(p, &c, room);
-    while (done) {
-        struct mtask *next = done->next;
-        complete(done);
-        done = next;
-    }
+    complete_list(done);
     leave_completing(p, &c);
 }
 
@@ -283,14 +298,22 @@ bool weft__mpi_progress(struct mpi_pool *p, bool try)
     size_t room = p->released ? 0 : gather_locked(p, &done, &chosen);
     atomic_fetch_add(&p->completing, 1); /* the pool stays until these are done */
     weft_lock_release(&weft__mpi_lock);
-    struct mtask *dropped = chosen ? send_chosen(p, chosen, &done, &room) : NULL;
+    /* Marking chosen tasks running runs a cancelled one's callbacks: they
+     * too run as on one of the pool's threads, with the room given back. */
+    struct completing_scope c;
+    enter_completing(p, &c, room);
+    size_t more_room = 0; /* queued tasks failed by a break while sending */
+    struct mtask *dropped = chosen ? send_chosen(p, chosen, &done, &more_room) : NULL;
+    if (p->max_pending && more_room)
+        weft_semaphore_release_n(&p->room, (long)more_room);
     bool any = done || chosen;
-    weft__mpi_complete_all(p, done, room);
+    complete_list(done);
     while (dropped) {
         struct mtask *next = dropped->next;
         weft__mpi_free_task(dropped);
         dropped = next;
     }
+    leave_completing(p, &c);
     return any;
 }
 
@@ -315,8 +338,9 @@ void weft__mpi_poll_replies(void *ctx, int phase)
         while (atomic_load(&p->in_flight_now) && !weft__mpi_progress(p, true) &&
                weft__mpi_now_ns() < until)
             sched_yield();
-        if (atomic_fetch_sub(&p->pollers, 1) == 1 && atomic_load(&p->in_flight_now))
+        if (atomic_load(&p->pollers) == 1 && atomic_load(&p->in_flight_now))
             weft_event_set(&p->wake); /* answers are due: the progress thread takes over */
+        atomic_fetch_sub(&p->pollers, 1); /* last: p may be freed from here on */
     }
 }
 

@@ -182,7 +182,8 @@ static void start_task(struct server *s, const struct mpi_message *m)
     r->next = &s->running;
     r->prev->next = r;
     s->running.prev = r;
-    weft_future_add_done_callback(r->future, on_done, r);
+    if (weft_future_add_done_callback(r->future, on_done, r) != WEFT_OK)
+        s->broken = true; /* its answer would never be sent: end the job instead */
 }
 
 static void cancel_task(struct server *s, const struct mpi_message *m)
@@ -291,6 +292,7 @@ static int accept_hello(struct server *s, const struct mpi_message *m, char *det
 
 static void end_pool(struct server *s)
 {
+    bool unanswered = s->running.next != &s->running;
     for (struct srec *r = s->running.next; r != &s->running; r = r->next)
         weft_future_cancel(r->future); /* released early: nobody wants them */
     if (s->pool)
@@ -302,7 +304,9 @@ static void end_pool(struct server *s)
         weft_future_release(r->future);
         free(r);
     }
-    weft__mpi_sends_finish(&s->sends, s->broken);
+    /* Released with answers unsent, the client takes no more: waiting for
+     * a large one could wait forever. */
+    weft__mpi_sends_finish(&s->sends, s->broken || unanswered);
     weft_lock_release(&weft__mpi_lock);
     free(s->fn_map);
     free(s->fn_kind);
@@ -333,6 +337,10 @@ static bool serve_pool(MPI_Comm comm, int client, const struct mpi_message *m, b
     weft_event_init(&s.wake);
     struct wire_ready ready = {0};
     ready.code = accept_hello(&s, m, ready.detail);
+    struct wire_hello h = {0};
+    if (m->len >= sizeof h)
+        memcpy(&h, m->buf, sizeof h);
+    ready.epoch = h.epoch;
     if (weft__mpi_send_now(comm, client, TAG_READY, &ready, sizeof ready) != WEFT_OK)
         s.broken = true;
     if (ready.code == WEFT_OK && !s.broken)

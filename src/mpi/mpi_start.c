@@ -14,14 +14,17 @@
 weft_lock weft__mpi_lock = WEFT_LOCK_INIT;
 _Thread_local bool weft__mpi_on_pool_thread;
 
-static weft_lock state_lock = WEFT_LOCK_INIT; /* guards g, taken before weft__mpi_lock */
+/* Guards g.  Taken before weft__mpi_lock where both are held (MPI calls
+ * made while deciding this process's part); never taken under it. */
+static weft_lock state_lock = WEFT_LOCK_INIT;
 static struct {
     bool initialized;     /* MPI is usable by weft */
     bool we_initialized;  /* weft called MPI_Init_thread: it finalizes */
     bool started;         /* weft_mpi_serve_or_run was called */
     bool serving;         /* this process serves */
     bool finalizing, finalized;
-    bool world_taken;
+    _Atomic bool world_taken; /* given back under weft__mpi_lock: no state_lock */
+    int making;           /* pools being made (weft_mpi_pool_new under way) */
     MPI_Comm world;       /* weft's duplicate of MPI_COMM_WORLD, or MPI_COMM_NULL */
     int rank, size;
     pid_t pid;
@@ -99,6 +102,7 @@ int weft_mpi_serve_or_run(int *argc, char ***argv)
     weft_lock_acquire(&state_lock);
     int rc = g.started || g.serving ? WEFT_ESTATE : init_locked(argc, argv);
     MPI_Comm parent = MPI_COMM_NULL;
+    weft_lock_acquire(&weft__mpi_lock); /* a spawned pool may run already */
     if (rc == WEFT_OK) {
         g.started = true;
         MPI_Comm_get_parent(&parent);
@@ -111,6 +115,7 @@ int weft_mpi_serve_or_run(int *argc, char ***argv)
             g.serving = g.rank != 0;
         }
     }
+    weft_lock_release(&weft__mpi_lock);
     weft_lock_release(&state_lock);
     if (rc != WEFT_OK)
         return rc;
@@ -139,10 +144,21 @@ int weft__mpi_take_world(MPI_Comm *comm)
     return rc;
 }
 
-void weft__mpi_give_world(void)
+void weft__mpi_give_world(void) { atomic_store(&g.world_taken, false); }
+
+int weft__mpi_making_begin(void)
 {
     weft_lock_acquire(&state_lock);
-    g.world_taken = false;
+    int rc = g.finalizing || g.finalized ? WEFT_ESTATE : WEFT_OK;
+    g.making += rc == WEFT_OK;
+    weft_lock_release(&state_lock);
+    return rc;
+}
+
+void weft__mpi_making_end(void)
+{
+    weft_lock_acquire(&state_lock);
+    g.making--;
     weft_lock_release(&state_lock);
 }
 
@@ -194,12 +210,12 @@ static void shut_down_live_pools(void)
     }
 }
 
-/* A pool still being made holds the job's ranks until it gives up (it
- * cannot start once finalizing began). */
-static void wait_for_world(void)
+/* A pool still being made (spawning, greeting) makes MPI calls until it
+ * is live or has given up (it cannot become live once finalizing began). */
+static void wait_for_pools_being_made(void)
 {
     weft_lock_acquire(&state_lock);
-    while (g.world_taken) {
+    while (g.making) {
         weft_lock_release(&state_lock);
         sched_yield();
         weft_lock_acquire(&state_lock);
@@ -220,8 +236,8 @@ int weft_mpi_finalize(void)
     weft_lock_release(&state_lock);
     if (!first || !initialized)
         return rc;
+    wait_for_pools_being_made();
     shut_down_live_pools();
-    wait_for_world();
     int done = 0;
     weft_lock_acquire(&weft__mpi_lock);
     MPI_Finalized(&done); /* by a program that initialized MPI itself */
