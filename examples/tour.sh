@@ -44,4 +44,12 @@ if [ -x "$bin/downloads_curl" ]; then
 fi
 step "CPU-bound work: one thread, the thread pool, the process pool (no GIL in C)" \
     cpu_three_ways 100000000
+if [ -x "$bin/mpi_map" ] && command -v mpiexec >/dev/null; then
+    # Open MPI: as root, and with more ranks than CPUs, it must be told so.
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    export OMPI_MCA_rmaps_base_oversubscribe=1
+    printf '\n== %s\n   $ mpiexec -n 4 mpi_map 100000000\n' \
+        "Past one machine: the same map on the process pool, then on 3 MPI ranks"
+    mpiexec -n 4 "$bin/mpi_map" 100000000
+fi
 printf '\nThe tour is over: the sources are in examples/, the guide in docs/guide.md.\n'
