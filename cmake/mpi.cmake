@@ -45,13 +45,16 @@ if(WEFT_HAVE_MPI)
     add_library(weft::weft-mpi ALIAS weft-mpi)
     add_library(weft::weft-mpi_static ALIAS weft-mpi_static)
 
-    install(FILES include/weft/mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/weft COMPONENT mpi)
+    # Two components, packaged as libweft-mpi0 (mpiruntime: the shared
+    # library) and libweft-mpi-dev (mpidev: all the rest).
+    install(FILES include/weft/mpi.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/weft COMPONENT mpidev)
     install(TARGETS weft-mpi weft-mpi_static EXPORT weftMpiTargets
-            ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpi
-            LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpi
-            RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT mpi)
+            ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpidev
+            LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT mpiruntime
+                    NAMELINK_COMPONENT mpidev
+            RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT mpiruntime)
     install(EXPORT weftMpiTargets NAMESPACE weft:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/weft
-            COMPONENT mpi)
+            COMPONENT mpidev)
     list(JOIN MPI_C_LIBRARIES " " weft_mpi_libs)
     install(CODE "set(WEFT_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
         set(WEFT_MPI_LIBS \"${weft_mpi_libs}\")
@@ -59,7 +62,7 @@ if(WEFT_HAVE_MPI)
         set(CMAKE_INSTALL_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
         set(PROJECT_VERSION \"${PROJECT_VERSION}\")
         configure_file(\"${CMAKE_CURRENT_SOURCE_DIR}/cmake/weft-mpi.pc.in\"
-                       \"${CMAKE_CURRENT_BINARY_DIR}/weft-mpi.pc\" @ONLY)" COMPONENT mpi)
+                       \"${CMAKE_CURRENT_BINARY_DIR}/weft-mpi.pc\" @ONLY)" COMPONENT mpidev)
     install(FILES ${CMAKE_CURRENT_BINARY_DIR}/weft-mpi.pc
-            DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT mpi)
+            DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT mpidev)
 endif()

@@ -4,6 +4,10 @@
 #   libweft-dev  headers, static library, pkg-config and CMake files, man
 #                pages and HTML manual (component dev); depends on the
 #                libweft0 of the same version.
+# and, where weft-mpi is built (an MPI was found: cmake/mpi.cmake):
+#   libweft-mpi0    its shared library (component mpiruntime)
+#   libweft-mpi-dev its header, static library, pkg-config and CMake files
+#                   (component mpidev)
 # Configure with -DCMAKE_INSTALL_PREFIX=/usr (the Makefile does) so that the
 # library goes to Debian's multiarch directory.
 set(CPACK_PACKAGE_NAME weft)
@@ -18,6 +22,11 @@ set(CPACK_SOURCE_GENERATOR "")
 
 set(CPACK_COMPONENTS_ALL runtime dev)
 set(CPACK_COMPONENT_DEV_DEPENDS runtime)
+if(WEFT_HAVE_MPI)
+    list(APPEND CPACK_COMPONENTS_ALL mpiruntime mpidev)
+    set(CPACK_COMPONENT_MPIRUNTIME_DEPENDS runtime)
+    set(CPACK_COMPONENT_MPIDEV_DEPENDS mpiruntime dev)
+endif()
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -51,5 +60,27 @@ This package holds the headers, the static library, the pkg-config file
 (pkg-config weft), the CMake package (find_package(weft)), and the
 reference manual: man pages (man weft_lock_acquire) and HTML.  weft is
 under the MIT license.")
+
+if(WEFT_HAVE_MPI)
+    # Written out: dpkg-shlibdeps cannot tell which package holds the
+    # libweft.so.0 built beside it.  Debian's Open MPI: libopenmpi3.
+    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_NAME libweft-mpi${PROJECT_VERSION_MAJOR})
+    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_SECTION libs)
+    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_SHLIBDEPS OFF)
+    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_DEPENDS "libc6, libopenmpi3")
+    set(CPACK_COMPONENT_MPIRUNTIME_DESCRIPTION
+        "Python's concurrency toolkit for C - the executor over MPI
+${weft_about}
+This package holds weft-mpi's shared library: the executor API over the
+ranks of an MPI job (mpi4py.futures' MPIPoolExecutor).")
+    set(CPACK_DEBIAN_MPIDEV_PACKAGE_NAME libweft-mpi-dev)
+    set(CPACK_DEBIAN_MPIDEV_PACKAGE_SECTION libdevel)
+    set(CPACK_DEBIAN_MPIDEV_PACKAGE_DEPENDS "libopenmpi-dev")
+    set(CPACK_COMPONENT_MPIDEV_DESCRIPTION
+        "Python's concurrency toolkit for C - the executor over MPI, development files
+${weft_about}
+This package holds weft-mpi's header (weft/mpi.h), static library,
+pkg-config file (pkg-config weft-mpi) and CMake target (weft::weft-mpi).")
+endif()
 
 include(CPack)
