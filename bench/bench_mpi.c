@@ -4,8 +4,10 @@
  *   W14 no-op   ns per submit-and-wait of a no-op, one at a time
  *   W14 map     a map of 2,000 tasks of 1 ms (a sleep) with chunksize 1:
  *               ideal time / time taken, x1000 (1000: no overhead at all)
- * for the MPI pool ("weft") and, beside it, weft's process pool with as
- * many workers as there are serving ranks.  CPU time is rank 0's.
+ * for the MPI pool with tasks run in the ranks ("weft": as mpi4py.futures
+ * runs them), the MPI pool's default (a process pool in each rank, which
+ * contains crashes), and weft's process pool with as many workers as
+ * there are serving ranks (one machine, no MPI).  CPU time is rank 0's.
  *
  * Usage: mpiexec -n 4 bench_mpi [--reps R] [--items N] [--tasks M] */
 #define _POSIX_C_SOURCE 200809L
@@ -141,10 +143,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_mpi: run it under mpiexec -n 4\n");
         return 2;
     }
+    /* Like for like with mpi4py.futures, whose ranks run tasks themselves;
+     * then weft's default, each rank's tasks in a process pool of its own
+     * (a crash fails one task instead of ending the job). */
     weft_executor *pool;
-    if (weft_mpi_pool_new(&pool, NULL) != WEFT_OK)
+    weft_mpi_pool_options in_rank = {.run_in_rank = true};
+    if (weft_mpi_pool_new(&pool, &in_rank) != WEFT_OK)
         return 1;
     measure(pool, "weft", workers, reps, items, tasks);
+    weft_executor_free(pool);
+    if (weft_mpi_pool_new(&pool, NULL) != WEFT_OK)
+        return 1;
+    measure(pool, "weft isolated (a process pool in each rank)", workers, reps, items, tasks);
     weft_executor_free(pool);
     weft_process_pool_options po = {.max_workers = workers};
     if (weft_process_pool_new(&pool, &po) != WEFT_OK)

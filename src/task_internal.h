@@ -9,6 +9,7 @@
 #ifndef WEFT_TASK_INTERNAL_H
 #define WEFT_TASK_INTERNAL_H
 
+#include "backend.h"
 #include "park.h"
 #include "weft/task.h"
 
@@ -33,7 +34,7 @@ weft_task_outcome weft__task_run(weft_task_fn fn, void *arg, weft_cancel_source 
 /* After a task returned `result` outside weft__task_run (a process-pool
  * worker calls its tasks itself): if it failed with weft_fail, take its
  * code and message (the caller frees the message) and return true. */
-bool weft__take_failure(void *result, int *code, char **message);
+WEFT_BACKEND bool weft__take_failure(void *result, int *code, char **message);
 
 /* vsnprintf into a new malloc'd string: NULL when format is NULL or there
  * is no memory (weft_fail's and weft_future_set_exception's messages). */

@@ -604,6 +604,55 @@ static void test_free_from_a_callback_refused(void **state)
     assert_int_equal(weft_executor_free(freed_pool), WEFT_OK);
 }
 
+/* run_in_rank: the ranks run tasks themselves, as mpi4py.futures does. */
+static void test_tasks_run_in_the_rank(void **state)
+{
+    (void)state;
+    NEEDS_JOB();
+    weft_mpi_pool_options o = {.run_in_rank = true};
+    weft_executor *pool = job_pool(&o);
+    weft_future *f;
+    const weft_bytes *out;
+    assert_int_equal(weft_mpi_submit_bytes(pool, upper, "in rank", 7, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_bytes(f, &out), WEFT_OK);
+    assert_memory_equal(out->data, "IN RANK", 7);
+    weft_future_release(f);
+    assert_int_equal(weft_mpi_submit_bytes(pool, nothing, NULL, 0, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_bytes(f, &out), WEFT_OK);
+    assert_null(out);
+    weft_future_release(f);
+    assert_int_equal(weft_mpi_submit_bytes(pool, refuse, "row 9", 5, &f), WEFT_OK);
+    assert_int_equal(weft_future_result_bytes(f, &out), WEFT_EFAILED);
+    assert_int_equal(weft_future_error_code(f), WEFT_EINVAL);
+    assert_string_equal(weft_future_error_message(f), "bad input: row 9");
+    weft_future_release(f);
+    enum { N = 2000 };
+    void *args[N];
+    for (uintptr_t i = 0; i < N; i++)
+        args[i] = (void *)i;
+    weft_map *it;
+    assert_int_equal(weft_executor_map(pool, twice, args, N, 60, NULL, &it), WEFT_OK);
+    void *r;
+    for (uintptr_t i = 0; i < N; i++) {
+        assert_int_equal(weft_map_next(it, &r), WEFT_OK);
+        assert_int_equal((uintptr_t)r, 2 * i);
+    }
+    weft_map_free(it);
+    weft_executor_stats st;
+    weft_executor_stats_get(pool, &st);
+    assert_int_equal(st.workers, (size_t)weft_mpi_world_size() - 1);
+    assert_int_equal(weft_executor_free(pool), WEFT_OK);
+    /* what it cannot do is refused */
+    weft_mpi_pool_options bad[] = {{.run_in_rank = true, .workers_per_rank = 2},
+                                   {.run_in_rank = true, .task_timeout = 1},
+                                   {.run_in_rank = true, .max_tasks_per_child = 1},
+                                   {.run_in_rank = true, .max_memory = 1 << 24}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(weft_mpi_pool_new(&pool, &bad[i]), WEFT_EINVAL);
+        assert_null(pool);
+    }
+}
+
 /* ---- spawned workers ------------------------------------------------------------ */
 
 static void test_spawned_workers(void **state)
@@ -690,6 +739,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_map_timeout_cancels_the_rest),
         cmocka_unit_test(test_shutdown_without_wait_then_free),
         cmocka_unit_test(test_free_from_a_callback_refused),
+        cmocka_unit_test(test_tasks_run_in_the_rank),
         cmocka_unit_test(test_100000_tiny_tasks_complete_once),
         cmocka_unit_test(test_spawned_workers),
         cmocka_unit_test(test_rank_lacking_a_function_refuses),

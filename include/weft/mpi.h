@@ -148,6 +148,16 @@ typedef struct weft_mpi_pool_options {
     double task_timeout;     /* 0: none; as the process pool's */
     long max_tasks_per_child; /* 0: no limit; as the process pool's */
     size_t max_memory;       /* 0: none; as the process pool's */
+    bool run_in_rank;        /* false: each rank runs tasks in a process pool
+                                of its own (a crash fails one task); true:
+                                the rank runs them itself, one at a time, as
+                                mpi4py.futures does: no process hop (a no-op
+                                round trip of a few microseconds instead of
+                                tens), but a task that crashes ends the job,
+                                and a sent task cannot be cancelled or timed
+                                out; needs workers_per_rank 0 or 1 and no
+                                task_timeout, max_tasks_per_child or
+                                max_memory (else WEFT_EINVAL) */
 } weft_mpi_pool_options;
 
 /* Create an MPI pool: greet every serving rank (each checks that it has

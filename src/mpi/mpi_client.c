@@ -74,6 +74,7 @@ static void *hello_message(const struct mpi_pool *p, const weft_mpi_pool_options
     struct wire_hello h = {.epoch = p->epoch,
                            .nfunctions = (uint32_t)n,
                            .workers = (uint32_t)p->workers_per_rank,
+                           .in_rank = o->run_in_rank,
                            .max_tasks_per_child = o->max_tasks_per_child,
                            .max_memory = o->max_memory,
                            .task_timeout = o->task_timeout};
@@ -163,7 +164,9 @@ static bool options_valid(const weft_mpi_pool_options *o)
            o->workers_per_rank <= 4096 && o->max_in_flight >= 0 &&
            o->max_in_flight <= 1 << 20 && o->max_pending >= 0 && o->max_pending <= INT32_MAX &&
            o->max_tasks_per_child >= 0 &&
-           o->task_timeout >= 0 && o->task_timeout == o->task_timeout;
+           o->task_timeout >= 0 && o->task_timeout == o->task_timeout &&
+           (!o->run_in_rank || (o->workers_per_rank <= 1 && !o->task_timeout &&
+                                !o->max_tasks_per_child && !o->max_memory));
 }
 
 int weft__mpi_pool_create(struct mpi_pool **out, const weft_mpi_pool_options *o)

@@ -59,6 +59,7 @@ struct wire_hello {
     uint32_t epoch;      /* the pool's number, echoed in the answer */
     uint32_t nfunctions;
     uint32_t workers;
+    uint32_t in_rank;    /* run tasks in the rank itself, no process pool */
     int64_t max_tasks_per_child;
     uint64_t max_memory;
     double task_timeout;

@@ -11,6 +11,7 @@
  * for a few microseconds at a time: that wait takes the process pool's
  * replies itself (its poller), so a short task costs no thread wake-up. */
 #include "mpi_internal.h"
+#include "task_internal.h"
 
 #include "weft/process_pool.h"
 #include "weft/status.h"
@@ -43,6 +44,7 @@ struct server {
     weft_event wake;
     struct mpi_sends sends;
     bool released, exit_after, broken;
+    bool in_rank; /* tasks run here, one at a time, no process pool */
 };
 
 static void on_done(weft_future *f, void *arg)
@@ -148,6 +150,28 @@ static bool send_done(struct server *s)
     return any;
 }
 
+/* Run a task in this thread (run_in_rank) and answer at once. */
+static void run_here(struct server *s, const struct wire_task *t, struct mpi_function fn,
+                     const void *payload, size_t size)
+{
+    void *out = t->kind == FN_BYTES ? (void *)fn.bytes_fn(payload, size)
+                                    : fn.task_fn((void *)(uintptr_t)t->value);
+    int code = 0;
+    char *message = NULL;
+    if (weft__take_failure(out, &code, &message)) {
+        send_failure(s, t->id, code, message ? message : "task failed");
+        free(message);
+    } else if (t->kind == FN_BYTES) {
+        weft_bytes *b = out;
+        struct wire_result res = {.kind = b ? RESULT_BYTES : RESULT_NO_BYTES};
+        send_result(s, t->id, &res, b ? b->data : NULL, b ? b->size : 0);
+        weft_bytes_free(b);
+    } else {
+        struct wire_result res = {.kind = RESULT_VALUE, .value = (uint64_t)(uintptr_t)out};
+        send_result(s, t->id, &res, NULL, 0);
+    }
+}
+
 static void start_task(struct server *s, const struct mpi_message *m)
 {
     struct wire_task t;
@@ -162,13 +186,17 @@ static void start_task(struct server *s, const struct mpi_message *m)
         send_failure(s, t.id, WEFT_EINVAL, "no such function in this rank");
         return;
     }
+    struct mpi_function fn = weft__mpi_function_at((size_t)s->fn_map[t.fn]);
+    if (s->in_rank) {
+        run_here(s, &t, fn, payload, size);
+        return;
+    }
     struct srec *r = calloc(1, sizeof *r);
     if (!r) {
         send_failure(s, t.id, WEFT_ENOMEM, "out of memory in the serving rank");
         return;
     }
     *r = (struct srec){.server = s, .id = t.id, .kind = t.kind};
-    struct mpi_function fn = weft__mpi_function_at((size_t)s->fn_map[t.fn]);
     int rc = t.kind == FN_BYTES
                  ? weft_process_pool_submit_bytes(s->pool, fn.bytes_fn, payload, size, &r->future)
                  : weft_executor_submit(s->pool, fn.task_fn, (void *)(uintptr_t)t.value,
@@ -283,6 +311,8 @@ static int accept_hello(struct server *s, const struct mpi_message *m, char *det
             return WEFT_EINVAL;
         }
     }
+    if ((s->in_rank = h.in_rank))
+        return WEFT_OK; /* no process pool */
     weft_process_pool_options po = {.max_workers = h.workers,
                                     .max_tasks_per_child = h.max_tasks_per_child,
                                     .task_timeout = h.task_timeout,
