@@ -29,12 +29,13 @@ typedef struct weft_task_outcome {
  * reads `cancel`'s flag and weft_cancellable(true) makes `cancel` the
  * thread's park cancel source (cancel NULL: as outside a task).  The
  * thread's own context (an outer task's: runs nest) is restored after. */
-weft_task_outcome weft__task_run(weft_task_fn fn, void *arg, weft_cancel_source *cancel);
+WEFT_BACKEND weft_task_outcome weft__task_run(weft_task_fn fn, void *arg,
+                                             weft_cancel_source *cancel);
 
 /* After a task returned `result` outside weft__task_run (a process-pool
  * worker calls its tasks itself): if it failed with weft_fail, take its
  * code and message (the caller frees the message) and return true. */
-WEFT_BACKEND bool weft__take_failure(void *result, int *code, char **message);
+bool weft__take_failure(void *result, int *code, char **message);
 
 /* vsnprintf into a new malloc'd string: NULL when format is NULL or there
  * is no memory (weft_fail's and weft_future_set_exception's messages). */

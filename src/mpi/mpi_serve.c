@@ -150,17 +150,32 @@ static bool send_done(struct server *s)
     return any;
 }
 
-/* Run a task in this thread (run_in_rank) and answer at once. */
+struct bytes_call {
+    weft_bytes_fn fn;
+    const void *data;
+    size_t size;
+};
+
+static void *call_bytes_fn(void *arg)
+{
+    struct bytes_call *c = arg;
+    return c->fn(c->data, c->size);
+}
+
+/* Run a task in this thread (run_in_rank), as a task (weft_fail records
+ * its failure), and answer at once. */
 static void run_here(struct server *s, const struct wire_task *t, struct mpi_function fn,
                      const void *payload, size_t size)
 {
-    void *out = t->kind == FN_BYTES ? (void *)fn.bytes_fn(payload, size)
-                                    : fn.task_fn((void *)(uintptr_t)t->value);
-    int code = 0;
-    char *message = NULL;
-    if (weft__take_failure(out, &code, &message)) {
-        send_failure(s, t->id, code, message ? message : "task failed");
-        free(message);
+    struct bytes_call call = {fn.bytes_fn, payload, size};
+    weft_task_outcome o = t->kind == FN_BYTES
+                              ? weft__task_run(call_bytes_fn, &call, NULL)
+                              : weft__task_run(fn.task_fn, (void *)(uintptr_t)t->value, NULL);
+    void *out = o.result;
+    if (o.code || out == WEFT_FAILED) {
+        send_failure(s, t->id, o.code ? o.code : WEFT_EFAILED,
+                     o.message ? o.message : "task failed");
+        free(o.message);
     } else if (t->kind == FN_BYTES) {
         weft_bytes *b = out;
         struct wire_result res = {.kind = b ? RESULT_BYTES : RESULT_NO_BYTES};
