@@ -9,7 +9,9 @@
  * them and wake the serving thread if it naps.  While tasks run and
  * events are recent, the serving thread waits on its oldest task's future
  * for a few microseconds at a time: that wait takes the process pool's
- * replies itself (its poller), so a short task costs no thread wake-up. */
+ * replies itself (its poller), so a short task costs no thread wake-up.
+ * With run_in_rank there is no process pool: the serving thread runs each
+ * task itself as it arrives and answers at once. */
 #include "mpi_internal.h"
 #include "task_internal.h"
 
