@@ -63,11 +63,24 @@ under the MIT license.")
 
 if(WEFT_HAVE_MPI)
     # Written out: dpkg-shlibdeps cannot tell which package holds the
-    # libweft.so.0 built beside it.  Debian's Open MPI: libopenmpi3.
+    # libweft.so.0 built beside it.  The MPI library's package is asked of
+    # dpkg (its name changes between releases: libopenmpi3 on Debian 12).
+    set(weft_mpi_package libopenmpi3)
+    find_program(WEFT_DPKG_QUERY dpkg-query)
+    list(GET MPI_C_LIBRARIES 0 weft_libmpi)
+    if(WEFT_DPKG_QUERY AND weft_libmpi)
+        get_filename_component(weft_libmpi "${weft_libmpi}" REALPATH)
+        execute_process(COMMAND ${WEFT_DPKG_QUERY} -S "${weft_libmpi}"
+                        OUTPUT_VARIABLE weft_owner RESULT_VARIABLE weft_rc ERROR_QUIET
+                        OUTPUT_STRIP_TRAILING_WHITESPACE)
+        if(weft_rc EQUAL 0 AND weft_owner MATCHES "^([^:, ]+)")
+            set(weft_mpi_package "${CMAKE_MATCH_1}")
+        endif()
+    endif()
     set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_NAME libweft-mpi${PROJECT_VERSION_MAJOR})
     set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_SECTION libs)
     set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_SHLIBDEPS OFF)
-    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_DEPENDS "libc6, libopenmpi3")
+    set(CPACK_DEBIAN_MPIRUNTIME_PACKAGE_DEPENDS "libc6, ${weft_mpi_package}")
     set(CPACK_COMPONENT_MPIRUNTIME_DESCRIPTION
         "Python's concurrency toolkit for C - the executor over MPI
 ${weft_about}

@@ -35,7 +35,8 @@
  * argument and result cross by value, as numbers (weft_executor_submit and
  * weft_executor_map with a registered function).
  *
- * Crashes stay in their task.  Each serving rank runs its tasks in a weft
+ * Crashes stay in their task (unless run_in_rank is set: see the
+ * options).  By default each serving rank runs its tasks in a weft
  * process pool of its own (weft/process_pool.h), so a task that crashes,
  * aborts or exits kills a forked child, not the rank: its future fails
  * with WEFT_EBROKEN and a message naming the rank and the signal, and the
@@ -162,12 +163,15 @@ typedef struct weft_mpi_pool_options {
 
 /* Create an MPI pool: greet every serving rank (each checks that it has
  * every function this rank registered, under the same name and kind, and
- * starts its process pool) and return once all have answered.  Only one
+ * starts its process pool unless run_in_rank) and return once all have
+ * answered.  Only one
  * pool at a time can use the job's ranks (spawned pools have their own).
  * A program that did not call weft_mpi_serve_or_run gets MPI initialized
  * here (spawning needs nothing more).  WEFT_OK; WEFT_EINVAL (NULL executor,
  * negative options, NaN timeout, spawn 0 in a job of one rank, a serving
- * rank that lacks a function or whose process pool refused the options);
+ * rank that lacks a function or whose process pool refused the options,
+ * run_in_rank with workers_per_rank above 1, task_timeout,
+ * max_tasks_per_child or max_memory);
  * WEFT_ESTATE (the job's ranks are in use by another
  * pool, called in a serving rank, or after weft_mpi_finalize); WEFT_EAGAIN
  * (MPI_Comm_spawn failed); WEFT_EBROKEN (MPI could not be initialized or

@@ -102,8 +102,8 @@ int weft_mpi_serve_or_run(int *argc, char ***argv)
     weft_lock_acquire(&state_lock);
     int rc = g.started || g.serving ? WEFT_ESTATE : init_locked(argc, argv);
     MPI_Comm parent = MPI_COMM_NULL;
-    weft_lock_acquire(&weft__mpi_lock); /* a spawned pool may run already */
     if (rc == WEFT_OK) {
+        weft_lock_acquire(&weft__mpi_lock); /* a spawned pool may run already */
         g.started = true;
         MPI_Comm_get_parent(&parent);
         if (parent != MPI_COMM_NULL) {
@@ -114,8 +114,8 @@ int weft_mpi_serve_or_run(int *argc, char ***argv)
             MPI_Comm_set_errhandler(g.world, MPI_ERRORS_RETURN);
             g.serving = g.rank != 0;
         }
+        weft_lock_release(&weft__mpi_lock);
     }
-    weft_lock_release(&weft__mpi_lock);
     weft_lock_release(&state_lock);
     if (rc != WEFT_OK)
         return rc;
