@@ -180,6 +180,8 @@ int weft__mpi_pool_create(struct mpi_pool **out, const weft_mpi_pool_options *o)
     struct mpi_pool *p = calloc(1, sizeof *p);
     if (!p)
         return WEFT_ENOMEM;
+    weft__list_init(&p->queue);
+    weft__list_node_init(&p->live.link);
     static _Atomic uint16_t epochs;
     p->epoch = atomic_fetch_add(&epochs, 1);
     p->comm = MPI_COMM_NULL;

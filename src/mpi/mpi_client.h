@@ -13,7 +13,8 @@
 #include <stdatomic.h>
 
 struct mtask {
-    struct mtask *next;  /* the queue, or a list being completed */
+    weft_list_node queued; /* in the pool's queue, waiting to be sent */
+    struct mtask *next;  /* a list being sent, completed or cancelled */
     weft_future *future;
     void *msg;           /* the task message, until sent */
     size_t msg_len;
@@ -39,8 +40,9 @@ struct mpi_pool {
     uint16_t epoch;      /* this pool's number, in every task id and greeting */
     _Atomic int submitting; /* submits under way (one may wait for room) */
     /* Under weft__mpi_lock: */
-    struct mtask *head, *tail;
-    size_t queued, in_flight, completed;
+    weft_list queue;     /* struct mtask, oldest first */
+    size_t queued, completed;
+    _Atomic size_t in_flight; /* written under the lock; read without it too */
     struct mtask **slots; /* in flight, by slot; nranks * max_in_flight */
     uint32_t *generation;
     size_t *free_slots, nfree;
@@ -52,7 +54,6 @@ struct mpi_pool {
     weft_event wake;     /* ends the progress thread's nap or sleep */
     _Atomic bool sleeping; /* the progress thread sleeps until woken */
     _Atomic int pollers;   /* threads taking replies while they wait */
-    _Atomic size_t in_flight_now; /* in_flight, read without the lock */
     _Atomic int completing; /* threads completing the pool's futures outside the lock */
     weft_thread *thread;
 };
@@ -73,6 +74,9 @@ void weft__mpi_pool_release_ranks(struct mpi_pool *p);
 /* mpi_progress.c: the progress, shared by submitters, waiters and the
  * progress thread. */
 void weft__mpi_occupy_locked(struct mpi_pool *p, struct mtask *t, size_t rank);
+/* The client's queue (held): add at the back, take the oldest (or NULL). */
+void weft__mpi_enqueue_locked(struct mpi_pool *p, struct mtask *t);
+struct mtask *weft__mpi_dequeue_locked(struct mpi_pool *p);
 int weft__mpi_send_task_locked(struct mpi_pool *p, struct mtask *t);
 size_t weft__mpi_break_locked(struct mpi_pool *p, struct mtask **done);
 void weft__mpi_free_task(struct mtask *t);

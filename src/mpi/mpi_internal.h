@@ -13,6 +13,7 @@
 #ifndef WEFT_MPI_INTERNAL_H
 #define WEFT_MPI_INTERNAL_H
 
+#include "list.h"
 #include "weft/event.h"
 #include "weft/lock.h"
 #include "weft/mpi.h"
@@ -34,8 +35,8 @@ struct mpi_function {
 };
 
 /* The index of a registered function by pointer (kind FN_BYTES or FN_TASK)
- * or by name and kind, or -1.  Entries never move once registered, and
- * the registry only grows. */
+ * or by name and kind, or -1.  The registry only grows, so an index stays
+ * valid; entries are read under the registry's lock (it may move). */
 long weft__mpi_find_bytes(weft_bytes_fn fn);
 long weft__mpi_find_task(weft_task_fn fn);
 long weft__mpi_find_name(const char *name, int kind);
@@ -175,7 +176,7 @@ extern _Thread_local bool weft__mpi_on_pool_thread;
 /* The live pools, each shut down (waiting for its tasks) by its own
  * function before MPI is finalized. */
 struct mpi_live {
-    struct mpi_live *prev, *next;
+    weft_list_node link;
     void (*shutdown)(struct mpi_live *self);
 };
 /* Add a pool (WEFT_ESTATE once finalizing began) / remove it (again:

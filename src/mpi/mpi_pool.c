@@ -41,7 +41,7 @@ static bool is_mpi_pool(weft_executor *ex) { return ex && ex->ops == &mpi_ops; }
 /* Whether the pool is over: shut down and drained, or broken (held). */
 static bool over_locked(struct mpi_pool *p)
 {
-    return p->broken || (p->shutting_down && !p->head && !p->in_flight);
+    return p->broken || (p->shutting_down && !p->queued && !p->in_flight);
 }
 
 static void sleep_until_woken(struct mpi_pool *p)
@@ -49,7 +49,7 @@ static void sleep_until_woken(struct mpi_pool *p)
     weft_event_clear(&p->wake);
     atomic_store(&p->sleeping, true);
     weft_lock_acquire(&weft__mpi_lock);
-    bool idle = !p->head && !p->in_flight && !over_locked(p);
+    bool idle = !p->queued && !p->in_flight && !over_locked(p);
     weft_lock_release(&weft__mpi_lock);
     if (idle)
         weft_event_wait(&p->wake);
@@ -66,7 +66,7 @@ static void *progress_thread(void *arg)
     for (;;) {
         bool did = weft__mpi_progress(p, false);
         weft_lock_acquire(&weft__mpi_lock);
-        bool over = over_locked(p), idle = !p->head && !p->in_flight;
+        bool over = over_locked(p), idle = !p->queued && !p->in_flight;
         if (over)
             weft__mpi_pool_release_ranks(p);
         weft_lock_release(&weft__mpi_lock);
@@ -159,7 +159,7 @@ static int submit_counted(struct mpi_pool *p, struct mtask *t, int64_t deadline,
     size_t room = p->max_pending ? 1 : 0; /* ours, unless t waits in the queue */
     weft_lock_acquire(&weft__mpi_lock);
     rc = state_locked(p);
-    size_t rank = rc == WEFT_OK && !p->head ? weft__mpi_pick_rank(p) : (size_t)-1;
+    size_t rank = rc == WEFT_OK && !p->queued ? weft__mpi_pick_rank(p) : (size_t)-1;
     if (out && rc == WEFT_OK)
         *out = weft_future_ref(t->future);
     if (rank != (size_t)-1) {
@@ -168,13 +168,7 @@ static int submit_counted(struct mpi_pool *p, struct mtask *t, int64_t deadline,
         if (weft__mpi_send_task_locked(p, t) != WEFT_OK)
             room += weft__mpi_break_locked(p, &done);
     } else if (rc == WEFT_OK) {
-        t->next = NULL;
-        if (p->tail)
-            p->tail->next = t;
-        else
-            p->head = t;
-        p->tail = t;
-        p->queued++;
+        weft__mpi_enqueue_locked(p, t);
         room = 0; /* taken by t until it leaves the queue */
     }
     atomic_fetch_add(&p->completing, 1);
@@ -222,12 +216,13 @@ static int mpi_shutdown(weft_executor *ex, bool wait, int64_t deadline, bool can
     struct mpi_pool *p = pool_of(ex);
     weft_lock_acquire(&weft__mpi_lock);
     p->shutting_down = true;
-    struct mtask *queued = cancel_futures ? p->head : NULL;
-    size_t n = cancel_futures ? p->queued : 0;
-    if (cancel_futures) {
-        p->head = p->tail = NULL;
-        p->queued = 0;
+    struct mtask *queued = NULL, **end = &queued;
+    size_t n = 0;
+    for (struct mtask *t; cancel_futures && (t = weft__mpi_dequeue_locked(p)); n++) {
+        *end = t; /* in their order: their callbacks run oldest first */
+        end = &t->next;
     }
+    *end = NULL;
     atomic_fetch_add(&p->completing, 1);
     weft_lock_release(&weft__mpi_lock);
     weft__mpi_cancel_all(p, queued, n);

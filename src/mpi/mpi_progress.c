@@ -54,7 +54,7 @@ void weft__mpi_occupy_locked(struct mpi_pool *p, struct mtask *t, size_t rank)
     t->rank = rank;
     p->slots[t->slot] = t;
     p->in_flight_at[rank]++;
-    atomic_store_explicit(&p->in_flight_now, ++p->in_flight, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->in_flight, 1, memory_order_relaxed);
 }
 
 static void vacate_locked(struct mpi_pool *p, struct mtask *t)
@@ -63,7 +63,22 @@ static void vacate_locked(struct mpi_pool *p, struct mtask *t)
     p->generation[t->slot]++;
     p->free_slots[p->nfree++] = t->slot;
     p->in_flight_at[t->rank]--;
-    atomic_store_explicit(&p->in_flight_now, --p->in_flight, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&p->in_flight, 1, memory_order_relaxed);
+}
+
+void weft__mpi_enqueue_locked(struct mpi_pool *p, struct mtask *t)
+{
+    weft__list_push_back(&p->queue, &t->queued);
+    p->queued++;
+}
+
+struct mtask *weft__mpi_dequeue_locked(struct mpi_pool *p)
+{
+    weft_list_node *node = weft__list_pop_front(&p->queue);
+    if (!node)
+        return NULL;
+    p->queued--;
+    return WEFT_LIST_ENTRY(node, struct mtask, queued);
 }
 
 static void push(struct mtask **list, struct mtask *t)
@@ -97,15 +112,10 @@ size_t weft__mpi_break_locked(struct mpi_pool *p, struct mtask **done)
         }
     }
     size_t queued = 0;
-    while (p->head) {
-        struct mtask *t = p->head;
-        p->head = t->next;
-        p->queued--;
+    for (struct mtask *t; (t = weft__mpi_dequeue_locked(p)); queued++) {
         t->result = (struct wire_result){.code = WEFT_EBROKEN, .kind = RESULT_FAILED};
         push(done, t);
-        queued++;
     }
-    p->tail = NULL;
     return queued;
 }
 
@@ -247,11 +257,8 @@ static size_t gather_locked(struct mpi_pool *p, struct mtask **done, struct mtas
     }
     size_t n = rc != WEFT_OK ? weft__mpi_break_locked(p, done) : 0; /* an answer is lost */
     size_t rank;
-    while (!p->broken && p->head && (rank = weft__mpi_pick_rank(p)) != (size_t)-1) {
-        struct mtask *t = p->head;
-        if (!(p->head = t->next))
-            p->tail = NULL;
-        p->queued--;
+    while (!p->broken && p->queued && (rank = weft__mpi_pick_rank(p)) != (size_t)-1) {
+        struct mtask *t = weft__mpi_dequeue_locked(p);
         weft__mpi_occupy_locked(p, t, rank);
         t->sending = true;
         push(chosen, t);
@@ -335,10 +342,10 @@ void weft__mpi_poll_replies(void *ctx, int phase)
          * go on taking answers, yielding, while answers are due, until one
          * comes or WAITER_POLL_NS have passed. */
         int64_t until = weft__mpi_now_ns() + WAITER_POLL_NS;
-        while (atomic_load(&p->in_flight_now) && !weft__mpi_progress(p, true) &&
+        while (atomic_load(&p->in_flight) && !weft__mpi_progress(p, true) &&
                weft__mpi_now_ns() < until)
             sched_yield();
-        if (atomic_load(&p->pollers) == 1 && atomic_load(&p->in_flight_now))
+        if (atomic_load(&p->pollers) == 1 && atomic_load(&p->in_flight))
             weft_event_set(&p->wake); /* answers are due: the progress thread takes over */
         atomic_fetch_sub(&p->pollers, 1); /* last: p may be freed from here on */
     }

@@ -25,7 +25,7 @@
 #include <string.h>
 
 struct srec { /* one task this rank runs */
-    struct srec *prev, *next; /* running list (serving thread only) */
+    weft_list_node link;      /* the running list (serving thread only) */
     struct srec *done_next;   /* the done list (under the server's lock) */
     struct server *server;
     uint64_t id;
@@ -40,7 +40,7 @@ struct server {
     long *fn_map; /* the client's registry index -> ours */
     uint32_t *fn_kind;
     size_t nfn;
-    struct srec running; /* sentinel of the running list */
+    weft_list running;   /* struct srec, oldest first */
     weft_lock lock;      /* guards done_head/done_tail */
     struct srec *done_head, *done_tail;
     weft_event wake;
@@ -127,12 +127,6 @@ static void report(struct server *s, struct srec *r)
     }
 }
 
-static void unlink_rec(struct srec *r)
-{
-    r->prev->next = r->next;
-    r->next->prev = r->prev;
-}
-
 /* Send the results the callbacks queued (held: weft__mpi_lock). */
 static bool send_done(struct server *s)
 {
@@ -144,7 +138,7 @@ static bool send_done(struct server *s)
     while (r) {
         struct srec *next = r->done_next;
         report(s, r);
-        unlink_rec(r);
+        weft__list_remove(&r->link);
         weft_future_release(r->future);
         free(r);
         r = next;
@@ -223,10 +217,7 @@ static void start_task(struct server *s, const struct mpi_message *m)
         send_failure(s, t.id, rc, "the serving rank could not start the task");
         return;
     }
-    r->prev = s->running.prev; /* linked before the callback can unlink it */
-    r->next = &s->running;
-    r->prev->next = r;
-    s->running.prev = r;
+    weft__list_push_back(&s->running, &r->link); /* before the callback can run */
     if (weft_future_add_done_callback(r->future, on_done, r) != WEFT_OK)
         s->broken = true; /* its answer would never be sent: end the job instead */
 }
@@ -237,11 +228,13 @@ static void cancel_task(struct server *s, const struct mpi_message *m)
     if (m->len < sizeof id)
         return;
     memcpy(&id, m->buf, sizeof id);
-    for (struct srec *r = s->running.next; r != &s->running; r = r->next)
+    WEFT_LIST_FOR_EACH(node, next, &s->running) {
+        struct srec *r = WEFT_LIST_ENTRY(node, struct srec, link);
         if (r->id == id) {
             weft_future_cancel(r->future); /* a running one: its child is killed */
             return;
         }
+    }
 }
 
 /* Take every message the client sent (held: weft__mpi_lock). */
@@ -273,7 +266,8 @@ static bool take_messages(struct server *s)
 /* The oldest task not yet reported, or NULL. */
 static weft_future *oldest_running(struct server *s)
 {
-    return s->running.next != &s->running ? s->running.next->future : NULL;
+    weft_list_node *first = weft__list_first(&s->running);
+    return first ? WEFT_LIST_ENTRY(first, struct srec, link)->future : NULL;
 }
 
 static void serve_tasks(struct server *s)
@@ -339,15 +333,14 @@ static int accept_hello(struct server *s, const struct mpi_message *m, char *det
 
 static void end_pool(struct server *s)
 {
-    bool unanswered = s->running.next != &s->running;
-    for (struct srec *r = s->running.next; r != &s->running; r = r->next)
-        weft_future_cancel(r->future); /* released early: nobody wants them */
+    bool unanswered = !weft__list_empty(&s->running);
+    WEFT_LIST_FOR_EACH(node, next, &s->running) /* released early: nobody wants them */
+        weft_future_cancel(WEFT_LIST_ENTRY(node, struct srec, link)->future);
     if (s->pool)
         weft_executor_free(s->pool); /* every callback has run after this */
     weft_lock_acquire(&weft__mpi_lock);
-    while (s->running.next != &s->running) {
-        struct srec *r = s->running.next;
-        unlink_rec(r);
+    for (weft_list_node *node; (node = weft__list_pop_front(&s->running));) {
+        struct srec *r = WEFT_LIST_ENTRY(node, struct srec, link);
         weft_future_release(r->future);
         free(r);
     }
@@ -379,7 +372,7 @@ static bool serve_pool(MPI_Comm comm, int client, const struct mpi_message *m, b
 {
     struct server s = {.comm = comm, .client = client};
     MPI_Comm_rank(comm, &s.rank);
-    s.running.prev = s.running.next = &s.running;
+    weft__list_init(&s.running);
     weft_lock_init(&s.lock);
     weft_event_init(&s.wake);
     struct wire_ready ready = {0};

@@ -28,10 +28,10 @@ static struct {
     MPI_Comm world;       /* weft's duplicate of MPI_COMM_WORLD, or MPI_COMM_NULL */
     int rank, size;
     pid_t pid;
-    struct mpi_live live; /* sentinel */
+    weft_list live;       /* struct mpi_live */
     struct mpi_live *finalizing_pool; /* the one weft_mpi_finalize is shutting down */
     bool exit_handler;    /* finalize_at_exit is registered */
-} g = {.size = 1, .world = MPI_COMM_NULL};
+} g = {.size = 1, .world = MPI_COMM_NULL, .live = WEFT_LIST_INIT(g.live)};
 
 static void finalize_at_exit(void);
 
@@ -58,7 +58,6 @@ static int init_locked(int *argc, char ***argv)
         return WEFT_EBROKEN;
     MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g.size);
-    g.live.prev = g.live.next = &g.live;
     g.pid = getpid();
     g.initialized = true;
     if (!g.exit_handler) /* pools drain and MPI is finalized at exit */
@@ -167,10 +166,7 @@ int weft__mpi_live_add(struct mpi_live *l)
     weft_lock_acquire(&state_lock);
     int rc = g.finalizing || g.finalized ? WEFT_ESTATE : WEFT_OK;
     if (rc == WEFT_OK) {
-        l->prev = g.live.prev;
-        l->next = &g.live;
-        l->prev->next = l;
-        g.live.prev = l;
+        weft__list_push_back(&g.live, &l->link);
     }
     weft_lock_release(&state_lock);
     return rc;
@@ -184,11 +180,7 @@ void weft__mpi_live_remove(struct mpi_live *l, bool wait)
         sched_yield();
         weft_lock_acquire(&state_lock);
     }
-    if (l->next) {
-        l->prev->next = l->next;
-        l->next->prev = l->prev;
-        l->prev = l->next = NULL;
-    }
+    weft__list_remove(&l->link); /* (not linked: nothing) */
     weft_lock_release(&state_lock);
 }
 
@@ -198,7 +190,8 @@ static void shut_down_live_pools(void)
 {
     for (;;) {
         weft_lock_acquire(&state_lock);
-        struct mpi_live *l = g.live.next != &g.live ? g.live.next : NULL;
+        weft_list_node *first = weft__list_first(&g.live);
+        struct mpi_live *l = first ? WEFT_LIST_ENTRY(first, struct mpi_live, link) : NULL;
         g.finalizing_pool = l; /* freeing it waits for us */
         weft_lock_release(&state_lock);
         if (!l)
